@@ -1,0 +1,1 @@
+"""Pure spatial analysis and file handling: no web framework, no database session."""
