@@ -1,0 +1,9 @@
+"""SQLAlchemy tables. Importing this package registers every table on ``Base.metadata``."""
+
+from models.base import Base
+from models.communities import BoundarySet, Community
+from models.imports import Import
+from models.incidents import Incident
+from models.users import ROLES, ApiToken, User
+
+__all__ = ["ApiToken", "Base", "BoundarySet", "Community", "Import", "Incident", "ROLES", "User"]

@@ -1,0 +1,26 @@
+"""Engine and session factory, created by the app's lifespan or the CLI (never at import)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.settings import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    engine = create_engine(settings.database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if settings.statement_timeout_ms:
+        timeout = int(settings.statement_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _set_timeout(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {timeout}")
+            dbapi_connection.commit()
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

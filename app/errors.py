@@ -1,0 +1,116 @@
+"""Domain errors and the one place they become HTTP responses.
+
+5xx bodies carry a request id and never internal text.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from spatial.errors import InvalidUpload, SpatialInputError, UploadTooLarge
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, details: Any = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+
+
+class NotAuthenticated(ServiceError):
+    status_code = 401
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
+
+
+def _body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"message": message}}
+    if details is not None:
+        body["error"]["details"] = details
+    body["error"].update(extra)
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = exc.headers
+        if isinstance(exc, NotAuthenticated):
+            headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+        return JSONResponse(_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(SpatialInputError)
+    async def _spatial(_: Request, exc: SpatialInputError) -> JSONResponse:
+        status = next((s for cls, s in STATUS_FOR_SPATIAL.items() if isinstance(exc, cls)), 422)
+        return JSONResponse(_body(exc.message, exc.details), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(_body("Some parameters are not valid.", problems), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse(
+            _body("The database is not reachable right now. Try again shortly.", request_id=_request_id(request)),
+            status_code=503, headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        return _internal(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(request, exc)
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    request_id = _request_id(request)
+    log.error("unhandled error, request %s", request_id, exc_info=exc)
+    return JSONResponse(
+        _body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
+        status_code=500,
+    )

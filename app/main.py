@@ -1,0 +1,50 @@
+"""The application factory: ``create_app(settings)`` builds the service; nothing connects at import."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from app.api.routes import health, incidents
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
+    """Build the service. ``engine`` lets tests share one connection-bound engine."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        try:
+            yield
+        finally:
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Hotspots",
+        summary="Crime-hotspot mapping: incidents, community boundaries, Gi* and Moran's I on an H3 grid.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        request.state.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(incidents.router)
+    return app

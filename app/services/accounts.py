@@ -1,0 +1,25 @@
+"""Creating users and issuing tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.errors import BadRequest, Conflict
+from app.security import ROLE_RANK, hash_token, new_token
+from app.store import users as user_store
+
+
+def create_user_with_token(session: Session, name: str, role: str, label: str | None = None) -> str:
+    """Create ``name`` with ``role`` and return a new token (shown once, stored hashed)."""
+    name = name.strip()
+    if role not in ROLE_RANK:
+        raise BadRequest(f"Unknown role {role!r}; choose one of {', '.join(ROLE_RANK)}.")
+    if not name:
+        raise BadRequest("A user needs a name.")
+    if user_store.find_user(session, name) is not None:
+        raise Conflict(f"A user named {name!r} already exists.")
+    user = user_store.create_user(session, name, role)
+    token = new_token()
+    user_store.add_token(session, user.id, hash_token(token), label=label)
+    session.commit()
+    return token

@@ -1,0 +1,176 @@
+"""Import an incident file: read, validate, de-duplicate and COPY, all or nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.store import communities as community_store
+from app.store import imports as import_store
+from app.store import incidents as incident_store
+from spatial.assign import CommunityLocator
+from spatial.errors import InvalidUpload, SpatialInputError
+from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file
+
+log = logging.getLogger(__name__)
+
+# The report lists at most this many rows of each kind; the counts are always complete.
+REPORT_ROW_LIMIT = 1000
+
+Progress = Callable[[int, float], None]
+
+
+@dataclass
+class ImportReport:
+    """What happened to every row of a file."""
+
+    import_id: int | None
+    filename: str
+    source: str
+    status: str = "completed"
+    rows_read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    outside_communities: int = 0
+    columns: dict[str, str | None] = field(default_factory=dict)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("rows_read", "inserted", "duplicates", "rejected")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def import_incidents(
+    session: Session,
+    path: Path,
+    *,
+    filename: str,
+    source: str,
+    options: ReadOptions,
+    user_id: int | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one file in a single transaction and return its report.
+
+    A file that cannot be used at all raises :class:`InvalidUpload` and writes
+    nothing. Any other failure rolls the data back and leaves a ``failed``
+    import record.
+    """
+    source = _clean_source(source)
+    mapping, chunks = read_incident_file(path, options)
+    report = ImportReport(import_id=None, filename=filename, source=source, columns=vars(mapping).copy())
+    try:
+        report.import_id = import_store.start_import(session, filename=filename, source=source, user_id=user_id)
+        incident_store.lock_source(session, source)
+        locator = CommunityLocator(*community_store.active_community_shapes(session))
+        reasons: Counter[str] = Counter()
+        for chunk in chunks:
+            _load_chunk(session, chunk, report, reasons, locator)
+            if progress:
+                progress(report.rows_read, chunk.progress)
+        report.rejected_by_reason = dict(reasons.most_common())
+        if report.inserted == 0 and report.duplicates == 0:
+            raise InvalidUpload(_nothing_usable_message(report), details=report.to_dict())
+        import_store.finish_import(session, report.import_id, status="completed",
+                                   counts=report.counts(), report=report.to_dict())
+        session.commit()
+    except SpatialInputError:
+        session.rollback()
+        raise
+    except Exception as exc:
+        session.rollback()
+        log.exception("import of %s failed", filename)
+        import_store.record_failed_import(session, filename=filename, source=source, user_id=user_id,
+                                          error=f"{type(exc).__name__}: import stopped and was rolled back")
+        session.commit()
+        raise
+    return report
+
+
+def _load_chunk(session: Session, chunk: Chunk, report: ImportReport, reasons: Counter[str],
+                locator: CommunityLocator) -> None:
+    report.rows_read += chunk.rows_read
+    report.rejected += len(chunk.rejections)
+    for rejection in chunk.rejections:
+        reasons[_reason_kind(rejection.reason)] += 1
+        if len(report.rejected_rows) < REPORT_ROW_LIMIT:
+            report.rejected_rows.append({"row": rejection.row, "reason": rejection.reason})
+    batch = _drop_duplicates(session, chunk.batch, report)
+    community = locator.locate(batch.lon, batch.lat)
+    if community is not None:
+        report.outside_communities += int((community < 0).sum())
+        community = np.where(community < 0, np.nan, community)
+    report.inserted += incident_store.copy_incidents(
+        session, batch, source=report.source, import_id=report.import_id, community_id=community,
+    )
+
+
+def _drop_duplicates(session: Session, batch: IncidentBatch, report: ImportReport) -> IncidentBatch:
+    """Remove rows whose id repeats within the chunk or is already stored for this source.
+
+    Earlier chunks of the same import are already in the transaction, so the
+    store check also catches repeats across chunks.
+    """
+    ids = batch.external_id
+    _, first = np.unique(ids.astype(str), return_index=True)
+    repeated = np.ones(len(ids), dtype=bool)
+    repeated[first] = False
+    stored = incident_store.existing_external_ids(session, report.source, ids[~repeated].tolist())
+    already = np.array([i in stored for i in ids], dtype=bool) & ~repeated
+    drop = repeated | already
+    report.duplicates += int(drop.sum())
+    for i in np.flatnonzero(drop)[: max(REPORT_ROW_LIMIT - len(report.duplicate_rows), 0)]:
+        why = "already imported" if already[i] else "repeats an earlier row of this file"
+        report.duplicate_rows.append({"row": int(batch.rows[i]), "external_id": str(ids[i]), "reason": why})
+    if not drop.any():
+        return batch
+    return _select(batch, ~drop)
+
+
+def _select(batch: IncidentBatch, keep: np.ndarray) -> IncidentBatch:
+    def pick(values):
+        if values is None:
+            return None
+        if hasattr(values, "iloc"):
+            return values[keep].reset_index(drop=True)
+        if isinstance(values, list):
+            return [v for v, k in zip(values, keep) if k]
+        return values[keep]
+
+    return IncidentBatch(**{name: pick(getattr(batch, name)) for name in batch.__dataclass_fields__})
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons for the summary: 'date '2031-01-01' is in the future' -> 'date is in the future'."""
+    for kind in ("missing coordinates", "coordinates are not numbers", "not finite", "out of range",
+                 "0,0", "outside the service area", "missing date", "not a recognisable date",
+                 "in the future", "no point geometry"):
+        if kind in reason:
+            return kind
+    return reason
+
+
+def _clean_source(source: str) -> str:
+    source = (source or "").strip()
+    if not source or len(source) > 100:
+        raise InvalidUpload("The source name must be 1 to 100 characters, for example 'rsknpf-cad'.")
+    return source
+
+
+def _nothing_usable_message(report: ImportReport) -> str:
+    if report.rows_read == 0:
+        return "The file has no incident rows."
+    top = ", ".join(f"{k} ({n})" for k, n in list(report.rejected_by_reason.items())[:3])
+    return f"None of the {report.rows_read} rows could be imported: {top}. Nothing was written."

@@ -1,0 +1,81 @@
+"""Service settings, read from the environment with the ``HOTSPOTS_`` prefix."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
+
+BBox = tuple[float, float, float, float]
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to know about where it runs.
+
+    Every field can be set as an environment variable, e.g.
+    ``HOTSPOTS_DATABASE_URL`` or ``HOTSPOTS_SERVICE_AREA="-62.9,17.0,-62.5,17.5"``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/hotspots"
+    secret_key: str = "dev-secret-change-me"
+    timezone: str = "America/St_Kitts"
+    # Optional bounding box of the service area (west, south, east, north), in lon/lat.
+    service_area: BBox | None = None
+    max_upload_mb: int = Field(default=100, ge=1)
+    import_chunk_rows: int = Field(default=50_000, ge=100)
+    # Store the incident's H3 cell at this resolution; coarser parents are derived in SQL.
+    h3_base_resolution: int = Field(default=15, ge=9, le=15)
+    incidents_page_default: int = Field(default=100, ge=1)
+    incidents_page_max: int = Field(default=1000, ge=1)
+    statement_timeout_ms: int = Field(default=60_000, ge=0)
+
+    @field_validator("service_area", mode="before")
+    @classmethod
+    def _parse_bbox(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            parts = [p for p in value.replace(" ", "").split(",") if p]
+            return tuple(float(p) for p in parts)
+        return value
+
+    @field_validator("service_area")
+    @classmethod
+    def _check_bbox(cls, value: BBox | None) -> BBox | None:
+        if value is None:
+            return value
+        west, south, east, north = value
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError("service_area must be west,south,east,north in degrees, west<east and south<north")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.environment == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("HOTSPOTS_SECRET_KEY is a placeholder; set a real secret before running in production")
+        return self
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024

@@ -1,0 +1,54 @@
+"""Import records: one row per upload, with counts and the full report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from models import Import
+
+
+def start_import(session: Session, *, filename: str, source: str, user_id: int | None) -> int:
+    record = Import(filename=filename, source=source, created_by=user_id, status="running")
+    session.add(record)
+    session.flush()
+    return record.id
+
+
+def finish_import(session: Session, import_id: int, *, status: str, counts: dict[str, int],
+                  report: dict[str, Any] | None, error: str | None = None) -> None:
+    session.execute(
+        text(
+            "UPDATE imports SET status = :status, finished_at = now(), rows_read = :rows_read, "
+            "inserted = :inserted, duplicates = :duplicates, rejected = :rejected, "
+            "report = CAST(:report AS jsonb), error = :error WHERE id = :id"
+        ),
+        {"id": import_id, "status": status, "error": error, "report": _json(report), **counts},
+    )
+
+
+def record_failed_import(session: Session, *, filename: str, source: str, user_id: int | None, error: str) -> int:
+    """Keep a trace of an import that failed for a reason other than the file itself."""
+    import_id = start_import(session, filename=filename, source=source, user_id=user_id)
+    finish_import(session, import_id, status="failed", report=None, error=error,
+                  counts={"rows_read": 0, "inserted": 0, "duplicates": 0, "rejected": 0})
+    return import_id
+
+
+def get_import(session: Session, import_id: int) -> Import | None:
+    return session.get(Import, import_id)
+
+
+def list_imports(session: Session, *, limit: int, after_id: int | None = None) -> list[Import]:
+    query = select(Import).order_by(Import.id.desc()).limit(limit)
+    if after_id is not None:
+        query = query.where(Import.id < after_id)
+    return list(session.scalars(query))
+
+
+def _json(value: Any) -> str | None:
+    import json
+
+    return None if value is None else json.dumps(value, default=str)

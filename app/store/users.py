@@ -1,0 +1,57 @@
+"""Users and their API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from models import ApiToken, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request."""
+
+    user_id: int
+    name: str
+    role: str
+
+
+def create_user(session: Session, name: str, role: str) -> User:
+    user = User(name=name, role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalars(select(User).where(User.name == name)).first()
+
+
+def add_token(session: Session, user_id: int, token_hash: str, label: str | None = None) -> int:
+    token = ApiToken(user_id=user_id, token_hash=token_hash, label=label)
+    session.add(token)
+    session.flush()
+    return token.id
+
+
+def principal_for_token(session: Session, token_hash: str) -> Principal | None:
+    """The active user holding this token, or ``None``; records when it was last used."""
+    row = session.execute(
+        text(
+            "UPDATE api_tokens t SET last_used_at = now() FROM users u "
+            "WHERE t.token_hash = :hash AND t.revoked_at IS NULL AND u.id = t.user_id AND u.disabled_at IS NULL "
+            "RETURNING u.id, u.name, u.role"
+        ),
+        {"hash": token_hash},
+    ).first()
+    return Principal(user_id=row.id, name=row.name, role=row.role) if row else None
+
+
+def revoke_tokens(session: Session, user_id: int) -> int:
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=text("now()"))
+    )
+    return result.rowcount or 0

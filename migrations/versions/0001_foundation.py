@@ -1,0 +1,131 @@
+"""Foundation: users and tokens, imports, boundary sets and communities, incidents.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+TZ = sa.DateTime(timezone=True)
+
+# H3 parent from the bit layout (resolution in bits 52-55; digits of finer
+# resolutions set to 7), because PostgreSQL here has no h3 extension.
+# Tested against h3-py's cell_to_parent in tests/test_h3_sql.py.
+H3_PARENT_SQL = """
+CREATE FUNCTION h3_parent(cell bigint, res integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT (cell & ~(15::bigint << 52)) | (res::bigint << 52) | ((1::bigint << (3 * (15 - res))) - 1)
+$$
+"""
+
+
+def upgrade() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    op.execute(H3_PARENT_SQL)
+
+    op.create_table(
+        "users",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("name", sa.String(120), nullable=False, unique=True),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("disabled_at", TZ),
+        sa.CheckConstraint("role IN ('viewer','analyst','gis','admin')", name="role_known"),
+    )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("label", sa.Text),
+        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("last_used_at", TZ),
+        sa.Column("revoked_at", TZ),
+    )
+    op.create_table(
+        "imports",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("started_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("finished_at", TZ),
+        sa.Column("status", sa.Text, nullable=False, server_default="running"),
+        sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("inserted", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("report", JSONB),
+        sa.Column("error", sa.Text),
+        sa.CheckConstraint("status IN ('running','completed','failed')", name="status_known"),
+    )
+    op.create_table(
+        "boundary_sets",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("filename", sa.Text),
+        sa.Column("source_crs", sa.Text),
+        sa.Column("attribution", sa.Text),
+        sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("is_active", sa.Boolean, nullable=False, server_default="false"),
+        sa.Column("activated_at", TZ),
+        sa.Column("report", JSONB),
+    )
+    op.create_index(
+        "uq_boundary_sets_one_active", "boundary_sets", ["is_active"], unique=True,
+        postgresql_where=sa.text("is_active"),
+    )
+    op.create_table(
+        "communities",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("boundary_set_id", sa.BigInteger, sa.ForeignKey("boundary_sets.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("code", sa.Text),
+        sa.Column("population", sa.Float),
+        sa.Column("area_km2", sa.Float, nullable=False),
+        sa.Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    )
+    op.create_index("ix_communities_geom", "communities", ["geom"], postgresql_using="gist")
+    op.create_table(
+        "incidents",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("external_id", sa.Text, nullable=False),
+        sa.Column("occurred_at", TZ, nullable=False),
+        sa.Column("reported_at", TZ),
+        sa.Column("category", sa.Text),
+        sa.Column("description", sa.Text),
+        sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
+        sa.Column("h3_cell", sa.BigInteger, nullable=False),
+        sa.Column("community_id", sa.BigInteger, sa.ForeignKey("communities.id", ondelete="SET NULL")),
+        sa.Column("attributes", JSONB),
+        sa.Column("import_id", sa.BigInteger, sa.ForeignKey("imports.id", ondelete="SET NULL")),
+        sa.UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
+    )
+    op.create_index("ix_incidents_geom", "incidents", ["geom"], postgresql_using="gist")
+    for column in ("occurred_at", "h3_cell", "category", "community_id", "import_id"):
+        op.create_index(f"ix_incidents_{column}", "incidents", [column])
+
+
+def downgrade() -> None:
+    op.drop_table("incidents")
+    op.drop_table("communities")
+    op.drop_index("uq_boundary_sets_one_active", table_name="boundary_sets")
+    op.drop_table("boundary_sets")
+    op.drop_table("imports")
+    op.drop_table("api_tokens")
+    op.drop_table("users")
+    op.execute("DROP FUNCTION IF EXISTS h3_parent(bigint, integer)")
