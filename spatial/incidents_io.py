@@ -316,9 +316,10 @@ def _check_coordinates(frame, mapping, lon, lat, options, reasons) -> None:
         for i in np.flatnonzero(mask & np.array([r is None for r in reasons], dtype=bool)):
             reasons[i] = make_reason(i)
 
-    raw_lat = frame[mapping.latitude].str.strip() if mapping.latitude in frame else None
-    raw_lon = frame[mapping.longitude].str.strip() if mapping.longitude in frame else None
-    if raw_lat is not None and raw_lon is not None:
+    from_geometry = mapping.latitude.startswith("__geometry") or mapping.longitude.startswith("__geometry")
+    if not from_geometry:
+        raw_lat = frame[mapping.latitude].str.strip()
+        raw_lon = frame[mapping.longitude].str.strip()
         blank = ((raw_lat == "") | (raw_lon == "")).to_numpy()
         mark(blank, lambda i: "missing coordinates (latitude or longitude is empty)")
         unreadable = ~blank & (np.isnan(lat) | np.isnan(lon))
