@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Computed, DateTime, Float, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,11 +18,9 @@ class Incident(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
         Index("ix_incidents_geom", "geom", postgresql_using="gist"),
-        Index("ix_incidents_occurred_at", "occurred_at"),
-        Index("ix_incidents_h3_cell", "h3_cell"),
+        Index("ix_incidents_occurred_at", "occurred_at", postgresql_include=["h3_cell", "category", "source"]),
         Index("ix_incidents_category", "category"),
         Index("ix_incidents_community_id", "community_id"),
-        Index("ix_incidents_import_id", "import_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -32,9 +30,16 @@ class Incident(Base):
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     category: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    lon: Mapped[float] = mapped_column(Float(precision=53))
+    lat: Mapped[float] = mapped_column(Float(precision=53))
+    geom = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False),
+        Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+        nullable=False,
+    )
     # H3 cell of the point at the base resolution (15), as a signed bigint.
     h3_cell: Mapped[int] = mapped_column(BigInteger)
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="SET NULL"))
+    # Plain columns, not foreign keys: see migration 0001 (COPY speed).
+    community_id: Mapped[int | None] = mapped_column(BigInteger)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+    import_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -255,16 +255,16 @@ def test_failure_midway_leaves_no_rows(session, tmp_path, monkeypatch):
 
     rows = [["id", "latitude", "longitude", "date"]] + [[str(i), "17.3", "-62.7", "2024-01-01"] for i in range(500)]
     path = _write_csv(tmp_path / "midway.csv", rows)
-    real_copy = incident_store.copy_incidents
+    real_write = incident_store.IncidentWriter.write
     calls = {"n": 0}
 
-    def failing_copy(*args, **kwargs):
+    def failing_write(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return real_copy(*args, **kwargs)
+        return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(incident_store, "copy_incidents", failing_copy)
+    monkeypatch.setattr(incident_store.IncidentWriter, "write", failing_write)
     with pytest.raises(RuntimeError):
         import_incidents(session, path, filename=path.name, source="midway", options=ReadOptions(chunk_rows=100))
     assert calls["n"] == 3

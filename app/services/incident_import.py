@@ -75,11 +75,14 @@ def import_incidents(
         report.import_id = import_store.start_import(session, filename=filename, source=source, user_id=user_id)
         incident_store.lock_source(session, source)
         locator = CommunityLocator(*community_store.active_community_shapes(session))
+        stored = incident_store.stored_external_ids(session, source)
+        seen: set[str] = set()
         reasons: Counter[str] = Counter()
-        for chunk in chunks:
-            _load_chunk(session, chunk, report, reasons, locator)
-            if progress:
-                progress(report.rows_read, chunk.progress)
+        with incident_store.incident_writer(session) as writer:
+            for chunk in chunks:
+                _load_chunk(writer, chunk, report, reasons, locator, stored, seen)
+                if progress:
+                    progress(report.rows_read, chunk.progress)
         report.rejected_by_reason = dict(reasons.most_common())
         if report.inserted == 0 and report.duplicates == 0:
             raise InvalidUpload(_nothing_usable_message(report), details=report.to_dict())
@@ -99,44 +102,41 @@ def import_incidents(
     return report
 
 
-def _load_chunk(session: Session, chunk: Chunk, report: ImportReport, reasons: Counter[str],
-                locator: CommunityLocator) -> None:
+def _load_chunk(writer: incident_store.IncidentWriter, chunk: Chunk, report: ImportReport, reasons: Counter[str],
+                locator: CommunityLocator, stored: set[str], seen: set[str]) -> None:
     report.rows_read += chunk.rows_read
     report.rejected += len(chunk.rejections)
     for rejection in chunk.rejections:
         reasons[_reason_kind(rejection.reason)] += 1
         if len(report.rejected_rows) < REPORT_ROW_LIMIT:
             report.rejected_rows.append({"row": rejection.row, "reason": rejection.reason})
-    batch = _drop_duplicates(session, chunk.batch, report)
+    batch = _drop_duplicates(chunk.batch, report, stored, seen)
     community = locator.locate(batch.lon, batch.lat)
     if community is not None:
         report.outside_communities += int((community < 0).sum())
         community = np.where(community < 0, np.nan, community)
-    report.inserted += incident_store.copy_incidents(
-        session, batch, source=report.source, import_id=report.import_id, community_id=community,
-    )
+    report.inserted += writer.write(batch, source=report.source, import_id=report.import_id, community_id=community)
 
 
-def _drop_duplicates(session: Session, batch: IncidentBatch, report: ImportReport) -> IncidentBatch:
-    """Remove rows whose id repeats within the chunk or is already stored for this source.
+def _drop_duplicates(batch: IncidentBatch, report: ImportReport, stored: set[str], seen: set[str]) -> IncidentBatch:
+    """Remove rows whose id was stored before this import or repeats an earlier row of it.
 
-    Earlier chunks of the same import are already in the transaction, so the
-    store check also catches repeats across chunks.
+    ``seen`` grows with every row written, so repeats across chunks are caught too.
     """
-    ids = batch.external_id
-    _, first = np.unique(ids.astype(str), return_index=True)
-    repeated = np.ones(len(ids), dtype=bool)
-    repeated[first] = False
-    stored = incident_store.existing_external_ids(session, report.source, ids[~repeated].tolist())
-    already = np.array([i in stored for i in ids], dtype=bool) & ~repeated
-    drop = repeated | already
+    drop = np.zeros(len(batch), dtype=bool)
+    already = np.zeros(len(batch), dtype=bool)
+    for i, external_id in enumerate(batch.external_id.tolist()):
+        if external_id in stored:
+            drop[i] = already[i] = True
+        elif external_id in seen:
+            drop[i] = True
+        else:
+            seen.add(external_id)
     report.duplicates += int(drop.sum())
     for i in np.flatnonzero(drop)[: max(REPORT_ROW_LIMIT - len(report.duplicate_rows), 0)]:
         why = "already imported" if already[i] else "repeats an earlier row of this file"
-        report.duplicate_rows.append({"row": int(batch.rows[i]), "external_id": str(ids[i]), "reason": why})
-    if not drop.any():
-        return batch
-    return _select(batch, ~drop)
+        report.duplicate_rows.append({"row": int(batch.rows[i]), "external_id": str(batch.external_id[i]), "reason": why})
+    return _select(batch, ~drop) if drop.any() else batch
 
 
 def _select(batch: IncidentBatch, keep: np.ndarray) -> IncidentBatch:

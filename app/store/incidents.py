@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,7 @@ from spatial.incidents_io import IncidentBatch
 
 COPY_COLUMNS = (
     "source", "external_id", "occurred_at", "reported_at", "category", "description",
-    "geom", "h3_cell", "community_id", "attributes", "import_id",
+    "lon", "lat", "h3_cell", "community_id", "attributes", "import_id",
 )
 COPY_SQL = f"COPY incidents ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
 
@@ -28,45 +30,81 @@ def lock_source(session: Session, source: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext('incidents:' || :source))"), {"source": source})
 
 
-def existing_external_ids(session: Session, source: str, external_ids: Sequence[str]) -> set[str]:
-    """Which of these ids of ``source`` are already stored."""
-    if len(external_ids) == 0:
-        return set()
-    rows = session.execute(
-        text("SELECT external_id FROM incidents WHERE source = :source AND external_id = ANY(:ids)"),
-        {"source": source, "ids": list(external_ids)},
+def stored_external_ids(session: Session, source: str) -> set[str]:
+    """Every external id already stored for ``source`` (streamed; about 80 MB a million ids).
+
+    Loaded once before an import's single COPY, since no other statement can run
+    on the connection while a COPY is open.
+    """
+    result = session.execute(
+        text("SELECT external_id FROM incidents WHERE source = :source"),
+        {"source": source},
+        execution_options={"stream_results": True, "yield_per": 50_000},
     )
-    return {r[0] for r in rows}
+    return set(result.scalars())
 
 
-def copy_incidents(
-    session: Session, batch: IncidentBatch, *, source: str, import_id: int, community_id: np.ndarray | None
-) -> int:
-    """Load a batch with PostgreSQL COPY inside the session's transaction."""
-    if len(batch) == 0:
-        return 0
-    points = shapely.points(batch.lon, batch.lat)
-    frame = pd.DataFrame({
-        "source": source,
-        "external_id": batch.external_id,
-        "occurred_at": batch.occurred_at.to_numpy(),
-        "reported_at": batch.reported_at.to_numpy() if batch.reported_at is not None else None,
-        "category": batch.category,
-        "description": batch.description,
-        "geom": shapely.to_wkb(shapely.set_srid(points, 4326), hex=True, include_srid=True),
-        "h3_cell": batch.h3_cell,
-        "community_id": pd.array(community_id, dtype="Int64") if community_id is not None else None,
-        "attributes": batch.attributes,
-        "import_id": import_id,
-    })
-    frame["occurred_at"] = batch.occurred_at.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00").to_numpy()
-    if batch.reported_at is not None:
-        frame["reported_at"] = batch.reported_at.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00").to_numpy()
-    payload = frame.to_csv(header=False, index=False, na_rep="")
+class IncidentWriter:
+    """One COPY for a whole import, fed batch by batch.
+
+    A queued writer sends each batch from a worker thread, so the database
+    indexes one batch while Python reads and checks the next.
+    """
+
+    def __init__(self, copy) -> None:
+        self._copy = copy
+
+    def write(self, batch: IncidentBatch, *, source: str, import_id: int, community_id: np.ndarray | None) -> int:
+        if len(batch) == 0:
+            return 0
+        self._copy.write(_copy_payload(batch, source, import_id, community_id))
+        return len(batch)
+
+
+@contextmanager
+def incident_writer(session: Session) -> Iterator[IncidentWriter]:
+    """Open a COPY into ``incidents`` inside the session's transaction."""
+    # Times are sent as UTC without an offset (cheap to format), so read them as UTC.
+    session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
     driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
-        copy.write(payload.encode("utf-8"))
-    return len(frame)
+    with driver.cursor() as cursor, cursor.copy(COPY_SQL, writer=QueuedLibpqWriter(cursor)) as copy:
+        yield IncidentWriter(copy)
+
+
+def _copy_payload(batch: IncidentBatch, source: str, import_id: int, community_id: np.ndarray | None) -> bytes:
+    """The batch as CSV for COPY: null as an unquoted empty field, times in UTC.
+
+    Arrow's CSV writer is about seven times faster than ``DataFrame.to_csv``
+    here, and writes floats exactly (shortest round-trip form).
+    """
+    n = len(batch)
+
+    def strings(values) -> pa.Array:
+        return pa.array(values, pa.string()) if values is not None else pa.nulls(n, pa.string())
+
+    table = pa.table({
+        "source": pa.array(np.full(n, source, dtype=object), pa.string()),
+        "external_id": strings(batch.external_id),
+        "occurred_at": _utc(batch.occurred_at),
+        "reported_at": _utc(batch.reported_at) if batch.reported_at is not None else pa.nulls(n, pa.timestamp("us")),
+        "category": strings(batch.category),
+        "description": strings(batch.description),
+        "lon": pa.array(batch.lon, pa.float64()),
+        "lat": pa.array(batch.lat, pa.float64()),
+        "h3_cell": pa.array(batch.h3_cell, pa.int64()),
+        "community_id": pa.array(community_id, pa.int64(), from_pandas=True) if community_id is not None
+        else pa.nulls(n, pa.int64()),
+        "attributes": strings(batch.attributes),
+        "import_id": pa.array(np.full(n, import_id, dtype=np.int64)),
+    })
+    out = pa.BufferOutputStream()
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return out.getvalue().to_pybytes()
+
+
+def _utc(values: pd.Series) -> pa.Array:
+    # Naive UTC: the COPY runs with the session time zone set to UTC.
+    return pa.array(values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]"), pa.timestamp("us"))
 
 
 @dataclass(frozen=True)
@@ -114,7 +152,7 @@ def list_incidents(session: Session, filters: IncidentFilter, *, after_id: int |
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = text(
         "SELECT id, source, external_id, occurred_at, reported_at, category, description, "
-        "ST_X(geom) AS lon, ST_Y(geom) AS lat, h3_cell, community_id, import_id "
+        "lon, lat, h3_cell, community_id, import_id "
         f"FROM incidents {where} ORDER BY id LIMIT :limit"
     )
     params["limit"] = limit
