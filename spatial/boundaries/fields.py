@@ -17,8 +17,10 @@ NAME_CANDIDATES = (
     "area_name", "beat_name", "label", "nom", "nombre", "name_en", "name_1",
 )
 CODE_CANDIDATES = (
-    "code", "id", "shapeiso", "area_num_1", "area_numbe", "community_code", "commcode",
-    "parish_code", "geoid", "geo_id", "iso", "iso_code", "shapeid", "nbhd_code", "ward",
+    "code", "shapeiso", "area_num_1", "area_numbe", "community_code", "commcode",
+    "parish_code", "nbhd_code", "geoid", "geo_id", "iso", "iso_code", "shapeid", "ward",
+    # Last: often an internal number (a KML placemark id, an OBJECTID-like key).
+    "id",
 )
 POPULATION_CANDIDATES = (
     "population", "pop", "tot_pop", "total_pop", "pop_total", "totpop", "pop2020",

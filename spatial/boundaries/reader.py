@@ -81,6 +81,7 @@ def read_boundary_file(
         source = prepare_source(Path(path), original_name, layer, workspace, limits)
         info = reader_call(lambda: pyogrio.read_info(source.path, layer=_layer_arg(source)), source.format)
         crs = _source_crs(source, info.get("crs"), source_crs)
+        crs_note = _override_note(info.get("crs"), crs, source_crs)
         frame = reader_call(
             lambda: pyogrio.read_dataframe(source.path, layer=_layer_arg(source), on_invalid="fix"),
             source.format,
@@ -90,8 +91,11 @@ def read_boundary_file(
             f"The layer '{source.layer}' in '{original_name}' contains no features, so there are no boundaries to read.",
             {"layer": source.layer},
         )
-    return _build_result(frame, source, crs, original_name, name_field, code_field, population_field,
-                         service_area, sliver_area_m2)
+    result = _build_result(frame, source, crs, original_name, name_field, code_field, population_field,
+                           service_area, sliver_area_m2)
+    if crs_note:
+        result.report.warnings.insert(0, crs_note)
+    return result
 
 
 def _layer_arg(source: BoundarySource) -> str | None:
@@ -123,6 +127,15 @@ def _source_crs(source: BoundarySource, file_crs: str | None, given: str | None)
         # GeoJSON and KML are longitude/latitude (CRS84) unless they say otherwise.
         return LONLAT
     return CRS.from_user_input(file_crs)
+
+
+def _override_note(file_crs: str | None, crs: CRS, given: str | None) -> str | None:
+    if given is None or not file_crs:
+        return None
+    declared = CRS.from_user_input(file_crs)
+    if declared.equals(crs, ignore_axis_order=True):
+        return None
+    return (f"The file says its coordinate system is {declared.name}, but {crs.name} was used as requested.")
 
 
 def _crs_text(crs: CRS) -> str:
