@@ -227,14 +227,15 @@ def _checked_members(bundle: zipfile.ZipFile, limits: UploadLimits) -> list[zipf
                 "The ZIP archive is password-protected. Upload it without a password.",
                 {"entry": info.filename, "reason": "encrypted"},
             )
-        _check_ratio(info, limits)
         total += info.file_size
         if total > limits.max_uncompressed_bytes:
             raise UploadTooLarge(
                 "The ZIP archive would unpack to more than "
                 f"{_human_size(limits.max_uncompressed_bytes)}, so it is refused.",
-                {"declared_bytes_so_far": total, "limit_bytes": limits.max_uncompressed_bytes},
+                {"declared_bytes_so_far": total, "limit_bytes": limits.max_uncompressed_bytes,
+                 "reason": "uncompressed_size"},
             )
+        _check_ratio(info, limits)
         members.append(info)
     return members
 

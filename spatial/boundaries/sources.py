@@ -16,6 +16,7 @@ import pyogrio
 import pyogrio.errors
 
 from spatial import uploads
+from spatial.boundaries.shapefile import check_shapefile_parts
 from spatial.errors import InvalidUpload
 from spatial.uploads import ArchiveEntry, UploadLimits
 
@@ -192,6 +193,7 @@ def _shapefile_source(
         if path.suffix != suffix:
             path.rename(path.with_suffix(suffix))
     shp_path = shp.path.with_suffix(".shp")
+    check_shapefile_parts(chosen, shp_path, shp_path.with_suffix(".shx"), shp_path.with_suffix(".dbf"))
     choose_layer(shp_path, SHAPEFILE, None, shp.name)
     return BoundarySource(shp_path, SHAPEFILE, chosen, has_prj=".prj" in siblings)
 
