@@ -6,6 +6,7 @@ chosen here: the uploaded name is only used for its extension and in messages.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,11 +82,18 @@ def prepare_source(
         entries = uploads.safe_extract_zip(upload, workspace / "unpacked", limits)
         return _source_in_archive(entries, original_name, layer)
     suffix = {GEOJSON: ".geojson", GEOPACKAGE: ".gpkg", KML: ".kml"}[fmt]
-    copy = workspace / f"boundaries{suffix}"
+    copy = workspace / f"{_safe_stem(original_name)}{suffix}"
     shutil.copyfile(upload, copy)
     if fmt == KML:
         _check_kml(copy, original_name)
     return BoundarySource(copy, fmt, choose_layer(copy, fmt, layer, original_name))
+
+
+def _safe_stem(original_name: str) -> str:
+    """The uploaded name's stem reduced to safe characters (GDAL names a GeoJSON layer after it)."""
+    stem = PurePosixPath(original_name.replace("\\", "/")).stem
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-.")[:60]
+    return cleaned or "boundaries"
 
 
 def _extension(original_name: str) -> str:

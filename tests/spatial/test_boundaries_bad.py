@@ -135,7 +135,8 @@ def test_empty_file(workdir):
 
 
 def test_zero_features(workdir):
-    assert "contains no features" in refused(bad.make_zero_features(workdir)).message
+    message = refused(bad.make_zero_features(workdir)).message
+    assert "contains no features" in message and "layer 'none'" in message
 
 
 def test_zip_named_geojson(workdir):
