@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,8 @@ def read_boundary_file(
             f"The layer '{source.layer}' in '{original_name}' contains no features, so there are no boundaries to read.",
             {"layer": source.layer},
         )
-    result = _build_result(frame, source, crs, original_name, name_field, code_field, population_field,
-                           service_area, sliver_area_m2)
+    request = _Request(original_name, name_field, code_field, population_field, service_area, sliver_area_m2)
+    result = _build_result(frame, source, crs, request)
     if crs_note:
         result.report.warnings.insert(0, crs_note)
     return result
@@ -143,21 +144,31 @@ def _crs_text(crs: CRS) -> str:
     return f"{authority[0]}:{authority[1]}" if authority else crs.to_wkt()
 
 
-def _build_result(frame, source, crs, original_name, name_field, code_field, population_field,
-                  service_area, sliver_area_m2) -> BoundaryReadResult:
-    available = [column for column in frame.columns if column != "geometry"]
-    fields = DetectedFields(
-        name=_name_field(frame, available, name_field, original_name),
-        code=field_rules.choose_field(frame, available, code_field, field_rules.CODE_CANDIDATES, "code"),
-        population=field_rules.choose_field(
-            frame, available, population_field, field_rules.POPULATION_CANDIDATES, "population", numeric=True
-        ),
-        available=available,
-    )
-    report = ValidationReport(features_read=len(frame), sliver_threshold_m2=sliver_area_m2)
+@dataclass(frozen=True)
+class _Request:
+    """What the uploader asked for, beyond the file itself."""
+
+    original_name: str
+    name_field: str | None
+    code_field: str | None
+    population_field: str | None
+    service_area: tuple[float, float, float, float] | None
+    sliver_area_m2: float
+
+
+def _build_result(frame, source: BoundarySource, crs: CRS, request: _Request) -> BoundaryReadResult:
+    fields = _detect_fields(frame, request)
+    report = ValidationReport(features_read=len(frame), sliver_threshold_m2=request.sliver_area_m2)
     if source.has_prj is False:
         report.warnings.append(f"The shapefile has no .prj file; its coordinates were read as {_crs_text(crs)}.")
     geometries = transform_geometries(np.asarray(frame.geometry.values, dtype=object), crs, LONLAT)
+    if not lonlat_extent_ok(geometries):
+        raise InvalidUpload(
+            "The coordinates in the file are not longitudes and latitudes once read with the coordinate "
+            f"system {crs.name}, so the coordinate system is probably wrong or missing. Give the right one "
+            "(e.g. EPSG:32620) explicitly.",
+            {"source_crs": _crs_text(crs), "bounds": [float(v) for v in shapely.total_bounds(geometries)]},
+        )
     names = _names(frame, fields, report)
     codes = [field_rules.text_value(value) for value in frame[fields.code]] if fields.code else [None] * len(frame)
     populations, unreadable = field_rules.population_values(frame, fields.population)
@@ -168,22 +179,14 @@ def _build_result(frame, source, crs, original_name, name_field, code_field, pop
     kept = _clean_features(geometries, names, report)
     if not kept:
         raise InvalidUpload(
-            f"None of the {len(frame)} features in '{original_name}' is a usable community boundary "
+            f"None of the {len(frame)} features in '{request.original_name}' is a usable community boundary "
             "(see the details for each feature).",
             {"report": report.to_dict()},
         )
-    kept_geometries = np.array([geometry for _, geometry in kept], dtype=object)
-    if not lonlat_extent_ok(kept_geometries):
-        raise InvalidUpload(
-            "The coordinates in the file are not longitudes and latitudes once read with the coordinate "
-            f"system {crs.name}, so the coordinate system is probably wrong or missing. Give the right one "
-            "(e.g. EPSG:32620) explicitly.",
-            {"source_crs": _crs_text(crs), "bounds": [float(v) for v in shapely.total_bounds(geometries)]},
-        )
-    communities = _communities(kept, kept_geometries, names, codes, populations, report, sliver_area_m2)
+    communities = _communities(kept, names, codes, populations, report, request.sliver_area_m2)
     _report_duplicates(communities, report)
-    if service_area is not None:
-        _report_outside(communities, service_area, report)
+    if request.service_area is not None:
+        _report_outside(communities, request.service_area, report)
     report.communities_kept = len(communities)
     return BoundaryReadResult(
         communities=communities, fields=fields, source_crs=_crs_text(crs), source_crs_name=crs.name,
@@ -191,15 +194,24 @@ def _build_result(frame, source, crs, original_name, name_field, code_field, pop
     )
 
 
-def _name_field(frame, available, override, original_name) -> str:
-    name = field_rules.choose_field(frame, available, override, field_rules.NAME_CANDIDATES, "name")
+def _detect_fields(frame, request: _Request) -> DetectedFields:
+    available = [column for column in frame.columns if column != "geometry"]
+    name = field_rules.choose_field(frame, available, request.name_field, field_rules.NAME_CANDIDATES, "name")
     if name is None:
         raise InvalidUpload(
-            f"No field with the community names was found in '{original_name}'. Choose the name field; "
-            f"the fields in the file are: {', '.join(available) or '(none)'}.",
+            f"No field with the community names was found in '{request.original_name}'. Choose the name "
+            f"field; the fields in the file are: {', '.join(available) or '(none)'}.",
             {"purpose": "name", "available_fields": available},
         )
-    return name
+    return DetectedFields(
+        name=name,
+        code=field_rules.choose_field(frame, available, request.code_field, field_rules.CODE_CANDIDATES, "code"),
+        population=field_rules.choose_field(
+            frame, available, request.population_field, field_rules.POPULATION_CANDIDATES, "population",
+            numeric=True,
+        ),
+        available=available,
+    )
 
 
 def _names(frame, fields: DetectedFields, report: ValidationReport) -> list[str]:
@@ -232,7 +244,8 @@ def _clean_features(geometries, names, report) -> list[tuple[int, object]]:
     return kept
 
 
-def _communities(kept, lonlat_geometries, names, codes, populations, report, sliver_area_m2) -> list[Community]:
+def _communities(kept, names, codes, populations, report, sliver_area_m2) -> list[Community]:
+    lonlat_geometries = np.array([geometry for _, geometry in kept], dtype=object)
     area_crs = equal_area_crs(lonlat_geometries)
     area_geometries = transform_geometries(lonlat_geometries, LONLAT, area_crs)
     rows = [row for row, _ in kept]
