@@ -46,6 +46,10 @@ def made(tmp_path_factory, kna_frame):
     files["utm_gpkg"] = directory / "parishes_utm.gpkg"
     pyogrio.write_dataframe(kna_frame.to_crs(32620), files["utm_gpkg"], layer="parishes_utm", driver="GPKG")
 
+    # GDAL writes the old-style "crs" member for a GeoJSON that is not in lon/lat.
+    files["utm_geojson"] = directory / "parishes_utm.geojson"
+    pyogrio.write_dataframe(kna_frame.to_crs(32620), files["utm_geojson"], driver="GeoJSON")
+
     utm_shp = directory / "utm" / "parishes_utm.shp"
     utm_shp.parent.mkdir()
     pyogrio.write_dataframe(kna_frame.to_crs(32620), utm_shp, driver="ESRI Shapefile")

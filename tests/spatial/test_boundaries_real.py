@@ -124,7 +124,7 @@ def test_geopackage_several_layers_lists_them(made):
     assert missing.value.details["layers"] == ["parishes", "chicago_areas"]
 
 
-@pytest.mark.parametrize("key", ["utm_gpkg", "utm_shp_zip"])
+@pytest.mark.parametrize("key", ["utm_gpkg", "utm_shp_zip", "utm_geojson"])
 def test_projected_crs_is_reprojected_within_a_metre(made, kna_frame, key):
     name = made[key].name
     result = read_boundary_file(made[key], original_name=name)
