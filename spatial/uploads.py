@@ -192,6 +192,13 @@ def safe_extract_zip(archive: Path, destination: Path, limits: UploadLimits) -> 
             "The ZIP archive is damaged or incomplete and cannot be opened. Create it again and upload it.",
             {"reason": str(error)},
         ) from None
+    except OSError as error:
+        # e.g. one entry is a file and another treats it as a folder.
+        raise InvalidUpload(
+            "The ZIP archive could not be unpacked: its file names clash with each other. "
+            "Create it again from the files themselves.",
+            {"reason": "unpack_failed", "error": error.__class__.__name__},
+        ) from None
     except (NotImplementedError, RuntimeError) as error:
         # Unsupported compression method (e.g. deflate64) or similar.
         raise InvalidUpload(

@@ -249,20 +249,30 @@ def _communities(kept, names, codes, populations, report, sliver_area_m2) -> lis
     area_crs = equal_area_crs(lonlat_geometries)
     area_geometries = transform_geometries(lonlat_geometries, LONLAT, area_crs)
     rows = [row for row, _ in kept]
-    findings = find_overlaps_and_gaps(
-        area_geometries, [row + 1 for row in rows], [names[row] for row in rows], area_crs, sliver_area_m2
-    )
+    try:
+        findings = find_overlaps_and_gaps(
+            area_geometries, [row + 1 for row in rows], [names[row] for row in rows], area_crs, sliver_area_m2
+        )
+    except shapely.errors.GEOSException:
+        # The boundaries themselves are valid; only the cross-check failed.
+        report.warnings.append("Overlaps and gaps between communities could not be checked for this file.")
+        findings = None
+    if findings is not None:
+        _copy_findings(findings, report)
+    areas = shapely.area(area_geometries) / 1e6
+    return [
+        Community(row + 1, names[row], codes[row], populations[row], geometry, float(area))
+        for (row, geometry), area in zip(kept, areas)
+    ]
+
+
+def _copy_findings(findings, report: ValidationReport) -> None:
     report.overlaps = findings.overlaps
     report.overlap_slivers = findings.overlap_slivers
     report.overlap_slivers_area_m2 = round(findings.overlap_slivers_area_m2, 3)
     report.gaps = findings.gaps
     report.gap_slivers = findings.gap_slivers
     report.gap_slivers_area_m2 = round(findings.gap_slivers_area_m2, 3)
-    areas = shapely.area(area_geometries) / 1e6
-    return [
-        Community(row + 1, names[row], codes[row], populations[row], geometry, float(area))
-        for (row, geometry), area in zip(kept, areas)
-    ]
 
 
 def _report_duplicates(communities: list[Community], report: ValidationReport) -> None:

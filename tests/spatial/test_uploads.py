@@ -143,3 +143,12 @@ def test_gdal_only_opens_files_inside_the_workspace(monkeypatch, private_tempdir
     (path,) = opened
     assert Path(path).is_relative_to(private_tempdir) and "/vsi" not in path and "://" not in path
     assert list(private_tempdir.iterdir()) == []
+
+
+def test_clashing_entry_names(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("export", b"a file")
+        bundle.writestr("export/parishes.shp", b"shape")
+    with pytest.raises(InvalidUpload, match="clash"):
+        safe_extract_zip(archive, tmp_path / "out", UploadLimits())
