@@ -205,3 +205,17 @@ def test_zip_holding_a_geojson_is_read(tmp_path):
 def test_errors_share_one_base_class():
     with pytest.raises(SpatialInputError):
         read_boundary_file(KNA, original_name="parishes.txt")
+
+
+def test_zip_with_two_shapefiles_lists_them(tmp_path, made):
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(made["sf_zip"]) as sf, zipfile.ZipFile(made["utm_shp_zip"]) as utm, \
+            zipfile.ZipFile(archive, "w") as bundle:
+        for source in (sf, utm):
+            for info in source.infolist():
+                bundle.writestr(info.filename, source.read(info))
+    with pytest.raises(InvalidUpload) as refused:
+        read_boundary_file(archive, original_name="two.zip")
+    assert sorted(refused.value.details["layers"]) == ["SFCrime_blocks", "parishes_utm"]
+    chosen = read_boundary_file(archive, original_name="two.zip", layer="parishes_utm")
+    assert chosen.layer == "parishes_utm" and len(chosen.communities) == KNA_NAMES
