@@ -183,11 +183,10 @@ def _main_kml(kmls: list[ArchiveEntry]) -> ArchiveEntry:
 def _shapefile_source(
     shps: list[ArchiveEntry], entries: list[ArchiveEntry], layer: str | None, original_name: str
 ) -> BoundarySource:
-    stems = {PurePosixPath(entry.name.replace("\\", "/")).stem: entry for entry in shps}
-    chosen = _choose(list(stems), layer, original_name)
-    shp = stems[chosen]
-    siblings = {entry.path.suffix.lower(): entry.path for entry in entries if entry.path.parent == shp.path.parent
-                and entry.path.stem == shp.path.stem}
+    layers = _shapefile_layer_names(shps)
+    chosen = _choose(list(layers), layer, original_name)
+    shp = layers[chosen]
+    siblings = _gather_siblings(shp, entries)
     missing = [ext for ext in (".shx", ".dbf") if ext not in siblings]
     if missing:
         raise InvalidUpload(
@@ -195,15 +194,36 @@ def _shapefile_source(
             "A shapefile needs its .shp, .shx, .dbf and .prj files together; zip them all and upload again.",
             {"layer": chosen, "missing": missing},
         )
-    # GDAL looks for sibling files with lower-case extensions on a
-    # case-sensitive disk; give them the names it expects.
-    for suffix, path in siblings.items():
-        if path.suffix != suffix:
-            path.rename(path.with_suffix(suffix))
-    shp_path = shp.path.with_suffix(".shp")
-    check_shapefile_parts(chosen, shp_path, shp_path.with_suffix(".shx"), shp_path.with_suffix(".dbf"))
-    choose_layer(shp_path, SHAPEFILE, None, shp.name)
-    return BoundarySource(shp_path, SHAPEFILE, chosen, has_prj=".prj" in siblings)
+    check_shapefile_parts(chosen, siblings[".shp"], siblings[".shx"], siblings[".dbf"])
+    choose_layer(siblings[".shp"], SHAPEFILE, None, shp.name)
+    return BoundarySource(siblings[".shp"], SHAPEFILE, chosen, has_prj=".prj" in siblings)
+
+
+def _shapefile_layer_names(shps: list[ArchiveEntry]) -> dict[str, ArchiveEntry]:
+    """Shapefiles by their name without .shp; the folder is kept only where names repeat."""
+    stems = [PurePosixPath(entry.name.replace("\\", "/")).stem for entry in shps]
+    if len(set(stems)) == len(stems):
+        return dict(zip(stems, shps))
+    return {str(PurePosixPath(entry.name.replace("\\", "/")).with_suffix("")): entry for entry in shps}
+
+
+def _gather_siblings(shp: ArchiveEntry, entries: list[ArchiveEntry]) -> dict[str, Path]:
+    """The files that belong with a .shp, renamed to its stem with lower-case extensions.
+
+    GDAL looks for ``stem.dbf`` and so on; on a case-sensitive disk ``STEM.DBF``
+    next to ``stem.shp`` would be missed.
+    """
+    base = shp.path.with_suffix("")
+    siblings = {}
+    for entry in entries:
+        if entry.path.parent != base.parent or entry.path.stem.lower() != base.name.lower():
+            continue
+        suffix = entry.path.suffix.lower()
+        target = base.with_name(base.name + suffix)
+        if entry.path != target:
+            entry.path.rename(target)
+        siblings[suffix] = target
+    return siblings
 
 
 def choose_layer(path: Path, fmt: str, layer: str | None, shown_name: str) -> str:

@@ -219,3 +219,13 @@ def test_zip_with_two_shapefiles_lists_them(tmp_path, made):
     assert sorted(refused.value.details["layers"]) == ["SFCrime_blocks", "parishes_utm"]
     chosen = read_boundary_file(archive, original_name="two.zip", layer="parishes_utm")
     assert chosen.layer == "parishes_utm" and len(chosen.communities) == KNA_NAMES
+
+
+def test_shapefile_parts_with_mixed_case_names(tmp_path):
+    archive = tmp_path / "upper.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(SF_SHAPEFILE.with_suffix(".shp"), "plots/SFCrime_blocks.shp")
+        for suffix in (".shx", ".dbf", ".prj"):
+            bundle.write(SF_SHAPEFILE.with_suffix(suffix), "plots/sfcrime_BLOCKS" + suffix.upper())
+    result = read_boundary_file(archive, original_name="upper.zip", name_field="GEO_ID")
+    assert len(result.communities) == 579 and result.source_crs == "EPSG:4269"
