@@ -294,11 +294,16 @@ def _report_outside(communities, service_area, report: ValidationReport) -> None
             report.outside_service_area.append(OutsideServiceArea(community.feature_number, community.name, True))
         elif not community.geometry.within(box):
             report.outside_service_area.append(OutsideServiceArea(community.feature_number, community.name, False))
-    if report.outside_service_area and all(item.entirely for item in report.outside_service_area) \
-            and len(report.outside_service_area) == len(communities):
+    outside = report.outside_service_area
+    if not outside:
+        return
+    if len(outside) == len(communities) and all(item.entirely for item in outside):
         report.warnings.append(
             "None of the communities lies in the service area: check that the coordinate system is right."
         )
+    else:
+        report.warnings.append(f"{len(outside)} of {len(communities)} communities lie wholly or partly "
+                               "outside the service area.")
 
 
 def _numbers(rows: list[int], shown: int = 20) -> str:

@@ -78,6 +78,7 @@ def test_service_area_warns_about_communities_outside():
     outside = {item.name for item in result.report.outside_service_area if item.entirely}
     assert {"Saint George Gingerland", "Saint Paul Charlestown"} <= outside
     assert "Saint George Basseterre" not in outside
+    assert any("outside the service area" in warning for warning in result.report.warnings)
     far = read_boundary_file(KNA, original_name="parishes.geojson", service_area=CHICAGO_BBOX)
     assert len(far.report.outside_service_area) == KNA_NAMES
     assert any("None of the communities" in warning for warning in far.report.warnings)
