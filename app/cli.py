@@ -15,9 +15,14 @@ cli = typer.Typer(help="Crime-hotspot mapping service.", no_args_is_help=True, p
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_cli = typer.Typer(help="People and their API tokens.", no_args_is_help=True)
 incidents_cli = typer.Typer(help="Incident data.", no_args_is_help=True)
+boundaries_cli = typer.Typer(help="Community boundary sets.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(incidents_cli, name="incidents")
+cli.add_typer(boundaries_cli, name="boundaries")
+
+SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geojson"
+SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"
 
 
 def _session(settings: Settings):
@@ -134,6 +139,89 @@ def incidents_import(
         typer.echo(f"  rejected {count:,}: {reason}")
     for row in report.rejected_rows[:10]:
         typer.echo(f"  row {row['row']}: {row['reason']}")
+
+
+@boundaries_cli.command("import")
+def boundaries_import(
+    file: Annotated[Optional[Path], typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                   help="Boundary file; omit with --sample")] = None,
+    sample: Annotated[bool, typer.Option(help="Load the shipped St Kitts and Nevis parishes")] = False,
+    name: Optional[str] = None,
+    layer: Optional[str] = None,
+    name_field: Optional[str] = None,
+    code_field: Optional[str] = None,
+    population_field: Optional[str] = None,
+    source_crs: Annotated[Optional[str], typer.Option(help="e.g. EPSG:32620 for a Shapefile without .prj")] = None,
+    attribution: Optional[str] = None,
+    activate: Annotated[bool, typer.Option(help="Make it the active set")] = False,
+    json_report: Annotated[bool, typer.Option("--json", help="Print the full report as JSON")] = False,
+) -> None:
+    """Upload a boundary file (GeoJSON, zipped Shapefile, GeoPackage, KML, KMZ) as a new set."""
+    from app.services.boundaries import BoundaryOptions, upload_boundary_set
+    from spatial.errors import SpatialInputError
+
+    if sample:
+        file, name = SAMPLE_BOUNDARIES, name or "St Kitts and Nevis parishes"
+        attribution = attribution or SAMPLE_ATTRIBUTION
+    if file is None:
+        raise typer.BadParameter("give a FILE or --sample")
+    settings = Settings()
+    options = BoundaryOptions(name=name, layer=layer, name_field=name_field, code_field=code_field,
+                              population_field=population_field, source_crs=source_crs,
+                              attribution=attribution, activate=activate)
+    engine, session = _session(settings)
+    try:
+        with session:
+            body = upload_boundary_set(session, file, original_name=file.name, options=options,
+                                       service_area=settings.service_area, max_bytes=settings.max_upload_bytes)
+    except SpatialInputError as exc:
+        typer.echo(f"refused: {exc.message}", err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+    if json_report:
+        typer.echo(json.dumps(body, indent=2, default=str))
+        return
+    report = body["report"]
+    typer.echo(f"boundary set {body['id']}: {body['communities']} communities"
+               + (" (active)" if body["active"] else " (not active; use 'hotspots boundaries activate')"))
+    for item in report["repaired"]:
+        typer.echo(f"  repaired feature {item['feature_number']} ({item['name']}): {item['reason']}")
+    for item in report["refused"]:
+        typer.echo(f"  refused feature {item['feature_number']} ({item['name']}): {item['reason']}")
+    for warning in report["warnings"]:
+        typer.echo(f"  warning: {warning}")
+
+
+@boundaries_cli.command("activate")
+def boundaries_activate(set_id: int) -> None:
+    """Make a boundary set active and re-assign every incident's community."""
+    from app.errors import ServiceError
+    from app.services.boundaries import activate
+
+    engine, session = _session(Settings())
+    try:
+        with session:
+            body = activate(session, set_id)
+    except ServiceError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"boundary set {set_id} is active; {body['incidents_reassigned']:,} incidents re-assigned")
+
+
+@boundaries_cli.command("list")
+def boundaries_list() -> None:
+    """List boundary sets."""
+    from app.store.communities import list_boundary_sets
+
+    engine, session = _session(Settings())
+    with session:
+        for row in list_boundary_sets(session):
+            mark = "*" if row["is_active"] else " "
+            typer.echo(f"{mark} {row['id']:>4}  {row['communities']:>4} communities  {row['name']}  ({row['filename']})")
+    engine.dispose()
 
 
 @cli.command("serve")

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from app.api.routes import health, incidents
+from app.api.routes import boundaries, communities, health, incidents
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.settings import Settings
@@ -47,4 +47,6 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(incidents.router)
+    app.include_router(boundaries.router)
+    app.include_router(communities.router)
     return app

@@ -1,9 +1,15 @@
-"""Boundary sets and communities (the part incident imports need)."""
+"""Boundary sets and communities: storing uploads, activation, per-community statistics."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from spatial.boundaries import Community
 
 
 def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
@@ -15,3 +21,131 @@ def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
         )
     ).all()
     return [r.id for r in rows], [bytes(r.wkb) for r in rows]
+
+
+def create_boundary_set(
+    session: Session, *, name: str, filename: str, source_crs: str, attribution: str | None,
+    user_id: int | None, report: dict[str, Any], communities: list[Community],
+) -> int:
+    """Store a new (inactive) boundary set and its communities; returns the set's id."""
+    set_id = session.execute(
+        text(
+            "INSERT INTO boundary_sets (name, filename, source_crs, attribution, created_by, report) "
+            "VALUES (:name, :filename, :crs, :attribution, :user_id, CAST(:report AS jsonb)) RETURNING id"
+        ),
+        {"name": name, "filename": filename, "crs": source_crs, "attribution": attribution,
+         "user_id": user_id, "report": json.dumps(report, default=str)},
+    ).scalar_one()
+    session.execute(
+        text(
+            "INSERT INTO communities (boundary_set_id, name, code, population, area_km2, geom) "
+            "VALUES (:set_id, :name, :code, :population, :area_km2, "
+            "ST_Multi(ST_GeomFromWKB(:wkb, 4326)))"
+        ),
+        [
+            {"set_id": set_id, "name": c.name, "code": c.code, "population": c.population,
+             "area_km2": c.area_km2, "wkb": shapely.to_wkb(c.geometry)}
+            for c in communities
+        ],
+    )
+    return int(set_id)
+
+
+def boundary_set_exists(session: Session, set_id: int) -> bool:
+    return session.execute(text("SELECT 1 FROM boundary_sets WHERE id = :id"), {"id": set_id}).first() is not None
+
+
+def activate_boundary_set(session: Session, set_id: int) -> int:
+    """Make ``set_id`` the active set and re-assign every incident's community.
+
+    A point on a shared border goes to the community with the lowest id, the
+    same rule the importer uses. Returns the number of incidents whose
+    community changed. Runs in the caller's transaction.
+    """
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('boundary-activation'))"))
+    session.execute(text("UPDATE boundary_sets SET is_active = false WHERE is_active AND id <> :id"), {"id": set_id})
+    session.execute(
+        text("UPDATE boundary_sets SET is_active = true, activated_at = now() WHERE id = :id"), {"id": set_id}
+    )
+    result = session.execute(
+        text(
+            "UPDATE incidents i SET community_id = located.community_id "
+            "FROM (SELECT i2.id, (SELECT c.id FROM communities c "
+            "      WHERE c.boundary_set_id = :id AND ST_Intersects(c.geom, i2.geom) "
+            "      ORDER BY c.id LIMIT 1) AS community_id FROM incidents i2) AS located "
+            "WHERE located.id = i.id AND i.community_id IS DISTINCT FROM located.community_id"
+        ),
+        {"id": set_id},
+    )
+    return result.rowcount or 0
+
+
+def list_boundary_sets(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        text(
+            "SELECT s.id, s.name, s.filename, s.source_crs, s.attribution, s.created_at, s.is_active, "
+            "s.activated_at, count(c.id) AS communities FROM boundary_sets s "
+            "LEFT JOIN communities c ON c.boundary_set_id = s.id GROUP BY s.id ORDER BY s.id DESC"
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def get_boundary_set(session: Session, set_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        text(
+            "SELECT s.id, s.name, s.filename, s.source_crs, s.attribution, s.created_at, s.is_active, "
+            "s.activated_at, s.report, (SELECT count(*) FROM communities c WHERE c.boundary_set_id = s.id) "
+            "AS communities FROM boundary_sets s WHERE s.id = :id"
+        ),
+        {"id": set_id},
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def list_active_communities(session: Session) -> list[dict[str, Any]]:
+    """Communities of the active set, with their incident counts."""
+    rows = session.execute(
+        text(
+            "SELECT c.id, c.name, c.code, c.population, c.area_km2, "
+            "(SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents "
+            "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id "
+            "WHERE s.is_active ORDER BY c.name, c.id"
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def get_community(session: Session, community_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        text(
+            "SELECT c.id, c.name, c.code, c.population, c.area_km2, c.boundary_set_id, s.is_active, "
+            "ST_AsGeoJSON(c.geom, 6) AS geometry, "
+            "(SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents "
+            "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE c.id = :id"
+        ),
+        {"id": community_id},
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def community_breakdown(session: Session, community_id: int, zone: str) -> dict[str, list[dict[str, Any]]]:
+    """Incidents of one community by category and by month (months in the service's zone)."""
+    by_category = session.execute(
+        text(
+            "SELECT coalesce(category, '(none)') AS category, count(*) AS incidents FROM incidents "
+            "WHERE community_id = :id GROUP BY 1 ORDER BY 2 DESC, 1"
+        ),
+        {"id": community_id},
+    )
+    by_month = session.execute(
+        text(
+            "SELECT to_char(date_trunc('month', occurred_at AT TIME ZONE :zone), 'YYYY-MM') AS month, "
+            "count(*) AS incidents FROM incidents WHERE community_id = :id GROUP BY 1 ORDER BY 1"
+        ),
+        {"id": community_id, "zone": zone},
+    )
+    return {
+        "by_category": [dict(r._mapping) for r in by_category],
+        "by_month": [dict(r._mapping) for r in by_month],
+    }
