@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from app.api.routes import boundaries, communities, health, incidents
+from app.api.routes import analyses, boundaries, communities, health, incidents
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.jobs import RunWorker
 from app.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True) -> FastAPI:
     """Build the service. ``engine`` lets tests share one connection-bound engine."""
     settings = settings or Settings()
 
@@ -23,9 +24,13 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.run_worker = RunWorker(app.state.sessionmaker, settings.analysis_worker)
+        if start_worker:
+            app.state.run_worker.start()
         try:
             yield
         finally:
+            app.state.run_worker.stop()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -49,4 +54,5 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(boundaries.router)
     app.include_router(communities.router)
+    app.include_router(analyses.router)
     return app

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     incidents_page_default: int = Field(default=100, ge=1)
     incidents_page_max: int = Field(default=1000, ge=1)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+    # "thread": runs execute in a background thread; "inline": inside the submitting request.
+    analysis_worker: Literal["thread", "inline"] = "thread"
 
     @field_validator("service_area", mode="before")
     @classmethod

@@ -2,8 +2,9 @@
 
 from models.base import Base
 from models.communities import BoundarySet, Community
+from models.hotspots import HotspotCell, HotspotRun
 from models.imports import Import
 from models.incidents import Incident
 from models.users import ROLES, ApiToken, User
 
-__all__ = ["ApiToken", "Base", "BoundarySet", "Community", "Import", "Incident", "ROLES", "User"]
+__all__ = ["ApiToken", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User"]

@@ -37,7 +37,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(environment="test", database_url=TEST_DATABASE_URL, statement_timeout_ms=0)
+    return Settings(environment="test", database_url=TEST_DATABASE_URL, statement_timeout_ms=0,
+                    analysis_worker="inline")
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +74,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def app(settings: Settings, connection: Connection, session_factory: sessionmaker[Session]):
-    app = create_app(settings, engine=connection.engine)
+    app = create_app(settings, engine=connection.engine, start_worker=False)
     return app
 
 
@@ -81,6 +82,7 @@ def app(settings: Settings, connection: Connection, session_factory: sessionmake
 def client(app, session_factory) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         app.state.sessionmaker = session_factory  # every request joins the test's transaction
+        app.state.run_worker.sessions = session_factory
         yield test_client
 
 

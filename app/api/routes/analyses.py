@@ -1,0 +1,124 @@
+"""Hotspot analysis runs: submit, follow, and read cells and the neighbourhood ranking."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.api.deps import Analyst, SessionDep, SettingsDep, Viewer
+from app.errors import Conflict
+from app.services import analyses as analysis_service
+from app.store import hotspots as run_store
+
+router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
+
+CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
+               "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "centre_lat", "centre_lon")
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
+def submit_analysis(body: analysis_service.AnalysisRequest, request: Request, session: SessionDep,
+                    settings: SettingsDep, user: Analyst) -> JSONResponse:
+    run_id = analysis_service.submit(session, body, zone=settings.zone, user_id=user.user_id)
+    request.app.state.run_worker.submit(run_id, session=session)
+    url = str(request.url_for("get_analysis", run_id=run_id))
+    return JSONResponse({"id": run_id, "url": url, "status": "queued"}, status_code=202, headers={"Location": url})
+
+
+@router.get("", summary="Recent runs, newest first")
+def list_analyses(session: SessionDep, _: Viewer,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                  before: Annotated[int | None, Query(ge=1, description="Cursor: runs older than this id")] = None,
+                  ) -> dict[str, Any]:
+    runs = run_store.list_runs(session, limit=limit, before_id=before)
+    return {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
+
+
+@router.get("/{run_id}", summary="A run's status, progress and provenance")
+def get_analysis(run_id: int, request: Request, session: SessionDep, _: Viewer) -> dict[str, Any]:
+    run = analysis_service.run_or_404(session, run_id)
+    if run["status"] == "completed":
+        run["links"] = {
+            "cells": str(request.url_for("analysis_cells", run_id=run_id)),
+            "neighbourhoods": str(request.url_for("analysis_neighbourhoods", run_id=run_id)),
+        }
+    return run
+
+
+def _completed(session, run_id: int) -> dict[str, Any]:
+    run = analysis_service.run_or_404(session, run_id)
+    if run["status"] != "completed":
+        raise Conflict(f"Run {run_id} is {run['status']}; its results are not available.",
+                       details={"status": run["status"], "error": run["error"]})
+    return run
+
+
+@router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
+def analysis_cells(
+    run_id: int, request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
+    format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
+    community: Annotated[int | None, Query(description="Only this community's cells")] = None,
+    gi_bin: Annotated[list[int] | None, Query(ge=-3, le=3, description="Only these Gi_Bin classes")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
+    after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
+):
+    _completed(session, run_id)
+    if format == "csv":
+        rows = run_store.iter_cells(session, run_id, community, gi_bin)
+        return StreamingResponse(_csv(rows), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="hotspot-run-{run_id}-cells.csv"'})
+    after_cell = _cursor(after)
+    rows = run_store.cell_page(session, run_id, after_cell=after_cell, limit=limit + 1,
+                               community_id=community, gi_bins=gi_bin)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_url = None
+    if more:
+        next_url = str(request.url.include_query_params(after=hex(rows[-1]["cell"])[2:], limit=limit))
+    return {"type": "FeatureCollection", "features": [analysis_service.cell_feature(r) for r in rows],
+            "numberReturned": len(rows), "next": next_url}
+
+
+def _cursor(after: str | None) -> int | None:
+    if after is None:
+        return None
+    from app.errors import BadRequest
+
+    try:
+        return int(after, 16)
+    except ValueError as exc:
+        raise BadRequest("after must be the cursor from a previous page's next link.") from exc
+
+
+def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    import h3
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        row["cell"] = h3.int_to_str(row["cell"])
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",
+            summary="Communities ranked for targeting patrols and programmes")
+def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Viewer) -> dict[str, Any]:
+    run = _completed(session, run_id)
+    provenance = run["provenance"] or {}
+    return {
+        "run": run_id,
+        "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²",
+        "moran": provenance.get("moran"),
+        "neighbourhoods": analysis_service.neighbourhood_ranking(session, run),
+    }

@@ -1,0 +1,296 @@
+"""Hotspot runs: queue state, per-cell counts from incidents, stored results, rankings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import shapely
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from spatial.hotspots import CellResults
+
+CELL_COLUMNS = (
+    "run_id", "cell", "community_id", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
+    "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "geom",
+)
+
+
+def create_run(session: Session, *, parameters: dict[str, Any], seed: int, boundary_set_id: int,
+               user_id: int | None) -> int:
+    return int(session.execute(
+        text(
+            "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage) "
+            "VALUES (CAST(:parameters AS jsonb), :seed, :set_id, :user_id, 'queued') RETURNING id"
+        ),
+        {"parameters": json.dumps(parameters, default=str), "seed": seed, "set_id": boundary_set_id,
+         "user_id": user_id},
+    ).scalar_one())
+
+
+def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        text(
+            "SELECT id, status, progress, stage, parameters, seed, boundary_set_id, created_by, created_at, "
+            "started_at, finished_at, error, provenance FROM hotspot_runs WHERE id = :id"
+        ),
+        {"id": run_id},
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def list_runs(session: Session, *, limit: int, before_id: int | None = None) -> list[dict[str, Any]]:
+    clause = "WHERE id < :before" if before_id is not None else ""
+    rows = session.execute(
+        text(
+            "SELECT id, status, progress, stage, parameters, seed, boundary_set_id, created_at, finished_at, error "
+            f"FROM hotspot_runs {clause} ORDER BY id DESC LIMIT :limit"
+        ),
+        {"limit": limit, "before": before_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def claim_run(session: Session, run_id: int) -> bool:
+    """Move a queued run to running; False if another worker took it or it is gone."""
+    result = session.execute(
+        text(
+            "UPDATE hotspot_runs SET status = 'running', started_at = now(), stage = 'starting', progress = 0 "
+            "WHERE id = :id AND status = 'queued'"
+        ),
+        {"id": run_id},
+    )
+    return (result.rowcount or 0) == 1
+
+
+def set_progress(session: Session, run_id: int, stage: str, progress: float) -> None:
+    session.execute(
+        text("UPDATE hotspot_runs SET stage = :stage, progress = :progress WHERE id = :id"),
+        {"id": run_id, "stage": stage, "progress": progress},
+    )
+
+
+def complete_run(session: Session, run_id: int, provenance: dict[str, Any]) -> None:
+    session.execute(
+        text(
+            "UPDATE hotspot_runs SET status = 'completed', stage = 'done', progress = 1, finished_at = now(), "
+            "provenance = CAST(:provenance AS jsonb) WHERE id = :id"
+        ),
+        {"id": run_id, "provenance": json.dumps(_finite(provenance), default=_json_default)},
+    )
+
+
+def fail_run(session: Session, run_id: int, error: str) -> None:
+    session.execute(
+        text("UPDATE hotspot_runs SET status = 'failed', finished_at = now(), error = :error WHERE id = :id"),
+        {"id": run_id, "error": error},
+    )
+
+
+def fail_interrupted_runs(session: Session) -> list[int]:
+    """Runs left 'running' by a stopped process are failed; queued ones stay queued."""
+    rows = session.execute(
+        text(
+            "UPDATE hotspot_runs SET status = 'failed', finished_at = now(), "
+            "error = 'Interrupted: the service stopped while this run was in progress. Submit it again.' "
+            "WHERE status = 'running' RETURNING id"
+        )
+    )
+    return [r.id for r in rows]
+
+
+def queued_run_ids(session: Session) -> list[int]:
+    return list(session.execute(text("SELECT id FROM hotspot_runs WHERE status = 'queued' ORDER BY id")).scalars())
+
+
+def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
+    """Communities of a set (all, or those named), with WKB polygons, in id order."""
+    clause = "AND c.name = ANY(:names)" if names else ""
+    rows = session.execute(
+        text(
+            "SELECT c.id, c.name, c.area_km2, ST_AsBinary(c.geom) AS wkb FROM communities c "
+            f"WHERE c.boundary_set_id = :set_id {clause} ORDER BY c.id"
+        ),
+        {"set_id": boundary_set_id, "names": names},
+    )
+    return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
+
+
+def active_boundary_set_id(session: Session) -> int | None:
+    return session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one_or_none()
+
+
+def counts_per_cell(
+    session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
+    start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Incidents per H3 cell at ``resolution``: a GROUP BY on the stored cell's parent.
+
+    Returns (cells sorted ascending, counts). Never loads incidents one by one.
+    """
+    clauses = ["geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"]
+    params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox))
+    params["resolution"] = resolution
+    if start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = start
+    if end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = end
+    if categories:
+        clauses.append("category = ANY(:categories)")
+        params["categories"] = categories
+    if sources:
+        clauses.append("source = ANY(:sources)")
+        params["sources"] = sources
+    rows = session.execute(
+        text(
+            "SELECT h3_parent(h3_cell, :resolution) AS cell, count(*) AS incidents FROM incidents "
+            f"WHERE {' AND '.join(clauses)} GROUP BY 1 ORDER BY 1"
+        ),
+        params,
+    ).all()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    cells, counts = zip(*rows)
+    return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
+
+
+def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
+    """COPY a run's cells (with their hexagons) in the session's transaction."""
+    n = len(cells)
+
+    def floats(values: np.ndarray) -> pa.Array:
+        return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)
+
+    table = pa.table({
+        "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
+        "cell": pa.array(cells.cells, pa.int64()),
+        "community_id": pa.array(cells.community, pa.int64()),
+        "incidents": pa.array(cells.incidents, pa.int64()),
+        "gi_z": floats(cells.gi_z), "gi_p": floats(cells.gi_p), "gi_p_sim": floats(cells.gi_p_sim),
+        "gi_p_fdr": floats(cells.gi_p_fdr), "gi_bin": pa.array(cells.gi_bin, pa.int64()),
+        "lisa_i": floats(cells.lisa_i), "lisa_quadrant": pa.array(cells.lisa_quadrant, pa.int64()),
+        "lisa_p_sim": floats(cells.lisa_p_sim), "lisa_p_fdr": floats(cells.lisa_p_fdr),
+        "lisa_label": pa.array(cells.lisa_label.tolist(), pa.string()),
+        "geom": pa.array([w.hex() for w in polygons_wkb], pa.string()),
+    })
+    out = pa.BufferOutputStream()
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    driver = session.connection().connection.driver_connection
+    sql = f"COPY hotspot_cells ({', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    with driver.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
+        copy.write(out.getvalue().to_pybytes())
+
+
+def hexagons_wkb(polygons: list) -> list[bytes]:
+    return list(shapely.to_wkb(shapely.set_srid(np.asarray(polygons, dtype=object), 4326), include_srid=True))
+
+
+CELL_SELECT = (
+    "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_z, h.gi_p, h.gi_p_sim, h.gi_p_fdr, "
+    "h.gi_bin, h.lisa_i, h.lisa_quadrant, h.lisa_p_sim, h.lisa_p_fdr, h.lisa_label"
+)
+
+
+def _cell_filters(community_id: int | None, gi_bins: list[int]) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    if community_id is not None:
+        clauses.append("h.community_id = :community_id")
+        params["community_id"] = community_id
+    if gi_bins:
+        clauses.append("h.gi_bin = ANY(:gi_bins)")
+        params["gi_bins"] = gi_bins
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
+              community_id: int | None = None, gi_bins: list[int] | None = None) -> list[dict[str, Any]]:
+    """One page of a run's cells, in cell order, with their hexagon as GeoJSON."""
+    extra, params = _cell_filters(community_id, gi_bins or [])
+    if after_cell is not None:
+        extra += " AND h.cell > :after"
+        params["after"] = after_cell
+    rows = session.execute(
+        text(
+            f"{CELL_SELECT}, ST_AsGeoJSON(h.geom, 6) AS geometry FROM hotspot_cells h "
+            f"JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
+            "ORDER BY h.cell LIMIT :limit"
+        ),
+        {"run_id": run_id, "limit": limit, **params},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def iter_cells(session: Session, run_id: int, community_id: int | None = None,
+               gi_bins: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Every cell of a run, streamed (for CSV export), with the cell centre."""
+    extra, params = _cell_filters(community_id, gi_bins or [])
+    result = session.execute(
+        text(
+            f"{CELL_SELECT}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "
+            f"FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
+            "ORDER BY h.cell"
+        ),
+        {"run_id": run_id, **params},
+        execution_options={"stream_results": True, "yield_per": 5000},
+    )
+    for row in result:
+        yield dict(row._mapping)
+
+
+def neighbourhood_figures(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """Per community: incidents, area, hot cells by confidence, incidents inside hot cells."""
+    rows = session.execute(
+        text(
+            "SELECT c.id AS community_id, c.name AS community, c.area_km2, c.population, "
+            "count(*) AS cells, sum(h.incidents) AS incidents, "
+            "count(*) FILTER (WHERE h.gi_bin = 3) AS hot_99, count(*) FILTER (WHERE h.gi_bin = 2) AS hot_95, "
+            "count(*) FILTER (WHERE h.gi_bin = 1) AS hot_90, count(*) FILTER (WHERE h.gi_bin < 0) AS cold, "
+            "coalesce(sum(h.incidents) FILTER (WHERE h.gi_bin >= 2), 0) AS incidents_in_hot_cells "
+            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+            "GROUP BY c.id ORDER BY c.id"
+        ),
+        {"run_id": run_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def top_cells(session: Session, run_id: int, per_community: int) -> list[dict[str, Any]]:
+    """The hottest cells (highest Gi* z among hot cells) of each community."""
+    rows = session.execute(
+        text(
+            "SELECT community_id, cell, incidents, gi_z, gi_bin FROM ("
+            "  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY h.gi_z DESC NULLS LAST) AS r "
+            "  FROM hotspot_cells h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
+            "WHERE r <= :n ORDER BY community_id, r"
+        ),
+        {"run_id": run_id, "n": per_community},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: store them as null."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    return str(value)

@@ -1,0 +1,59 @@
+"""Hotspot analysis runs and their per-cell results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, SmallInteger, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class HotspotRun(Base):
+    __tablename__ = "hotspot_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','completed','failed')", name="status_known"),
+        Index("ix_hotspot_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, server_default="0")
+    stage: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    boundary_set_id: Mapped[int] = mapped_column(ForeignKey("boundary_sets.id", ondelete="RESTRICT"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class HotspotCell(Base):
+    __tablename__ = "hotspot_cells"
+    __table_args__ = (
+        Index("ix_hotspot_cells_geom", "geom", postgresql_using="gist"),
+        Index("ix_hotspot_cells_run_community", "run_id", "community_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    community_id: Mapped[int] = mapped_column(BigInteger)
+    incidents: Mapped[int] = mapped_column()
+    gi_z: Mapped[float | None] = mapped_column(Float)
+    gi_p: Mapped[float | None] = mapped_column(Float)
+    gi_p_sim: Mapped[float | None] = mapped_column(Float)
+    gi_p_fdr: Mapped[float | None] = mapped_column(Float)
+    gi_bin: Mapped[int] = mapped_column(SmallInteger)
+    lisa_i: Mapped[float | None] = mapped_column(Float)
+    lisa_quadrant: Mapped[int] = mapped_column(SmallInteger)
+    lisa_p_sim: Mapped[float | None] = mapped_column(Float)
+    lisa_p_fdr: Mapped[float | None] = mapped_column(Float)
+    lisa_label: Mapped[str] = mapped_column(Text)
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)

@@ -1,0 +1,172 @@
+"""One hotspot analysis on a grid: Gi*, local Moran and global Moran, with FDR.
+
+Pure arrays in, arrays out; the service stores what this returns. The run's
+grid covers every community analysed and neighbours cross community borders
+inside it (crime does not stop at a boundary line); global Moran's I is given
+for the whole grid and for each community on its own cells.
+
+Significance, as recorded in every run's provenance:
+
+- Gi_Bin uses the analytic two-sided p of Gi*'s z (Esri's convention), after
+  Benjamini–Hochberg FDR correction when ``fdr`` is on; the permutation
+  pseudo-p is stored beside it.
+- LISA labels use the two-sided conditional-permutation pseudo-p of local
+  Moran (esda's is folded one-sided, about half as large), FDR-corrected when
+  ``fdr`` is on.
+- Cells with no neighbour in the grid get no statistic (NaN, "No neighbours").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
+from spatial.stats import fdr_bh, gi_bin, gi_star, lisa_label, local_moran, moran_global
+from spatial.weights import h3_neighbours
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class AnalysisParameters:
+    resolution: int = 9
+    k: int = 1
+    permutations: int = 999
+    seed: int = 0
+    fdr: bool = True
+    alpha: float = 0.05
+
+
+@dataclass
+class CellResults:
+    cells: np.ndarray
+    community: np.ndarray
+    incidents: np.ndarray
+    gi_z: np.ndarray
+    gi_p: np.ndarray
+    gi_p_sim: np.ndarray
+    gi_p_fdr: np.ndarray
+    gi_bin: np.ndarray
+    lisa_i: np.ndarray
+    lisa_quadrant: np.ndarray
+    lisa_p_sim: np.ndarray
+    lisa_p_fdr: np.ndarray
+    lisa_label: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+@dataclass
+class AnalysisResult:
+    cells: CellResults
+    moran: dict[str, Any] | None
+    moran_by_community: dict[int, dict[str, Any]]
+    islands: int
+    components: int
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def counts_on_grid(grid_cells: np.ndarray, counted_cells: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """Place per-cell counts (from the store) on the grid; cells with none get 0.
+
+    Counts in cells outside the grid (incidents outside every community analysed)
+    are dropped.
+    """
+    counts = np.zeros(len(grid_cells), dtype=np.int64)
+    if len(counted_cells) == 0:
+        return counts
+    position = np.searchsorted(grid_cells, counted_cells)
+    position = np.clip(position, 0, len(grid_cells) - 1)
+    on_grid = grid_cells[position] == counted_cells
+    np.add.at(counts, position[on_grid], counted[on_grid])
+    return counts
+
+
+def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
+            progress: Progress | None = None, names: dict[int, str] | None = None) -> AnalysisResult:
+    """Run Gi*, local Moran and global Moran on ``counts`` over ``grid``.
+
+    Raises
+    ------
+    ValueError
+        When the grid has fewer than 30 cells or no incident at all.
+    """
+    report = progress or (lambda stage, fraction: None)
+    if len(grid) < MIN_CELLS_FOR_HOTSPOTS:
+        raise ValueError(
+            f"The area analysed has {len(grid)} cells at resolution {grid.resolution}; hotspot statistics need "
+            f"at least {MIN_CELLS_FOR_HOTSPOTS}. Choose a finer resolution or more communities."
+        )
+    y = counts.astype(np.float64)
+    if y.sum() <= 0:
+        raise ValueError("No incidents fall in the cells analysed for these filters, so there is nothing to analyse.")
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fraction: float, work):
+        report(name, fraction)
+        started = time.perf_counter()
+        value = work()
+        timings[name] = round(time.perf_counter() - started, 4)
+        return value
+
+    graph = timed("weights", 0.35, lambda: h3_neighbours(grid.cells, k=params.k))
+    gi = timed("gi_star", 0.45, lambda: gi_star(y, graph, seed=params.seed, permutations=params.permutations))
+    lisa = timed("local_moran", 0.6, lambda: local_moran(y, graph, seed=params.seed, permutations=params.permutations))
+    moran = timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params))
+    by_community = timed("moran_by_community", 0.75, lambda: _moran_by_community(grid, y, params, names or {}))
+    gi_p_fdr = fdr_bh(gi.p_norm) if params.fdr else gi.p_norm
+    lisa_p_fdr = fdr_bh(lisa.p_sim) if params.fdr else lisa.p_sim
+    cells = CellResults(
+        cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
+        gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=gi.p_sim, gi_p_fdr=gi_p_fdr, gi_bin=gi_bin(gi.z, gi_p_fdr),
+        lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa.p_sim, lisa_p_fdr=lisa_p_fdr,
+        lisa_label=lisa_label(lisa.quadrant, lisa_p_fdr, alpha=params.alpha),
+    )
+    warnings = []
+    if len(graph.islands):
+        warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")
+    warnings += [v["message"] for v in by_community.values() if "message" in v]
+    return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
+                          islands=int(len(graph.islands)), components=graph.n_components,
+                          timings=timings, warnings=warnings)
+
+
+def _moran_summary(y: np.ndarray, graph, params: AnalysisParameters) -> dict[str, Any]:
+    result = moran_global(y, graph, seed=params.seed, permutations=params.permutations)
+    return {
+        "I": result.I, "expected_I": result.expected, "z": result.z_norm, "p_norm": result.p_norm,
+        "z_randomisation": result.z_rand, "p_randomisation": result.p_rand,
+        "p_sim": result.p_sim, "p_sim_kind": result.p_sim_kind, "permutations": result.permutations,
+    }
+
+
+def _moran_by_community(grid: CommunityGrid, y: np.ndarray, params: AnalysisParameters,
+                        names: dict[int, str]) -> dict[int, dict[str, Any]]:
+    """Global Moran's I of each community on its own cells and neighbours within it."""
+    results: dict[int, dict[str, Any]] = {}
+    for community_id, n_cells in grid.cells_per_community().items():
+        if n_cells < MIN_CELLS_FOR_HOTSPOTS:
+            name = names.get(community_id, f"Community {community_id}")
+            results[community_id] = {"cells": n_cells, "message": (
+                f"{name} has only {n_cells} cells at resolution {grid.resolution}; a Moran's I of its own needs "
+                f"at least {MIN_CELLS_FOR_HOTSPOTS} (Esri's minimum). Its cells are still in the run's hotspot map."
+            )}
+            continue
+        mask = grid.community == community_id
+        values = y[mask]
+        if values.sum() <= 0 or np.all(values == values[0]):
+            results[community_id] = {"cells": n_cells, "message": "No variation in incidents across its cells."}
+            continue
+        sub_graph = h3_neighbours(grid.cells[mask], k=params.k)
+        if len(sub_graph.islands) == n_cells:
+            results[community_id] = {"cells": n_cells, "message": "Its cells have no neighbours within it."}
+            continue
+        results[community_id] = {"cells": n_cells, **_moran_summary(values, sub_graph, params)}
+    return results
