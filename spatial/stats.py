@@ -35,11 +35,10 @@ from scipy import sparse
 from scipy import stats as sps
 
 from spatial.permutation import (
-    count_larger,
-    esda_row_dot,
+    count_in_range,
     folded_p,
+    lag_interval_reaching,
     permutation_draws,
-    permuted_neighbour_values,
     two_sided_p,
 )
 from spatial.weights import NeighbourGraph
@@ -74,11 +73,6 @@ def _weights_matrix(graph: NeighbourGraph, transform: str, star: bool) -> sparse
     row_w = _row_weight(graph, transform, star)
     m.data = row_w[np.repeat(np.arange(graph.n), np.diff(m.indptr))]
     return m
-
-
-def _neighbour_sums(graph: NeighbourGraph, y: np.ndarray) -> np.ndarray:
-    """Unweighted sum of ``y`` over each cell's neighbours (self excluded)."""
-    return graph.to_sparse() @ y
 
 
 def _check_inputs(y, graph: NeighbourGraph) -> np.ndarray:
@@ -165,31 +159,16 @@ def gi_star_analytic(y: np.ndarray, graph: NeighbourGraph, transform: str = "b")
     return g, expected, variance, z
 
 
-def _gi_star_tie_resolver(y, g, graph, transform, draws):
-    """Recompute esda's float Gi* for tied (cell, permutation) pairs."""
-    row_w = _row_weight(graph, transform, star=True)
+def _gi_star_larger(y, g, graph, transform, draws):
+    """esda's ``larger`` for Gi*: permutations with Gi* >= observed."""
+    self_weight = _row_weight(graph, transform, star=True)
     total = y.sum()
 
-    def resolve(cells, perms, k):
-        out = np.empty(len(cells), dtype=bool)
-        for w_value in np.unique(row_w[cells]):
-            sel = row_w[cells] == w_value
-            rows = permuted_neighbour_values(y, cells[sel], perms[sel], k, draws)
-            lag = esda_row_dot(rows, np.full(k, w_value))
-            yi = y[cells[sel]]
-            out[sel] = (lag + w_value * yi) / total >= g[cells[sel]]
-        return out
+    def statistic(lag, cells):  # esda's _g_local_star_crand, elementwise
+        return (lag + self_weight[cells] * y[cells]) / total
 
-    return resolve
-
-
-def _counts_are_exact(y: np.ndarray, transform: str) -> bool:
-    """True when esda's float Gi* arithmetic is exact (integer sums, weight 1)."""
-    return (
-        transform.lower() == "b"
-        and bool(np.all(y == np.round(y)))
-        and float(np.abs(y).sum()) < 2.0**52
-    )
+    lower, upper = lag_interval_reaching(statistic, g, np.ones(graph.n, dtype=np.int64))
+    return count_in_range(y, graph.cardinalities, self_weight, draws, lower, upper)
 
 
 def gi_star(
@@ -234,13 +213,7 @@ def gi_star(
     larger = np.full(graph.n, -1, dtype=np.int64)
     if permutations:
         shared = _draws_for(graph, permutations, seed, draws)
-        resolver = None
-        if not _counts_are_exact(y, transform):
-            resolver = _gi_star_tie_resolver(y, g, graph, transform, shared)
-        larger = count_larger(
-            y, graph.cardinalities, _neighbour_sums(graph, y),
-            np.ones(graph.n, dtype=np.int64), shared, resolver,
-        )
+        larger = _gi_star_larger(y, g, graph, transform, shared)
     nan_islands = lambda a: np.where(island, np.nan, a)  # noqa: E731
     return GiStarResult(
         g=nan_islands(g),
@@ -429,17 +402,23 @@ def local_moran_analytic(y, graph: NeighbourGraph):
     return z, lag, local_i, quadrant
 
 
-def _local_moran_tie_resolver(z, local_i, graph, draws):
-    """Recompute esda's float local Moran for tied (cell, permutation) pairs."""
+def _local_moran_larger(z, local_i, graph, draws):
+    """esda's ``larger`` for local Moran: permutations with I_i >= observed.
+
+    ``I_i = z_i * lag * scaling`` rises with the lag when ``z_i > 0``, falls
+    when ``z_i < 0`` and is 0 whatever the lag when ``z_i == 0``.
+    """
     scaling = (graph.n - 1) / (z * z).sum()
+    cardinalities = graph.cardinalities
+    weight = np.where(cardinalities > 0, 1.0 / np.maximum(cardinalities, 1), 0.0)
 
-    def resolve(cells, perms, k):
-        rows = permuted_neighbour_values(z, cells, perms, k, draws)
-        lag = esda_row_dot(rows, np.full(k, 1.0 / k))
+    def statistic(lag, cells):  # esda's _moran_local_crand, elementwise
         zi = z[cells]
-        return zi * (lag + 0.0 * zi) * scaling >= local_i[cells]
+        return zi * (lag + 0.0 * zi) * scaling
 
-    return resolve
+    direction = np.sign(z).astype(np.int64)
+    lower, upper = lag_interval_reaching(statistic, local_i, direction)
+    return count_in_range(z, cardinalities, weight, draws, lower, upper)
 
 
 def local_moran(
@@ -467,12 +446,7 @@ def local_moran(
     larger = np.full(graph.n, -1, dtype=np.int64)
     if permutations:
         shared = _draws_for(graph, permutations, seed, draws)
-        # I_i = z_i * (mean of neighbour z) * scaling: with y's neighbour
-        # sum it rises when z_i > 0 and falls when z_i < 0.
-        larger = count_larger(
-            y, graph.cardinalities, _neighbour_sums(graph, y), np.sign(z).astype(np.int64),
-            shared, _local_moran_tie_resolver(z, local_i, graph, shared),
-        )
+        larger = _local_moran_larger(z, local_i, graph, shared)
     return LocalMoranResult(
         I=np.where(island, np.nan, local_i),
         quadrant=np.where(island, 0, quadrant),
