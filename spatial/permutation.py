@@ -283,8 +283,9 @@ def _smallest_reaching(statistic, target):
     low = np.full(n, _float_to_key(np.array(-big)), dtype=np.int64)  # not reaching
     high = np.full(n, _float_to_key(np.array(big)), dtype=np.int64)  # reaching
     result = np.empty(n)
-    all_reach = statistic(np.full(n, -big), cells) >= target
-    none_reach = ~(statistic(np.full(n, big), cells) >= target)
+    with np.errstate(over="ignore"):  # the search starts at +-max float
+        all_reach = statistic(np.full(n, -big), cells) >= target
+        none_reach = ~(statistic(np.full(n, big), cells) >= target)
     result[all_reach] = -np.inf
     result[none_reach & ~all_reach] = np.inf
     active = np.flatnonzero(~all_reach & ~none_reach)
@@ -294,7 +295,8 @@ def _smallest_reaching(statistic, target):
         open_ = mid != lo
         if not open_.any():
             break
-        reached = statistic(_key_to_float(mid), active) >= target[active]
+        with np.errstate(over="ignore"):
+            reached = statistic(_key_to_float(mid), active) >= target[active]
         hi = np.where(open_ & reached, mid, hi)
         lo = np.where(open_ & ~reached, mid, lo)
     result[active] = _key_to_float(hi)
