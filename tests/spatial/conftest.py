@@ -67,3 +67,38 @@ def made(tmp_path_factory, kna_frame):
     files["sf_zip"] = zip_shapefile(directory, SF_SHAPEFILE, name="SFCrime_blocks.zip")[0]
     return files
 
+
+
+# --- the St Kitts and Nevis parishes on an H3 grid (statistics tests) -----------------
+
+NEVIS_PARISHES = {
+    "Saint George Gingerland",
+    "Saint James Windward",
+    "Saint John Figtree",
+    "Saint Paul Charlestown",
+    "Saint Thomas Lowland",
+}
+
+
+@pytest.fixture(scope="session")
+def kna_parishes():
+    from spatial.grid import polygons_from_geojson
+
+    polygons, properties = polygons_from_geojson(KNA)
+    names = [p["shapeName"] for p in properties]
+    return polygons, names
+
+
+@pytest.fixture(scope="session")
+def kna_grid(kna_parishes):
+    from spatial.grid import cover_communities
+
+    polygons, _ = kna_parishes
+    return cover_communities(polygons, list(range(len(polygons))), 9)
+
+
+@pytest.fixture(scope="session")
+def kna_graph(kna_grid):
+    from spatial.weights import h3_neighbours
+
+    return h3_neighbours(kna_grid.cells, k=1)
