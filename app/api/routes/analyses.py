@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import Field
 
 from app.api.deps import Analyst, SessionDep, SettingsDep, Viewer
 from app.errors import Conflict
@@ -16,6 +17,8 @@ from app.services import analyses as analysis_service
 from app.store import hotspots as run_store
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
+
+GiBin = Annotated[int, Field(ge=-3, le=3)]
 
 CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
                "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "centre_lat", "centre_lon")
@@ -63,7 +66,7 @@ def analysis_cells(
     run_id: int, request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
     format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
-    gi_bin: Annotated[list[int] | None, Query(ge=-3, le=3, description="Only these Gi_Bin classes")] = None,
+    gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
 ):

@@ -1,0 +1,192 @@
+"""Hotspot runs end to end through the API, on the St Kitts and Nevis parishes.
+
+Weights: H3 k-ring k=1 at resolution 9; seeds are given in each request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import h3
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from app.services.incident_import import import_incidents
+from spatial.incidents_io import ReadOptions
+from tests.conftest import auth
+from tests.spatial.bad_boundaries import KNA
+
+BASSETERRE = (17.2955, -62.7261)
+# St Kitts' main body, for a spatially random background.
+ST_KITTS_BOX = (17.20, 17.40, -62.85, -62.65)
+
+
+def _activate_parishes(client, token) -> None:
+    with KNA.open("rb") as handle:
+        response = client.post("/api/v1/boundary-sets", headers=auth(token),
+                               files={"file": ("parishes.geojson", handle)}, data={"activate": "true"})
+    assert response.status_code == 201, response.text
+
+
+def _import_points(session, tmp_path, lat, lon, source: str, category: str = "Theft") -> int:
+    path = tmp_path / f"{source}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "latitude", "longitude", "date", "category"])
+        for i, (a, b) in enumerate(zip(lat, lon)):
+            writer.writerow([f"{source}-{i}", f"{a:.6f}", f"{b:.6f}", f"2024-{(i % 12) + 1:02d}-15 12:00", category])
+    return import_incidents(session, path, filename=path.name, source=source, options=ReadOptions()).inserted
+
+
+def _random_background(session, tmp_path, seed: int, n: int = 400, source: str = "background") -> None:
+    rng = np.random.default_rng(seed)
+    south, north, west, east = ST_KITTS_BOX
+    _import_points(session, tmp_path, rng.uniform(south, north, n), rng.uniform(west, east, n), source)
+
+
+def _run(client, token, **body) -> dict:
+    response = client.post("/api/v1/analyses", headers=auth(token), json=body)
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"] == response.json()["url"]
+    return client.get(response.json()["url"], headers=auth(token)).json()
+
+
+@pytest.fixture
+def parishes(client, tokens):
+    _activate_parishes(client, tokens["gis"])
+
+
+def test_planted_cluster_is_a_99_percent_hot_spot(client, tokens, session, tmp_path, parishes):
+    rng = np.random.default_rng(1)
+    _random_background(session, tmp_path, seed=2)
+    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.0015, 300),
+                   BASSETERRE[1] + rng.normal(0, 0.0015, 300), "cluster")
+    run = _run(client, tokens["analyst"], resolution=9, permutations=199, seed=11)
+    assert run["status"] == "completed", run
+    centre = h3.latlng_to_cell(*BASSETERRE, 9)
+    cells = client.get(f"/api/v1/analyses/{run['id']}/cells",
+                       headers=auth(tokens["viewer"]), params={"gi_bin": 3, "limit": 10000}).json()
+    hot = {f["properties"]["cell"] for f in cells["features"]}
+    assert centre in hot
+    assert hot <= set(h3.grid_disk(centre, 4)), "hot cells should sit on the planted cluster"
+
+    ranking = client.get(f"/api/v1/analyses/{run['id']}/neighbourhoods", headers=auth(tokens["viewer"])).json()
+    first = ranking["neighbourhoods"][0]
+    assert first["community"] == "Saint George Basseterre" and first["rank"] == 1
+    assert first["hot_cells"]["99%"] >= 1 and first["share_in_hot_cells"] > 0.5
+    assert first["top_cells"][0]["gi_bin"] == 3
+
+    provenance = run["provenance"]
+    assert provenance["seed"] == 11 and provenance["parameters"]["permutations"] == 199
+    assert provenance["incidents_used"] > 300
+    assert provenance["weights"]["components"] >= 2  # two islands
+    assert provenance["significance"]["p_sim_kind"] == "two-sided"
+    assert set(provenance["versions"]) >= {"esda", "libpysal", "h3", "numpy"}
+    assert "Saint George Basseterre" in provenance["moran_by_community"]
+
+
+def test_random_field_gives_few_false_hot_spots(client, tokens, session, tmp_path, parishes):
+    """Under spatial randomness, FDR at 5 % should leave (almost) no 95 % hot cells."""
+    false_hot, cells = 0, 0
+    for seed in range(4):
+        _random_background(session, tmp_path, seed=100 + seed, n=600, source=f"random{seed}")
+        run = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=seed,
+                   sources=[f"random{seed}"], communities=["Saint Peter Basseterre", "Saint George Basseterre",
+                                                          "Christ Church Nichola Town", "Saint Mary Cayon"])
+        assert run["status"] == "completed", run
+        counts = session.execute(text(
+            "SELECT count(*) FILTER (WHERE gi_bin >= 2), count(*) FROM hotspot_cells WHERE run_id = :id"
+        ), {"id": run["id"]}).one()
+        false_hot += counts[0]
+        cells += counts[1]
+    assert cells > 400
+    assert false_hot / cells <= 0.01
+
+
+def test_same_parameters_and_seed_give_identical_results(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=5)
+    first = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=7)
+    second = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=7)
+    query = text("SELECT cell, incidents, gi_z, gi_p_sim, gi_bin, lisa_i, lisa_p_sim, lisa_label "
+                 "FROM hotspot_cells WHERE run_id = :id ORDER BY cell")
+    a = session.execute(query, {"id": first["id"]}).all()
+    b = session.execute(query, {"id": second["id"]}).all()
+    assert len(a) > 100
+    assert [tuple(r) for r in a] == [tuple(r) for r in b]
+
+
+def test_community_too_small_gets_a_clear_message(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=3)
+    run = _run(client, tokens["analyst"], resolution=7, communities=["Saint Paul Capisterre"], seed=1)
+    assert run["status"] == "failed"
+    assert "at least 30" in run["error"] and "resolution" in run["error"]
+
+
+def test_small_community_inside_a_larger_run_is_named_in_warnings(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=3)
+    run = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
+    assert run["status"] == "completed", run
+    small = [name for name, moran in run["provenance"]["moran_by_community"].items() if "message" in moran]
+    assert small and any("at least 30" in w for w in run["provenance"]["warnings"])
+
+
+def test_cells_geojson_pages_and_csv(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=4)
+    run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=2,
+               communities=["Saint George Basseterre"])
+    url = f"/api/v1/analyses/{run['id']}/cells"
+    seen, next_url = [], f"{url}?limit=50"
+    while next_url:
+        page = client.get(next_url, headers=auth(tokens["viewer"])).json()
+        seen += [f["properties"]["cell"] for f in page["features"]]
+        next_url = page["next"]
+    assert len(seen) == len(set(seen)) == run["provenance"]["cells"]
+    feature = client.get(url, headers=auth(tokens["viewer"]), params={"limit": 1}).json()["features"][0]
+    assert feature["geometry"]["type"] == "Polygon"
+    assert {"incidents", "gi_z", "gi_p_fdr", "gi_bin", "lisa_label", "community"} <= set(feature["properties"])
+
+    exported = client.get(url, headers=auth(tokens["viewer"]), params={"format": "csv"})
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(rows) == len(seen)
+    assert sum(int(r["incidents"]) for r in rows) == run["provenance"]["incidents_used"]
+
+
+def test_request_errors(client, tokens, parishes):
+    analyst = auth(tokens["analyst"])
+    assert client.post("/api/v1/analyses", headers=auth(tokens["viewer"]), json={}).status_code == 403
+    bad = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 14})
+    assert bad.status_code == 422
+    unknown = client.post("/api/v1/analyses", headers=analyst, json={"communities": ["Atlantis"]})
+    assert unknown.status_code == 400 and "Atlantis" in unknown.json()["error"]["message"]
+    window = client.post("/api/v1/analyses", headers=analyst, json={"start": "2024-02-01", "end": "2024-01-01"})
+    assert window.status_code == 422
+    assert client.get("/api/v1/analyses/999999", headers=analyst).status_code == 404
+
+
+def test_no_active_boundaries_is_a_clear_conflict(client, tokens):
+    response = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]), json={})
+    assert response.status_code == 409
+    assert "boundary" in response.json()["error"]["message"]
+
+
+def test_results_of_a_failed_run_are_409(client, tokens, parishes):
+    run = _run(client, tokens["analyst"], seed=1)  # no incidents at all: the run fails
+    assert run["status"] == "failed" and "No incidents" in run["error"]
+    assert client.get(f"/api/v1/analyses/{run['id']}/cells", headers=auth(tokens["viewer"])).status_code == 409
+
+
+def test_interrupted_runs_are_failed_on_start_up(session, tokens, client, parishes):
+    from app.services.analyses import recover_interrupted
+
+    set_id = session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one()
+    run_id = session.execute(text(
+        "INSERT INTO hotspot_runs (status, parameters, seed, boundary_set_id) "
+        "VALUES ('running', '{}', 1, :s) RETURNING id"), {"s": set_id}).scalar_one()
+    failed, _ = recover_interrupted(session)
+    assert run_id in failed
+    status, error = session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
+                                    {"id": run_id}).one()
+    assert status == "failed" and "Interrupted" in error
