@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 from zoneinfo import ZoneInfo
@@ -16,10 +17,12 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_cli = typer.Typer(help="People and their API tokens.", no_args_is_help=True)
 incidents_cli = typer.Typer(help="Incident data.", no_args_is_help=True)
 boundaries_cli = typer.Typer(help="Community boundary sets.", no_args_is_help=True)
+analyses_cli = typer.Typer(help="Hotspot analyses.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(incidents_cli, name="incidents")
 cli.add_typer(boundaries_cli, name="boundaries")
+cli.add_typer(analyses_cli, name="analyses")
 
 SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geojson"
 SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"
@@ -222,6 +225,66 @@ def boundaries_list() -> None:
             mark = "*" if row["is_active"] else " "
             typer.echo(f"{mark} {row['id']:>4}  {row['communities']:>4} communities  {row['name']}  ({row['filename']})")
     engine.dispose()
+
+
+@analyses_cli.command("run")
+def analyses_run(
+    community: Annotated[Optional[list[str]], typer.Option(help="Community name (repeat for several)")] = None,
+    all_communities: Annotated[bool, typer.Option("--all", help="Every community of the active set")] = False,
+    resolution: Annotated[int, typer.Option(help="H3 resolution, 7-11")] = 9,
+    start: Annotated[Optional[datetime], typer.Option(help="From (local time if no offset)")] = None,
+    end: Annotated[Optional[datetime], typer.Option(help="Up to, exclusive")] = None,
+    category: Annotated[Optional[list[str]], typer.Option(help="Category (repeat for several)")] = None,
+    permutations: int = 999,
+    seed: Optional[int] = None,
+    fdr: Annotated[bool, typer.Option(help="False-discovery-rate correction")] = True,
+    top: Annotated[int, typer.Option(help="Neighbourhoods to print")] = 10,
+) -> None:
+    """Run a hotspot analysis now and print the neighbourhood ranking."""
+    from pydantic import ValidationError
+
+    from app.errors import ServiceError
+    from app.services import analyses
+    from app.store import hotspots as run_store
+
+    if community and all_communities:
+        raise typer.BadParameter("use --community or --all, not both")
+    settings = Settings()
+    try:
+        request = analyses.AnalysisRequest(
+            communities=community or [], resolution=resolution, start=start, end=end,
+            categories=category or [], permutations=permutations, seed=seed, fdr=fdr,
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
+    engine, session = _session(settings)
+    try:
+        with session:
+            run_id = analyses.submit(session, request, zone=settings.zone, user_id=None)
+            typer.echo(f"run {run_id}: analysing...")
+            analyses.execute(session, run_id)
+            run = run_store.get_run(session, run_id)
+            if run["status"] != "completed":
+                typer.echo(f"run {run_id} {run['status']}: {run['error']}", err=True)
+                raise typer.Exit(code=1)
+            ranking = analyses.neighbourhood_ranking(session, run)
+    except ServiceError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+    provenance = run["provenance"]
+    moran = provenance["moran"]
+    typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "
+               f"seed {provenance['seed']}, Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})")
+    typer.echo(f"{'rank':>4}  {'community':<32} {'incidents':>9} {'per km2':>8} {'hot 99/95/90':>13} {'in hot':>7}")
+    for row in ranking[:top]:
+        hot = row["hot_cells"]
+        typer.echo(f"{row['rank']:>4}  {row['community'][:32]:<32} {row['incidents']:>9,} "
+                   f"{row['incidents_per_km2'] or 0:>8.1f} {hot['99%']:>4}/{hot['95%']:>3}/{hot['90%']:>3} "
+                   f"{row['share_in_hot_cells']:>7.0%}")
+    for warning in provenance["warnings"]:
+        typer.echo(f"  note: {warning}")
 
 
 @cli.command("serve")

@@ -1,0 +1,87 @@
+"""The command line against its own throwaway database (the CLI commits, so it cannot share
+the rolled-back test transaction)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.conftest import TEST_DATABASE_URL
+
+HOTSPOTS = str(Path(sys.executable).parent / "hotspots")
+
+
+@pytest.fixture(scope="module")
+def cli_env() -> dict[str, str]:
+    base, _, name = TEST_DATABASE_URL.rpartition("/")
+    database = f"{name}_cli"
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    env = {**os.environ, "HOTSPOTS_DATABASE_URL": f"{base}/{database}"}
+    _hotspots(env, "db", "upgrade")
+    yield env
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _hotspots(env, *args, expect: int = 0) -> subprocess.CompletedProcess:
+    done = subprocess.run([HOTSPOTS, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == expect, done.stdout + done.stderr
+    return done
+
+
+def test_users_create_prints_a_token_once(cli_env):
+    token = _hotspots(cli_env, "users", "create", "planner-1", "--role", "analyst").stdout.strip()
+    assert token.startswith("hs_") and len(token) > 30
+    again = _hotspots(cli_env, "users", "create", "planner-1", "--role", "analyst", expect=1)
+    assert "already exists" in again.stderr + again.stdout
+
+
+def test_incident_import_reports_rejections_and_duplicates(cli_env, shared_data):
+    path = shared_data / "chicago" / "chicago_crimes_2012_10k.csv"
+    first = _hotspots(cli_env, "incidents", "import", str(path), "--source", "chicago",
+                      "--timezone", "America/Chicago", "--no-progress").stdout
+    assert "10,000 rows read" in first and "87 rejected" in first
+    assert "missing coordinates" in first
+    second = _hotspots(cli_env, "incidents", "import", str(path), "--source", "chicago", "--no-progress").stdout
+    assert "0 inserted" in second and "9,913 duplicates" in second
+
+
+def test_refused_file_exits_2_with_a_message(cli_env, tmp_path):
+    path = tmp_path / "nothing.csv"
+    path.write_text("a,b\n1,2\n")
+    done = _hotspots(cli_env, "incidents", "import", str(path), "--no-progress", expect=2)
+    assert "Could not find the latitude" in done.stderr
+
+
+def test_boundaries_then_analysis_prints_the_ranking(cli_env, tmp_path):
+    listed = _hotspots(cli_env, "boundaries", "import", "--sample", "--activate").stdout
+    assert "14 communities (active)" in listed
+    rng = np.random.default_rng(3)
+    path = tmp_path / "kna.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "latitude", "longitude", "date", "category"])
+        for i in range(600):
+            if i < 250:
+                lat, lon = 17.2955 + rng.normal(0, 0.002), -62.7261 + rng.normal(0, 0.002)
+            else:
+                lat, lon = rng.uniform(17.2, 17.4), rng.uniform(-62.85, -62.65)
+            writer.writerow([f"k{i}", f"{lat:.6f}", f"{lon:.6f}", "2024-06-01 10:00", "Drugs"])
+    _hotspots(cli_env, "incidents", "import", str(path), "--source", "kna", "--no-progress")
+    out = _hotspots(cli_env, "analyses", "run", "--all", "--resolution", "9", "--permutations", "99",
+                    "--seed", "5").stdout
+    assert "completed" in out and "seed 5" in out
+    first_row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    assert "Saint George Basseterre" in first_row
+    bad = _hotspots(cli_env, "analyses", "run", "--community", "Atlantis", expect=2)
+    assert "Atlantis" in bad.stderr
