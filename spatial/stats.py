@@ -183,7 +183,7 @@ def gi_star(
     seed: int,
     permutations: int = 999,
     transform: str = "b",
-    draws: str = "esda",
+    draws: str = "fast",
 ) -> GiStarResult:
     """Getis-Ord Gi* hot-spot statistic with conditional permutation inference.
 
@@ -201,10 +201,13 @@ def gi_star(
         Binary weights (Esri's default, and ours) or row-standardised
         (each of the k neighbours and the cell itself weigh 1/(k+1)), as
         esda's ``G_Local(star=True, transform=...)``.
-    draws : {'esda', 'fast'}
-        'esda' reproduces esda's draws for the same seed; 'fast' is
-        statistically equivalent and much cheaper (see
-        :func:`spatial.permutation.permutation_draws`).
+    draws : {'fast', 'esda'}
+        'fast' (default) samples the shared draws with a
+        ``numpy.random.Generator``; 'esda' reproduces esda's draws for the
+        same seed, so the pseudo p-values equal esda's exactly (an audit
+        mode: the legacy shuffle costs ~0.6 s at 68,000 cells). Both are
+        the same conditional-randomisation test; the method is recorded in
+        the result (see :func:`spatial.permutation.permutation_draws`).
 
     Returns
     -------
@@ -439,7 +442,7 @@ def _local_moran_larger(z, local_i, graph, draws):
 
 
 def local_moran(
-    y, graph: NeighbourGraph, *, seed: int, permutations: int = 999, draws: str = "esda"
+    y, graph: NeighbourGraph, *, seed: int, permutations: int = 999, draws: str = "fast"
 ) -> LocalMoranResult:
     """Local Moran's I (LISA) with two-sided conditional permutation p.
 
