@@ -20,6 +20,13 @@ Islands
 Cells with no neighbour get NaN statistics, z, and p ("No neighbours"),
 never a fabricated value; they still count in the global mean and variance.
 
+esda pitfall
+------------
+esda 2.9's ``crand`` casts the neighbour weights to the dtype of ``y``; with
+integer counts and ``transform='R'`` every weight 1/(k+1) becomes 0 and
+``G_Local(...).p_sim`` is meaningless (0.01 everywhere at 99 permutations).
+Pass float counts to esda. Our functions always work in float64.
+
 Seeds
 -----
 Every permutation function needs an explicit integer ``seed``; it is
@@ -461,6 +468,8 @@ def local_moran(
     LocalMoranResult
     """
     y = _check_inputs(y, graph)
+    if y.std() == 0:
+        raise ValueError("local Moran needs values that vary between cells")
     z, _, local_i, quadrant = local_moran_analytic(y, graph)
     island = graph.cardinalities == 0
     larger = np.full(graph.n, -1, dtype=np.int64)

@@ -173,6 +173,26 @@ def test_islands_get_nan_not_a_fake_p_value():
                                   esda_larger(e.p_sim, perms)[ok])
 
 
+def test_integer_counts_work_where_esda_casts_weights_to_int(kna_graph):
+    # esda with integer y and transform 'R' casts the 1/(k+1) weights to 0;
+    # ours takes integer counts as they come from the database.
+    y = np.random.default_rng(5).poisson(2, kna_graph.n)
+    ours = gi_star(y, kna_graph, seed=1, permutations=99, transform="r", draws="esda")
+    e_float = esda.G_Local(y.astype(float), to_libpysal(kna_graph, "b"), transform="R",
+                           star=True, permutations=99, n_jobs=1, keep_simulations=False, seed=1)
+    np.testing.assert_array_equal(folded_counts(ours.larger, 99), esda_larger(e_float.p_sim, 99))
+    e_int = esda.G_Local(y, to_libpysal(kna_graph, "b"), transform="R",
+                         star=True, permutations=99, n_jobs=1, keep_simulations=False, seed=1)
+    assert np.all(e_int.p_sim == np.float32(0.01))  # the esda pitfall, documented
+
+
+def test_constant_values_are_refused(kna_graph):
+    with pytest.raises(ValueError):
+        local_moran(np.ones(kna_graph.n), kna_graph, seed=1, permutations=9)
+    with pytest.raises(ValueError):
+        gi_star(np.zeros(kna_graph.n), kna_graph, seed=1, permutations=9)
+
+
 def test_fast_draws_give_the_same_test(kna_graph):
     """Default 'fast' draws: same test, different random draws -> close p."""
     y = poisson_counts(kna_graph.n, 21, mean=0.7)
