@@ -4,8 +4,10 @@ Every function takes per-cell values ``y`` (aligned with the grid) and a
 :class:`spatial.weights.NeighbourGraph`; weights are uniform within a row
 (binary, or row-standardised from binary), which is what H3 neighbours give.
 Analytic values follow esda 2.9 formula for formula (the tests compare to
-1e-9); permutation inference uses esda's conditional randomisation draws
-through the fast engine in :mod:`spatial.permutation`.
+1e-9); local permutation inference is esda's conditional randomisation,
+computed by the fast engine in :mod:`spatial.permutation` (default draws
+from a ``numpy.random.Generator``; ``draws='esda'`` reproduces esda's draws
+and hence esda's pseudo p-values exactly).
 
 p-values
 --------
