@@ -70,7 +70,8 @@ def test_gi_star_counts_identical_to_esda(kna_graph, values, transform):
     perms, seed = 999, 20240601
     n = kna_graph.n
     y = poisson_counts(n, 1) if values == "counts" else np.random.default_rng(2).gamma(2.0, 1.5, n)
-    ours = gi_star(y, kna_graph, seed=seed, permutations=perms, transform=transform)
+    ours = gi_star(y, kna_graph, seed=seed, permutations=perms, transform=transform,
+                   draws="esda")
     e = esda.G_Local(y, to_libpysal(kna_graph, "b"), transform=transform.upper(), star=True,
                      permutations=perms, n_jobs=1, keep_simulations=False, seed=seed)
     np.testing.assert_array_equal(folded_counts(ours.larger, perms), esda_larger(e.p_sim, perms))
@@ -91,7 +92,7 @@ def test_local_moran_counts_identical_to_esda(kna_graph, values):
         if values == "mean_exactly_one":  # z_i == 0 exactly where y_i == 1
             y[np.argmax(y)] += n - y.sum()
             assert y.mean() == 1.0 and (y == 1).sum() > 500
-    ours = local_moran(y, kna_graph, seed=seed, permutations=perms)
+    ours = local_moran(y, kna_graph, seed=seed, permutations=perms, draws="esda")
     e = esda.Moran_Local(y, to_libpysal(kna_graph, "r"), permutations=perms, n_jobs=1,
                          keep_simulations=False, seed=seed)
     np.testing.assert_array_equal(folded_counts(ours.larger, perms), esda_larger(e.p_sim, perms))
@@ -106,11 +107,11 @@ def test_identical_with_18_neighbours_k2(kna_grid):
     assert graph.cardinalities.max() == 18
     perms, seed = 999, 99
     y = poisson_counts(graph.n, 5, mean=0.5)
-    ours = local_moran(y, graph, seed=seed, permutations=perms)
+    ours = local_moran(y, graph, seed=seed, permutations=perms, draws="esda")
     e = esda.Moran_Local(y, to_libpysal(graph, "r"), permutations=perms, n_jobs=1,
                          keep_simulations=False, seed=seed)
     np.testing.assert_array_equal(folded_counts(ours.larger, perms), esda_larger(e.p_sim, perms))
-    ours = gi_star(y, graph, seed=seed, permutations=perms, transform="r")
+    ours = gi_star(y, graph, seed=seed, permutations=perms, transform="r", draws="esda")
     e = esda.G_Local(y, to_libpysal(graph, "b"), transform="R", star=True,
                      permutations=perms, n_jobs=1, keep_simulations=False, seed=seed)
     np.testing.assert_array_equal(folded_counts(ours.larger, perms), esda_larger(e.p_sim, perms))
@@ -142,10 +143,10 @@ def test_counts_equal_brute_force_reference():
         expected_gi.append(int(((lag_y + y[i]) / y.sum() >= g[i]).sum()))
         rows = permuted_neighbour_values(z, cells, np.arange(perms), k, draws)
         expected_lm.append(int((z[i] * (rows @ np.full(k, 1.0 / k)) * scaling >= local_i[i]).sum()))
-    np.testing.assert_array_equal(gi_star(y, graph, seed=seed, permutations=perms).larger,
-                                  expected_gi)
-    np.testing.assert_array_equal(local_moran(y, graph, seed=seed, permutations=perms).larger,
-                                  expected_lm)
+    gi = gi_star(y, graph, seed=seed, permutations=perms, draws="esda")
+    lm = local_moran(y, graph, seed=seed, permutations=perms, draws="esda")
+    np.testing.assert_array_equal(gi.larger, expected_gi)
+    np.testing.assert_array_equal(lm.larger, expected_lm)
 
 
 def test_islands_get_nan_not_a_fake_p_value():
@@ -156,8 +157,8 @@ def test_islands_get_nan_not_a_fake_p_value():
     assert graph.islands.tolist() == [island]
     perms, seed = 99, 11
     y = poisson_counts(graph.n, 8, mean=2.0)
-    gi = gi_star(y, graph, seed=seed, permutations=perms)
-    lm = local_moran(y, graph, seed=seed, permutations=perms)
+    gi = gi_star(y, graph, seed=seed, permutations=perms, draws="esda")
+    lm = local_moran(y, graph, seed=seed, permutations=perms, draws="esda")
     for result in (gi, lm):
         assert result.island[island] and result.island.sum() == 1
         assert np.isnan(result.p_sim[island]) and result.larger[island] == -1
@@ -170,6 +171,38 @@ def test_islands_get_nan_not_a_fake_p_value():
     ok = ~gi.island
     np.testing.assert_array_equal(folded_counts(gi.larger, perms)[ok],
                                   esda_larger(e.p_sim, perms)[ok])
+
+
+def test_integer_counts_work_where_esda_casts_weights_to_int(kna_graph):
+    # esda with integer y and transform 'R' casts the 1/(k+1) weights to 0;
+    # ours takes integer counts as they come from the database.
+    y = np.random.default_rng(5).poisson(2, kna_graph.n)
+    ours = gi_star(y, kna_graph, seed=1, permutations=99, transform="r", draws="esda")
+    e_float = esda.G_Local(y.astype(float), to_libpysal(kna_graph, "b"), transform="R",
+                           star=True, permutations=99, n_jobs=1, keep_simulations=False, seed=1)
+    np.testing.assert_array_equal(folded_counts(ours.larger, 99), esda_larger(e_float.p_sim, 99))
+    e_int = esda.G_Local(y, to_libpysal(kna_graph, "b"), transform="R",
+                         star=True, permutations=99, n_jobs=1, keep_simulations=False, seed=1)
+    assert np.all(e_int.p_sim == np.float32(0.01))  # the esda pitfall, documented
+
+
+def test_constant_values_are_refused(kna_graph):
+    with pytest.raises(ValueError):
+        local_moran(np.ones(kna_graph.n), kna_graph, seed=1, permutations=9)
+    with pytest.raises(ValueError):
+        gi_star(np.zeros(kna_graph.n), kna_graph, seed=1, permutations=9)
+
+
+def test_fast_draws_give_the_same_test(kna_graph):
+    """Default 'fast' draws: same test, different random draws -> close p."""
+    y = poisson_counts(kna_graph.n, 21, mean=0.7)
+    fast = gi_star(y, kna_graph, seed=3, permutations=999)
+    audit = gi_star(y, kna_graph, seed=3, permutations=999, draws="esda")
+    assert fast.draws_method == "fast" and audit.draws_method == "esda"
+    np.testing.assert_array_equal(fast.z, audit.z)
+    # two estimates of the same p from 999 draws each (SE ~0.03 at p=0.5)
+    assert np.abs(fast.p_sim - audit.p_sim).mean() < 0.05
+    assert np.corrcoef(fast.p_sim, audit.p_sim)[0, 1] > 0.97
 
 
 def test_two_sided_and_folded_p_from_counts():

@@ -61,12 +61,12 @@ def test_planted_cluster_is_high_high(disk):
 def test_spatially_random_field_has_few_fdr_hot_spots(disk, seed):
     cells, graph = disk
     y = np.random.default_rng(seed).poisson(3.0, len(cells)).astype(float)
-    result = gi_star(y, graph, seed=seed, permutations=99)
+    result = gi_star(y, graph, seed=seed, permutations=999)
     bins = gi_bin(result.z, fdr_bh(result.p_norm))
     # Under the null BH at 5% rarely flags anything; when it errs, a few cells.
     assert (np.abs(bins) >= 2).sum() <= 5
     # and permutation p (two-sided) is close to uniform: ~5% below 0.05
-    assert 0.02 < (result.p_sim < 0.05).mean() < 0.09
+    assert 0.03 < (result.p_sim < 0.05).mean() < 0.075
 
 
 def test_fdr_bh_matches_scipy_and_ignores_nan():
