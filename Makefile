@@ -1,8 +1,12 @@
-.PHONY: test demo serve bench
+.PHONY: test demo bench
 
 test:  ## install what is needed, make a throwaway PostGIS database, run every test
 	bash scripts/test.sh
 
+demo:  ## install what is needed and start the service with demo data on http://127.0.0.1:8000
+	bash scripts/demo.sh
+
 bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	bash scripts/ensure-postgis.sh && bash scripts/ensure-venv.sh
 	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/analysis.py

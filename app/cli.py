@@ -287,6 +287,34 @@ def analyses_run(
         typer.echo(f"  note: {warning}")
 
 
+@cli.command("demo")
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    incidents: Annotated[int, typer.Option(help="SYNTHETIC incidents to generate")] = 6000,
+) -> None:
+    """Migrate, load the sample parishes and SYNTHETIC incidents, run an analysis, and serve."""
+    from alembic import command
+
+    from app.services.demo import prepare_demo
+
+    settings = Settings()
+    command.upgrade(alembic_config(settings.database_url), "head")
+    engine, session = _session(settings)
+    with session:
+        ready = prepare_demo(session, settings, sample_boundaries=SAMPLE_BOUNDARIES,
+                             attribution=SAMPLE_ATTRIBUTION, incidents=incidents)
+    engine.dispose()
+    base = f"http://{host}:{port}"
+    typer.echo("Demo ready. The incidents are SYNTHETIC, generated for this demonstration.")
+    typer.echo(f"  admin token (shown once): {ready['token']}")
+    typer.echo(f"  analysis run:  {base}/api/v1/analyses/{ready['run_id']}")
+    typer.echo(f"  ranking:       {base}/api/v1/analyses/{ready['run_id']}/neighbourhoods")
+    typer.echo(f"  map:           {base}/maps/analyses/{ready['run_id']}")
+    typer.echo(f"  API docs:      {base}/docs")
+    serve(host=host, port=port)
+
+
 @cli.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web service (one worker; see the README on TCP_NODELAY)."""

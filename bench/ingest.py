@@ -20,37 +20,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import DATA, fresh_database, write_result  # noqa: E402
-
-CATEGORIES = ["Theft", "Burglary", "Assault", "Robbery", "Drugs", "Vandalism", "Firearm offence"]
-
+from spatial.synthetic import write_synthetic_csv  # noqa: E402
 
 def synthetic_csv(path: Path, rows: int, seed: int = 20261124) -> Path:
-    """Incidents clustered around a few towns of St Kitts and Nevis, one year."""
-    if path.exists() and path.stat().st_size > 0 and path.with_suffix(".rows").read_text() == str(rows):
+    """Seeded synthetic incidents (spatial/synthetic.py), written once and reused."""
+    marker = path.with_suffix(".rows")
+    if path.exists() and marker.exists() and marker.read_text() == f"{rows}:{seed}":
         return path
-    rng = np.random.default_rng(seed)
-    towns = np.array([[17.2955, -62.7261], [17.3580, -62.8420], [17.1385, -62.6230], [17.3370, -62.7500]])
-    which = rng.integers(0, len(towns), rows)
-    lat = towns[which, 0] + rng.normal(0, 0.02, rows)
-    lon = towns[which, 1] + rng.normal(0, 0.02, rows)
-    seconds = rng.integers(0, 365 * 86400, rows)
-    stamps = (np.datetime64("2025-01-01T00:00:00") + seconds.astype("timedelta64[s]")).astype(str)
-    category = np.array(CATEGORIES)[rng.integers(0, len(CATEGORIES), rows)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as out:
-        out.write("id,date,category,latitude,longitude,description\n")
-        for start in range(0, rows, 100_000):
-            stop = min(start + 100_000, rows)
-            lines = [
-                f"SYN{i:08d},{stamps[i]},{category[i]},{lat[i]:.6f},{lon[i]:.6f},synthetic incident {i % 97}\n"
-                for i in range(start, stop)
-            ]
-            out.writelines(lines)
-    path.with_suffix(".rows").write_text(str(rows))
+    write_synthetic_csv(path, rows, seed)
+    marker.write_text(f"{rows}:{seed}")
     return path
 
 
