@@ -1,0 +1,33 @@
+# The hotspots service. Build: docker build -t hotspots .
+# Run with a PostGIS database (see compose.yaml):
+#   docker run -e HOTSPOTS_DATABASE_URL=postgresql+psycopg://... -p 8000:8000 hotspots
+FROM python:3.11-slim-bookworm AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# GDAL comes inside the pyogrio/pyproj/shapely wheels; libexpat is needed by some of them.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libexpat1 nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 hotspots
+WORKDIR /srv/hotspots
+
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY spatial ./spatial
+COPY models ./models
+COPY migrations ./migrations
+COPY static ./static
+COPY scripts ./scripts
+COPY package*.json ./
+RUN pip install . \
+ && if [ -f scripts/ensure-assets.sh ]; then bash scripts/ensure-assets.sh; fi \
+ && chown -R hotspots:hotspots /srv/hotspots
+
+USER hotspots
+ENV HOTSPOTS_ENVIRONMENT=production
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+# Migrate, then serve with one worker (several uvicorn workers lose TCP_NODELAY; scale with replicas).
+CMD ["sh", "-c", "hotspots db upgrade && uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --proxy-headers"]
