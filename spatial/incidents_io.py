@@ -159,8 +159,49 @@ def read_incident_file(path: Path, options: ReadOptions) -> tuple[ColumnMapping,
     )
 
 
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file is written: its text encoding and delimiter."""
+
+    encoding: str
+    delimiter: str
+
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_csv(path: Path) -> CsvFormat:
+    """Work out the encoding (UTF-8, UTF-8 with BOM, UTF-16, else Windows-1252) and delimiter.
+
+    Spreadsheets in the Caribbean and Europe often save with ';' or as UTF-16
+    "Unicode text"; clerks should not have to know.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    if not head.strip():
+        raise InvalidUpload("The CSV file is empty: it has no header row.")
+    if head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        raise InvalidUpload("The file is not a text CSV file (it contains binary data). Save it as CSV and try again.")
+    else:
+        try:
+            head[:-4].decode("utf-8")  # a multi-byte character may be cut at the end of the sample
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+    text = head.decode(encoding, errors="replace")
+    first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    return CsvFormat(encoding=encoding, delimiter=delimiter)
+
+
 def _read_csv(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
-    header = _csv_header(path)
+    fmt = sniff_csv(path)
+    header = _csv_header(path, fmt)
     mapping = detect_columns(header, options.columns)
     size = max(path.stat().st_size, 1)
 
@@ -168,37 +209,43 @@ def _read_csv(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator
         with path.open("rb") as handle:
             reader = pd.read_csv(
                 handle, dtype=str, keep_default_na=False, chunksize=options.chunk_rows,
-                encoding="utf-8", encoding_errors="replace", on_bad_lines="error",
-                skipinitialspace=False,
+                encoding=fmt.encoding, encoding_errors="replace", on_bad_lines="error",
+                sep=fmt.delimiter, skip_blank_lines=True,
             )
             first_row = 2
             try:
                 for frame in reader:
+                    frame.columns = [str(c).strip() for c in frame.columns]
                     rows = np.arange(first_row, first_row + len(frame))
                     first_row += len(frame)
                     lat = _to_float(frame[mapping.latitude])
                     lon = _to_float(frame[mapping.longitude])
                     yield _validate(frame, rows, mapping, lon, lat, options, min(handle.tell() / size, 1.0))
-            except pd.errors.ParserError as exc:
+            except (pd.errors.ParserError, UnicodeError) as exc:
                 raise InvalidUpload(
-                    f"The CSV file is malformed near row {first_row}: {exc}. "
-                    "Check the delimiter and that quotes are closed."
+                    f"The CSV file is malformed after row {first_row - 1} ({_first_line(exc)}). Check that every "
+                    "row has the same number of columns and that quotes are closed. Nothing was imported."
                 ) from exc
 
     return mapping, chunks()
 
 
-def _csv_header(path: Path) -> list[str]:
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _csv_header(path: Path, fmt: CsvFormat) -> list[str]:
     try:
-        frame = pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8", encoding_errors="replace")
+        frame = pd.read_csv(path, dtype=str, nrows=0, encoding=fmt.encoding, encoding_errors="replace",
+                            sep=fmt.delimiter)
     except pd.errors.EmptyDataError as exc:
         raise InvalidUpload("The CSV file is empty: it has no header row.") from exc
-    except pd.errors.ParserError as exc:
-        raise InvalidUpload(f"The CSV file's header cannot be read: {exc}.") from exc
-    columns = [str(c) for c in frame.columns]
+    except (pd.errors.ParserError, UnicodeError) as exc:
+        raise InvalidUpload(f"The CSV file's header cannot be read: {_first_line(exc)}.") from exc
+    columns = [str(c).strip() for c in frame.columns]
     if len(columns) < 2:
         raise InvalidUpload(
-            "The CSV file has fewer than two columns. Check that it is comma-separated "
+            "The CSV file has fewer than two columns. Check that it is a CSV file with a header row "
             f"(the header read was {columns!r})."
         )
     return columns
