@@ -92,5 +92,29 @@ def tokens(session: Session) -> dict[str, str]:
     return {role: create_user_with_token(session, f"test-{role}", role) for role in ("viewer", "analyst", "gis", "admin")}
 
 
+@pytest.fixture(scope="module")
+def committed_database(request) -> Iterator[str]:
+    """A migrated database of the module's own, for code that commits (CLI, crash tests).
+
+    Yields its SQLAlchemy URL; the database is dropped afterwards.
+    """
+    import psycopg
+    from alembic import command
+
+    from app.cli import alembic_config
+
+    base, _, name = TEST_DATABASE_URL.rpartition("/")
+    database = f"{name}_{request.module.__name__.rsplit('.', 1)[-1]}"[:63]
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    url = f"{base}/{database}"
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -10,27 +10,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL
 
 HOTSPOTS = str(Path(sys.executable).parent / "hotspots")
 
 
 @pytest.fixture(scope="module")
-def cli_env() -> dict[str, str]:
-    base, _, name = TEST_DATABASE_URL.rpartition("/")
-    database = f"{name}_cli"
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
-    env = {**os.environ, "HOTSPOTS_DATABASE_URL": f"{base}/{database}"}
-    _hotspots(env, "db", "upgrade")
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+def cli_env(committed_database) -> dict[str, str]:
+    return {**os.environ, "HOTSPOTS_DATABASE_URL": committed_database}
 
 
 def _hotspots(env, *args, expect: int = 0) -> subprocess.CompletedProcess:
