@@ -1,4 +1,5 @@
 .PHONY: test demo bench
+VENV ?= $(or $(HOTSPOTS_VENV),.venv)
 
 test:  ## install what is needed, make a throwaway PostGIS database, run every test
 	bash scripts/test.sh
@@ -8,5 +9,8 @@ demo:  ## install what is needed and start the service with demo data on http://
 
 bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	bash scripts/ensure-postgis.sh && bash scripts/ensure-venv.sh
-	.venv/bin/python bench/ingest.py
-	.venv/bin/python bench/analysis.py
+	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/python bench/analysis.py
+	$(VENV)/bin/python bench/stats.py
+	$(VENV)/bin/python bench/crash.py
+	$(VENV)/bin/python bench/load.py

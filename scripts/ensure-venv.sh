@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Create .venv and install the project with its test dependencies (quietly, idempotently).
+# Create the virtualenv (.venv, or $HOTSPOTS_VENV) and install the project with its test
+# dependencies, quietly and only when pyproject.toml or the project's location changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+venv=${HOTSPOTS_VENV:-.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
 fi
-stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
+stamp="$venv/.installed-$( (cat pyproject.toml; pwd -P) | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "== installing Python dependencies =="
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
-  rm -f .venv/.installed-*
+  echo "== installing Python dependencies into $venv =="
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -e ".[test]"
+  rm -f "$venv"/.installed-*
   touch "$stamp"
 fi

@@ -11,6 +11,7 @@ export PGHOST PGPORT PGUSER
 
 bash scripts/ensure-postgis.sh
 bash scripts/ensure-venv.sh
+venv=${HOTSPOTS_VENV:-.venv}
 
 db="hotspots_test_$$"
 url="postgresql+psycopg://${PGUSER}@${PGHOST}:${PGPORT}/${db}"
@@ -19,13 +20,13 @@ trap cleanup EXIT
 psql -q -d postgres -c "CREATE DATABASE ${db}" >/dev/null
 
 echo "== migrations: upgrade, downgrade to base, upgrade =="
-HOTSPOTS_DATABASE_URL="$url" .venv/bin/hotspots db upgrade head
-HOTSPOTS_DATABASE_URL="$url" .venv/bin/hotspots db downgrade base
-HOTSPOTS_DATABASE_URL="$url" .venv/bin/hotspots db upgrade head
+HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db upgrade head
+HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db downgrade base
+HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db upgrade head
 
 echo "== pytest =="
 set +e
-HOTSPOTS_TEST_DATABASE_URL="$url" .venv/bin/python -m pytest "$@"
+HOTSPOTS_TEST_DATABASE_URL="$url" "$venv"/bin/python -m pytest "$@"
 status=$?
 set -e
 # pytest exits 5 when it collected no tests: that is a failure here.
