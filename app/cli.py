@@ -72,10 +72,20 @@ def users_create(
     """Create a user and print an API token once (it is stored only as a hash)."""
     from app.services.accounts import create_user_with_token
 
+    from app.audit import record
+    from app.errors import ServiceError
+
     engine, session = _session(Settings())
-    with session:
-        token = create_user_with_token(session, name, role)
-    engine.dispose()
+    try:
+        with session:
+            token = create_user_with_token(session, name, role)
+            record(session, action="token.create", actor="command line", target=name,
+                   details={"role": role, "new_user": True})
+    except ServiceError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
     typer.echo(token)
 
 

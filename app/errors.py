@@ -50,6 +50,13 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class TooManyRequests(ServiceError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
 
 

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from app.api.routes import analyses, boundaries, communities, health, incidents
+from app.api.routes import analyses, audit, boundaries, communities, health, incidents, users
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 
 
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.limits = {
+        "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
+        "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
+    }
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -55,4 +60,6 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(boundaries.router)
     app.include_router(communities.router)
     app.include_router(analyses.router)
+    app.include_router(users.router)
+    app.include_router(audit.router)
     return app

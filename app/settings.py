@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     incidents_page_default: int = Field(default=100, ge=1)
     incidents_page_max: int = Field(default=1000, ge=1)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+    # Abuse limits: failed sign-ins per client address, heavy requests (analyses, exports) per user.
+    failed_auth_limit: int = Field(default=10, ge=1)
+    failed_auth_window_s: int = Field(default=300, ge=1)
+    heavy_requests_per_minute: int = Field(default=30, ge=1)
     # "thread": runs execute in a background thread; "inline": inside the submitting request.
     analysis_worker: Literal["thread", "inline"] = "thread"
 

@@ -1,5 +1,6 @@
 """SQLAlchemy tables. Importing this package registers every table on ``Base.metadata``."""
 
+from models.audit import AuditEvent
 from models.base import Base
 from models.communities import BoundarySet, Community
 from models.hotspots import HotspotCell, HotspotRun
@@ -7,4 +8,4 @@ from models.imports import Import
 from models.incidents import Incident
 from models.users import ROLES, ApiToken, User
 
-__all__ = ["ApiToken", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User"]

@@ -11,7 +11,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.errors import BadRequest, Forbidden, NotAuthenticated
+from app.audit import client_ip, record
+from app.errors import BadRequest, Forbidden, NotAuthenticated, TooManyRequests
 from app.security import hash_token, role_allows
 from app.settings import Settings
 from app.store.users import Principal, principal_for_token
@@ -33,13 +34,23 @@ _bearer = HTTPBearer(auto_error=False, description="API token, e.g. `Authorizati
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    failures = request.app.state.limits["failed_auth"]
+    address = client_ip(request) or "unknown"
+    wait = failures.retry_after(address)
+    if wait is not None:
+        raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>'.")
     principal = principal_for_token(session, hash_token(credentials.credentials))
     if principal is None:
+        session.rollback()
+        failures.hit(address)
+        record(session, action="auth.failed", outcome="refused", request=request,
+               target=request.url.path, details={"reason": "unknown or revoked token"})
         raise NotAuthenticated("The API token is not valid, or has been revoked.")
     session.commit()  # keep last_used_at
     return principal
@@ -57,6 +68,18 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
         return principal
 
     check.required_role = role  # type: ignore[attr-defined]  # read by the route-role tests
+    return check
+
+
+def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
+    """A dependency limiting expensive requests (analyses, exports) per user."""
+
+    def check(request: Request, principal: CurrentUser) -> Principal:
+        wait = request.app.state.limits["heavy"].hit(f"{kind}:{principal.user_id}")
+        if wait is not None:
+            raise TooManyRequests(f"Too many {kind} requests; wait {wait} s and try again.", wait)
+        return principal
+
     return check
 
 

@@ -19,7 +19,12 @@ def create_user_with_token(session: Session, name: str, role: str, label: str | 
     if user_store.find_user(session, name) is not None:
         raise Conflict(f"A user named {name!r} already exists.")
     user = user_store.create_user(session, name, role)
+    return issue_token(session, user.id, label)
+
+
+def issue_token(session: Session, user_id: int, label: str | None = None) -> str:
+    """Another token for an existing user (shown once, stored hashed)."""
     token = new_token()
-    user_store.add_token(session, user.id, hash_token(token), label=label)
+    user_store.add_token(session, user_id, hash_token(token), label=label)
     session.commit()
     return token

@@ -30,6 +30,19 @@ def find_user(session: Session, name: str) -> User | None:
     return session.scalars(select(User).where(User.name == name)).first()
 
 
+def user_exists(session: Session, user_id: int) -> bool:
+    return session.get(User, user_id) is not None
+
+
+def list_users(session: Session) -> list[dict]:
+    rows = session.execute(text(
+        "SELECT u.id, u.name, u.role, u.created_at, u.disabled_at, "
+        "count(t.id) FILTER (WHERE t.revoked_at IS NULL) AS active_tokens, max(t.last_used_at) AS last_used_at "
+        "FROM users u LEFT JOIN api_tokens t ON t.user_id = u.id GROUP BY u.id ORDER BY u.name"
+    ))
+    return [dict(r._mapping) for r in rows]
+
+
 def add_token(session: Session, user_id: int, token_hash: str, label: str | None = None) -> int:
     token = ApiToken(user_id=user_id, token_hash=token_hash, label=label)
     session.add(token)

@@ -7,14 +7,16 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
-from app.api.deps import Analyst, SessionDep, SettingsDep, Viewer
+from app.api.deps import Analyst, SessionDep, SettingsDep, Viewer, heavy
+from app.audit import record
 from app.errors import Conflict
 from app.services import analyses as analysis_service
 from app.store import hotspots as run_store
+from app.store.users import Principal
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
@@ -26,7 +28,8 @@ CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
 def submit_analysis(body: analysis_service.AnalysisRequest, request: Request, session: SessionDep,
-                    settings: SettingsDep, user: Analyst) -> JSONResponse:
+                    settings: SettingsDep, user: Analyst,
+                    _: Annotated[Principal, Depends(heavy("analysis"))]) -> JSONResponse:
     run_id = analysis_service.submit(session, body, zone=settings.zone, user_id=user.user_id)
     request.app.state.run_worker.submit(run_id, session=session)
     url = str(request.url_for("get_analysis", run_id=run_id))
@@ -63,7 +66,7 @@ def _completed(session, run_id: int) -> dict[str, Any]:
 
 @router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
 def analysis_cells(
-    run_id: int, request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
+    run_id: int, request: Request, session: SessionDep, user: Viewer,
     format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
@@ -72,6 +75,9 @@ def analysis_cells(
 ):
     _completed(session, run_id)
     if format == "csv":
+        heavy("export")(request, user)
+        record(session, action="export.cells", principal=user, request=request, target=str(run_id),
+               details={"community": community, "gi_bin": gi_bin})
         rows = run_store.iter_cells(session, run_id, community, gi_bin)
         return StreamingResponse(_csv(rows), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="hotspot-run-{run_id}-cells.csv"'})

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
 from app.api.deps import GisStaff, SessionDep, SettingsDep, Viewer
+from app.audit import audited
 from app.errors import NotFound
 from app.services import boundaries as boundary_service
 from app.store import communities as community_store
@@ -35,11 +36,13 @@ def upload_boundary_set(
         name=name, layer=layer, name_field=name_field, code_field=code_field,
         population_field=population_field, source_crs=source_crs, attribution=attribution, activate=activate,
     )
-    with received_file(file, settings.max_upload_bytes) as path:
+    with audited(session, "boundaries.upload", principal=user, request=request, target=file.filename) as entry, \
+            received_file(file, settings.max_upload_bytes) as path:
         body = boundary_service.upload_boundary_set(
             session, path, original_name=path.name, options=options, service_area=settings.service_area,
             max_bytes=settings.max_upload_bytes, user_id=user.user_id,
         )
+        entry.details = {"boundary_set_id": body["id"], "communities": body["communities"], "activated": activate}
     body["url"] = str(request.url_for("get_boundary_set", set_id=body["id"]))
     return body
 
@@ -58,5 +61,8 @@ def get_boundary_set(set_id: int, session: SessionDep, _: Viewer) -> dict[str, A
 
 
 @router.post("/{set_id}/activate", summary="Make this the active set and re-assign incidents to its communities")
-def activate_boundary_set(set_id: int, session: SessionDep, _: GisStaff) -> dict[str, Any]:
-    return boundary_service.activate(session, set_id)
+def activate_boundary_set(set_id: int, request: Request, session: SessionDep, user: GisStaff) -> dict[str, Any]:
+    with audited(session, "boundaries.activate", principal=user, request=request, target=str(set_id)) as entry:
+        body = boundary_service.activate(session, set_id)
+        entry.details = {"incidents_reassigned": body["incidents_reassigned"]}
+    return body

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 
 from app.api.deps import Analyst, BBox, DateRangeDep, SessionDep, SettingsDep
+from app.audit import audited, record
 from app.errors import NotFound
 from app.services.incident_import import import_incidents
 from app.services.incident_query import incident_page
@@ -48,10 +49,12 @@ def create_import(
         chunk_rows=settings.import_chunk_rows,
         h3_resolution=settings.h3_base_resolution,
     )
-    with received_file(file, settings.max_upload_bytes) as received, \
+    with audited(session, "incidents.import", principal=user, request=request, target=file.filename) as entry, \
+            received_file(file, settings.max_upload_bytes) as received, \
             incident_file(received, settings.max_upload_bytes) as path:
         report = import_incidents(session, path, filename=received.name, source=source, options=options,
                                   user_id=user.user_id)
+        entry.details = {"import_id": report.import_id, "source": source, **report.counts()}
     body = report.to_dict()
     body["url"] = str(request.url_for("get_import", import_id=report.import_id))
     return body
@@ -75,7 +78,7 @@ def list_incidents(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    _: Analyst,
+    user: Analyst,
     bbox: BBox,
     dates: DateRangeDep,
     category: Annotated[list[str] | None, Query(description="One or more categories")] = None,
@@ -89,7 +92,10 @@ def list_incidents(
         community_id=community, sources=tuple(source or ()),
     )
     page_size = min(limit or settings.incidents_page_default, settings.incidents_page_max)
-    return incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
+    page = incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
+    record(session, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",
+           details={"filters": dict(request.query_params), "returned": page["numberReturned"]})
+    return page
 
 
 def _zone(name: str | None, settings):

@@ -1,0 +1,52 @@
+"""The audit log, for administrators: read and export, never change."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import Admin, DateRangeDep, SessionDep, heavy
+from app.audit import record
+from app.store import audit as audit_store
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+CSV_COLUMNS = ("id", "at", "user_id", "user_name", "role", "action", "target", "outcome", "client_ip", "details")
+
+
+@router.get("", summary="Audit entries, newest first (CSV export with format=csv)")
+def list_audit(
+    request: Request, session: SessionDep, user: Admin, dates: DateRangeDep,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    user_name: Annotated[str | None, Query(alias="user", max_length=120)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, description="Cursor: entries older than this id")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+):
+    filters = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}
+    if format == "csv":
+        heavy("export")(request, user)
+        record(session, action="export.audit", principal=user, request=request, target="/api/v1/audit",
+               details={k: v for k, v in filters.items() if v is not None})
+        return StreamingResponse(_csv(audit_store.stream(session, **filters)), media_type="text/csv",
+                                 headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+    entries = audit_store.page(session, limit=limit, before_id=before, **filters)
+    return {"entries": entries, "next_before": entries[-1]["id"] if len(entries) == limit else None}
+
+
+def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

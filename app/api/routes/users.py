@@ -1,0 +1,57 @@
+"""People and tokens, for administrators. A token is shown once, when it is made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import Admin, SessionDep
+from app.audit import audited
+from app.errors import NotFound
+from app.security import ROLE_RANK
+from app.services import accounts
+from app.store import users as user_store
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    role: str = Field(description=f"One of {', '.join(ROLE_RANK)}")
+
+
+@router.get("", summary="Users and their roles")
+def list_users(session: SessionDep, _: Admin) -> dict[str, Any]:
+    return {"users": user_store.list_users(session)}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user; the answer holds its first token")
+def create_user(body: NewUser, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+    with audited(session, "token.create", principal=admin, request=request, target=body.name) as entry:
+        token = accounts.create_user_with_token(session, body.name, body.role)
+        entry.details = {"role": body.role, "new_user": True}
+    return {"name": body.name, "role": body.role, "token": token}
+
+
+@router.post("/{user_id}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue another token")
+def create_token(user_id: int, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+    with audited(session, "token.create", principal=admin, request=request, target=str(user_id)):
+        token = accounts.issue_token(session, _user(session, user_id))
+    return {"user_id": user_id, "token": token}
+
+
+@router.post("/{user_id}/tokens/revoke", summary="Revoke every token of a user")
+def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+    with audited(session, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
+        revoked = user_store.revoke_tokens(session, _user(session, user_id))
+        session.commit()
+        entry.details = {"revoked": revoked}
+    return {"user_id": user_id, "revoked": revoked}
+
+
+def _user(session, user_id: int) -> int:
+    if not user_store.user_exists(session, user_id):
+        raise NotFound(f"There is no user {user_id}.")
+    return user_id

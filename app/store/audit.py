@@ -1,0 +1,57 @@
+"""The audit log: append and read (there is no update or delete, by design and by trigger)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def append(session: Session, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
+           role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
+    session.execute(
+        text(
+            "INSERT INTO audit_events (user_id, user_name, role, action, target, outcome, client_ip, details) "
+            "VALUES (:user_id, :user_name, :role, :action, :target, :outcome, CAST(:ip AS inet), "
+            "CAST(:details AS jsonb))"
+        ),
+        {"user_id": user_id, "user_name": user_name, "role": role, "action": action, "target": target,
+         "outcome": outcome, "ip": client_ip, "details": json.dumps(details, default=str) if details else None},
+    )
+
+
+def _where(action: str | None, user: str | None, start: datetime | None, end: datetime | None):
+    clauses, params = [], {}
+    for name, value, clause in (("action", action, "action = :action"), ("user", user, "user_name = :user"),
+                                ("start", start, "at >= :start"), ("end", end, "at < :end")):
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+COLUMNS = "id, at, user_id, user_name, role, action, target, outcome, host(client_ip) AS client_ip, details"
+
+
+def page(session: Session, *, limit: int, before_id: int | None, action: str | None = None, user: str | None = None,
+         start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+    where, params = _where(action, user, start, end)
+    if before_id is not None:
+        where += (" AND " if where else " WHERE ") + "id < :before"
+        params["before"] = before_id
+    rows = session.execute(text(f"SELECT {COLUMNS} FROM audit_events{where} ORDER BY id DESC LIMIT :limit"),
+                           {**params, "limit": limit})
+    return [dict(r._mapping) for r in rows]
+
+
+def stream(session: Session, *, action: str | None = None, user: str | None = None,
+           start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:
+    where, params = _where(action, user, start, end)
+    result = session.execute(text(f"SELECT {COLUMNS} FROM audit_events{where} ORDER BY id"), params,
+                             execution_options={"stream_results": True, "yield_per": 2000})
+    for row in result:
+        yield dict(row._mapping)
