@@ -6,6 +6,6 @@ from models.communities import BoundarySet, Community
 from models.hotspots import HotspotCell, HotspotRun
 from models.imports import Import
 from models.incidents import Incident
-from models.users import ROLES, ApiToken, User
+from models.users import ROLES, ApiToken, User, UserScope
 
-__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User", "UserScope"]

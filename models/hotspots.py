@@ -17,6 +17,7 @@ class HotspotRun(Base):
     __tablename__ = "hotspot_runs"
     __table_args__ = (
         CheckConstraint("status IN ('queued','running','completed','failed')", name="status_known"),
+        CheckConstraint("audience IN ('police','shared')", name="audience_known"),
         Index("ix_hotspot_runs_status", "status"),
     )
 
@@ -33,6 +34,8 @@ class HotspotRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # "shared" runs leave out sensitive categories and are the only ones below-analyst users see.
+    audience: Mapped[str] = mapped_column(Text, server_default="police")
 
 
 class HotspotCell(Base):

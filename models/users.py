@@ -9,12 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
 
-ROLES = ("viewer", "analyst", "gis", "admin")
+ROLES = ("partner", "viewer", "analyst", "gis", "admin")
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('viewer','analyst','gis','admin')", name="role_known"),)
+    __table_args__ = (CheckConstraint("role IN ('partner','viewer','analyst','gis','admin')", name="role_known"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -34,3 +34,12 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserScope(Base):
+    """A community a partner's token is limited to (by name, so it survives new boundary sets)."""
+
+    __tablename__ = "user_scopes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    community_name: Mapped[str] = mapped_column(Text, primary_key=True)

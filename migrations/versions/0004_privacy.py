@@ -1,0 +1,102 @@
+"""Privacy tiers: partner role, community scopes, run audiences, and a restricted database role.
+
+The restricted role is the second wall: requests from below-analyst users run
+as ``hotspots_restricted``, which cannot read the incidents table at all, only
+the per-community aggregate function (which leaves out sensitive categories
+and suppresses small counts itself).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+RESTRICTED = "hotspots_restricted"
+
+CREATE_ROLE = f"""
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{RESTRICTED}') THEN
+    CREATE ROLE {RESTRICTED} NOLOGIN;
+  END IF;
+END $$;
+GRANT {RESTRICTED} TO CURRENT_USER;
+"""
+
+# Incidents per community of a set, without the given categories, with counts under k
+# (and the last `hold_back_days`) left out; callable by the restricted role, which cannot
+# read incidents itself.
+AGGREGATE_FUNCTION = """
+CREATE FUNCTION community_incident_totals(set_id bigint, excluded text[], k integer, hold_back_days integer)
+RETURNS TABLE (community_id bigint, incidents bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT c.id, CASE WHEN count(i.id) >= greatest(k, 3) THEN count(i.id) END
+  FROM communities c
+  LEFT JOIN incidents i ON i.community_id = c.id
+       AND (i.category IS NULL OR NOT lower(i.category) = ANY(excluded))
+       AND i.occurred_at < now() - make_interval(days => hold_back_days)
+  WHERE c.boundary_set_id = set_id
+  GROUP BY c.id
+$$;
+CREATE FUNCTION community_incident_breakdown(community bigint, excluded text[], k integer, hold_back_days integer,
+                                             zone text)
+RETURNS TABLE (kind text, label text, incidents bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  WITH kept AS (
+    SELECT category, occurred_at FROM incidents
+    WHERE community_id = community AND (category IS NULL OR NOT lower(category) = ANY(excluded))
+      AND occurred_at < now() - make_interval(days => hold_back_days)
+  )
+  SELECT 'category', coalesce(category, '(none)'), count(*) FROM kept GROUP BY 2
+  HAVING count(*) >= greatest(k, 3)
+  UNION ALL
+  SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE zone), 'YYYY-MM'), count(*) FROM kept
+  GROUP BY 2 HAVING count(*) >= greatest(k, 3)
+$$;
+"""
+
+GRANTS = f"""
+REVOKE ALL ON incidents, imports, api_tokens, users, audit_events FROM {RESTRICTED};
+GRANT SELECT ON boundary_sets, communities, hotspot_runs, hotspot_cells, user_scopes TO {RESTRICTED};
+GRANT INSERT ON audit_events TO {RESTRICTED};
+GRANT USAGE ON SEQUENCE audit_events_id_seq TO {RESTRICTED};
+GRANT EXECUTE ON FUNCTION community_incident_totals(bigint, text[], integer, integer),
+                          community_incident_breakdown(bigint, text[], integer, integer, text),
+                          h3_parent(bigint, integer) TO {RESTRICTED};
+"""
+
+
+def upgrade() -> None:
+    op.drop_constraint(op.f("ck_users_role_known"), "users", type_="check")
+    op.create_check_constraint("role_known", "users", "role IN ('partner','viewer','analyst','gis','admin')")
+    op.create_table(
+        "user_scopes",
+        sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("community_name", sa.Text, primary_key=True),
+    )
+    op.add_column("hotspot_runs", sa.Column("audience", sa.Text, nullable=False, server_default="police"))
+    op.create_check_constraint("audience_known", "hotspot_runs", "audience IN ('police','shared')")
+    op.execute(CREATE_ROLE)
+    op.execute(AGGREGATE_FUNCTION)
+    op.execute(GRANTS)
+
+
+def downgrade() -> None:
+    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {RESTRICTED}")
+    op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {RESTRICTED}")
+    op.execute("DROP FUNCTION IF EXISTS community_incident_breakdown(bigint, text[], integer, integer, text)")
+    op.execute("DROP FUNCTION IF EXISTS community_incident_totals(bigint, text[], integer, integer)")
+    op.execute(f"REVOKE EXECUTE ON FUNCTION h3_parent(bigint, integer) FROM {RESTRICTED}")
+    op.drop_constraint(op.f("ck_hotspot_runs_audience_known"), "hotspot_runs", type_="check")
+    op.drop_column("hotspot_runs", "audience")
+    op.drop_table("user_scopes")
+    op.drop_constraint(op.f("ck_users_role_known"), "users", type_="check")
+    op.create_check_constraint("role_known", "users", "role IN ('viewer','analyst','gis','admin')")
