@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-# Each role can do everything the roles before it can.
-ROLE_RANK = {"viewer": 1, "analyst": 2, "gis": 3, "admin": 4}
+# Each role can do everything the roles before it can. "public" is anonymous (when enabled);
+# below "analyst" every output is an aggregate (see app/privacy.py).
+ROLE_RANK = {"public": 0, "partner": 1, "viewer": 2, "analyst": 3, "gis": 4, "admin": 5}
+POLICE_ROLE = "analyst"
 TOKEN_PREFIX = "hs_"
 
 
@@ -21,3 +23,8 @@ def hash_token(token: str) -> str:
 
 def role_allows(role: str, needed: str) -> bool:
     return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
+
+
+def sees_raw_data(role: str) -> bool:
+    """Analysts and above see points and exact counts; everyone else gets safe aggregates."""
+    return role_allows(role, POLICE_ROLE)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     secret_key: str = "dev-secret-change-me"
     timezone: str = "America/St_Kitts"
     # Optional bounding box of the service area (west, south, east, north), in lon/lat.
-    service_area: BBox | None = None
+    service_area: Annotated[BBox | None, NoDecode] = None
     max_upload_mb: int = Field(default=100, ge=1)
     import_chunk_rows: int = Field(default=50_000, ge=100)
     # Store the incident's H3 cell at this resolution; coarser parents are derived in SQL.
@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     incidents_page_default: int = Field(default=100, ge=1)
     incidents_page_max: int = Field(default=1000, ge=1)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+    # Privacy tiers for everyone below "analyst" (partners, viewers, the public).
+    privacy_min_count: int = Field(default=5, ge=3, description="Counts below this are suppressed (never below 3)")
+    privacy_max_resolution: int = Field(default=8, ge=5, le=9, description="Finest H3 resolution shown")
+    sensitive_categories: Annotated[list[str], NoDecode] = [
+        "sexual offence", "sexual assault", "rape", "domestic violence", "child abuse", "indecent assault",
+    ]
+    privacy_hold_back_days: int = Field(default=0, ge=0)
+    public_access: bool = Field(default=False, description="Let anonymous visitors see public aggregates")
     # Abuse limits: failed sign-ins per client address, heavy requests (analyses, exports) per user.
     failed_auth_limit: int = Field(default=10, ge=1)
     failed_auth_window_s: int = Field(default=300, ge=1)
@@ -77,6 +85,18 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("HOTSPOTS_SECRET_KEY is a placeholder; set a real secret before running in production")
         return self
+
+    @field_validator("sensitive_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v for v in (p.strip() for p in value.split(",")) if v]
+        return value
+
+    @field_validator("sensitive_categories")
+    @classmethod
+    def _lower_categories(cls, value: list[str]) -> list[str]:
+        return sorted({v.strip().lower() for v in value if v.strip()})
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict
-from app.security import ROLE_RANK, hash_token, new_token
+from app.security import hash_token, new_token
+from models.users import ROLES
 from app.store import users as user_store
 
 
 def create_user_with_token(session: Session, name: str, role: str, label: str | None = None) -> str:
     """Create ``name`` with ``role`` and return a new token (shown once, stored hashed)."""
     name = name.strip()
-    if role not in ROLE_RANK:
-        raise BadRequest(f"Unknown role {role!r}; choose one of {', '.join(ROLE_RANK)}.")
+    if role not in ROLES:
+        raise BadRequest(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     if not name:
         raise BadRequest("A user needs a name.")
     if user_store.find_user(session, name) is not None:

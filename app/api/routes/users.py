@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import Admin, SessionDep
 from app.audit import audited
 from app.errors import NotFound
-from app.security import ROLE_RANK
+from models.users import ROLES
 from app.services import accounts
 from app.store import users as user_store
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=120)
-    role: str = Field(description=f"One of {', '.join(ROLE_RANK)}")
+    role: str = Field(description=f"One of {', '.join(ROLES)}")
 
 
 @router.get("", summary="Users and their roles")
