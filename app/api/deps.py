@@ -6,15 +6,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.errors import BadRequest, Forbidden, NotAuthenticated
+from app import web_sessions
+from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired
 from app.security import hash_token, role_allows
 from app.settings import Settings
-from app.store.users import Principal, principal_for_token
+from app.store.users import Principal, principal_for_token, principal_for_token_id
 
 
 def get_settings(request: Request) -> Settings:
@@ -33,37 +35,72 @@ _bearer = HTTPBearer(auto_error=False, description="API token, e.g. `Authorizati
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>'.")
-    principal = principal_for_token(session, hash_token(credentials.credentials))
+    """Who is asking: the bearer token if one is sent, else the browser session cookie."""
+    if credentials is not None and credentials.credentials:
+        principal = principal_for_token(session, hash_token(credentials.credentials))
+        if principal is None:
+            raise NotAuthenticated("The API token is not valid, or has been revoked.")
+        session.commit()  # keep last_used_at
+        return principal
+    cookie = request.cookies.get(web_sessions.COOKIE_NAME)
+    token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
+    principal = principal_for_token_id(session, token_id) if token_id is not None else None
     if principal is None:
-        raise NotAuthenticated("The API token is not valid, or has been revoked.")
-    session.commit()  # keep last_used_at
+        raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>' "
+                               "(browsers: sign in at /sign-in).")
+    if request.method not in web_sessions.SAFE_METHODS and not web_sessions.same_origin(request):
+        # The cookie rides along on cross-site requests; a write must come from our own pages (CSRF).
+        raise Forbidden("This request did not come from this site's own pages; sign in again and retry.")
     return principal
+
+
+def get_page_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """As ``get_principal``, but a browser page without a session is sent to the sign-in page."""
+    try:
+        return get_principal(request, session, credentials)
+    except NotAuthenticated as exc:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(f"/sign-in?{urlencode({'next': target})}") from exc
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(role: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets through users with ``role`` or a higher one."""
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
-    def check(principal: CurrentUser) -> Principal:
+
+def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Principal]:
+    """A dependency that lets through users with ``role`` or a higher one (``page``: redirect to sign in)."""
+
+    def allow(principal: Principal) -> Principal:
         if not role_allows(principal.role, role):
             raise Forbidden(f"This needs the '{role}' role or higher; your role is '{principal.role}'.")
         return principal
 
-    check.required_role = role  # type: ignore[attr-defined]  # read by the route-role tests
-    return check
+    def check(principal: CurrentUser) -> Principal:
+        return allow(principal)
+
+    def check_page(principal: PagePrincipal) -> Principal:
+        return allow(principal)
+
+    chosen = check_page if page else check
+    chosen.required_role = role  # type: ignore[attr-defined]  # read by the route-role tests
+    return chosen
 
 
 Analyst = Annotated[Principal, Depends(require_role("analyst"))]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 GisStaff = Annotated[Principal, Depends(require_role("gis"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
 
 
 def parse_bbox(
