@@ -13,6 +13,7 @@ import json
 
 import folium
 from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
 from folium.map import Layer
 from jinja2 import Template
 
@@ -128,7 +129,7 @@ var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
         self.style = style
 
 
-class TileCellsLayer(Layer):
+class TileCellsLayer(JSCSSMixin, Layer):
     """Hexagons from the service's vector tiles (layer ``hotspots``), for runs too large to inline."""
 
     default_js = [("leaflet_vectorgrid", VECTORGRID_JS)]
