@@ -207,7 +207,8 @@ class HtmlControl(MacroElement):
         self.css_class = _script_json(css_class)
 
 
-MAP_CSS = Element("""<style>
+MAP_CSS = Element("""<link rel="icon" href="data:,">
+<style>
 .leaflet-container { background: #dfe6ea; font-family: system-ui, sans-serif; }
 .hotspots-box { background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.35); font-size: 12px; line-height: 1.35; max-width: 260px; }
