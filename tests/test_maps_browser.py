@@ -67,7 +67,7 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     page.screenshot(path=str(ARTIFACTS / "map.png"))
 
     # The LISA layer toggles on from the layer control.
-    page.get_by_text("Clusters and outliers (LISA)").click()
+    page.locator(".leaflet-control-layers label", has_text="Clusters and outliers (LISA)").click()
     page.wait_for_selector("path.hotspots-lisaStyle", state="attached")
     assert page.locator("path.hotspots-lisaStyle").count() == service["cells"]
     # A tooltip shows a cell's figures.
@@ -108,3 +108,21 @@ def test_screenshots_are_kept(service):
     for name in ("map.png",):
         path = Path(ARTIFACTS / name)
         assert path.is_file() and path.stat().st_size > 10_000
+
+
+def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path):
+    """bench/map_page.py's measurement as a test: ~68,000 resolution-10 cells draw from vector tiles."""
+    from bench.map_page import TARGET_HTML_MB, TARGET_LOAD_S, has_tile_route, load, measure
+
+    with scratch_database(TEST_DATABASE_URL, f"hotspots_browser_large_{os.getpid()}") as url:
+        loaded = load(url, 30_000, tmp_path)
+        assert loaded["cells"] > 60_000
+        with live_service(url, tmp_path / "static") as origin:
+            figures = measure(browser, origin, loaded, has_tile_route(origin, loaded["token"], loaded["run_id"]),
+                              ARTIFACTS / "map-68k.png")
+    print(f"\n68k-cell map: {figures['html_bytes']:,} bytes of HTML, load {figures['load_s']} s, "
+          f"first tiles {figures['first_tiles_s']} s; inlined it would be {loaded['inline_html_bytes']:,} bytes")
+    assert figures["html_bytes"] < TARGET_HTML_MB * 1e6
+    assert figures["load_s"] < TARGET_LOAD_S
+    assert figures["console_errors"] == [] and figures["page_errors"] == []
+    assert figures["failed_requests"] == [] and figures["outside_requests"] == []

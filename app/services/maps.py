@@ -36,7 +36,7 @@ from app.settings import Settings
 from app.store import maps as map_store
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "1"
+MAP_VERSION = "2"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 GI_LAYER = "Hot and cold spots (Gi*)"
 LISA_LAYER = "Clusters and outliers (LISA)"
@@ -77,6 +77,8 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any]) ->
     root = fmap.get_root()
     root.title = f"Hotspot run {run['id']}"
     root.header.add_child(MAP_CSS)
+    if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
+        fmap.fit_bounds([[south, west], [north, east]])
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
                          name="Basemap", overlay=False, control=True).add_to(fmap)
@@ -97,8 +99,6 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any]) ->
     HtmlControl(title_html(run, tiled), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    if bounds:
-        fmap.fit_bounds([[south, west], [north, east]])
     return root.render()
 
 
