@@ -107,6 +107,7 @@ def measure(browser, origin: str, loaded: dict, tiles_served: bool, screenshot: 
     started = time.perf_counter()
     page.goto(url, wait_until="load")  # the first visit builds and saves the page
     first_visit_s = time.perf_counter() - started
+    page.wait_for_load_state("networkidle")  # leaving with tiles in flight would cancel them
     started = time.perf_counter()
     response = page.goto(url, wait_until="load")
     load_s = time.perf_counter() - started
