@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,6 +36,16 @@ class BadRequest(ServiceError):
 
 class NotAuthenticated(ServiceError):
     status_code = 401
+
+
+class SignInRequired(NotAuthenticated):
+    """A browser page without a session: redirect to the sign-in page (API routes answer 401)."""
+
+    status_code = 303
+
+    def __init__(self, location: str) -> None:
+        super().__init__("Sign in to see this page.")
+        self.location = location
 
 
 class Forbidden(ServiceError):
@@ -69,6 +79,10 @@ def _body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_: Request, exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse(exc.location, status_code=303)
+
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         headers = exc.headers

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import analyses, audit, boundaries, communities, health, incidents, users
+from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, users
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
@@ -62,4 +63,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(analyses.router)
     app.include_router(users.router)
     app.include_router(audit.router)
+    app.include_router(maps.router)
+    app.include_router(pages.router)
+    # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
+    app.mount("/static/vendor", StaticFiles(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
     return app

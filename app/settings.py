@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 
 BBox = tuple[float, float, float, float]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
@@ -50,6 +52,13 @@ class Settings(BaseSettings):
     heavy_requests_per_minute: int = Field(default=30, ge=1)
     # "thread": runs execute in a background thread; "inline": inside the submitting request.
     analysis_worker: Literal["thread", "inline"] = "thread"
+    # Maps and pages. static/vendor holds the front-end assets (scripts/ensure-assets.sh),
+    # static/maps the generated map pages. No basemap by default: the maps work offline.
+    static_dir: Path = PROJECT_ROOT / "static"
+    map_inline_max_cells: int = Field(default=3000, ge=1)  # larger runs draw from vector tiles
+    basemap_url: str | None = None  # e.g. https://tile.example.org/{z}/{x}/{y}.png
+    basemap_attribution: str = ""
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
 
     @field_validator("service_area", mode="before")
     @classmethod

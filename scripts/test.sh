@@ -11,6 +11,8 @@ export PGHOST PGPORT PGUSER
 
 bash scripts/ensure-postgis.sh
 bash scripts/ensure-venv.sh
+bash scripts/ensure-assets.sh
+bash scripts/ensure-browser.sh
 venv=${HOTSPOTS_VENV:-.venv}
 
 db="hotspots_test_$$"

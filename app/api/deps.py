@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from app import web_sessions
 from app.audit import client_ip, record
-from app.errors import BadRequest, Forbidden, NotAuthenticated, TooManyRequests
+from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired, TooManyRequests
 from app.security import hash_token, role_allows
 from app.settings import Settings
-from app.store.users import Principal, principal_for_token
+from app.store.users import Principal, principal_for_token, principal_for_token_id
 
 
 def get_settings(request: Request) -> Settings:
@@ -38,37 +40,73 @@ def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """Who is asking: the bearer token if one is sent, else the browser session cookie.
+
+    Failed tokens count towards the per-address limit and are audited.
+    """
     failures = request.app.state.limits["failed_auth"]
     address = client_ip(request) or "unknown"
     wait = failures.retry_after(address)
     if wait is not None:
         raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
-    if credentials is None or not credentials.credentials:
-        raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>'.")
-    principal = principal_for_token(session, hash_token(credentials.credentials))
+    if credentials is not None and credentials.credentials:
+        principal = principal_for_token(session, hash_token(credentials.credentials))
+        if principal is None:
+            session.rollback()
+            failures.hit(address)
+            record(session, action="auth.failed", outcome="refused", request=request,
+                   target=request.url.path, details={"reason": "unknown or revoked token"})
+            raise NotAuthenticated("The API token is not valid, or has been revoked.")
+        session.commit()  # keep last_used_at
+        return principal
+    cookie = request.cookies.get(web_sessions.COOKIE_NAME)
+    token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
+    principal = principal_for_token_id(session, token_id) if token_id is not None else None
     if principal is None:
-        session.rollback()
-        failures.hit(address)
-        record(session, action="auth.failed", outcome="refused", request=request,
-               target=request.url.path, details={"reason": "unknown or revoked token"})
-        raise NotAuthenticated("The API token is not valid, or has been revoked.")
-    session.commit()  # keep last_used_at
+        raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>' "
+                               "(browsers: sign in at /sign-in).")
+    if request.method not in web_sessions.SAFE_METHODS and not web_sessions.same_origin(request):
+        # The cookie rides along on cross-site requests; a write must come from our own pages (CSRF).
+        raise Forbidden("This request did not come from this site's own pages; sign in again and retry.")
     return principal
+
+
+def get_page_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """As ``get_principal``, but a browser page without a session is sent to the sign-in page."""
+    try:
+        return get_principal(request, session, credentials)
+    except NotAuthenticated as exc:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(f"/sign-in?{urlencode({'next': target})}") from exc
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(role: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets through users with ``role`` or a higher one."""
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
-    def check(principal: CurrentUser) -> Principal:
+
+def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Principal]:
+    """A dependency that lets through users with ``role`` or a higher one (``page``: redirect to sign in)."""
+
+    def allow(principal: Principal) -> Principal:
         if not role_allows(principal.role, role):
             raise Forbidden(f"This needs the '{role}' role or higher; your role is '{principal.role}'.")
         return principal
 
-    check.required_role = role  # type: ignore[attr-defined]  # read by the route-role tests
-    return check
+    def check(principal: CurrentUser) -> Principal:
+        return allow(principal)
+
+    def check_page(principal: PagePrincipal) -> Principal:
+        return allow(principal)
+
+    chosen = check_page if page else check
+    chosen.required_role = role  # type: ignore[attr-defined]  # read by the route-role tests
+    return chosen
 
 
 def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
@@ -87,6 +125,7 @@ Analyst = Annotated[Principal, Depends(require_role("analyst"))]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 GisStaff = Annotated[Principal, Depends(require_role("gis"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
 
 
 def parse_bbox(

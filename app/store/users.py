@@ -17,6 +17,7 @@ class Principal:
     user_id: int
     name: str
     role: str
+    token_id: int | None = None  # the API token it signed in with (browser sessions name it)
 
 
 def create_user(session: Session, name: str, role: str) -> User:
@@ -56,11 +57,23 @@ def principal_for_token(session: Session, token_hash: str) -> Principal | None:
         text(
             "UPDATE api_tokens t SET last_used_at = now() FROM users u "
             "WHERE t.token_hash = :hash AND t.revoked_at IS NULL AND u.id = t.user_id AND u.disabled_at IS NULL "
-            "RETURNING u.id, u.name, u.role"
+            "RETURNING u.id, u.name, u.role, t.id AS token_id"
         ),
         {"hash": token_hash},
     ).first()
-    return Principal(user_id=row.id, name=row.name, role=row.role) if row else None
+    return Principal(user_id=row.id, name=row.name, role=row.role, token_id=row.token_id) if row else None
+
+
+def principal_for_token_id(session: Session, token_id: int) -> Principal | None:
+    """The active user holding the live token ``token_id`` (a browser session names it), or ``None``."""
+    row = session.execute(
+        text(
+            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.id = :id AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
+        ),
+        {"id": token_id},
+    ).first()
+    return Principal(user_id=row.id, name=row.name, role=row.role, token_id=token_id) if row else None
 
 
 def revoke_tokens(session: Session, user_id: int) -> int:

@@ -1,0 +1,221 @@
+"""Folium elements for the hotspot map, every script and stylesheet served by the service itself.
+
+Folium's own ``Map`` pulls Leaflet, jQuery, Bootstrap and Font Awesome from
+CDNs; ``OfflineMap`` links only the locally served Leaflet (nothing here needs
+the others). Cell styles and tooltips are JavaScript functions over the cell's
+attributes, so one copy of the cells' GeoJSON serves both the Gi* and the LISA
+layer, and the vector-tile layer uses the very same functions.
+"""
+
+from __future__ import annotations
+
+import json
+
+import folium
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from jinja2 import Template
+
+VENDOR = "/static/vendor"
+LEAFLET_JS = f"{VENDOR}/leaflet/leaflet.js"
+LEAFLET_CSS = f"{VENDOR}/leaflet/leaflet.css"
+VECTORGRID_JS = f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
+
+# Esri's Hot Spot Analysis renderer (Gi_Bin), the colours planners know from ArcGIS.
+GI_CLASSES: list[tuple[int, str, str]] = [
+    (3, "Hot spot 99 % confidence", "#d62f27"),
+    (2, "Hot spot 95 % confidence", "#ed7551"),
+    (1, "Hot spot 90 % confidence", "#fab984"),
+    (0, "Not significant", "#ffffbf"),
+    (-1, "Cold spot 90 % confidence", "#c0ccbe"),
+    (-2, "Cold spot 95 % confidence", "#849eba"),
+    (-3, "Cold spot 99 % confidence", "#4575b5"),
+]
+# GeoDa's LISA cluster map colours.
+LISA_CLASSES: list[tuple[str, str]] = [
+    ("High-High", "#ff0000"),
+    ("Low-Low", "#0000ff"),
+    ("High-Low", "#f4ada8"),
+    ("Low-High", "#a7adf9"),
+    ("Not significant", "#eeeeee"),
+    ("No neighbours", "#999999"),
+]
+
+
+class OfflineMap(folium.Map):
+    """A folium Map that links only the Leaflet the service serves (no CDN)."""
+
+    default_js = [("leaflet", LEAFLET_JS)]
+    default_css = [("leaflet_css", LEAFLET_CSS)]
+
+
+def _script_json(value: object) -> str:
+    """JSON safe to place inside a <script> element."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+class CellStyles(MacroElement):
+    """``HOTSPOTS``: colours, style functions and an escaping tooltip shared by the cell layers."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var HOTSPOTS = (function () {
+    var giColour = {{ this.gi_colours }}, giLabel = {{ this.gi_labels }}, lisaColour = {{ this.lisa_colours }};
+    var entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
+    function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
+    function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
+    function shape(fill, opacity) {
+        return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
+    }
+    return {
+        giStyle: function (p) { return shape(giColour[p.gi_bin] || "#cccccc", 0.8); },
+        lisaStyle: function (p) { return shape(lisaColour[p.lisa_label] || "#cccccc", 0.8); },
+        tooltip: function (p) {
+            return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
+                + "<tr><th>Incidents</th><td>" + esc(p.incidents) + "</td></tr>"
+                + "<tr><th>Gi* z</th><td>" + num(p.gi_z, 2) + "</td></tr>"
+                + "<tr><th>p (FDR)</th><td>" + num(p.gi_p_fdr, 4) + "</td></tr>"
+                + "<tr><th>Class</th><td>" + esc(giLabel[p.gi_bin]) + "</td></tr>"
+                + "<tr><th>LISA</th><td>" + esc(p.lisa_label) + "</td></tr></table>";
+        }
+    };
+})();
+{% endmacro %}
+""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "CellStyles"
+        self.gi_colours = _script_json({str(b): colour for b, _, colour in GI_CLASSES})
+        self.gi_labels = _script_json({str(b): label for b, label, _ in GI_CLASSES})
+        self.lisa_colours = _script_json(dict(LISA_CLASSES))
+
+
+class GeoJsonData(MacroElement):
+    """One GeoJSON document as a JavaScript variable, for several layers to share."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = {{ this.data }};
+{% endmacro %}
+""")
+
+    def __init__(self, geojson_text: str) -> None:
+        super().__init__()
+        self._name = "GeoJsonData"
+        self.data = geojson_text.replace("</", "<\\/")
+
+
+class InlineCellsLayer(Layer):
+    """Hexagons from inlined GeoJSON, coloured by ``style`` ("giStyle" or "lisaStyle")."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
+    className: "hotspots-cells hotspots-{{ this.style }}",
+    style: function (feature) { return HOTSPOTS.{{ this.style }}(feature.properties); },
+    onEachFeature: function (feature, layer) {
+        layer.bindTooltip(HOTSPOTS.tooltip(feature.properties), {sticky: true});
+    }
+});
+{% endmacro %}
+""")
+
+    def __init__(self, data: GeoJsonData, style: str, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "InlineCellsLayer"
+        self.data = data
+        self.style = style
+
+
+class TileCellsLayer(JSCSSMixin, Layer):
+    """Hexagons from the service's vector tiles (layer ``hotspots``), for runs too large to inline."""
+
+    default_js = [("leaflet_vectorgrid", VECTORGRID_JS)]
+    _template = Template("""
+{% macro script(this, kwargs) %}
+// Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed.
+if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = L.DomEvent.stop; }
+var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.url }}, {
+    vectorTileLayerStyles: {hotspots: function (properties) { return HOTSPOTS.{{ this.style }}(properties); }},
+    rendererFactory: L.canvas.tile,
+    interactive: true,
+    fetchOptions: {credentials: "same-origin"}
+});
+(function (layer) {
+    var tip = L.tooltip({sticky: true});
+    layer.on("mouseover", function (e) {
+        tip.setLatLng(e.latlng).setContent(HOTSPOTS.tooltip(e.layer.properties));
+        layer._map && layer._map.openTooltip(tip);
+    });
+    layer.on("mouseout", function () { layer._map && layer._map.closeTooltip(tip); });
+})({{ this.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self, url: str, style: str, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "TileCellsLayer"
+        self.url = _script_json(url)
+        self.style = style
+
+
+class OutlineLayer(Layer):
+    """Community boundaries: outlines only, with the name as a tooltip."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
+    className: "hotspots-communities",
+    interactive: false,
+    style: function () { return {fill: false, color: "#222222", weight: 1.6, opacity: 0.9}; }
+});
+{% endmacro %}
+""")
+
+    def __init__(self, data: GeoJsonData, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "OutlineLayer"
+        self.data = data
+
+
+class HtmlControl(MacroElement):
+    """A fixed box on the map (legend, title) from server-made HTML."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    var control = L.control({position: {{ this.position }}});
+    control.onAdd = function () {
+        var div = L.DomUtil.create("div", {{ this.css_class }});
+        div.innerHTML = {{ this.html }};
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+    };
+    control.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, html: str, position: str, css_class: str) -> None:
+        super().__init__()
+        self._name = "HtmlControl"
+        self.html = _script_json(html)
+        self.position = _script_json(position)
+        self.css_class = _script_json(css_class)
+
+
+MAP_CSS = Element("""<link rel="icon" href="data:,">
+<style>
+.leaflet-container { background: #dfe6ea; font-family: system-ui, sans-serif; }
+.hotspots-box { background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.35); font-size: 12px; line-height: 1.35; max-width: 260px; }
+.hotspots-box h3 { margin: 0 0 4px; font-size: 13px; }
+.hotspots-box h4 { margin: 8px 0 3px; font-size: 12px; }
+.hotspots-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
+.hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
+.hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
+.hotspots-box a { color: #0b57d0; }
+</style>""")

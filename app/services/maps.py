@@ -1,0 +1,148 @@
+"""The hotspot map of a run: a Folium page saved under ``static/maps/`` and rebuilt when missing.
+
+Small runs inline their cells as GeoJSON; runs with more than
+``settings.map_inline_max_cells`` cells draw from the vector tiles
+(``/tiles/hotspots/{z}/{x}/{y}.mvt?run=ID``) so the page stays small.
+Everything the page loads comes from this service unless a basemap is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import folium
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict
+from app.services import analyses as analysis_service
+from app.services.map_elements import (
+    GI_CLASSES,
+    LISA_CLASSES,
+    MAP_CSS,
+    CellStyles,
+    GeoJsonData,
+    HtmlControl,
+    InlineCellsLayer,
+    OfflineMap,
+    OutlineLayer,
+    TileCellsLayer,
+)
+from app.settings import Settings
+from app.store import maps as map_store
+
+# Bump when the page's make-up changes, so saved pages are rebuilt.
+MAP_VERSION = "2"
+TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
+GI_LAYER = "Hot and cold spots (Gi*)"
+LISA_LAYER = "Clusters and outliers (LISA)"
+OUTLINE_LAYER = "Community boundaries"
+
+
+def maps_dir(settings: Settings) -> Path:
+    return settings.static_dir / "maps"
+
+
+def map_page(session: Session, settings: Settings, run_id: int) -> Path:
+    """The saved map page of a completed run, built first if it is missing."""
+    run = analysis_service.run_or_404(session, run_id)
+    if run["status"] != "completed":
+        raise Conflict(f"Run {run_id} is {run['status']}; its map is drawn once it has completed.",
+                       details={"status": run["status"], "error": run["error"]})
+    path = maps_dir(settings) / f"run-{run_id}-{_page_key(settings, run)}.html"
+    if not path.is_file():
+        _write_atomically(path, build_map_html(session, settings, run))
+        for stale in path.parent.glob(f"run-{run_id}-*.html"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    return path
+
+
+def uses_tiles(settings: Settings, run: dict[str, Any]) -> bool:
+    return int((run.get("provenance") or {}).get("cells") or 0) > settings.map_inline_max_cells
+
+
+def build_map_html(session: Session, settings: Settings, run: dict[str, Any]) -> str:
+    """The map page of a completed run as HTML text."""
+    provenance = run.get("provenance") or {}
+    outlines, bounds = map_store.communities_feature_collection(
+        session, [c["id"] for c in provenance.get("communities", [])])
+    west, south, east, north = bounds or (-180.0, -85.0, 180.0, 85.0)
+    fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
+                      control_scale=True)
+    root = fmap.get_root()
+    root.title = f"Hotspot run {run['id']}"
+    root.header.add_child(MAP_CSS)
+    if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
+        fmap.fit_bounds([[south, west], [north, east]])
+    if settings.basemap_url:
+        folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
+                         name="Basemap", overlay=False, control=True).add_to(fmap)
+    CellStyles().add_to(fmap)
+    tiled = uses_tiles(settings, run)
+    if tiled:
+        url = TILE_URL.replace("{run_id}", str(int(run["id"])))
+        TileCellsLayer(url, "giStyle", GI_LAYER).add_to(fmap)
+        TileCellsLayer(url, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
+    else:
+        cells = GeoJsonData(map_store.cells_feature_collection(session, run["id"]))
+        cells.add_to(fmap)
+        InlineCellsLayer(cells, "giStyle", GI_LAYER).add_to(fmap)
+        InlineCellsLayer(cells, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
+    outline_data = GeoJsonData(outlines)
+    outline_data.add_to(fmap)
+    OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
+    HtmlControl(title_html(run, tiled), "topleft", "hotspots-box hotspots-title").add_to(fmap)
+    HtmlControl(legend_html(), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return root.render()
+
+
+def legend_html() -> str:
+    """Esri's Gi_Bin classes and GeoDa's LISA classes, in the words planners read on desktop GIS maps."""
+    def rows(classes: list[tuple[str, str]]) -> str:
+        return "".join(f'<div class="row"><span class="swatch" style="background:{colour}"></span>'
+                       f"<span>{html.escape(label)}</span></div>" for label, colour in classes)
+
+    return ("<h3>Legend</h3><h4>Hot and cold spots (Gi*, Gi_Bin)</h4>"
+            + rows([(label, colour) for _, label, colour in GI_CLASSES])
+            + "<h4>Clusters and outliers (LISA)</h4>" + rows(LISA_CLASSES))
+
+
+def title_html(run: dict[str, Any], tiled: bool) -> str:
+    params = run.get("parameters") or {}
+    provenance = run.get("provenance") or {}
+    window = " – ".join(str(params.get(k) or "…")[:10] for k in ("start", "end")) if (
+        params.get("start") or params.get("end")) else "all dates"
+    finished = run.get("finished_at")
+    facts = [f"H3 resolution {params.get('resolution')}", f"{provenance.get('cells', 0):,} cells",
+             f"{provenance.get('incidents_used', 0):,} incidents", window]
+    if finished is not None:
+        facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
+    return (f"<h3>Hotspot run {int(run['id'])}</h3>"
+            f"<div>{html.escape(' · '.join(facts))}</div>"
+            + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
+            + '<div><a href="/">All communities and runs</a></div>')
+
+
+def _page_key(settings: Settings, run: dict[str, Any]) -> str:
+    """Changes whenever the saved page would differ: another run with this id, another basemap, ..."""
+    parts = [MAP_VERSION, str(run["id"]), str(run.get("finished_at")), str(run.get("created_at")),
+             settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run))]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".html")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

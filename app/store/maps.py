@@ -1,0 +1,64 @@
+"""What the map and community pages read: a run's cells and communities as GeoJSON, run summaries.
+
+Only aggregates leave here (cells with counts, community outlines); never incident points.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.
+CELL_PRECISION = 5
+# Community outlines are simplified by ~5 m for the map; they are drawn, not measured.
+OUTLINE_TOLERANCE_DEG = 0.00005
+
+
+def cells_feature_collection(session: Session, run_id: int) -> str:
+    """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows."""
+    return session.execute(
+        text(
+            "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
+            "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
+            "  'properties', json_build_object("
+            "    'incidents', h.incidents, 'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label, 'community', c.name,"
+            "    'gi_z', CASE WHEN h.gi_z = 'NaN' THEN NULL ELSE round(h.gi_z::numeric, 2) END,"
+            "    'gi_p_fdr', CASE WHEN h.gi_p_fdr = 'NaN' THEN NULL ELSE round(h.gi_p_fdr::numeric, 4) END)"
+            ") ORDER BY h.cell), '[]'::json))::text "
+            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id"
+        ),
+        {"run_id": run_id, "precision": CELL_PRECISION},
+    ).scalar_one()
+
+
+def communities_feature_collection(session: Session, community_ids: list[int]) -> tuple[str, tuple | None]:
+    """Outlines of these communities as GeoJSON (text), and their bounds (west, south, east, north)."""
+    row = session.execute(
+        text(
+            "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
+            "  'type', 'Feature', 'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(c.geom, :tolerance), 5)::json,"
+            "  'properties', json_build_object('community', c.name)) ORDER BY c.id), '[]'::json))::text AS data,"
+            " ST_XMin(ST_Extent(c.geom)) AS west, ST_YMin(ST_Extent(c.geom)) AS south,"
+            " ST_XMax(ST_Extent(c.geom)) AS east, ST_YMax(ST_Extent(c.geom)) AS north "
+            "FROM communities c WHERE c.id = ANY(:ids)"
+        ),
+        {"ids": community_ids, "tolerance": OUTLINE_TOLERANCE_DEG},
+    ).one()
+    bounds = None if row.west is None else (row.west, row.south, row.east, row.north)
+    return row.data, bounds
+
+
+def latest_completed_run_with_community(session: Session, community_id: int) -> dict[str, Any] | None:
+    """The newest completed run that analysed this community."""
+    row = session.execute(
+        text(
+            "SELECT r.id, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
+            "WHERE r.status = 'completed' AND EXISTS "
+            "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
+            "ORDER BY r.id DESC LIMIT 1"
+        ),
+        {"id": community_id},
+    ).first()
+    return dict(row._mapping) if row else None

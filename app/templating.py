@@ -1,0 +1,30 @@
+"""Server-rendered pages: the Jinja2 templates shipped in the package, and the headers every page carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi.templating import Jinja2Templates
+
+from app.settings import Settings
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+
+def basemap_origin(settings: Settings) -> str | None:
+    """The basemap's origin for the Content-Security-Policy ('{s}' subdomains become a wildcard)."""
+    if not settings.basemap_url:
+        return None
+    parts = urlsplit(settings.basemap_url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else None
+
+
+def page_headers(settings: Settings) -> dict[str, str]:
+    """Pages load only from this service (a configured basemap's images excepted), are never framed or cached shared."""
+    images = " ".join(filter(None, ["'self'", "data:", basemap_origin(settings)]))
+    policy = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+              f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+              "form-action 'self'; frame-ancestors 'none'")
+    return {"Content-Security-Policy": policy, "Cache-Control": "private, no-cache",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}

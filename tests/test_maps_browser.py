@@ -1,0 +1,128 @@
+"""The map in a real browser: Debian's Chromium, headless, driven by Playwright, against the real service.
+
+A database of its own (committed data: another process must see it) holds the
+KNA parishes, SYNTHETIC incidents and one completed run; the service runs under
+uvicorn on 127.0.0.1. The test signs in through the page with a token, opens
+the run's map and checks that hexagons are drawn, the legend shows, nothing
+fails, and no request leaves 127.0.0.1. Screenshots go to tests/artifacts/.
+Skipped only when Chromium or Playwright is genuinely absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import ROOT, PageWatch, browser_missing, chromium, live_service, load_kna_run, \
+    scratch_database
+from tests.conftest import TEST_DATABASE_URL
+
+missing = browser_missing()
+pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> dict:
+    with scratch_database(TEST_DATABASE_URL, f"hotspots_browser_{os.getpid()}") as url:
+        loaded = load_kna_run(url)
+        # KNA at resolution 9 is ~3,200 cells: inline them here (tiles are checked with the large run).
+        with live_service(url, tmp_path_factory.mktemp("static"), map_inline_max_cells="5000") as origin:
+            yield {"origin": origin, **loaded}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def sign_in_through_page(page, origin: str, token: str, target: str) -> None:
+    page.goto(f"{origin}{target}")
+    assert "/sign-in" in page.url, "an unauthenticated page should send the browser to sign in"
+    page.fill("input[name=token]", token)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+
+
+def test_run_map_draws_hexagons_and_legend_offline(service, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    target = f"/maps/analyses/{service['run_id']}"
+    sign_in_through_page(page, service["origin"], service["token"], target)
+    assert page.url == service["origin"] + target
+
+    page.wait_for_selector("path.hotspots-giStyle", state="attached", timeout=10_000)
+    drawn = page.locator("path.hotspots-giStyle").count()
+    assert drawn == service["cells"], f"{drawn} hexagons drawn, the run has {service['cells']} cells"
+    legend = page.locator(".hotspots-legend")
+    assert legend.is_visible()
+    assert "Hot spot 99 % confidence" in legend.inner_text() and "Cold spot 99 % confidence" in legend.inner_text()
+    assert page.locator(".leaflet-control-layers").is_visible()
+    assert page.locator("path.hotspots-communities").count() >= 10
+    page.screenshot(path=str(ARTIFACTS / "map.png"))
+
+    # The LISA layer toggles on from the layer control.
+    page.locator(".leaflet-control-layers label", has_text="Clusters and outliers (LISA)").click()
+    page.wait_for_selector("path.hotspots-lisaStyle", state="attached")
+    assert page.locator("path.hotspots-lisaStyle").count() == service["cells"]
+    # A tooltip shows a cell's figures.
+    page.locator("path.hotspots-lisaStyle").nth(service["cells"] // 2).hover(force=True)
+    page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+    assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "map-lisa.png"))
+
+    assert page.evaluate("document.cookie") == "", "the session cookie must be HttpOnly"
+    (cookie,) = context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and service["token"] not in cookie["value"]
+    assert watch.console_errors == [] and watch.page_errors == []
+    assert watch.failed == []
+    assert watch.outside == [], "every request must stay on 127.0.0.1"
+    context.close()
+
+
+def test_home_and_community_pages_in_the_browser(service, browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    sign_in_through_page(page, service["origin"], service["token"], "/")
+    assert page.locator(f"a[href='/maps/analyses/{service['run_id']}']").count() == 1
+    page.get_by_role("link", name="Saint George Basseterre").click()
+    page.wait_for_load_state("load")
+    assert page.locator("svg.trend rect").count() >= 12
+    assert "of" in page.locator("main").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "community.png"), full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state("load")
+    assert "/sign-in" in page.url and context.cookies() == []
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
+    context.close()
+
+
+def test_screenshots_are_kept(service):
+    """The artifacts exist for a person to look at (tests/artifacts/, git-ignored)."""
+    for name in ("map.png",):
+        path = Path(ARTIFACTS / name)
+        assert path.is_file() and path.stat().st_size > 10_000
+
+
+def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path):
+    """bench/map_page.py's measurement as a test: ~68,000 resolution-10 cells draw from vector tiles."""
+    from bench.map_page import TARGET_HTML_MB, TARGET_LOAD_S, has_tile_route, load, measure
+
+    with scratch_database(TEST_DATABASE_URL, f"hotspots_browser_large_{os.getpid()}") as url:
+        loaded = load(url, 30_000, tmp_path)
+        assert loaded["cells"] > 60_000
+        with live_service(url, tmp_path / "static") as origin:
+            figures = measure(browser, origin, loaded, has_tile_route(origin, loaded["token"], loaded["run_id"]),
+                              ARTIFACTS / "map-68k.png")
+    print(f"\n68k-cell map: {figures['html_bytes']:,} bytes of HTML, load {figures['load_s']} s, "
+          f"first tiles {figures['first_tiles_s']} s; inlined it would be {loaded['inline_html_bytes']:,} bytes")
+    assert figures["html_bytes"] < TARGET_HTML_MB * 1e6
+    assert figures["load_s"] < TARGET_LOAD_S
+    assert figures["console_errors"] == [] and figures["page_errors"] == []
+    assert figures["failed_requests"] == [] and figures["outside_requests"] == []
