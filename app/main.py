@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from app.api.routes import analyses, audit, boundaries, communities, health, incidents, users
+from app.api.routes import analyses, audit, boundaries, communities, health, incidents, tiles, users
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import RateLimiter
+from app.services.tiles import TileCache
 from app.settings import Settings
 
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
+    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -62,4 +64,5 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(analyses.router)
     app.include_router(users.router)
     app.include_router(audit.router)
+    app.include_router(tiles.router)
     return app

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     heavy_requests_per_minute: int = Field(default=30, ge=1)
     # "thread": runs execute in a background thread; "inline": inside the submitting request.
     analysis_worker: Literal["thread", "inline"] = "thread"
+    # Memory for finished runs' vector tiles (they never change, so repeats skip the database).
+    tile_cache_mb: int = Field(default=64, ge=0)
 
     @field_validator("service_area", mode="before")
     @classmethod
