@@ -3,7 +3,7 @@
 Every query selects only the columns its layer shows, finds rows through the
 GiST index on the stored 4326 geometry (the tile envelope is transformed once,
 not every row), transforms just those rows to 3857, and returns the tile
-together with its feature count. The caller passes ``limit`` = cap + 1, so a
+together with its count of candidate rows. The caller passes ``limit`` = cap + 1, so a
 count above the cap means "too many here, ask for a coarser representation";
 a truncated tile is never served.
 
@@ -31,8 +31,10 @@ _BOUNDS = (
     "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS search)"
 )
 _MVT_GEOM = f"ST_AsMVTGeom(ST_Transform({{geom}}, 3857), b.tile, {EXTENT}, {BUFFER}, true) AS geom"
+# ``candidates`` counts rows before empty clipped geometries are dropped: the
+# LIMIT applies to them, so only candidates <= cap proves nothing was left out.
 _TILE = (
-    "SELECT (SELECT count(*) FROM features WHERE geom IS NOT NULL) AS features, "
+    "SELECT (SELECT count(*) FROM features) AS candidates, "
     f"(SELECT ST_AsMVT(f, :layer, {EXTENT}, 'geom') FROM features f WHERE geom IS NOT NULL) AS tile"
 )
 
@@ -95,12 +97,12 @@ def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit:
     row = session.execute(
         text(sql), {"z": z, "x": x, "y": y, "margin": MARGIN, "layer": layer, "limit": limit, **params}
     ).one()
-    return int(row.features), bytes(row.tile or b"")
+    return int(row.candidates), bytes(row.tile or b"")
 
 
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                        limit: int) -> tuple[int, bytes]:
-    """A run's own cells in one tile: (feature count, MVT bytes)."""
+    """A run's own cells in one tile: (candidate rows, MVT bytes)."""
     return _tile(session, HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution)
 
 
