@@ -5,8 +5,8 @@ instead. Their exact hexagons need the h3 library (the database has no h3
 extension), so they are computed once per finished run and stored here, which
 keeps every tile one indexed query (see app/store/tiles.py).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
