@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, users
+from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import RateLimiter
+from app.services.tiles import TileCache
 from app.settings import Settings
 
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
+    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -67,4 +69,5 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
     app.mount("/static/vendor", StaticFiles(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
+    app.include_router(tiles.router)
     return app

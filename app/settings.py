@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     basemap_url: str | None = None  # e.g. https://tile.example.org/{z}/{x}/{y}.png
     basemap_attribution: str = ""
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # Memory for finished runs' vector tiles (they never change, so repeats skip the database).
+    tile_cache_mb: int = Field(default=64, ge=0)
 
     @field_validator("service_area", mode="before")
     @classmethod

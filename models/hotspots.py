@@ -60,3 +60,20 @@ class HotspotCell(Base):
     lisa_p_fdr: Mapped[float | None] = mapped_column(Float)
     lisa_label: Mapped[str] = mapped_column(Text)
     geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+
+class HotspotCellParent(Base):
+    """A coarser H3 parent of a run's cells, aggregated for low-zoom tiles (filled on first use)."""
+
+    __tablename__ = "hotspot_cell_parents"
+    __table_args__ = (Index("ix_hotspot_cell_parents_geom", "geom", postgresql_using="gist"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cells: Mapped[int] = mapped_column()
+    incidents: Mapped[int] = mapped_column(BigInteger)
+    gi_bin: Mapped[int] = mapped_column(SmallInteger)
+    hot_cells: Mapped[int] = mapped_column()
+    cold_cells: Mapped[int] = mapped_column()
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)

@@ -1,0 +1,311 @@
+"""Vector tiles for the map: which representation a tile gets, caching, ETags, TileJSON.
+
+Zoom → H3 resolution rule
+-------------------------
+A tile of zoom ``z`` draws cells at the finest H3 resolution whose average
+hexagon edge is at least ``MIN_EDGE_PX`` (4) pixels of a 256-pixel tile at the
+equator, where pixels cover the most ground (at latitude φ cells look
+1/cos φ larger, so the rule errs towards fewer features)::
+
+    z   0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22
+    res 0 1 2 2 3 4 5 5 6 7  7  8  9  9 10 11 12 12 13 14 14 15 15
+
+A run's own cells are drawn once the rule reaches the run's resolution (res
+10 from z14); below that, the cells' H3 parents at the rule's resolution with
+summed incidents and the strongest Gi_Bin class. That keeps a dense tile at a
+few hundred features: a z10 tile of 68,000 resolution-10 cells would be
+1.6 MB; with resolution-7 parents it is a few KB.
+
+Never a truncated tile
+----------------------
+Each query asks for at most ``FEATURE_CAP + 1`` features. If it gets more
+than the cap, or the tile is over ``MAX_TILE_BYTES``, the tile is built again
+one H3 resolution coarser (hotspots, incidents) or simplified harder
+(communities); a tile is never served cut short. If even the coarsest
+representation does not fit, the request fails with a clear 413-style error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import h3
+from sqlalchemy.orm import Session
+
+from app.errors import BadRequest, Conflict, NotFound, ServiceError
+from app.store import hotspots as run_store
+from app.store import tiles as tile_store
+
+MAX_ZOOM = 22
+MIN_EDGE_PX = 4
+FEATURE_CAP = 8_000
+MAX_TILE_BYTES = 500 * 1024
+# Incidents are drawn as points from this zoom (if the tile has at most FEATURE_CAP of them).
+INCIDENT_POINTS_MIN_ZOOM = 15
+# Bump when the tile content or attributes change, so clients drop old copies.
+TILE_FORMAT = "1"
+
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+Layer = Literal["hotspots", "communities", "incidents"]
+LAYERS: tuple[str, ...] = ("hotspots", "communities", "incidents")
+
+_EQUATOR_M_PER_PX = 156_543.03392804097  # 256-px tiles at zoom 0
+_EDGE_M = [h3.average_hexagon_edge_length(res, unit="m") for res in range(16)]
+
+
+class TileTooLarge(ServiceError):
+    status_code = 413
+
+
+def resolution_for_zoom(z: int) -> int:
+    """The finest H3 resolution whose hexagon edge is at least MIN_EDGE_PX pixels at zoom ``z``."""
+    metres_per_px = _EQUATOR_M_PER_PX / 2**z
+    return max((res for res in range(16) if _EDGE_M[res] >= MIN_EDGE_PX * metres_per_px), default=0)
+
+
+def zoom_for_resolution(resolution: int) -> int:
+    """The lowest zoom at which cells of ``resolution`` are drawn as themselves."""
+    return next(z for z in range(MAX_ZOOM + 1) if resolution_for_zoom(z) >= resolution)
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    z: int
+    x: int
+    y: int
+
+
+def parse_tile_address(z: str, x: str, y: str) -> TileAddress:
+    """Validate z/x/y from the path; a clear 400 rather than a generic validation error."""
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except ValueError as exc:
+        raise BadRequest(f"Tile address {z}/{x}/{y} is not valid: z, x and y must be whole numbers.") from exc
+    if not 0 <= zi <= MAX_ZOOM:
+        raise BadRequest(f"Zoom {zi} is out of range: z must be between 0 and {MAX_ZOOM}.")
+    top = 2**zi - 1
+    if not (0 <= xi <= top and 0 <= yi <= top):
+        raise BadRequest(f"Tile {zi}/{xi}/{yi} does not exist: at zoom {zi}, x and y must be between 0 and {top}.")
+    return TileAddress(zi, xi, yi)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Tile bytes (empty for an empty tile), their ETag, and whether they may be cached for ever."""
+
+    content: bytes
+    etag: str
+    immutable: bool = False
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    id: int
+    resolution: int
+    bounds: tuple[float, float, float, float]
+
+
+class TileCache:
+    """Finished runs' tiles and run facts, in memory: an LRU bounded in bytes.
+
+    A completed run never changes, so its tiles can skip the database on a
+    repeat. Thread-safe: sync handlers run in a thread pool.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._tiles: OrderedDict[tuple, Tile] = OrderedDict()
+        self._runs: dict[int, FinishedRun] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Tile | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: tuple, tile: Tile) -> None:
+        size = len(tile.content) + 200  # key and object overhead, roughly
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old.content) + 200
+            self._tiles[key] = tile
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, evicted = self._tiles.popitem(last=False)
+                self.bytes -= len(evicted.content) + 200
+
+    def run(self, run_id: int) -> FinishedRun | None:
+        return self._runs.get(run_id)
+
+    def remember_run(self, run: FinishedRun) -> None:
+        with self._lock:
+            if len(self._runs) > 1000:
+                self._runs.clear()
+            self._runs[run.id] = run
+
+
+def finished_run(session: Session, cache: TileCache, run_id: int | None) -> FinishedRun:
+    """A completed run's facts (cached), or a 400/404/409 saying why its tiles cannot be drawn."""
+    if run_id is None:
+        raise BadRequest("The hotspots layer needs a run: add ?run=<analysis run id>.")
+    known = cache.run(run_id)
+    if known is not None:
+        return known
+    run = run_store.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"There is no analysis run {run_id}.")
+    if run["status"] != "completed":
+        raise Conflict(f"Run {run_id} is {run['status']}; it has no cells to draw yet.",
+                       details={"status": run["status"], "error": run["error"]})
+    resolution = tile_store.run_cell_resolution(session, run_id)
+    bounds = tile_store.run_extent(session, run_id)
+    if resolution is None or bounds is None:
+        raise Conflict(f"Run {run_id} finished without cells; there is nothing to draw.")
+    if resolution > 0:
+        tile_store.ensure_cell_parents(session, run_id, resolution)
+    found = FinishedRun(run_id, resolution, bounds)
+    cache.remember_run(found)
+    return found
+
+
+def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileAddress) -> Tile:
+    """A finished run's tile, from memory when it has been drawn before."""
+    key = ("hotspots", run.id, at.z, at.x, at.y)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    resolution = min(resolution_for_zoom(at.z), run.resolution)
+    content = b""
+    for res in range(resolution, -1, -1):
+        draw = tile_store.hotspot_cells_tile if res == run.resolution else tile_store.hotspot_parents_tile
+        count, content = draw(session, run.id, res, at.z, at.x, at.y, FEATURE_CAP + 1)
+        if _fits(count, content):
+            break
+    else:
+        raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 cells.")
+    # Finished runs never change: the ETag is a name, so a 304 needs no drawing.
+    tile = Tile(content, hotspot_etag(run.id, at), immutable=True)
+    cache.put(key, tile)
+    return tile
+
+
+def hotspot_etag(run_id: int, at: TileAddress) -> str:
+    return f'"h{run_id}-{at.z}-{at.x}-{at.y}-{TILE_FORMAT}"'
+
+
+def communities_tile(session: Session, at: TileAddress) -> Tile:
+    """The active boundary set; simplified harder (1, 4, 16 px) until the tile fits."""
+    degrees_per_px = 360 / (256 * 2**at.z)
+    for factor in (1, 4, 16, 64):
+        count, content = tile_store.communities_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1,
+                                                     degrees_per_px * factor)
+        if _fits(count, content):
+            return Tile(content, _content_etag(content))
+    raise TileTooLarge(f"The communities in tile {at.z}/{at.x}/{at.y} are too many to draw in one tile.")
+
+
+def incidents_tile(session: Session, at: TileAddress) -> Tile:
+    """Points from INCIDENT_POINTS_MIN_ZOOM when they fit; otherwise counts per H3 cell."""
+    if at.z >= INCIDENT_POINTS_MIN_ZOOM:
+        count, content = tile_store.incident_points_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1)
+        if _fits(count, content):
+            return Tile(content, _content_etag(content))
+    for res in range(resolution_for_zoom(at.z), -1, -1):
+        count, content = tile_store.incident_cells_tile(session, res, at.z, at.x, at.y, FEATURE_CAP + 1)
+        if _fits(count, content):
+            return Tile(content, _content_etag(content))
+    raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 counts.")
+
+
+def _fits(count: int, content: bytes) -> bool:
+    return count <= FEATURE_CAP and len(content) <= MAX_TILE_BYTES
+
+
+def _content_etag(content: bytes) -> str:
+    return '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list (or *) with our ETag."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+# --- TileJSON -------------------------------------------------------------------------------
+
+HOTSPOT_FIELDS = {
+    "cell": "H3 cell index (hex string)",
+    "resolution": "H3 resolution of this feature's cell (coarser than the run's at low zoom)",
+    "incidents": "Incidents in the cell (summed over its cells when aggregated)",
+    "gi_bin": "Gi* confidence class: ±3 99 %, ±2 95 %, ±1 90 %, 0 not significant "
+              "(aggregated: the strongest class among its cells)",
+    "gi_z": "Gi* z-score (run-resolution cells only)",
+    "gi_p_fdr": "Gi* p-value after false-discovery-rate correction (run-resolution cells only)",
+    "lisa_label": "Local Moran's I cluster label (run-resolution cells only)",
+    "community": "Community name (run-resolution cells only)",
+    "cells": "Number of run cells aggregated into this feature (aggregated features only)",
+    "hot_cells": "Cells with Gi_Bin > 0 (aggregated features only)",
+    "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
+}
+COMMUNITY_FIELDS = {"id": "Community id", "name": "Community name", "incidents": "Incidents in the community"}
+INCIDENT_FIELDS = {
+    "id": "Incident id (points only)", "category": "Category (points only)", "source": "Source feed (points only)",
+    "occurred_at": "When it happened, UTC (points only)",
+    "cell": "H3 cell of the count (aggregated only)", "resolution": "H3 resolution of the count (aggregated only)",
+    "incidents": "Incidents in this H3 cell within the tile (aggregated only)",
+}
+
+
+def tilejson(layer: str, tiles_url: str, bounds: tuple[float, float, float, float] | None, *,
+             maxzoom: int, description: str, fields: dict[str, str], name: str) -> dict[str, Any]:
+    """A TileJSON 3.0.0 document for one layer."""
+    west, south, east, north = bounds or (-180.0, -85.0511, 180.0, 85.0511)
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "description": description,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": 0,
+        "maxzoom": maxzoom,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, min(maxzoom, 12)],
+        "vector_layers": [{"id": layer, "description": description, "minzoom": 0, "maxzoom": maxzoom,
+                           "fields": fields}],
+    }
+
+
+def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: str,
+                   run_id: int | None) -> dict[str, Any]:
+    """TileJSON for ``layer``; hotspots needs a finished run."""
+    if layer == "hotspots":
+        run = finished_run(session, cache, run_id)
+        return tilejson(layer, tiles_url, run.bounds, maxzoom=zoom_for_resolution(run.resolution),
+                        name=f"Hotspot run {run.id}", fields=HOTSPOT_FIELDS,
+                        description=f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
+                                    "cells; coarser H3 parents at low zoom.")
+    if layer == "communities":
+        return tilejson(layer, tiles_url, tile_store.active_communities_extent(session), maxzoom=16,
+                        name="Communities", fields=COMMUNITY_FIELDS,
+                        description="Communities of the active boundary set, with incident counts.")
+    if layer == "incidents":
+        return tilejson(layer, tiles_url, tile_store.incidents_extent(session), maxzoom=MAX_ZOOM,
+                        name="Incidents", fields=INCIDENT_FIELDS,
+                        description=f"Incidents: counts per H3 cell, points from zoom {INCIDENT_POINTS_MIN_ZOOM} "
+                                    "where a tile holds few enough. Restricted to analysts.")
+    raise NotFound(f"There is no tile layer {layer!r}; layers are {', '.join(LAYERS)}.")

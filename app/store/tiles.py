@@ -1,0 +1,215 @@
+"""Vector-tile SQL: one ``ST_AsMVTGeom`` / ``ST_AsMVT`` query per tile and layer.
+
+Every query selects only the columns its layer shows, finds rows through the
+GiST index on the stored 4326 geometry (the tile envelope is transformed once,
+not every row), transforms just those rows to 3857, and returns the tile
+together with its count of candidate rows. The caller passes ``limit`` = cap + 1, so a
+count above the cap means "too many here, ask for a coarser representation";
+a truncated tile is never served.
+
+Table names and attribute lists come from the fixed strings below, never
+from a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from spatial.grid import cell_boundaries, h3_parent_bits
+
+EXTENT = 4096
+BUFFER = 64
+# ST_AsMVTGeom keeps BUFFER/EXTENT of a tile around it: select rows in that margin too.
+MARGIN = BUFFER / EXTENT
+
+_BOUNDS = (
+    "bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS tile, "
+    "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS search)"
+)
+_MVT_GEOM = f"ST_AsMVTGeom(ST_Transform({{geom}}, 3857), b.tile, {EXTENT}, {BUFFER}, true) AS geom"
+# ``candidates`` counts rows before empty clipped geometries are dropped: the
+# LIMIT applies to them, so only candidates <= cap proves nothing was left out.
+_TILE = (
+    "SELECT (SELECT count(*) FROM features) AS candidates, "
+    f"(SELECT ST_AsMVT(f, :layer, {EXTENT}, 'geom') FROM features f WHERE geom IS NOT NULL) AS tile"
+)
+
+HOTSPOT_CELLS = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT to_hex(h.cell) AS cell, :resolution AS resolution, h.incidents, h.gi_bin, h.gi_z, h.gi_p_fdr, "
+    f"h.lisa_label, c.name AS community, {_MVT_GEOM.format(geom='h.geom')} "
+    "FROM hotspot_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
+    "WHERE h.run_id = :run_id AND h.geom && b.search LIMIT :limit) "
+    f"{_TILE}"
+)
+
+HOTSPOT_PARENTS = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT to_hex(p.cell) AS cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
+    f"{_MVT_GEOM.format(geom='p.geom')} "
+    "FROM hotspot_cell_parents p CROSS JOIN bounds b "
+    "WHERE p.run_id = :run_id AND p.resolution = :resolution AND p.geom && b.search LIMIT :limit) "
+    f"{_TILE}"
+)
+
+# Simplified in 4326 by about a pixel first: ST_AsMVTGeom would snap the
+# vertices anyway, and fewer of them keep low-zoom boundary tiles small.
+COMMUNITIES = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT c.id, c.name, (SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents, "
+    f"{_MVT_GEOM.format(geom='ST_Simplify(c.geom, :tolerance, true)')} "
+    "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active CROSS JOIN bounds b "
+    "WHERE c.geom && b.search LIMIT :limit) "
+    f"{_TILE}"
+)
+
+# Points: only those inside the tile proper (no margin), so no incident is drawn in two tiles.
+INCIDENT_POINTS = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT i.id, i.category, i.source, to_char(i.occurred_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS occurred_at, "
+    f"{_MVT_GEOM.format(geom='i.geom')} "
+    "FROM incidents i CROSS JOIN bounds b "
+    "WHERE i.geom && ST_Transform(b.tile, 4326) LIMIT :limit) "
+    f"{_TILE}"
+)
+
+# Counts per (tile, H3 parent), drawn at the mean position of the tile's
+# incidents in that parent: that point lies inside the tile, so a parent cut by
+# a tile edge is split between the tiles, never counted twice.
+INCIDENT_CELLS = (
+    f"WITH {_BOUNDS}, per_cell AS ("
+    "SELECT to_hex(h3_parent(i.h3_cell, :resolution)) AS cell, count(*) AS incidents, "
+    "ST_Centroid(ST_Collect(i.geom)) AS centre "
+    "FROM incidents i CROSS JOIN bounds b WHERE i.geom && ST_Transform(b.tile, 4326) GROUP BY 1), "
+    "features AS (SELECT a.cell, :resolution AS resolution, a.incidents, "
+    f"{_MVT_GEOM.format(geom='a.centre')} FROM per_cell a CROSS JOIN bounds b LIMIT :limit) "
+    f"{_TILE}"
+)
+
+
+def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit: int,
+          **params: Any) -> tuple[int, bytes]:
+    row = session.execute(
+        text(sql), {"z": z, "x": x, "y": y, "margin": MARGIN, "layer": layer, "limit": limit, **params}
+    ).one()
+    return int(row.candidates), bytes(row.tile or b"")
+
+
+def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
+                       limit: int) -> tuple[int, bytes]:
+    """A run's own cells in one tile: (candidate rows, MVT bytes)."""
+    return _tile(session, HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution)
+
+
+def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
+                         limit: int) -> tuple[int, bytes]:
+    """A run's cells aggregated to their parents at ``resolution``, in one tile."""
+    return _tile(session, HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution)
+
+
+def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
+                     tolerance: float) -> tuple[int, bytes]:
+    """The active set's communities in one tile, simplified by ``tolerance`` degrees."""
+    return _tile(session, COMMUNITIES, "communities", z, x, y, limit, tolerance=tolerance)
+
+
+def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
+    return _tile(session, INCIDENT_POINTS, "incidents", z, x, y, limit)
+
+
+def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
+                        limit: int) -> tuple[int, bytes]:
+    return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution)
+
+
+def run_extent(session: Session, run_id: int) -> tuple[float, float, float, float] | None:
+    """West, south, east, north of a run's cells, in degrees."""
+    row = session.execute(
+        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+             "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id) x"),
+        {"id": run_id},
+    ).one()
+    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def run_cell_resolution(session: Session, run_id: int) -> int | None:
+    """The H3 resolution of a run's cells, read from one cell's index bits."""
+    cell = session.execute(text("SELECT cell FROM hotspot_cells WHERE run_id = :id LIMIT 1"), {"id": run_id}).scalar()
+    return None if cell is None else (int(cell) >> 52) & 0xF
+
+
+def active_communities_extent(session: Session) -> tuple[float, float, float, float] | None:
+    row = session.execute(
+        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(c.geom) AS e "
+             "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active) x")
+    ).one()
+    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def incidents_extent(session: Session) -> tuple[float, float, float, float] | None:
+    """Estimated extent from the planner's statistics (a full scan of incidents is too slow here)."""
+    row = session.execute(
+        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+             "(SELECT coalesce(ST_EstimatedExtent('incidents', 'geom'), "
+             "(SELECT ST_Extent(geom) FROM incidents)) AS e) x")
+    ).one()
+    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
+    """Fill ``hotspot_cell_parents`` for a finished run, once, under an advisory lock.
+
+    Parents at every resolution below the run's: incidents summed, the
+    strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
+    cold cells counted, and the parent's exact H3 hexagon. Commits.
+    """
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotspot-cell-parents'), CAST(:id AS integer))"),
+                    {"id": run_id % 2**31})
+    done = session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
+                           {"id": run_id}).first()
+    if done is None:
+        rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
+                               {"id": run_id}).all()
+        if rows:
+            cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows))
+            for res in range(resolution - 1, -1, -1):
+                _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
+    session.commit()
+
+
+def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.ndarray,
+                         resolution: int) -> tuple[np.ndarray, ...]:
+    """Per parent: (parent, cells, incidents, strongest gi_bin, hot cells, cold cells)."""
+    parents, index = np.unique(h3_parent_bits(cells, resolution), return_inverse=True)
+    n = len(parents)
+    strength = np.abs(gi_bin) * 2 + (gi_bin > 0)  # |bin| first; on a tie hot (+) beats cold (-)
+    best = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(best, index, strength)
+    strongest = np.where(best % 2 == 1, best // 2, -(best // 2))
+    return (parents, np.bincount(index, minlength=n), np.bincount(index, weights=incidents, minlength=n),
+            strongest, np.bincount(index, weights=gi_bin > 0, minlength=n),
+            np.bincount(index, weights=gi_bin < 0, minlength=n))
+
+
+def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
+                    hot, cold) -> None:
+    import shapely
+
+    wkb = shapely.to_wkb(np.asarray(cell_boundaries(parents), dtype=object))
+    session.execute(
+        text(
+            "INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
+            "cold_cells, geom) SELECT :run_id, :resolution, u.cell, u.cells, u.incidents, u.gi_bin, u.hot, u.cold, "
+            "ST_GeomFromWKB(u.wkb, 4326) FROM unnest(CAST(:cell AS bigint[]), CAST(:cells AS integer[]), "
+            "CAST(:incidents AS bigint[]), CAST(:gi_bin AS smallint[]), CAST(:hot AS integer[]), "
+            "CAST(:cold AS integer[]), CAST(:wkb AS bytea[])) AS u(cell, cells, incidents, gi_bin, hot, cold, wkb)"
+        ),
+        {"run_id": run_id, "resolution": resolution, "cell": parents.tolist(), "cells": cells.tolist(),
+         "incidents": incidents.astype(np.int64).tolist(), "gi_bin": gi_bin.tolist(),
+         "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(), "wkb": list(wkb)},
+    )
