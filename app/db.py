@@ -19,6 +19,16 @@ def make_engine(settings: Settings) -> Engine:
                 cursor.execute(f"SET statement_timeout = {timeout}")
             dbapi_connection.commit()
 
+    @event.listens_for(engine, "checkin")
+    def _reset_role(dbapi_connection, _record) -> None:  # pragma: no cover - safety net
+        # A request that ran as the restricted role must not hand that role to the next one.
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("RESET ROLE")
+            dbapi_connection.commit()
+        except Exception:
+            pass
+
     return engine
 
 

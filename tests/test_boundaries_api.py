@@ -110,12 +110,15 @@ def test_activation_moves_incidents_between_sets(client, tokens, session, tmp_pa
     assert names["n1"] == "Saint Paul Charlestown"
     assert {names[f"b{i}"] for i in range(3)} == {"Saint George Basseterre"}
 
-    communities = client.get("/api/v1/communities", headers=auth(tokens["viewer"])).json()["communities"]
+    communities = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"]
     assert len(communities) == 14
     basseterre = next(c for c in communities if c["name"] == "Saint George Basseterre")
     assert basseterre["incidents"] == 3
+    # Below analyst, 3 incidents is under the suppression threshold (k = 5).
+    shared = client.get("/api/v1/communities", headers=auth(tokens["viewer"])).json()["communities"]
+    assert next(c for c in shared if c["name"] == "Saint George Basseterre")["incidents"] is None
 
-    detail = client.get(f"/api/v1/communities/{basseterre['id']}", headers=auth(tokens["viewer"])).json()
+    detail = client.get(f"/api/v1/communities/{basseterre['id']}", headers=auth(tokens["analyst"])).json()
     assert detail["type"] == "Feature" and detail["geometry"]["type"] == "MultiPolygon"
     assert detail["properties"]["by_category"] == [{"category": "Theft", "incidents": 3}]
     assert detail["properties"]["by_month"] == [{"month": "2024-03", "incidents": 3}]

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from app import web_sessions
 from app.audit import client_ip, record
 from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired, TooManyRequests
-from app.security import hash_token, role_allows
+from app.privacy import Audience, audience_for
+from app.security import hash_token, role_allows, sees_raw_data
 from app.settings import Settings
-from app.store.users import Principal, principal_for_token, principal_for_token_id
+from app.store.session_roles import restrict, unrestrict
+from app.store.users import PUBLIC, Principal, principal_for_token, principal_for_token_id
 
 
 def get_settings(request: Request) -> Settings:
@@ -26,7 +28,12 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.sessionmaker() as session:
-        yield session
+        try:
+            yield session
+        finally:
+            if session.info.pop("restricted", False):
+                session.rollback()
+                unrestrict(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -58,16 +65,25 @@ def get_principal(
                    target=request.url.path, details={"reason": "unknown or revoked token"})
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
         session.commit()  # keep last_used_at
-        return principal
+        return _restricted(session, principal)
     cookie = request.cookies.get(web_sessions.COOKIE_NAME)
     token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
     principal = principal_for_token_id(session, token_id) if token_id is not None else None
+    if principal is None and cookie is None and request.app.state.settings.public_access:
+        return _restricted(session, PUBLIC)
     if principal is None:
         raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>' "
                                "(browsers: sign in at /sign-in).")
     if request.method not in web_sessions.SAFE_METHODS and not web_sessions.same_origin(request):
         # The cookie rides along on cross-site requests; a write must come from our own pages (CSRF).
         raise Forbidden("This request did not come from this site's own pages; sign in again and retry.")
+    return _restricted(session, principal)
+
+
+def _restricted(session: Session, principal: Principal) -> Principal:
+    """Below analyst, the rest of the request runs as the restricted database role."""
+    if not sees_raw_data(principal.role):
+        restrict(session)
     return principal
 
 
@@ -121,6 +137,15 @@ def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
     return check
 
 
+def get_audience(principal: CurrentUser, settings: SettingsDep) -> Audience:
+    return audience_for(principal, settings)
+
+
+AudienceDep = Annotated[Audience, Depends(get_audience)]
+
+# Aggregates: partners and, when public access is on, anonymous visitors too.
+Reader = Annotated[Principal, Depends(require_role("public"))]
+PageReader = Annotated[Principal, Depends(require_role("public", page=True))]
 Analyst = Annotated[Principal, Depends(require_role("analyst"))]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 GisStaff = Annotated[Principal, Depends(require_role("gis"))]

@@ -149,3 +149,50 @@ def community_breakdown(session: Session, community_id: int, zone: str) -> dict[
         "by_category": [dict(r._mapping) for r in by_category],
         "by_month": [dict(r._mapping) for r in by_month],
     }
+
+
+def list_active_communities_aggregated(session: Session, *, excluded: list[str], min_count: int,
+                                       hold_back_days: int) -> list[dict[str, Any]]:
+    """As ``list_active_communities``, through the aggregate-only SQL function (restricted role)."""
+    rows = session.execute(
+        text(
+            "SELECT c.id, c.name, c.code, c.population, c.area_km2, t.incidents "
+            "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id "
+            "JOIN community_incident_totals(s.id, :excluded, :k, :hold) t ON t.community_id = c.id "
+            "WHERE s.is_active ORDER BY c.name, c.id"
+        ),
+        {"excluded": excluded, "k": min_count, "hold": hold_back_days},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def get_community_shape(session: Session, community_id: int) -> dict[str, Any] | None:
+    """A community without any incident figure (for audiences that get aggregates only)."""
+    row = session.execute(
+        text(
+            "SELECT c.id, c.name, c.code, c.population, c.area_km2, c.boundary_set_id, s.is_active, "
+            "ST_AsGeoJSON(c.geom, 6) AS geometry "
+            "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE c.id = :id"
+        ),
+        {"id": community_id},
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def community_breakdown_aggregated(session: Session, community_id: int, zone: str, *, excluded: list[str],
+                                   min_count: int, hold_back_days: int) -> dict[str, Any]:
+    """By category and month without sensitive categories, groups under k left out, plus the total."""
+    rows = session.execute(
+        text("SELECT kind, label, incidents FROM community_incident_breakdown(:id, :excluded, :k, :hold, :zone) "
+             "ORDER BY kind, label"),
+        {"id": community_id, "excluded": excluded, "k": min_count, "hold": hold_back_days, "zone": zone},
+    ).all()
+    total = session.execute(
+        text("SELECT t.incidents FROM communities c, community_incident_totals(c.boundary_set_id, :excluded, :k, "
+             ":hold) t WHERE c.id = :id AND t.community_id = c.id"),
+        {"id": community_id, "excluded": excluded, "k": min_count, "hold": hold_back_days},
+    ).scalar_one_or_none()
+    by_category = sorted(({"category": r.label, "incidents": r.incidents} for r in rows if r.kind == "category"),
+                         key=lambda r: (-r["incidents"], r["category"]))
+    by_month = [{"month": r.label, "incidents": r.incidents} for r in rows if r.kind == "month"]
+    return {"incidents": total, "by_category": by_category, "by_month": by_month}

@@ -18,6 +18,10 @@ class Principal:
     name: str
     role: str
     token_id: int | None = None  # the API token it signed in with (browser sessions name it)
+    communities: frozenset[str] | None = None  # a partner's scope (community names); None: all
+
+
+PUBLIC = Principal(user_id=0, name="public", role="public")
 
 
 def create_user(session: Session, name: str, role: str) -> User:
@@ -52,16 +56,42 @@ def add_token(session: Session, user_id: int, token_hash: str, label: str | None
 
 
 def principal_for_token(session: Session, token_hash: str) -> Principal | None:
-    """The active user holding this token, or ``None``; records when it was last used."""
+    """The active user holding this token, or ``None``.
+
+    ``last_used_at`` is written at most once a minute, so a burst of tile
+    requests does not turn every read into a write.
+    """
     row = session.execute(
         text(
-            "UPDATE api_tokens t SET last_used_at = now() FROM users u "
-            "WHERE t.token_hash = :hash AND t.revoked_at IS NULL AND u.id = t.user_id AND u.disabled_at IS NULL "
-            "RETURNING u.id, u.name, u.role, t.id AS token_id"
+            "SELECT u.id, u.name, u.role, t.id AS token_id, "
+            "(t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale "
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_hash = :hash AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
         ),
         {"hash": token_hash},
     ).first()
-    return Principal(user_id=row.id, name=row.name, role=row.role, token_id=row.token_id) if row else None
+    if row is None:
+        return None
+    if row.stale:
+        session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.token_id})
+    return _principal(session, row.id, row.name, row.role, row.token_id)
+
+
+def _principal(session: Session, user_id: int, name: str, role: str, token_id: int | None) -> Principal:
+    scope = None
+    if role == "partner":
+        names = session.execute(text("SELECT community_name FROM user_scopes WHERE user_id = :id"),
+                                {"id": user_id}).scalars().all()
+        scope = frozenset(names) if names else None
+    return Principal(user_id=user_id, name=name, role=role, token_id=token_id, communities=scope)
+
+
+def set_scope(session: Session, user_id: int, community_names: list[str]) -> None:
+    """Limit a partner to these communities (an empty list lifts the limit)."""
+    session.execute(text("DELETE FROM user_scopes WHERE user_id = :id"), {"id": user_id})
+    if community_names:
+        session.execute(text("INSERT INTO user_scopes (user_id, community_name) VALUES (:id, :name)"),
+                        [{"id": user_id, "name": n} for n in sorted(set(community_names))])
 
 
 def principal_for_token_id(session: Session, token_id: int) -> Principal | None:
@@ -73,7 +103,7 @@ def principal_for_token_id(session: Session, token_id: int) -> Principal | None:
         ),
         {"id": token_id},
     ).first()
-    return Principal(user_id=row.id, name=row.name, role=row.role, token_id=token_id) if row else None
+    return _principal(session, row.id, row.name, row.role, token_id) if row else None
 
 
 def revoke_tokens(session: Session, user_id: int) -> int:

@@ -1,0 +1,82 @@
+"""Privacy tiers: what each audience may see.
+
+Analysts and above (police) see points and exact counts. Everyone else —
+viewers, partners, the public when enabled — sees aggregates only:
+
+- runs marked ``shared`` (counted without sensitive categories and the
+  held-back days, at H3 resolution ``privacy_max_resolution`` or coarser);
+- counts under ``privacy_min_count`` (k, never below 3) suppressed: shown as
+  ``null`` with ``suppressed: true``;
+- no sensitive category in any breakdown;
+- a partner limited to some communities sees only those; anything else
+  answers 404, as if it did not exist.
+
+The database enforces the core of this too: those requests run as the
+``hotspots_restricted`` role, which cannot read the incidents table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from app.security import sees_raw_data
+from app.settings import Settings
+from app.store.users import Principal
+
+
+@dataclass(frozen=True)
+class Audience:
+    """The privacy rules that apply to one request."""
+
+    role: str
+    raw: bool
+    min_count: int
+    max_resolution: int
+    excluded_categories: tuple[str, ...]
+    hold_back_days: int
+    communities: frozenset[str] | None  # a partner's scope; None: every community
+
+    def count(self, value: int | None) -> int | None:
+        """The count as this audience may see it (``None`` when suppressed)."""
+        if value is None or self.raw:
+            return value
+        return int(value) if value >= self.min_count else None
+
+    def sees_community(self, name: str) -> bool:
+        return self.communities is None or name in self.communities
+
+    def sees_run(self, run: dict[str, Any]) -> bool:
+        if self.raw:
+            return True
+        return run.get("audience") == "shared" and run["parameters"].get("resolution", 99) <= self.max_resolution
+
+    def keep(self, rows: Iterable[dict[str, Any]], key: str = "community") -> list[dict[str, Any]]:
+        """Rows of communities this audience may see."""
+        return [r for r in rows if self.sees_community(r[key])]
+
+
+def audience_for(principal: Principal, settings: Settings) -> Audience:
+    return Audience(
+        role=principal.role,
+        raw=sees_raw_data(principal.role),
+        min_count=max(settings.privacy_min_count, 3),
+        max_resolution=settings.privacy_max_resolution,
+        excluded_categories=tuple(settings.sensitive_categories),
+        hold_back_days=settings.privacy_hold_back_days,
+        communities=principal.communities,
+    )
+
+
+def suppress_counts(row: dict[str, Any], audience: Audience, fields: Iterable[str]) -> dict[str, Any]:
+    """Replace small counts in ``row`` by ``None`` and flag the row; returns the row."""
+    hidden = False
+    for name in fields:
+        if row.get(name) is not None:
+            shown = audience.count(row[name])
+            hidden |= shown is None
+            row[name] = shown
+    if not audience.raw:
+        row["suppressed"] = hidden
+    return row

@@ -1,0 +1,20 @@
+"""Running a request as the restricted database role (the second wall of the privacy tiers)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+RESTRICTED_DB_ROLE = "hotspots_restricted"
+
+
+def restrict(session: Session) -> None:
+    """From now on this session cannot read raw incidents. Committed, so a later rollback keeps it."""
+    session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}"))
+    session.commit()
+    session.info["restricted"] = True
+
+
+def unrestrict(session: Session) -> None:
+    session.execute(text("RESET ROLE"))
+    session.commit()
