@@ -270,7 +270,7 @@ def analyses_run(
     engine, session = _session(settings)
     try:
         with session:
-            run_id = analyses.submit(session, request, zone=settings.zone, user_id=None)
+            run_id = analyses.submit(session, request, settings=settings, user_id=None)
             typer.echo(f"run {run_id}: analysing...")
             analyses.execute(session, run_id)
             run = run_store.get_run(session, run_id)

@@ -72,7 +72,7 @@ def run_ours(url: str) -> tuple[float, dict, object]:
     engine = make_engine(settings)
     with make_sessionmaker(engine)() as session:
         request = analyses.AnalysisRequest(resolution=10, permutations=999, seed=SEED)
-        run_id = analyses.submit(session, request, zone=settings.zone, user_id=None)
+        run_id = analyses.submit(session, request, settings=settings, user_id=None)
         started = time.perf_counter()
         analyses.execute(session, run_id)
         elapsed = time.perf_counter() - started

@@ -69,7 +69,7 @@ def load(url: str, incidents: int, folder: Path) -> dict:
                              options=ReadOptions(timezone=settings.zone))
             session.commit()
             run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
-                                     zone=settings.zone, user_id=None)
+                                     settings=settings, user_id=None)
             analyses.execute(session, run_id)
             run = analyses.run_or_404(session, run_id)
             assert run["status"] == "completed", run

@@ -166,7 +166,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
             session.commit()
             run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=9, permutations=permutations,
                                                                        seed=seed),
-                                     zone=settings.zone, user_id=None)
+                                     settings=settings, user_id=None)
             analyses.execute(session, run_id)
             run = analyses.run_or_404(session, run_id)
             assert run["status"] == "completed", run

@@ -67,12 +67,12 @@ def test_planted_cluster_is_a_99_percent_hot_spot(client, tokens, session, tmp_p
     assert run["status"] == "completed", run
     centre = h3.latlng_to_cell(*BASSETERRE, 9)
     cells = client.get(f"/api/v1/analyses/{run['id']}/cells",
-                       headers=auth(tokens["viewer"]), params={"gi_bin": 3, "limit": 10000}).json()
+                       headers=auth(tokens["analyst"]), params={"gi_bin": 3, "limit": 10000}).json()
     hot = {f["properties"]["cell"] for f in cells["features"]}
     assert centre in hot
     assert hot <= set(h3.grid_disk(centre, 4)), "hot cells should sit on the planted cluster"
 
-    ranking = client.get(f"/api/v1/analyses/{run['id']}/neighbourhoods", headers=auth(tokens["viewer"])).json()
+    ranking = client.get(f"/api/v1/analyses/{run['id']}/neighbourhoods", headers=auth(tokens["analyst"])).json()
     first = ranking["neighbourhoods"][0]
     assert first["community"] == "Saint George Basseterre" and first["rank"] == 1
     assert first["hot_cells"]["99%"] >= 1 and first["share_in_hot_cells"] > 0.5
@@ -139,15 +139,15 @@ def test_cells_geojson_pages_and_csv(client, tokens, session, tmp_path, parishes
     url = f"/api/v1/analyses/{run['id']}/cells"
     seen, next_url = [], f"{url}?limit=50"
     while next_url:
-        page = client.get(next_url, headers=auth(tokens["viewer"])).json()
+        page = client.get(next_url, headers=auth(tokens["analyst"])).json()
         seen += [f["properties"]["cell"] for f in page["features"]]
         next_url = page["next"]
     assert len(seen) == len(set(seen)) == run["provenance"]["cells"]
-    feature = client.get(url, headers=auth(tokens["viewer"]), params={"limit": 1}).json()["features"][0]
+    feature = client.get(url, headers=auth(tokens["analyst"]), params={"limit": 1}).json()["features"][0]
     assert feature["geometry"]["type"] == "Polygon"
     assert {"incidents", "gi_z", "gi_p_fdr", "gi_bin", "lisa_label", "community"} <= set(feature["properties"])
 
-    exported = client.get(url, headers=auth(tokens["viewer"]), params={"format": "csv"})
+    exported = client.get(url, headers=auth(tokens["analyst"]), params={"format": "csv"})
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == len(seen)
@@ -175,7 +175,7 @@ def test_no_active_boundaries_is_a_clear_conflict(client, tokens):
 def test_results_of_a_failed_run_are_409(client, tokens, parishes):
     run = _run(client, tokens["analyst"], seed=1)  # no incidents at all: the run fails
     assert run["status"] == "failed" and "No incidents" in run["error"]
-    assert client.get(f"/api/v1/analyses/{run['id']}/cells", headers=auth(tokens["viewer"])).status_code == 409
+    assert client.get(f"/api/v1/analyses/{run['id']}/cells", headers=auth(tokens["analyst"])).status_code == 409
 
 
 def test_interrupted_runs_are_failed_on_start_up(session, tokens, client, parishes):
@@ -190,3 +190,74 @@ def test_interrupted_runs_are_failed_on_start_up(session, tokens, client, parish
     status, error = session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
                                     {"id": run_id}).one()
     assert status == "failed" and "Interrupted" in error
+
+
+# --- privacy tiers: shared runs for partners and viewers ------------------------------------
+
+
+def _partner(session, name: str, communities: list[str]) -> str:
+    from app.services.accounts import create_user_with_token
+    from app.store.users import find_user, set_scope
+
+    token = create_user_with_token(session, name, "partner")
+    set_scope(session, find_user(session, name).id, communities)
+    session.commit()
+    return token
+
+
+def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, session, tmp_path, parishes):
+    rng = np.random.default_rng(8)
+    _random_background(session, tmp_path, seed=9)
+    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.002, 120),
+                   BASSETERRE[1] + rng.normal(0, 0.002, 120), "dv", category="Domestic violence")
+    police = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
+    shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, audience="shared")
+    assert shared["status"] == "completed", shared
+    viewer = auth(tokens["viewer"])
+    listed = {r["id"] for r in client.get("/api/v1/analyses", headers=viewer).json()["runs"]}
+    assert shared["id"] in listed and police["id"] not in listed
+    assert client.get(f"/api/v1/analyses/{police['id']}", headers=viewer).status_code == 404
+    assert client.get(f"/api/v1/analyses/{police['id']}/cells", headers=viewer).status_code == 404
+
+    # the shared run was counted without the sensitive category: as a police run of thefts only
+    thefts = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, categories=["Theft"])
+    assert shared["provenance"]["incidents_used"] == thefts["provenance"]["incidents_used"]
+    assert police["provenance"]["incidents_used"] > thefts["provenance"]["incidents_used"] + 100
+    cells = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=viewer, params={"limit": 10000}).json()
+    counts = [f["properties"]["incidents"] for f in cells["features"]]
+    assert all(c is None or c >= 5 for c in counts) and None in counts
+    assert all(f["geometry"]["type"] == "Polygon" for f in cells["features"])
+    exported = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=viewer, params={"format": "csv"}).text
+    assert all(row["incidents"] == "" or int(row["incidents"]) >= 5 for row in csv.DictReader(io.StringIO(exported)))
+    ranking = client.get(f"/api/v1/analyses/{shared['id']}/neighbourhoods", headers=viewer).json()["neighbourhoods"]
+    assert all(r["incidents"] is None or r["incidents"] >= 5 for r in ranking)
+    body = str(cells) + exported + str(ranking)
+    assert "Domestic violence" not in body and "domestic violence" not in body
+
+
+def test_shared_runs_refuse_fine_cells_and_sensitive_categories(client, tokens, parishes):
+    analyst = auth(tokens["analyst"])
+    fine = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 9, "audience": "shared"})
+    assert fine.status_code == 400 and "resolution 8 or coarser" in fine.json()["error"]["message"]
+    sensitive = client.post("/api/v1/analyses", headers=analyst,
+                            json={"resolution": 8, "audience": "shared", "categories": ["Rape"]})
+    assert sensitive.status_code == 400 and "sensitive" in sensitive.json()["error"]["message"]
+
+
+def test_partner_sees_only_its_communities(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=10, n=800)
+    shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=2, audience="shared")
+    token = _partner(session, "cayon-council", ["Saint Mary Cayon"])
+    partner = auth(token)
+    ranking = client.get(f"/api/v1/analyses/{shared['id']}/neighbourhoods", headers=partner).json()
+    assert [r["community"] for r in ranking["neighbourhoods"]] == ["Saint Mary Cayon"]
+    cells = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=partner, params={"limit": 10000}).json()
+    assert {f["properties"]["community"] for f in cells["features"]} == {"Saint Mary Cayon"}
+    communities = client.get("/api/v1/communities", headers=partner).json()["communities"]
+    assert [c["name"] for c in communities] == ["Saint Mary Cayon"]
+    other = next(c["id"] for c in client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()
+                 ["communities"] if c["name"] == "Saint Paul Charlestown")
+    assert client.get(f"/api/v1/communities/{other}", headers=partner).status_code == 404
+    assert client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=partner,
+                      params={"community": other}).status_code == 404
+    assert client.get("/api/v1/incidents", headers=partner).status_code == 403

@@ -8,14 +8,14 @@ import secrets
 import time
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
 import shapely
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict
+from app.settings import Settings
 from app.store import hotspots as run_store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
 from spatial.hotspots import AnalysisParameters, analyse, counts_on_grid
@@ -40,6 +40,8 @@ class AnalysisRequest(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Random seed; one is chosen if absent")
     fdr: bool = Field(default=True, description="Benjamini–Hochberg false-discovery-rate correction")
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level for LISA labels")
+    audience: Literal["police", "shared"] = Field(
+        default="police", description="'shared' runs leave out sensitive categories and can be shown to partners")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
@@ -53,8 +55,9 @@ class AnalysisRequest(BaseModel):
         return self
 
 
-def submit(session: Session, request: AnalysisRequest, *, zone, user_id: int | None) -> int:
-    """Check the request against the active boundary set and queue a run."""
+def submit(session: Session, request: AnalysisRequest, *, settings: Settings, user_id: int | None) -> int:
+    """Check the request against the active boundary set and the privacy rules, and queue a run."""
+    _check_audience(request, settings)
     set_id = run_store.active_boundary_set_id(session)
     if set_id is None:
         raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.")
@@ -66,12 +69,28 @@ def submit(session: Session, request: AnalysisRequest, *, zone, user_id: int | N
     for key in ("start", "end"):
         stamp = getattr(request, key)
         if stamp is not None and stamp.tzinfo is None:
-            parameters[key] = stamp.replace(tzinfo=zone).isoformat()
+            parameters[key] = stamp.replace(tzinfo=settings.zone).isoformat()
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31 - 1)
     parameters["seed"] = seed
-    run_id = run_store.create_run(session, parameters=parameters, seed=seed, boundary_set_id=set_id, user_id=user_id)
+    # A shared run is counted without sensitive categories and the held-back days, fixed now.
+    shared = request.audience == "shared"
+    parameters["excluded_categories"] = list(settings.sensitive_categories) if shared else []
+    parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
+    run_id = run_store.create_run(session, parameters=parameters, seed=seed, boundary_set_id=set_id,
+                                  user_id=user_id, audience=request.audience)
     session.commit()
     return run_id
+
+
+def _check_audience(request: AnalysisRequest, settings: Settings) -> None:
+    if request.audience != "shared":
+        return
+    if request.resolution > settings.privacy_max_resolution:
+        raise BadRequest(f"A shared run must be at H3 resolution {settings.privacy_max_resolution} or coarser "
+                         f"(asked for {request.resolution}): finer cells can point to single addresses.")
+    sensitive = sorted(c for c in request.categories if c.lower() in settings.sensitive_categories)
+    if sensitive:
+        raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
 
 
 def execute(session: Session, run_id: int) -> None:
@@ -120,6 +139,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         session, resolution=params["resolution"], bbox=(west, south, east, north),
         start=_stamp(params["start"]), end=_stamp(params["end"]),
         categories=params["categories"], sources=params["sources"],
+        excluded_categories=params.get("excluded_categories") or [], hold_back_days=params.get("hold_back_days", 0),
     )
     counts = counts_on_grid(grid.cells, counted_cells, counted)
     timings["counts"] = time.perf_counter() - clock
@@ -139,6 +159,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "parameters": params,
         "seed": run["seed"],
         "boundary_set_id": run["boundary_set_id"],
+        "audience": run["audience"],
         "communities": [{"id": s["id"], "name": s["name"]} for s in shapes],
         "cells": len(grid),
         "incidents_used": int(counts.sum()),
@@ -181,64 +202,5 @@ def recover_interrupted(session: Session) -> tuple[list[int], list[int]]:
     return failed, run_store.queued_run_ids(session)
 
 
-def run_or_404(session: Session, run_id: int) -> dict[str, Any]:
-    run = run_store.get_run(session, run_id)
-    if run is None:
-        raise NotFound(f"There is no analysis run {run_id}.")
-    return run
-
-
-def neighbourhood_ranking(session: Session, run: dict[str, Any], top: int = 3) -> list[dict[str, Any]]:
-    """Communities ranked for targeting.
-
-    Order: incidents inside hot cells (95 % confidence or more), then incidents
-    per km². Each entry carries the figures behind its place.
-    """
-    figures = run_store.neighbourhood_figures(session, run["id"])
-    hottest: dict[int, list[dict[str, Any]]] = {}
-    for cell in run_store.top_cells(session, run["id"], top):
-        hottest.setdefault(cell["community_id"], []).append(
-            {"cell": _h3(cell["cell"]), "incidents": cell["incidents"], "gi_z": cell["gi_z"], "gi_bin": cell["gi_bin"]}
-        )
-    moran = (run.get("provenance") or {}).get("moran_by_community", {})
-    ranking = []
-    for row in figures:
-        incidents = int(row["incidents"] or 0)
-        ranking.append({
-            "community_id": row["community_id"],
-            "community": row["community"],
-            "incidents": incidents,
-            "area_km2": round(row["area_km2"], 3),
-            "incidents_per_km2": round(incidents / row["area_km2"], 2) if row["area_km2"] else None,
-            "cells": row["cells"],
-            "hot_cells": {"99%": row["hot_99"], "95%": row["hot_95"], "90%": row["hot_90"]},
-            "cold_cells": row["cold"],
-            "incidents_in_hot_cells": int(row["incidents_in_hot_cells"]),
-            "share_in_hot_cells": round(int(row["incidents_in_hot_cells"]) / incidents, 3) if incidents else 0.0,
-            "top_cells": hottest.get(row["community_id"], []),
-            "moran": moran.get(row["community"]),
-        })
-    ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
-    for place, entry in enumerate(ranking, start=1):
-        entry["rank"] = place
-    return ranking
-
-
-def _h3(cell: int) -> str:
-    import h3
-
-    return h3.int_to_str(int(cell))
-
-
-def cell_feature(row: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    geometry = json.loads(row.pop("geometry"))
-    row["cell"] = _h3(row["cell"])
-    return {"type": "Feature", "id": row["cell"], "geometry": geometry, "properties": row}
-
-
-def finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
+# Reading results lives in run_results; these names stay importable from here for callers.
+from app.services.run_results import neighbourhood_ranking, run_or_404  # noqa: E402,F401

@@ -36,7 +36,7 @@ def prepare_demo(session: Session, settings: Settings, *, sample_boundaries: Pat
         report = import_incidents(session, path, filename="SYNTHETIC demo incidents", source=DEMO_SOURCE,
                                   options=ReadOptions(timezone=settings.zone))
     run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=9, permutations=999, seed=seed),
-                             zone=settings.zone, user_id=None)
+                             settings=settings, user_id=None)
     analyses.execute(session, run_id)
     user = user_store.find_user(session, DEMO_USER) or user_store.create_user(session, DEMO_USER, "admin")
     token = new_token()

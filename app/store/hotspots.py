@@ -24,36 +24,43 @@ CELL_COLUMNS = (
 
 
 def create_run(session: Session, *, parameters: dict[str, Any], seed: int, boundary_set_id: int,
-               user_id: int | None) -> int:
+               user_id: int | None, audience: str = "police") -> int:
     return int(session.execute(
         text(
-            "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage) "
-            "VALUES (CAST(:parameters AS jsonb), :seed, :set_id, :user_id, 'queued') RETURNING id"
+            "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage, audience) "
+            "VALUES (CAST(:parameters AS jsonb), :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
         ),
         {"parameters": json.dumps(parameters, default=str), "seed": seed, "set_id": boundary_set_id,
-         "user_id": user_id},
+         "user_id": user_id, "audience": audience},
     ).scalar_one())
 
 
 def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
     row = session.execute(
         text(
-            "SELECT id, status, progress, stage, parameters, seed, boundary_set_id, created_by, created_at, "
-            "started_at, finished_at, error, provenance FROM hotspot_runs WHERE id = :id"
+            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
+            "created_at, started_at, finished_at, error, provenance FROM hotspot_runs WHERE id = :id"
         ),
         {"id": run_id},
     ).first()
     return dict(row._mapping) if row else None
 
 
-def list_runs(session: Session, *, limit: int, before_id: int | None = None) -> list[dict[str, Any]]:
-    clause = "WHERE id < :before" if before_id is not None else ""
+def list_runs(session: Session, *, limit: int, before_id: int | None = None,
+              shared_up_to_resolution: int | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser."""
+    clauses = []
+    if before_id is not None:
+        clauses.append("id < :before")
+    if shared_up_to_resolution is not None:
+        clauses.append("audience = 'shared' AND (parameters->>'resolution')::int <= :max_resolution")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = session.execute(
         text(
-            "SELECT id, status, progress, stage, parameters, seed, boundary_set_id, created_at, finished_at, error "
-            f"FROM hotspot_runs {clause} ORDER BY id DESC LIMIT :limit"
+            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
+            f"finished_at, error FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
-        {"limit": limit, "before": before_id},
+        {"limit": limit, "before": before_id, "max_resolution": shared_up_to_resolution},
     )
     return [dict(r._mapping) for r in rows]
 
@@ -130,6 +137,7 @@ def active_boundary_set_id(session: Session) -> int | None:
 def counts_per_cell(
     session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
     start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
+    excluded_categories: list[str] | None = None, hold_back_days: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Incidents per H3 cell at ``resolution``: a GROUP BY on the stored cell's parent.
 
@@ -150,6 +158,12 @@ def counts_per_cell(
     if sources:
         clauses.append("source = ANY(:sources)")
         params["sources"] = sources
+    if excluded_categories:
+        clauses.append("(category IS NULL OR NOT lower(category) = ANY(:excluded))")
+        params["excluded"] = excluded_categories
+    if hold_back_days:
+        clauses.append("occurred_at < now() - make_interval(days => :hold_back)")
+        params["hold_back"] = hold_back_days
     rows = session.execute(
         text(
             "SELECT h3_parent(h3_cell, :resolution) AS cell, count(*) AS incidents FROM incidents "
@@ -200,8 +214,12 @@ CELL_SELECT = (
 )
 
 
-def _cell_filters(community_id: int | None, gi_bins: list[int]) -> tuple[str, dict[str, Any]]:
+def _cell_filters(community_id: int | None, gi_bins: list[int],
+                  within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
+    if within is not None:
+        clauses.append("h.community_id = ANY(:within)")
+        params["within"] = within
     if community_id is not None:
         clauses.append("h.community_id = :community_id")
         params["community_id"] = community_id
@@ -212,9 +230,10 @@ def _cell_filters(community_id: int | None, gi_bins: list[int]) -> tuple[str, di
 
 
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
-              community_id: int | None = None, gi_bins: list[int] | None = None) -> list[dict[str, Any]]:
-    """One page of a run's cells, in cell order, with their hexagon as GeoJSON."""
-    extra, params = _cell_filters(community_id, gi_bins or [])
+              community_id: int | None = None, gi_bins: list[int] | None = None,
+              within: list[int] | None = None) -> list[dict[str, Any]]:
+    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these communities)."""
+    extra, params = _cell_filters(community_id, gi_bins or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
@@ -230,9 +249,9 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None) -> Iterator[dict[str, Any]]:
+               gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Every cell of a run, streamed (for CSV export), with the cell centre."""
-    extra, params = _cell_filters(community_id, gi_bins or [])
+    extra, params = _cell_filters(community_id, gi_bins or [], within)
     result = session.execute(
         text(
             f"{CELL_SELECT}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "

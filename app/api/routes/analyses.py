@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
-from app.api.deps import Analyst, SessionDep, SettingsDep, Viewer, heavy
+from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy
 from app.audit import record
-from app.errors import Conflict
+from app.errors import BadRequest, NotFound
 from app.services import analyses as analysis_service
+from app.services import run_results
 from app.store import hotspots as run_store
 from app.store.users import Principal
 
@@ -30,24 +31,25 @@ CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi
 def submit_analysis(body: analysis_service.AnalysisRequest, request: Request, session: SessionDep,
                     settings: SettingsDep, user: Analyst,
                     _: Annotated[Principal, Depends(heavy("analysis"))]) -> JSONResponse:
-    run_id = analysis_service.submit(session, body, zone=settings.zone, user_id=user.user_id)
+    run_id = analysis_service.submit(session, body, settings=settings, user_id=user.user_id)
     request.app.state.run_worker.submit(run_id, session=session)
     url = str(request.url_for("get_analysis", run_id=run_id))
     return JSONResponse({"id": run_id, "url": url, "status": "queued"}, status_code=202, headers={"Location": url})
 
 
-@router.get("", summary="Recent runs, newest first")
-def list_analyses(session: SessionDep, _: Viewer,
+@router.get("", summary="Recent runs the caller may see, newest first")
+def list_analyses(session: SessionDep, _: Reader, audience: AudienceDep,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
                   before: Annotated[int | None, Query(ge=1, description="Cursor: runs older than this id")] = None,
                   ) -> dict[str, Any]:
-    runs = run_store.list_runs(session, limit=limit, before_id=before)
+    runs = run_results.visible_runs(session, audience, limit=limit, before_id=before)
     return {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
 
 
 @router.get("/{run_id}", summary="A run's status, progress and provenance")
-def get_analysis(run_id: int, request: Request, session: SessionDep, _: Viewer) -> dict[str, Any]:
-    run = analysis_service.run_or_404(session, run_id)
+def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
+                 audience: AudienceDep) -> dict[str, Any]:
+    run = run_results.run_or_404(session, run_id, audience)
     if run["status"] == "completed":
         run["links"] = {
             "cells": str(request.url_for("analysis_cells", run_id=run_id)),
@@ -56,48 +58,40 @@ def get_analysis(run_id: int, request: Request, session: SessionDep, _: Viewer) 
     return run
 
 
-def _completed(session, run_id: int) -> dict[str, Any]:
-    run = analysis_service.run_or_404(session, run_id)
-    if run["status"] != "completed":
-        raise Conflict(f"Run {run_id} is {run['status']}; its results are not available.",
-                       details={"status": run["status"], "error": run["error"]})
-    return run
-
-
 @router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
 def analysis_cells(
-    run_id: int, request: Request, session: SessionDep, user: Viewer,
+    run_id: int, request: Request, session: SessionDep, user: Reader, audience: AudienceDep,
     format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
 ):
-    _completed(session, run_id)
+    run = run_results.completed_run(session, run_id, audience)
+    within = run_results.scope_ids(session, run, audience)
+    if community is not None and within is not None and community not in within:
+        raise NotFound(f"There is no community {community} in this run.")
     if format == "csv":
         heavy("export")(request, user)
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
-        rows = run_store.iter_cells(session, run_id, community, gi_bin)
-        return StreamingResponse(_csv(rows), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="hotspot-run-{run_id}-cells.csv"'})
-    after_cell = _cursor(after)
-    rows = run_store.cell_page(session, run_id, after_cell=after_cell, limit=limit + 1,
-                               community_id=community, gi_bins=gi_bin)
+        rows = run_store.iter_cells(session, run_id, community, gi_bin, within)
+        return StreamingResponse(_csv(run_results.shape_cell(r, audience) for r in rows), media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="hotspot-run-{run_id}-cells.csv"'})
+    rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
+                               community_id=community, gi_bins=gi_bin, within=within)
     more = len(rows) > limit
     rows = rows[:limit]
     next_url = None
     if more:
         next_url = str(request.url.include_query_params(after=hex(rows[-1]["cell"])[2:], limit=limit))
-    return {"type": "FeatureCollection", "features": [analysis_service.cell_feature(r) for r in rows],
+    return {"type": "FeatureCollection", "features": [run_results.cell_feature(r, audience) for r in rows],
             "numberReturned": len(rows), "next": next_url}
 
 
 def _cursor(after: str | None) -> int | None:
     if after is None:
         return None
-    from app.errors import BadRequest
-
     try:
         return int(after, 16)
     except ValueError as exc:
@@ -105,14 +99,11 @@ def _cursor(after: str | None) -> int | None:
 
 
 def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    import h3
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        row["cell"] = h3.int_to_str(row["cell"])
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        writer.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -122,12 +113,12 @@ def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 @router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",
             summary="Communities ranked for targeting patrols and programmes")
-def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Viewer) -> dict[str, Any]:
-    run = _completed(session, run_id)
+def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
+    run = run_results.completed_run(session, run_id, audience)
     provenance = run["provenance"] or {}
     return {
         "run": run_id,
         "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²",
         "moran": provenance.get("moran"),
-        "neighbourhoods": analysis_service.neighbourhood_ranking(session, run),
+        "neighbourhoods": run_results.neighbourhood_ranking(session, run, audience),
     }
