@@ -92,9 +92,17 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> "Settings":
-        if self.environment == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("HOTSPOTS_SECRET_KEY is a placeholder; set a real secret before running in production")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16:
+            raise ValueError("HOTSPOTS_SECRET_KEY is a placeholder or too short; set a real secret (16+ characters) "
+                             "before running in production")
+        if self.public_access and (self.privacy_min_count < 5 or not self.sensitive_categories
+                                   or self.privacy_max_resolution > 8):
+            raise ValueError("HOTSPOTS_PUBLIC_ACCESS is on with weakened privacy (k below 5, no sensitive "
+                             "categories, or cells finer than resolution 8); anonymous visitors would reach "
+                             "restricted detail. Restore the defaults or turn public access off.")
         return self
 
     @field_validator("sensitive_categories", mode="before")

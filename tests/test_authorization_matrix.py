@@ -1,0 +1,134 @@
+"""Every route of the OpenAPI schema (plus the browser pages) against every role.
+
+The table below says the least role each operation needs; the test fails when a
+route has no entry, so a new route must declare who may use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.security import ROLE_RANK
+from app.services.accounts import create_user_with_token
+from tests.conftest import auth
+from tests.spatial.bad_boundaries import KNA
+
+ANYONE = None
+MINIMUM_ROLE = {
+    ("get", "/healthz"): ANYONE,
+    ("get", "/readyz"): ANYONE,
+    ("post", "/api/v1/incidents/imports"): "analyst",
+    ("get", "/api/v1/incidents/imports/{import_id}"): "analyst",
+    ("get", "/api/v1/incidents"): "analyst",
+    ("get", "/api/v1/boundary-sets"): "viewer",
+    ("post", "/api/v1/boundary-sets"): "gis",
+    ("get", "/api/v1/boundary-sets/{set_id}"): "viewer",
+    ("post", "/api/v1/boundary-sets/{set_id}/activate"): "gis",
+    ("get", "/api/v1/communities"): "public",
+    ("get", "/api/v1/communities/{community_id}"): "public",
+    ("post", "/api/v1/analyses"): "analyst",
+    ("get", "/api/v1/analyses"): "public",
+    ("get", "/api/v1/analyses/{run_id}"): "public",
+    ("get", "/api/v1/analyses/{run_id}/cells"): "public",
+    ("get", "/api/v1/analyses/{run_id}/neighbourhoods"): "public",
+    ("get", "/api/v1/users"): "admin",
+    ("post", "/api/v1/users"): "admin",
+    ("post", "/api/v1/users/{user_id}/tokens"): "admin",
+    ("post", "/api/v1/users/{user_id}/tokens/revoke"): "admin",
+    ("get", "/api/v1/audit"): "admin",
+    ("get", "/tiles/hotspots/{z}/{x}/{y}.mvt"): "public",
+    ("get", "/tiles/communities/{z}/{x}/{y}.mvt"): "public",
+    ("get", "/tiles/incidents/{z}/{x}/{y}.mvt"): "analyst",
+    ("get", "/tiles/hotspots.json"): "public",
+    ("get", "/tiles/communities.json"): "public",
+    ("get", "/tiles/incidents.json"): "analyst",
+}
+PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public"}
+ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
+
+
+@pytest.fixture
+def world(client, session, tokens):
+    """Boundaries, a few incidents and a completed shared run, so ids in paths exist."""
+    with KNA.open("rb") as handle:
+        set_id = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
+                             files={"file": ("kna.geojson", handle)}, data={"activate": "true"}).json()["id"]
+    rows = "id,latitude,longitude,date,category\n" + "".join(
+        f"w{i},{17.29 + (i % 7) * 0.004},{-62.73 + (i // 7) * 0.004},2024-02-0{1 + i % 9} 10:00,Theft\n"
+        for i in range(60))
+    imported = client.post("/api/v1/incidents/imports", headers=auth(tokens["analyst"]),
+                           files={"file": ("w.csv", rows.encode())}, data={"source": "world"}).json()
+    run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                      json={"resolution": 8, "permutations": 0, "seed": 1, "audience": "shared"}).json()
+    community_id = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"][0]["id"]
+    tokens = {**tokens, "partner": create_user_with_token(session, "test-partner", "partner")}
+    create_user_with_token(session, "matrix-target", "viewer")  # whose tokens the admin routes act on
+    target = next(u["id"] for u in client.get("/api/v1/users", headers=auth(tokens["admin"])).json()["users"]
+                  if u["name"] == "matrix-target")
+    return {
+        "import_id": imported["import_id"], "set_id": set_id, "community_id": community_id, "run_id": run["id"],
+        "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens,
+    }
+
+
+def _url(path: str, world: dict) -> str:
+    url = re.sub(r"\{(\w+)\}", lambda m: str(world[m.group(1)]), path)
+    return url + ("?run=%d" % world["run_id"] if path.startswith("/tiles/hotspots") else "")
+
+
+def _call(client, method: str, url: str, headers: dict):
+    if method == "post":
+        return client.post(url, headers=headers, json={})
+    return client.get(url, headers=headers, follow_redirects=False)
+
+
+def test_every_schema_route_is_in_the_table(app):
+    operations = {(m, p) for p, ops in app.openapi()["paths"].items() for m in ops}
+    assert operations == set(MINIMUM_ROLE), operations ^ set(MINIMUM_ROLE)
+
+
+def test_matrix(client, world):
+    failures = []
+    for (method, path), minimum in MINIMUM_ROLE.items():
+        url = _url(path, world)
+        anonymous = _call(client, method, url, {})
+        if minimum is None:
+            if anonymous.status_code != 200:
+                failures.append(f"{method} {path} anonymous: {anonymous.status_code}")
+            continue
+        if anonymous.status_code != 401:
+            failures.append(f"{method} {path} anonymous: {anonymous.status_code}, expected 401")
+        for role in ROLES:
+            response = _call(client, method, url, auth(world["tokens"][role]))
+            allowed = ROLE_RANK[role] >= ROLE_RANK[minimum]
+            if response.status_code >= 500:
+                failures.append(f"{method} {path} {role}: {response.status_code}")
+            elif allowed and response.status_code in (401, 403):
+                failures.append(f"{method} {path} {role}: {response.status_code}, expected access")
+            elif not allowed and response.status_code != 403:
+                failures.append(f"{method} {path} {role}: {response.status_code}, expected 403")
+    assert not failures, "\n".join(failures)
+
+
+def test_pages_send_strangers_to_sign_in_and_let_readers_in(client, world):
+    for path, minimum in PAGES.items():
+        url = _url(path, world)
+        stranger = client.get(url, follow_redirects=False)
+        assert stranger.status_code == 303 and stranger.headers["location"].startswith("/sign-in"), path
+        for role in ROLES:
+            response = client.get(url, headers=auth(world["tokens"][role]), follow_redirects=False)
+            assert response.status_code == 200, (path, role, response.status_code)
+
+
+def test_public_access_when_enabled_reaches_only_aggregates(app, client, world):
+    app.state.settings = app.state.settings.model_copy(update={"public_access": True})
+    for (method, path), minimum in MINIMUM_ROLE.items():
+        if minimum is None:
+            continue
+        response = _call(client, method, _url(path, world), {})
+        if minimum == "public":
+            assert response.status_code not in (401, 403) and response.status_code < 500, (path, response.status_code)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)

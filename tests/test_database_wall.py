@@ -1,0 +1,57 @@
+"""The database as a second wall: below-analyst requests run as a role that cannot read
+raw incidents, whatever the code above it does; every connection has a statement timeout."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from app.db import make_engine
+from app.store import incidents as incident_store
+from app.store.session_roles import restrict, unrestrict
+
+
+def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
+    restrict(session)
+    try:
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            with session.begin_nested():
+                incident_store.list_incidents(session, incident_store.IncidentFilter(), after_id=None, limit=1)
+        for table in ("incidents", "api_tokens", "users", "imports"):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                with session.begin_nested():
+                    session.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))
+        # ...but the aggregate-only function answers, with k enforced inside the database
+        rows = session.execute(text(
+            "SELECT count(*) FROM community_incident_totals(0, ARRAY[]::text[], 1, 0)")).scalar_one()
+        assert rows == 0
+    finally:
+        session.rollback()
+        unrestrict(session)
+
+
+def test_viewer_requests_run_as_the_restricted_role(client, tokens, session, monkeypatch):
+    from app.api import deps
+
+    seen = []
+    original = deps.restrict
+
+    def spy(db_session):
+        original(db_session)
+        seen.append(db_session.execute(text("SELECT current_user")).scalar_one())
+
+    monkeypatch.setattr(deps, "restrict", spy)
+    client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['analyst']}"})
+    assert seen == ["hotspots_restricted"]  # only the viewer's request
+    assert session.execute(text("SELECT current_user")).scalar_one() != "hotspots_restricted"
+
+
+def test_connections_have_a_statement_timeout(settings):
+    engine = make_engine(settings.model_copy(update={"statement_timeout_ms": 1234}))
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "1234ms"
+    finally:
+        engine.dispose()
