@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from app.api.csv_export import csv_response
 from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy
 from app.audit import record
 from app.errors import BadRequest, NotFound
@@ -76,8 +74,8 @@ def analysis_cells(
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
         rows = run_store.iter_cells(session, run_id, community, gi_bin, within)
-        return StreamingResponse(_csv(run_results.shape_cell(r, audience) for r in rows), media_type="text/csv",
-                                 headers={"Content-Disposition": f'attachment; filename="hotspot-run-{run_id}-cells.csv"'})
+        return csv_response((run_results.shape_cell(r, audience) for r in rows), CSV_COLUMNS,
+                            f"hotspot-run-{run_id}-cells.csv")
     rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
                                community_id=community, gi_bins=gi_bin, within=within)
     more = len(rows) > limit
@@ -96,19 +94,6 @@ def _cursor(after: str | None) -> int | None:
         return int(after, 16)
     except ValueError as exc:
         raise BadRequest("after must be the cursor from a previous page's next link.") from exc
-
-
-def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 @router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",

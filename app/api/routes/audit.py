@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
 
+from app.api.csv_export import csv_response
 from app.api.deps import Admin, DateRangeDep, SessionDep, heavy
 from app.audit import record
 from app.store import audit as audit_store
@@ -33,20 +30,6 @@ def list_audit(
         heavy("export")(request, user)
         record(session, action="export.audit", principal=user, request=request, target="/api/v1/audit",
                details={k: v for k, v in filters.items() if v is not None})
-        return StreamingResponse(_csv(audit_store.stream(session, **filters)), media_type="text/csv",
-                                 headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+        return csv_response(audit_store.stream(session, **filters), CSV_COLUMNS, "audit.csv")
     entries = audit_store.page(session, limit=limit, before_id=before, **filters)
     return {"entries": entries, "next_before": entries[-1]["id"] if len(entries) == limit else None}
-
-
-def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
