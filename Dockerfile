@@ -5,7 +5,7 @@ FROM python:3.11-slim-bookworm AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# GDAL comes inside the pyogrio/pyproj/shapely wheels; libexpat is needed by some of them.
+# GDAL comes inside the pyogrio/pyproj/shapely wheels; Node.js only fetches the map assets at build time.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libexpat1 nodejs npm \
  && rm -rf /var/lib/apt/lists/*
@@ -20,9 +20,12 @@ COPY models ./models
 COPY migrations ./migrations
 COPY static ./static
 COPY scripts ./scripts
-COPY package*.json ./
-RUN pip install . \
- && if [ -f scripts/ensure-assets.sh ]; then bash scripts/ensure-assets.sh; fi \
+COPY frontend/package.json frontend/package-lock.json ./frontend/
+# Editable, so alembic.ini, migrations/ and static/ stay beside the code. Leaflet and its plugins
+# come from npm at build time and are served by the service itself (no CDN).
+RUN pip install -e . \
+ && bash scripts/ensure-assets.sh \
+ && rm -rf frontend/node_modules \
  && chown -R hotspots:hotspots /srv/hotspots
 
 USER hotspots
