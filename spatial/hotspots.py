@@ -71,6 +71,7 @@ class AnalysisResult:
     components: int
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    draws_method: str = ""
 
 
 def counts_on_grid(grid_cells: np.ndarray, counted_cells: np.ndarray, counted: np.ndarray) -> np.ndarray:
@@ -135,7 +136,7 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     warnings += [v["message"] for v in by_community.values() if "message" in v]
     return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
                           islands=int(len(graph.islands)), components=graph.n_components,
-                          timings=timings, warnings=warnings)
+                          timings=timings, warnings=warnings, draws_method=gi.draws_method)
 
 
 def _moran_summary(y: np.ndarray, graph, params: AnalysisParameters) -> dict[str, Any]:

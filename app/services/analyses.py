@@ -171,6 +171,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
             "lisa": "conditional-permutation pseudo-p, two-sided (not esda's folded one-sided)"
                     + (", Benjamini–Hochberg FDR" if parameters.fdr else ""),
             "p_sim_kind": "two-sided",
+            "permutation_draws": result.draws_method,
             "alpha": parameters.alpha,
         },
         "moran": result.moran,
