@@ -116,7 +116,8 @@ def test_restricted_tiles_are_cached_and_tagged_apart_from_police_tiles(client, 
     # A police ETag does not get a viewer a 304, and the other way round.
     again = client.get(url, headers={**auth(tokens["viewer"]), "If-None-Match": police.headers["etag"]})
     assert again.status_code == 200 and again.content == viewer.content
-    assert client.get(url, headers={**auth(tokens["viewer"]), "If-None-Match": viewer.headers["etag"]}).status_code == 304
+    same = client.get(url, headers={**auth(tokens["viewer"]), "If-None-Match": viewer.headers["etag"]})
+    assert same.status_code == 304
     assert viewer.headers["cache-control"].startswith("private") and "immutable" not in viewer.headers["cache-control"]
     assert "Authorization" in viewer.headers["vary"] and "Cookie" in viewer.headers["vary"]
 
@@ -135,7 +136,8 @@ def test_viewer_communities_tile_has_safe_counts_without_the_sensitive_category(
             assert "incidents" not in props and props["suppressed"] is True, props
     assert "incidents" not in next(f["properties"] for f in features if f["properties"]["id"] == charlestown)
     # Police get the exact figures, sensitive category included.
-    police = {f["properties"]["id"]: f["properties"]["incidents"] for f in _communities_features(client, tokens["analyst"])}
+    police = {f["properties"]["id"]: f["properties"]["incidents"]
+              for f in _communities_features(client, tokens["analyst"])}
     assert police == {i: world["everything"].get(i, 0) for i in world["ids"].values()}
     sensitive = {i: world["everything"].get(i, 0) - world["without_sensitive"].get(i, 0) for i in world["ids"].values()}
     assert all(police[i] - world["without_sensitive"].get(i, 0) == n for i, n in sensitive.items())

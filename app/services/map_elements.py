@@ -67,7 +67,9 @@ var HOTSPOTS = (function () {
     function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
     function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
     // A count under the privacy threshold is null (GeoJSON) or absent (tiles), with suppressed set.
-    function count(p) { return (p.incidents === null || p.incidents === undefined) && p.suppressed ? fewer : esc(p.incidents); }
+    function count(p) {
+        return (p.incidents === null || p.incidents === undefined) && p.suppressed ? fewer : esc(p.incidents);
+    }
     function shape(fill, opacity) {
         return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
     }
