@@ -17,6 +17,7 @@ The database enforces the core of this too: those requests run as the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,19 @@ class Audience:
     def keep(self, rows: Iterable[dict[str, Any]], key: str = "community") -> list[dict[str, Any]]:
         """Rows of communities this audience may see."""
         return [r for r in rows if self.sees_community(r[key])]
+
+    def cache_key(self) -> str:
+        """Names what this audience is shown, for cache keys, ETags and saved pages ("raw" for police).
+
+        Two audiences with the same key see the same bytes; a partner's scope is
+        hashed so community names never appear in a file name or header.
+        """
+        if self.raw:
+            return "raw"
+        rules = [str(self.min_count), str(self.max_resolution), str(self.hold_back_days),
+                 ",".join(sorted(self.excluded_categories)),
+                 "*" if self.communities is None else ",".join(sorted(self.communities))]
+        return f"k{self.min_count}-" + hashlib.sha256("\0".join(rules).encode("utf-8")).hexdigest()[:12]
 
 
 def audience_for(principal: Principal, settings: Settings) -> Audience:

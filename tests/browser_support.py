@@ -139,7 +139,7 @@ class PageWatch:
 
 
 def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int = 99, seed: int = 2026) -> dict:
-    """KNA parishes, SYNTHETIC incidents and one completed run, through the service functions; a viewer token."""
+    """KNA parishes, SYNTHETIC incidents and one completed (police) run, through the service functions; an analyst token."""
     from app.cli import SAMPLE_ATTRIBUTION, SAMPLE_BOUNDARIES
     from app.db import make_engine, make_sessionmaker
     from app.services import analyses
@@ -170,7 +170,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
             analyses.execute(session, run_id)
             run = analyses.run_or_404(session, run_id)
             assert run["status"] == "completed", run
-            token = create_user_with_token(session, "browser-viewer", "viewer")
+            token = create_user_with_token(session, "browser-analyst", "analyst")
             return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token}
     finally:
         engine.dispose()

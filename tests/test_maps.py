@@ -98,7 +98,7 @@ def sign_in(client: TestClient, token: str, next_path: str = "/"):
 
 def test_map_is_offline_with_legend_layers_and_only_aggregates(make_client, tokens, completed_run, tmp_path):
     client = make_client()
-    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["viewer"]))
+    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"]))
     assert response.status_code == 200, response.text
     html = response.text
     page = parse(html)
@@ -128,27 +128,27 @@ def test_map_is_offline_with_legend_layers_and_only_aggregates(make_client, toke
 def test_saved_map_is_served_and_rebuilt_when_missing(make_client, tokens, completed_run, tmp_path):
     client = make_client()
     url = f"/maps/analyses/{completed_run['id']}"
-    first = client.get(url, headers=auth(tokens["viewer"]))
+    first = client.get(url, headers=auth(tokens["analyst"]))
     (saved,) = (tmp_path / "static" / "maps").glob("run-*.html")
     stamp = saved.stat().st_mtime_ns
-    assert client.get(url, headers=auth(tokens["viewer"])).text == first.text
+    assert client.get(url, headers=auth(tokens["analyst"])).text == first.text
     assert saved.stat().st_mtime_ns == stamp
     saved.unlink()
-    again = client.get(url, headers=auth(tokens["viewer"]))
+    again = client.get(url, headers=auth(tokens["analyst"]))
     assert again.status_code == 200 and saved.is_file()
 
 
 def test_basemap_setting_is_the_only_outside_url(make_client, tokens, completed_run):
     basemap = "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
     client = make_client(basemap_url=basemap, basemap_attribution="© Example")
-    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["viewer"]))
+    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"]))
     assert outside_urls(response.text) == {basemap}
     assert "https://*.tiles.example.org" in response.headers["Content-Security-Policy"]
 
 
 def test_large_run_draws_from_vector_tiles(make_client, tokens, completed_run):
     client = make_client(map_inline_max_cells=10)
-    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["viewer"]))
+    response = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"]))
     html = response.text
     assert outside_urls(html) == set()
     assert "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js" in parse(html).links
@@ -159,17 +159,17 @@ def test_large_run_draws_from_vector_tiles(make_client, tokens, completed_run):
 
 def test_map_of_unfinished_or_missing_run(make_client, tokens, session, completed_run):
     client = make_client()
-    assert client.get("/maps/analyses/999999", headers=auth(tokens["viewer"])).status_code == 404
+    assert client.get("/maps/analyses/999999", headers=auth(tokens["analyst"])).status_code == 404
     session.execute(text("UPDATE hotspot_runs SET status = 'failed' WHERE id = :id"), {"id": completed_run["id"]})
     session.commit()
-    assert client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["viewer"])).status_code == 409
+    assert client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"])).status_code == 409
 
 
 def test_community_names_are_escaped_in_the_map(make_client, tokens, session, completed_run):
     session.execute(text("UPDATE communities SET name = '</script><b>x' WHERE name = 'Saint George Basseterre'"))
     session.commit()
     client = make_client()
-    html = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["viewer"])).text
+    html = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"])).text
     assert "</script><b>" not in html and "<\\/script><b>x" in html
     assert "esc(p.community)" in html  # tooltips escape on the way into the DOM
 
@@ -264,7 +264,7 @@ def test_sign_out_clears_the_cookie_from_our_pages_only(make_client, tokens):
 
 def test_home_lists_communities_and_runs_with_links(make_client, tokens, completed_run):
     client = make_client()
-    html = client.get("/", headers=auth(tokens["viewer"])).text
+    html = client.get("/", headers=auth(tokens["analyst"])).text
     links = parse(html).links
     assert f"/maps/analyses/{completed_run['id']}" in links
     assert sum(1 for link in links if link.startswith("/communities/")) >= 10  # KNA parishes
@@ -275,7 +275,7 @@ def test_community_page_shows_trend_and_ranking_place(make_client, tokens, sessi
     client = make_client()
     community_id = session.execute(
         text("SELECT id FROM communities WHERE name = 'Saint George Basseterre'")).scalar_one()
-    response = client.get(f"/communities/{community_id}", headers=auth(tokens["viewer"]))
+    response = client.get(f"/communities/{community_id}", headers=auth(tokens["analyst"]))
     assert response.status_code == 200
     html = response.text
     assert "<svg" in html and html.count("<rect") == 12  # synthetic incidents span Jan..Dec 2024
@@ -283,7 +283,7 @@ def test_community_page_shows_trend_and_ranking_place(make_client, tokens, sessi
     assert re.search(r"<strong>1 of \d+</strong>", html), "the planted cluster puts Basseterre first"
     assert f"/maps/analyses/{completed_run['id']}" in parse(html).links
     assert outside_urls(html) == set()
-    assert client.get("/communities/999999", headers=auth(tokens["viewer"])).status_code == 404
+    assert client.get("/communities/999999", headers=auth(tokens["analyst"])).status_code == 404
 
 
 def test_vendor_assets_are_served_when_installed(make_client, settings):

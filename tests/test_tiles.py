@@ -111,7 +111,7 @@ def test_parents_keep_the_strongest_class_and_sum_incidents():
 
 def test_hotspot_tile_has_cells_and_attributes(client, tokens, real_run):
     x, y = tile_of(*BASSETERRE, 13)
-    response = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["viewer"]))
+    response = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["analyst"]))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == MVT
     assert response.headers["cache-control"] == "private, max-age=31536000, immutable"
@@ -127,7 +127,7 @@ def test_hotspot_tile_has_cells_and_attributes(client, tokens, real_run):
 
 def test_low_zoom_hotspot_tile_draws_parents(client, tokens, real_run):
     x, y = tile_of(*BASSETERRE, 10)
-    response = client.get(f"/tiles/hotspots/10/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["viewer"]))
+    response = client.get(f"/tiles/hotspots/10/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["analyst"]))
     features = decode(response.content)["hotspots"]["features"]
     assert features and all(f["properties"]["resolution"] == 7 for f in features)
     assert {"cells", "incidents", "gi_bin", "hot_cells", "cold_cells"} <= set(features[0]["properties"])
@@ -135,7 +135,7 @@ def test_low_zoom_hotspot_tile_draws_parents(client, tokens, real_run):
 
 
 def test_empty_tile_is_204(client, tokens, real_run):
-    response = client.get("/tiles/hotspots/14/0/0.mvt", params={"run": real_run}, headers=auth(tokens["viewer"]))
+    response = client.get("/tiles/hotspots/14/0/0.mvt", params={"run": real_run}, headers=auth(tokens["analyst"]))
     assert response.status_code == 204 and response.content == b""
     assert "etag" in response.headers
 
@@ -145,23 +145,23 @@ def test_empty_tile_is_204(client, tokens, real_run):
     ("3/0/-1", "between 0 and 7"), ("a/0/0", "whole numbers"), ("3/1.5/0", "whole numbers"),
 ])
 def test_bad_tile_addresses_are_400(client, tokens, real_run, address, fragment):
-    response = client.get(f"/tiles/hotspots/{address}.mvt", params={"run": real_run}, headers=auth(tokens["viewer"]))
+    response = client.get(f"/tiles/hotspots/{address}.mvt", params={"run": real_run}, headers=auth(tokens["analyst"]))
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]["message"]
 
 
 def test_layer_and_run_errors(client, tokens, session, real_run):
-    viewer = auth(tokens["viewer"])
-    unknown = client.get("/tiles/parcels/1/0/0.mvt", headers=viewer)
+    analyst = auth(tokens["analyst"])
+    unknown = client.get("/tiles/parcels/1/0/0.mvt", headers=analyst)
     assert unknown.status_code == 404 and "hotspots" in unknown.json()["error"]["message"]
-    assert client.get("/tiles/parcels.json", headers=viewer).status_code == 404
-    missing = client.get("/tiles/hotspots/1/0/0.mvt", headers=viewer)
+    assert client.get("/tiles/parcels.json", headers=analyst).status_code == 404
+    missing = client.get("/tiles/hotspots/1/0/0.mvt", headers=analyst)
     assert missing.status_code == 400 and "run" in missing.json()["error"]["message"]
-    assert client.get("/tiles/hotspots/1/0/0.mvt", params={"run": 999999}, headers=viewer).status_code == 404
+    assert client.get("/tiles/hotspots/1/0/0.mvt", params={"run": 999999}, headers=analyst).status_code == 404
     set_id = run_store.active_boundary_set_id(session)
     queued = run_store.create_run(session, parameters={}, seed=1, boundary_set_id=set_id, user_id=None)
     session.commit()
-    response = client.get("/tiles/hotspots/1/0/0.mvt", params={"run": queued}, headers=viewer)
+    response = client.get("/tiles/hotspots/1/0/0.mvt", params={"run": queued}, headers=analyst)
     assert response.status_code == 409 and "queued" in response.json()["error"]["message"]
     assert client.get("/tiles/hotspots/1/0/0.mvt", params={"run": real_run}).status_code == 401
 
@@ -189,43 +189,43 @@ def test_incidents_layer_is_for_analysts(client, tokens, real_run, session):
 
 def test_communities_layer(client, tokens, real_run):
     x, y = tile_of(*BASSETERRE, 9)
-    response = client.get(f"/tiles/communities/9/{x}/{y}.mvt", headers=auth(tokens["viewer"]))
+    response = client.get(f"/tiles/communities/9/{x}/{y}.mvt", headers=auth(tokens["analyst"]))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, max-age=60"
     features = decode(response.content)["communities"]["features"]
     assert PARISH_NAMES_SAMPLE <= {f["properties"]["name"] for f in features}
-    listed = client.get("/api/v1/communities", headers=auth(tokens["viewer"])).json()["communities"]
+    listed = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"]
     expected = {c["id"]: c["incidents"] for c in listed}
     assert all(f["properties"]["incidents"] == expected[f["properties"]["id"]] for f in features)
     assert sum(f["properties"]["incidents"] for f in features) > 200
 
 
 def test_etag_and_304(client, tokens, real_run):
-    viewer = auth(tokens["viewer"])
+    analyst = auth(tokens["analyst"])
     x, y = tile_of(*BASSETERRE, 13)
     url = f"/tiles/hotspots/13/{x}/{y}.mvt?run={real_run}"
-    first = client.get(url, headers=viewer)
+    first = client.get(url, headers=analyst)
     etag = first.headers["etag"]
-    again = client.get(url, headers={**viewer, "If-None-Match": f'"other", {etag}'})
+    again = client.get(url, headers={**analyst, "If-None-Match": f'"other", {etag}'})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
-    assert client.get(url, headers={**viewer, "If-None-Match": '"other"'}).status_code == 200
+    assert client.get(url, headers={**analyst, "If-None-Match": '"other"'}).status_code == 200
 
     communities = "/tiles/communities/9/{}/{}.mvt".format(*tile_of(*BASSETERRE, 9))
-    tag = client.get(communities, headers=viewer).headers["etag"]
-    assert client.get(communities, headers={**viewer, "If-None-Match": tag}).status_code == 304
+    tag = client.get(communities, headers=analyst).headers["etag"]
+    assert client.get(communities, headers={**analyst, "If-None-Match": tag}).status_code == 304
 
 
 def test_finished_run_tiles_are_served_from_memory(client, tokens, real_run, monkeypatch):
     x, y = tile_of(*BASSETERRE, 13)
     url = f"/tiles/hotspots/13/{x}/{y}.mvt?run={real_run}"
-    first = client.get(url, headers=auth(tokens["viewer"]))
+    first = client.get(url, headers=auth(tokens["analyst"]))
 
     def no_database(*args, **kwargs):
         raise AssertionError("a cached tile went to the database")
 
     monkeypatch.setattr(tile_store, "hotspot_cells_tile", no_database)
     monkeypatch.setattr(tile_store, "run_extent", no_database)
-    second = client.get(url, headers=auth(tokens["viewer"]))
+    second = client.get(url, headers=auth(tokens["analyst"]))
     assert second.status_code == 200 and second.content == first.content
 
 
@@ -245,7 +245,7 @@ def _all_features(client, token, run_id: int, z: int, bounds) -> tuple[dict, int
 def test_dense_run_tiles_stay_small_and_complete(client, tokens, session, dense_run):
     bounds = tile_store.run_extent(session, dense_run["id"])
     for z in (8, 10, 12, 14):
-        seen, largest = _all_features(client, tokens["viewer"], dense_run["id"], z, bounds)
+        seen, largest = _all_features(client, tokens["analyst"], dense_run["id"], z, bounds)
         assert largest < 500 * 1024, f"z{z}: a {largest}-byte tile"
         # Nothing was dropped: the distinct features add up to the whole run.
         assert sum(p["incidents"] for p in seen.values()) == dense_run["incidents"], f"z{z}"
@@ -267,7 +267,7 @@ def test_over_the_cap_a_tile_is_drawn_coarser_not_cut(client, tokens, session, d
     coarser = 0
     for x, y in tiles_covering(bounds, 14):
         response = client.get(f"/tiles/hotspots/14/{x}/{y}.mvt", params={"run": dense_run["id"]},
-                              headers=auth(tokens["viewer"]))
+                              headers=auth(tokens["analyst"]))
         inside = np.array(session.execute(text(
             "SELECT cell FROM hotspot_cells WHERE run_id = :id AND ST_Intersects(ST_Centroid(geom), "
             "ST_Transform(ST_TileEnvelope(14, :x, :y, margin => -0.05), 4326))"
@@ -285,7 +285,7 @@ def test_over_the_cap_a_tile_is_drawn_coarser_not_cut(client, tokens, session, d
 
 
 def test_tilejson(client, tokens, real_run):
-    body = client.get("/tiles/hotspots.json", params={"run": real_run}, headers=auth(tokens["viewer"])).json()
+    body = client.get("/tiles/hotspots.json", params={"run": real_run}, headers=auth(tokens["analyst"])).json()
     assert body["tilejson"] == "3.0.0"
     assert body["tiles"] == [f"http://testserver/tiles/hotspots/{{z}}/{{x}}/{{y}}.mvt?run={real_run}"]
     west, south, east, north = body["bounds"]
@@ -293,17 +293,17 @@ def test_tilejson(client, tokens, real_run):
     assert body["minzoom"] == 0 and body["maxzoom"] == 12
     layer = body["vector_layers"][0]
     assert layer["id"] == "hotspots" and {"gi_bin", "incidents", "gi_z", "lisa_label"} <= set(layer["fields"])
-    communities = client.get("/tiles/communities.json", headers=auth(tokens["viewer"])).json()
+    communities = client.get("/tiles/communities.json", headers=auth(tokens["analyst"])).json()
     assert communities["vector_layers"][0]["fields"]["name"] and communities["bounds"][0] < -62.5
     incidents = client.get("/tiles/incidents.json", headers=auth(tokens["analyst"])).json()
     assert incidents["tiles"][0].endswith("/tiles/incidents/{z}/{x}/{y}.mvt")
-    assert client.get("/tiles/hotspots.json", headers=auth(tokens["viewer"])).status_code == 400
+    assert client.get("/tiles/hotspots.json", headers=auth(tokens["analyst"])).status_code == 400
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
 def test_gdal_reads_a_tile(client, tokens, real_run, tmp_path):
     x, y = tile_of(*BASSETERRE, 13)
-    response = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["viewer"]))
+    response = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", params={"run": real_run}, headers=auth(tokens["analyst"]))
     expected = len(decode(response.content)["hotspots"]["features"])
     path = tmp_path / "tile.pbf"
     path.write_bytes(response.content)

@@ -62,9 +62,14 @@ class CellStyles(MacroElement):
 {% macro script(this, kwargs) %}
 var HOTSPOTS = (function () {
     var giColour = {{ this.gi_colours }}, giLabel = {{ this.gi_labels }}, lisaColour = {{ this.lisa_colours }};
+    var fewer = {{ this.fewer }};
     var entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
     function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
     function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
+    // A count under the privacy threshold is null (GeoJSON) or absent (tiles), with suppressed set.
+    function count(p) {
+        return (p.incidents === null || p.incidents === undefined) && p.suppressed ? fewer : esc(p.incidents);
+    }
     function shape(fill, opacity) {
         return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
     }
@@ -73,7 +78,7 @@ var HOTSPOTS = (function () {
         lisaStyle: function (p) { return shape(lisaColour[p.lisa_label] || "#cccccc", 0.8); },
         tooltip: function (p) {
             return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
-                + "<tr><th>Incidents</th><td>" + esc(p.incidents) + "</td></tr>"
+                + "<tr><th>Incidents</th><td>" + count(p) + "</td></tr>"
                 + "<tr><th>Gi* z</th><td>" + num(p.gi_z, 2) + "</td></tr>"
                 + "<tr><th>p (FDR)</th><td>" + num(p.gi_p_fdr, 4) + "</td></tr>"
                 + "<tr><th>Class</th><td>" + esc(giLabel[p.gi_bin]) + "</td></tr>"
@@ -84,9 +89,11 @@ var HOTSPOTS = (function () {
 {% endmacro %}
 """)
 
-    def __init__(self) -> None:
+    def __init__(self, min_count: int | None = None) -> None:
         super().__init__()
         self._name = "CellStyles"
+        # What a suppressed count reads as (``min_count``: the privacy threshold, None for police).
+        self.fewer = _script_json("–" if min_count is None else f"fewer than {int(min_count)}")
         self.gi_colours = _script_json({str(b): colour for b, _, colour in GI_CLASSES})
         self.gi_labels = _script_json({str(b): label for b, label, _ in GI_CLASSES})
         self.lisa_colours = _script_json(dict(LISA_CLASSES))

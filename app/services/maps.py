@@ -4,6 +4,12 @@ Small runs inline their cells as GeoJSON; runs with more than
 ``settings.map_inline_max_cells`` cells draw from the vector tiles
 (``/tiles/hotspots/{z}/{x}/{y}.mvt?run=ID``) so the page stays small.
 Everything the page loads comes from this service unless a basemap is configured.
+
+Pages are shaped for their audience (app/privacy.py): below analyst only runs
+the audience may see open (else 404), counts under k are null and the tooltip
+says "fewer than k", and a partner gets only its communities' cells and
+outlines. The saved file's name carries ``Audience.cache_key``, so a page made
+for police is never served to anyone else.
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ from typing import Any
 import folium
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict
-from app.services import analyses as analysis_service
+from app.errors import Conflict, NotFound
 from app.services.map_elements import (
     GI_CLASSES,
     LISA_CLASSES,
@@ -32,11 +37,13 @@ from app.services.map_elements import (
     OutlineLayer,
     TileCellsLayer,
 )
+from app.privacy import Audience
 from app.settings import Settings
+from app.store import hotspots as run_store
 from app.store import maps as map_store
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "2"
+MAP_VERSION = "3"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 GI_LAYER = "Hot and cold spots (Gi*)"
 LISA_LAYER = "Clusters and outliers (LISA)"
@@ -47,16 +54,19 @@ def maps_dir(settings: Settings) -> Path:
     return settings.static_dir / "maps"
 
 
-def map_page(session: Session, settings: Settings, run_id: int) -> Path:
-    """The saved map page of a completed run, built first if it is missing."""
-    run = analysis_service.run_or_404(session, run_id)
+def map_page(session: Session, settings: Settings, run_id: int, audience: Audience) -> Path:
+    """The saved map page of a completed run as ``audience`` may see it, built first if it is missing."""
+    run = run_store.get_run(session, run_id)
+    if run is None or not audience.sees_run(run):
+        raise NotFound(f"There is no analysis run {run_id}.")
     if run["status"] != "completed":
         raise Conflict(f"Run {run_id} is {run['status']}; its map is drawn once it has completed.",
                        details={"status": run["status"], "error": run["error"]})
-    path = maps_dir(settings) / f"run-{run_id}-{_page_key(settings, run)}.html"
+    prefix = f"run-{run_id}-{audience.cache_key()}-"
+    path = maps_dir(settings) / f"{prefix}{_page_key(settings, run, audience)}.html"
     if not path.is_file():
-        _write_atomically(path, build_map_html(session, settings, run))
-        for stale in path.parent.glob(f"run-{run_id}-*.html"):
+        _write_atomically(path, build_map_html(session, settings, run, audience))
+        for stale in path.parent.glob(f"{prefix}*.html"):
             if stale != path:
                 stale.unlink(missing_ok=True)
     return path
@@ -66,11 +76,17 @@ def uses_tiles(settings: Settings, run: dict[str, Any]) -> bool:
     return int((run.get("provenance") or {}).get("cells") or 0) > settings.map_inline_max_cells
 
 
-def build_map_html(session: Session, settings: Settings, run: dict[str, Any]) -> str:
-    """The map page of a completed run as HTML text."""
+def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
+                   audience: Audience | None = None) -> str:
+    """The map page of a completed run as HTML text (``audience`` None: police, everything shown)."""
     provenance = run.get("provenance") or {}
-    outlines, bounds = map_store.communities_feature_collection(
-        session, [c["id"] for c in provenance.get("communities", [])])
+    restricted = audience is not None and not audience.raw
+    communities = [c for c in provenance.get("communities", [])
+                   if audience is None or audience.sees_community(c["name"])]
+    scope = None
+    if audience is not None and audience.communities is not None:
+        scope = [c["id"] for c in communities]
+    outlines, bounds = map_store.communities_feature_collection(session, [c["id"] for c in communities])
     west, south, east, north = bounds or (-180.0, -85.0, 180.0, 85.0)
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
@@ -82,21 +98,22 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any]) ->
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
                          name="Basemap", overlay=False, control=True).add_to(fmap)
-    CellStyles().add_to(fmap)
+    CellStyles(min_count=audience.min_count if restricted else None).add_to(fmap)
     tiled = uses_tiles(settings, run)
-    if tiled:
+    if tiled:  # the tiles are shaped for the audience by the tile service
         url = TILE_URL.replace("{run_id}", str(int(run["id"])))
         TileCellsLayer(url, "giStyle", GI_LAYER).add_to(fmap)
         TileCellsLayer(url, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
     else:
-        cells = GeoJsonData(map_store.cells_feature_collection(session, run["id"]))
+        cells = GeoJsonData(map_store.cells_feature_collection(
+            session, run["id"], min_count=audience.min_count if restricted else None, scope=scope))
         cells.add_to(fmap)
         InlineCellsLayer(cells, "giStyle", GI_LAYER).add_to(fmap)
         InlineCellsLayer(cells, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
     outline_data = GeoJsonData(outlines)
     outline_data.add_to(fmap)
     OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
-    HtmlControl(title_html(run, tiled), "topleft", "hotspots-box hotspots-title").add_to(fmap)
+    HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
@@ -113,26 +130,38 @@ def legend_html() -> str:
             + "<h4>Clusters and outliers (LISA)</h4>" + rows(LISA_CLASSES))
 
 
-def title_html(run: dict[str, Any], tiled: bool) -> str:
+def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = None) -> str:
     params = run.get("parameters") or {}
     provenance = run.get("provenance") or {}
     window = " – ".join(str(params.get(k) or "…")[:10] for k in ("start", "end")) if (
         params.get("start") or params.get("end")) else "all dates"
     finished = run.get("finished_at")
-    facts = [f"H3 resolution {params.get('resolution')}", f"{provenance.get('cells', 0):,} cells",
-             f"{provenance.get('incidents_used', 0):,} incidents", window]
+    used = provenance.get("incidents_used", 0)
+    if audience is not None and not audience.raw:
+        shown = audience.count(used)
+        incidents = f"fewer than {audience.min_count} incidents" if shown is None else f"{shown:,} incidents"
+    else:
+        incidents = f"{used:,} incidents"
+    facts = [f"H3 resolution {params.get('resolution')}", f"{provenance.get('cells', 0):,} cells", incidents, window]
     if finished is not None:
         facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
+    note = ""
+    if audience is not None and not audience.raw:
+        note = (f"<div>Counts under {audience.min_count} are not shown"
+                + ("; only your communities are drawn" if audience.communities is not None else "")
+                + ".</div>")
     return (f"<h3>Hotspot run {int(run['id'])}</h3>"
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
+            + note
             + '<div><a href="/">All communities and runs</a></div>')
 
 
-def _page_key(settings: Settings, run: dict[str, Any]) -> str:
-    """Changes whenever the saved page would differ: another run with this id, another basemap, ..."""
+def _page_key(settings: Settings, run: dict[str, Any], audience: Audience) -> str:
+    """Changes whenever the saved page would differ: another run with this id, another basemap, audience, ..."""
     parts = [MAP_VERSION, str(run["id"]), str(run.get("finished_at")), str(run.get("created_at")),
-             settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run))]
+             settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run)),
+             audience.cache_key()]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
 
 

@@ -1,6 +1,10 @@
 """What the browser pages show: communities, recent runs, a community's trend and ranking place.
 
-Aggregates only: counts per community and month, never incident points.
+Aggregates only: counts per community and month, never incident points. Below
+analyst the figures come from the aggregate-only database function (sensitive
+categories and held-back days left out, counts under k not shown), only runs
+the audience may see are listed or ranked, and a partner sees only its
+communities (any other answers 404).
 """
 
 from __future__ import annotations
@@ -11,43 +15,53 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.services import analyses as analysis_service
+from app.privacy import Audience
+from app.services import communities as community_service
+from app.services import run_results
 from app.settings import Settings
-from app.store import communities as community_store
-from app.store import hotspots as run_store
 from app.store import maps as map_store
 
 RECENT_RUNS = 20
 
 
-def home(session: Session) -> dict[str, Any]:
-    runs = run_store.list_runs(session, limit=RECENT_RUNS)
+def home(session: Session, audience: Audience) -> dict[str, Any]:
+    runs = run_results.visible_runs(session, audience, limit=RECENT_RUNS, before_id=None)
     for run in runs:
         params = run.get("parameters") or {}
         run["communities_label"] = ", ".join(params.get("communities") or []) or "all communities"
         run["resolution"] = params.get("resolution")
-    return {"communities": community_store.list_active_communities(session), "runs": runs}
+    return {"communities": community_service.active_communities(session, audience), "runs": runs,
+            "min_count": None if audience.raw else audience.min_count}
 
 
-def community(session: Session, settings: Settings, community_id: int) -> dict[str, Any]:
-    found = community_store.get_community(session, community_id)
-    if found is None:
-        raise NotFound(f"There is no community {community_id}.")
-    found.pop("geometry", None)
-    months = fill_months(community_store.community_breakdown(session, community_id, settings.timezone)["by_month"])
-    latest = map_store.latest_completed_run_with_community(session, community_id)
+def community(session: Session, settings: Settings, community_id: int, audience: Audience) -> dict[str, Any]:
+    """One community's page: its figures, monthly trend and place in the latest run the audience may see."""
+    found = community_service.community_detail(session, community_id, audience, settings.timezone)
+    months = fill_months(found.pop("by_month"), gap=0 if audience.raw else None)
+    for key in ("geometry", "by_category"):
+        found.pop(key, None)
+    latest = map_store.latest_completed_run_with_community(
+        session, community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution)
     place = None
-    if latest is not None:
-        ranking = analysis_service.neighbourhood_ranking(session, latest)
-        entry = next((r for r in ranking if r["community_id"] == community_id), None)
+    if latest is not None and audience.sees_run(latest):
+        # Ranked on exact figures; "of" counts every community of the run, the entry is shown safely.
+        everyone = run_results.neighbourhood_ranking(session, latest)
+        shown = everyone if audience.raw else run_results.neighbourhood_ranking(session, latest, audience)
+        entry = next((r for r in shown if r["community_id"] == community_id), None)
         if entry is not None:
-            place = {"run_id": latest["id"], "rank": entry["rank"], "of": len(ranking), "entry": entry,
+            place = {"run_id": latest["id"], "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest["finished_at"]}
-    return {"community": found, "months": months, "trend_svg": trend_svg(months), "place": place}
+    return {"community": found, "months": months, "place": place,
+            "min_count": None if audience.raw else audience.min_count,
+            "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 
 
-def fill_months(by_month: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every month from the first to the last with incidents, zeros included (a gap is not a dip to hide)."""
+def fill_months(by_month: list[dict[str, Any]], gap: int | None = 0) -> list[dict[str, Any]]:
+    """Every month from the first to the last listed, the missing ones as ``gap``.
+
+    For police a missing month had no incidents (0: a gap is not a dip to hide);
+    for others it had fewer than k, so it is ``None``, never shown as zero.
+    """
     if not by_month:
         return []
     counts = {row["month"]: int(row["incidents"]) for row in by_month}
@@ -56,19 +70,25 @@ def fill_months(by_month: list[dict[str, Any]]) -> list[dict[str, Any]]:
     filled = []
     while True:
         key = f"{year:04d}-{month:02d}"
-        filled.append({"month": key, "incidents": counts.get(key, 0)})
+        filled.append({"month": key, "incidents": counts.get(key, gap)})
         if key >= last:
             return filled
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def trend_svg(months: list[dict[str, Any]], width: int = 720, height: int = 240) -> str:
-    """A monthly bar chart as inline SVG (no chart library to load)."""
+def trend_svg(months: list[dict[str, Any]], min_count: int | None = None, width: int = 720,
+              height: int = 240) -> str:
+    """A monthly bar chart as inline SVG (no chart library to load).
+
+    A month with ``None`` (fewer than ``min_count``) gets no bar, only a mark and a note.
+    """
     if not months:
+        if min_count is not None:
+            return f'<p class="muted">No month with {min_count} or more incidents to show.</p>'
         return '<p class="muted">No incidents recorded in this community yet.</p>'
     left, right, top, bottom = 44, 10, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(m["incidents"] for m in months) or 1
+    peak = max(m["incidents"] or 0 for m in months) or 1
     step = plot_w / len(months)
     bar = max(step * 0.8, 1.0)
     parts = [f'<svg class="trend" role="img" viewBox="0 0 {width} {height}" width="100%" '
@@ -79,12 +99,20 @@ def trend_svg(months: list[dict[str, Any]], width: int = 720, height: int = 240)
                      f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(peak * fraction):,}</text>')
     label_every = max(1, len(months) // 12)
     for i, m in enumerate(months):
-        h = plot_h * m["incidents"] / peak
         x = left + i * step + (step - bar) / 2
         label = html.escape(m["month"])
-        parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
-                     f'<title>{label}: {m["incidents"]:,} incidents</title></rect>')
+        if m["incidents"] is None:
+            parts.append(f'<text class="suppressed" x="{x + bar / 2:.1f}" y="{top + plot_h - 4:.1f}" '
+                         f'text-anchor="middle">&lt;{min_count}<title>{label}: fewer than {min_count} incidents'
+                         f'</title></text>')
+        else:
+            h = plot_h * m["incidents"] / peak
+            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                         f'<title>{label}: {m["incidents"]:,} incidents</title></rect>')
         if i % label_every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
+    if min_count is not None:
+        parts.append(f'<p class="muted">Sensitive categories are left out; months with fewer than {min_count} '
+                     "incidents are not shown.</p>")
     return "".join(parts)

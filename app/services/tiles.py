@@ -23,6 +23,17 @@ than the cap, or the tile is over ``MAX_TILE_BYTES``, the tile is built again
 one H3 resolution coarser (hotspots, incidents) or simplified harder
 (communities); a tile is never served cut short. If even the coarsest
 representation does not fit, the request fails with a clear 413-style error.
+
+Privacy tiers
+-------------
+Below analyst (app/privacy.py) a run the audience may not see does not exist
+(404); counts under k are left out of every feature, parents included, and
+flagged ``suppressed``; community counts come from the aggregate-only
+database function. A partner limited to some communities gets only their
+cells: parents mix communities, so at every zoom it is served the run's own
+cells of its communities, and a tile too dense for that asks to zoom in
+(413) rather than being cut short. Tiles are cached and tagged per audience
+(``Audience.cache_key``), so one audience's bytes are never served to another.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import h3
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict, NotFound, ServiceError
+from app.privacy import Audience
 from app.store import hotspots as run_store
 from app.store import tiles as tile_store
 
@@ -107,6 +119,14 @@ class FinishedRun:
     id: int
     resolution: int
     bounds: tuple[float, float, float, float]
+    boundary_set_id: int
+    audience: str  # the run's: 'police' or 'shared'
+    requested_resolution: int | None  # from the run's parameters (what Audience.sees_run reads)
+
+    def facts(self) -> dict[str, Any]:
+        """What ``Audience.sees_run`` needs to know about the run."""
+        parameters = {} if self.requested_resolution is None else {"resolution": self.requested_resolution}
+        return {"audience": self.audience, "parameters": parameters}
 
 
 class TileCache:
@@ -154,15 +174,24 @@ class TileCache:
             self._runs[run.id] = run
 
 
-def finished_run(session: Session, cache: TileCache, run_id: int | None) -> FinishedRun:
-    """A completed run's facts (cached), or a 400/404/409 saying why its tiles cannot be drawn."""
+def finished_run(session: Session, cache: TileCache, run_id: int | None, audience: Audience) -> FinishedRun:
+    """A completed run's facts (cached), or a 400/404/409 saying why its tiles cannot be drawn.
+
+    A run this audience may not see answers 404, whatever its state, as if it did not exist.
+    """
     if run_id is None:
         raise BadRequest("The hotspots layer needs a run: add ?run=<analysis run id>.")
     known = cache.run(run_id)
-    if known is not None:
-        return known
+    if known is None:
+        known = _load_finished_run(session, cache, run_id, audience)
+    if not audience.sees_run(known.facts()):
+        raise NotFound(f"There is no analysis run {run_id}.")
+    return known
+
+
+def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience: Audience) -> FinishedRun:
     run = run_store.get_run(session, run_id)
-    if run is None:
+    if run is None or not audience.sees_run(run):
         raise NotFound(f"There is no analysis run {run_id}.")
     if run["status"] != "completed":
         raise Conflict(f"Run {run_id} is {run['status']}; it has no cells to draw yet.",
@@ -173,44 +202,80 @@ def finished_run(session: Session, cache: TileCache, run_id: int | None) -> Fini
         raise Conflict(f"Run {run_id} finished without cells; there is nothing to draw.")
     if resolution > 0:
         tile_store.ensure_cell_parents(session, run_id, resolution)
-    found = FinishedRun(run_id, resolution, bounds)
+    requested = (run.get("parameters") or {}).get("resolution")
+    found = FinishedRun(run_id, resolution, bounds, run["boundary_set_id"], run.get("audience") or "police",
+                        None if requested is None else int(requested))
     cache.remember_run(found)
     return found
 
 
-def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileAddress) -> Tile:
-    """A finished run's tile, from memory when it has been drawn before."""
-    key = ("hotspots", run.id, at.z, at.x, at.y)
+def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileAddress, audience: Audience) -> Tile:
+    """A finished run's tile as ``audience`` may see it, from memory when it has been drawn before."""
+    key = ("hotspots", run.id, audience.cache_key(), at.z, at.x, at.y)
     cached = cache.get(key)
     if cached is not None:
         return cached
-    resolution = min(resolution_for_zoom(at.z), run.resolution)
-    content = b""
-    for res in range(resolution, -1, -1):
-        draw = tile_store.hotspot_cells_tile if res == run.resolution else tile_store.hotspot_parents_tile
-        count, content = draw(session, run.id, res, at.z, at.x, at.y, FEATURE_CAP + 1)
-        if _fits(count, content):
-            break
+    if audience.communities is not None:
+        content = _scoped_hotspot_content(session, run, at, audience)
     else:
-        raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 cells.")
+        content = _hotspot_content(session, run, at, 0 if audience.raw else audience.min_count)
     # Finished runs never change: the ETag is a name, so a 304 needs no drawing.
-    tile = Tile(content, hotspot_etag(run.id, at), immutable=True)
+    tile = Tile(content, hotspot_etag(run.id, at, audience), immutable=audience.raw)
     cache.put(key, tile)
     return tile
 
 
-def hotspot_etag(run_id: int, at: TileAddress) -> str:
-    return f'"h{run_id}-{at.z}-{at.x}-{at.y}-{TILE_FORMAT}"'
+def _hotspot_content(session: Session, run: FinishedRun, at: TileAddress, min_count: int) -> bytes:
+    """The run's cells, or their parents at low zoom, coarser until the tile fits."""
+    resolution = min(resolution_for_zoom(at.z), run.resolution)
+    for res in range(resolution, -1, -1):
+        if res == run.resolution:
+            count, content = tile_store.hotspot_cells_tile(session, run.id, res, at.z, at.x, at.y, FEATURE_CAP + 1,
+                                                           min_count=min_count)
+        else:
+            count, content = tile_store.hotspot_parents_tile(session, run.id, res, at.z, at.x, at.y,
+                                                             FEATURE_CAP + 1, min_count=min_count)
+        if _fits(count, content):
+            return content
+    raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 cells.")
 
 
-def communities_tile(session: Session, at: TileAddress) -> Tile:
-    """The active boundary set; simplified harder (1, 4, 16 px) until the tile fits."""
+def _scoped_hotspot_content(session: Session, run: FinishedRun, at: TileAddress, audience: Audience) -> bytes:
+    """A scoped partner's tile: the run's own cells of its communities only (parents would mix in others)."""
+    scope = tile_store.community_ids_named(session, run.boundary_set_id, sorted(audience.communities or ()))
+    if not scope:
+        return b""
+    count, content = tile_store.hotspot_cells_tile(session, run.id, run.resolution, at.z, at.x, at.y,
+                                                   FEATURE_CAP + 1, min_count=audience.min_count, scope=scope)
+    if not _fits(count, content):
+        raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} holds too many cells of your communities to draw at "
+                           f"zoom {at.z}; zoom in (zoom {zoom_for_resolution(run.resolution)} draws every cell).")
+    return content
+
+
+def hotspot_etag(run_id: int, at: TileAddress, audience: Audience) -> str:
+    return f'"h{run_id}-{at.z}-{at.x}-{at.y}-{TILE_FORMAT}-{audience.cache_key()}"'
+
+
+def communities_tile(session: Session, at: TileAddress, audience: Audience) -> Tile:
+    """The active boundary set (a partner: its communities) with counts as ``audience`` may see them.
+
+    Simplified harder (1, 4, 16 px) until the tile fits.
+    """
     degrees_per_px = 360 / (256 * 2**at.z)
     for factor in (1, 4, 16, 64):
-        count, content = tile_store.communities_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1,
-                                                     degrees_per_px * factor)
+        tolerance = degrees_per_px * factor
+        if audience.raw:
+            count, content = tile_store.communities_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance)
+        else:
+            count, content = tile_store.communities_tile_aggregated(
+                session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
+                excluded=list(audience.excluded_categories), min_count=audience.min_count,
+                hold_back_days=audience.hold_back_days,
+                names=None if audience.communities is None else sorted(audience.communities))
         if _fits(count, content):
-            return Tile(content, _content_etag(content))
+            # Content-addressed, with the audience too: a 304 never confirms another audience's copy.
+            return Tile(content, _content_etag(content, audience.cache_key()))
     raise TileTooLarge(f"The communities in tile {at.z}/{at.x}/{at.y} are too many to draw in one tile.")
 
 
@@ -231,8 +296,9 @@ def _fits(count: int, content: bytes) -> bool:
     return count <= FEATURE_CAP and len(content) <= MAX_TILE_BYTES
 
 
-def _content_etag(content: bytes) -> str:
-    return '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
+def _content_etag(content: bytes, salt: str = "") -> str:
+    digest = hashlib.blake2b(salt.encode("utf-8") + b"\0" + content, digest_size=12)
+    return '"' + digest.hexdigest() + '"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -250,7 +316,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 HOTSPOT_FIELDS = {
     "cell": "H3 cell index (hex string)",
     "resolution": "H3 resolution of this feature's cell (coarser than the run's at low zoom)",
-    "incidents": "Incidents in the cell (summed over its cells when aggregated)",
+    "incidents": "Incidents in the cell (summed over its cells when aggregated); "
+                 "left out below the privacy threshold for audiences other than police",
+    "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
     "gi_bin": "Gi* confidence class: ±3 99 %, ±2 95 %, ±1 90 %, 0 not significant "
               "(aggregated: the strongest class among its cells)",
     "gi_z": "Gi* z-score (run-resolution cells only)",
@@ -261,7 +329,12 @@ HOTSPOT_FIELDS = {
     "hot_cells": "Cells with Gi_Bin > 0 (aggregated features only)",
     "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
 }
-COMMUNITY_FIELDS = {"id": "Community id", "name": "Community name", "incidents": "Incidents in the community"}
+COMMUNITY_FIELDS = {
+    "id": "Community id", "name": "Community name",
+    "incidents": "Incidents in the community (for audiences other than police: without sensitive categories, "
+                 "left out below the privacy threshold)",
+    "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
+}
 INCIDENT_FIELDS = {
     "id": "Incident id (points only)", "category": "Category (points only)", "source": "Source feed (points only)",
     "occurred_at": "When it happened, UTC (points only)",
@@ -291,16 +364,22 @@ def tilejson(layer: str, tiles_url: str, bounds: tuple[float, float, float, floa
 
 
 def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: str,
-                   run_id: int | None) -> dict[str, Any]:
-    """TileJSON for ``layer``; hotspots needs a finished run."""
+                   run_id: int | None, audience: Audience) -> dict[str, Any]:
+    """TileJSON for ``layer`` as ``audience`` may see it; hotspots needs a finished run it may see."""
+    names = None if audience.communities is None else sorted(audience.communities)
     if layer == "hotspots":
-        run = finished_run(session, cache, run_id)
-        return tilejson(layer, tiles_url, run.bounds, maxzoom=zoom_for_resolution(run.resolution),
+        run = finished_run(session, cache, run_id, audience)
+        bounds = run.bounds
+        if names is not None:
+            scope = tile_store.community_ids_named(session, run.boundary_set_id, names)
+            bounds = tile_store.run_extent(session, run.id, scope) if scope else None
+        return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
                         name=f"Hotspot run {run.id}", fields=HOTSPOT_FIELDS,
                         description=f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
-                                    "cells; coarser H3 parents at low zoom.")
+                                    "cells; " + ("coarser H3 parents at low zoom." if names is None else
+                                                 "only the cells of your communities, at every zoom."))
     if layer == "communities":
-        return tilejson(layer, tiles_url, tile_store.active_communities_extent(session), maxzoom=16,
+        return tilejson(layer, tiles_url, tile_store.active_communities_extent(session, names), maxzoom=16,
                         name="Communities", fields=COMMUNITY_FIELDS,
                         description="Communities of the active boundary set, with incident counts.")
     if layer == "incidents":

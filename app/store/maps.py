@@ -16,20 +16,29 @@ CELL_PRECISION = 5
 OUTLINE_TOLERANCE_DEG = 0.00005
 
 
-def cells_feature_collection(session: Session, run_id: int) -> str:
-    """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows."""
+def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
+                             scope: list[int] | None = None) -> str:
+    """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows.
+
+    With ``min_count`` (audiences other than police) a count under it is null and ``suppressed``
+    says so; with ``scope`` only those communities' cells are included.
+    """
     return session.execute(
         text(
             "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
             "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
-            "  'properties', json_build_object("
-            "    'incidents', h.incidents, 'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label, 'community', c.name,"
+            "  'properties', jsonb_build_object("
+            "    'incidents', CASE WHEN h.incidents >= coalesce(:min_count, 0) THEN h.incidents END,"
+            "    'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label, 'community', c.name,"
             "    'gi_z', CASE WHEN h.gi_z = 'NaN' THEN NULL ELSE round(h.gi_z::numeric, 2) END,"
             "    'gi_p_fdr', CASE WHEN h.gi_p_fdr = 'NaN' THEN NULL ELSE round(h.gi_p_fdr::numeric, 4) END)"
+            "  || CASE WHEN CAST(:min_count AS integer) IS NULL THEN '{}'::jsonb"
+            "     ELSE jsonb_build_object('suppressed', h.incidents < :min_count) END"
             ") ORDER BY h.cell), '[]'::json))::text "
-            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id"
+            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+            "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[])))"
         ),
-        {"run_id": run_id, "precision": CELL_PRECISION},
+        {"run_id": run_id, "precision": CELL_PRECISION, "min_count": min_count, "scope": scope},
     ).scalar_one()
 
 
@@ -50,15 +59,24 @@ def communities_feature_collection(session: Session, community_ids: list[int]) -
     return row.data, bounds
 
 
-def latest_completed_run_with_community(session: Session, community_id: int) -> dict[str, Any] | None:
-    """The newest completed run that analysed this community."""
+def latest_completed_run_with_community(session: Session, community_id: int, *,
+                                        shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
+    """The newest completed run that analysed this community.
+
+    With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what
+    audiences other than police may see; the same rule as ``Audience.sees_run``).
+    """
+    shared_only = (
+        "AND r.audience = 'shared' AND (r.parameters->>'resolution')::int <= :max_resolution "
+        if shared_up_to_resolution is not None else ""
+    )
     row = session.execute(
         text(
-            "SELECT r.id, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
-            "WHERE r.status = 'completed' AND EXISTS "
+            "SELECT r.id, r.audience, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
+            f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
             "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
             "ORDER BY r.id DESC LIMIT 1"
         ),
-        {"id": community_id},
+        {"id": community_id, "max_resolution": shared_up_to_resolution},
     ).first()
     return dict(row._mapping) if row else None

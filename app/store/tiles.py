@@ -38,18 +38,30 @@ _TILE = (
     f"(SELECT ST_AsMVT(f, :layer, {EXTENT}, 'geom') FROM features f WHERE geom IS NOT NULL) AS tile"
 )
 
+# ``:min_count`` is 0 for police (every count shown); otherwise a count under it is
+# NULL, which ST_AsMVT leaves out of the feature, and ``suppressed`` says so.
+# ``:scope`` (community ids) limits a partner to its communities; NULL: no limit.
+_SAFE_INCIDENTS = (
+    "CASE WHEN {t}.incidents >= :min_count THEN {t}.incidents END AS incidents, "
+    "CASE WHEN {t}.incidents < :min_count THEN true END AS suppressed"
+)
+
 HOTSPOT_CELLS = (
     f"WITH {_BOUNDS}, features AS ("
-    "SELECT to_hex(h.cell) AS cell, :resolution AS resolution, h.incidents, h.gi_bin, h.gi_z, h.gi_p_fdr, "
+    f"SELECT to_hex(h.cell) AS cell, :resolution AS resolution, {_SAFE_INCIDENTS.format(t='h')}, "
+    "h.gi_bin, h.gi_z, h.gi_p_fdr, "
     f"h.lisa_label, c.name AS community, {_MVT_GEOM.format(geom='h.geom')} "
     "FROM hotspot_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
-    "WHERE h.run_id = :run_id AND h.geom && b.search LIMIT :limit) "
+    "WHERE h.run_id = :run_id AND h.geom && b.search "
+    "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[]))) LIMIT :limit) "
     f"{_TILE}"
 )
 
+# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py).
 HOTSPOT_PARENTS = (
     f"WITH {_BOUNDS}, features AS ("
-    "SELECT to_hex(p.cell) AS cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
+    f"SELECT to_hex(p.cell) AS cell, p.resolution, {_SAFE_INCIDENTS.format(t='p')}, "
+    "p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
     f"{_MVT_GEOM.format(geom='p.geom')} "
     "FROM hotspot_cell_parents p CROSS JOIN bounds b "
     "WHERE p.run_id = :run_id AND p.resolution = :resolution AND p.geom && b.search LIMIT :limit) "
@@ -64,6 +76,20 @@ COMMUNITIES = (
     f"{_MVT_GEOM.format(geom='ST_Simplify(c.geom, :tolerance, true)')} "
     "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active CROSS JOIN bounds b "
     "WHERE c.geom && b.search LIMIT :limit) "
+    f"{_TILE}"
+)
+
+# Below analyst: counts only through the aggregate function (sensitive categories and
+# the held-back days left out, under k NULL); ``:names`` limits a partner to its scope.
+COMMUNITIES_AGGREGATED = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT c.id, c.name, t.incidents, CASE WHEN t.incidents IS NULL THEN true END AS suppressed, "
+    f"{_MVT_GEOM.format(geom='ST_Simplify(c.geom, :tolerance, true)')} "
+    "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active "
+    "JOIN community_incident_totals(s.id, :excluded, :min_count, :hold_back_days) t ON t.community_id = c.id "
+    "CROSS JOIN bounds b "
+    "WHERE c.geom && b.search AND (CAST(:names AS text[]) IS NULL OR c.name = ANY(CAST(:names AS text[]))) "
+    "LIMIT :limit) "
     f"{_TILE}"
 )
 
@@ -101,21 +127,34 @@ def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit:
 
 
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                       limit: int) -> tuple[int, bytes]:
-    """A run's own cells in one tile: (candidate rows, MVT bytes)."""
-    return _tile(session, HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution)
+                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+    """A run's own cells in one tile: (candidate rows, MVT bytes).
+
+    Counts under ``min_count`` are left out (0: all shown); ``scope``: only these communities' cells.
+    """
+    return _tile(session, HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
+                 min_count=min_count, scope=scope)
 
 
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                         limit: int) -> tuple[int, bytes]:
-    """A run's cells aggregated to their parents at ``resolution``, in one tile."""
-    return _tile(session, HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution)
+                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+    """A run's cells aggregated to their parents at ``resolution``, in one tile (sums under ``min_count`` left out)."""
+    return _tile(session, HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
+                 min_count=min_count)
 
 
 def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
                      tolerance: float) -> tuple[int, bytes]:
-    """The active set's communities in one tile, simplified by ``tolerance`` degrees."""
+    """The active set's communities in one tile, simplified by ``tolerance`` degrees, with exact counts."""
     return _tile(session, COMMUNITIES, "communities", z, x, y, limit, tolerance=tolerance)
+
+
+def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
+                                excluded: list[str], min_count: int, hold_back_days: int,
+                                names: list[str] | None) -> tuple[int, bytes]:
+    """As ``communities_tile`` with safe counts (for the restricted role); ``names``: only these communities."""
+    return _tile(session, COMMUNITIES_AGGREGATED, "communities", z, x, y, limit, tolerance=tolerance,
+                 excluded=excluded, min_count=min_count, hold_back_days=hold_back_days, names=names)
 
 
 def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
@@ -127,12 +166,14 @@ def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: in
     return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution)
 
 
-def run_extent(session: Session, run_id: int) -> tuple[float, float, float, float] | None:
-    """West, south, east, north of a run's cells, in degrees."""
+def run_extent(session: Session, run_id: int,
+               scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
+    """West, south, east, north of a run's cells (only ``scope``'s communities' if given), in degrees."""
     row = session.execute(
         text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-             "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id) x"),
-        {"id": run_id},
+             "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id "
+             "AND (CAST(:scope AS bigint[]) IS NULL OR community_id = ANY(CAST(:scope AS bigint[])))) x"),
+        {"id": run_id, "scope": scope},
     ).one()
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
@@ -143,10 +184,14 @@ def run_cell_resolution(session: Session, run_id: int) -> int | None:
     return None if cell is None else (int(cell) >> 52) & 0xF
 
 
-def active_communities_extent(session: Session) -> tuple[float, float, float, float] | None:
+def active_communities_extent(session: Session,
+                              names: list[str] | None = None) -> tuple[float, float, float, float] | None:
+    """Extent of the active set's communities (only those called ``names`` if given)."""
     row = session.execute(
         text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(c.geom) AS e "
-             "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active) x")
+             "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active "
+             "AND (CAST(:names AS text[]) IS NULL OR c.name = ANY(CAST(:names AS text[])))) x"),
+        {"names": names},
     ).one()
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
@@ -159,6 +204,14 @@ def incidents_extent(session: Session) -> tuple[float, float, float, float] | No
              "(SELECT ST_Extent(geom) FROM incidents)) AS e) x")
     ).one()
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
+    """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""
+    return list(session.execute(
+        text("SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"),
+        {"set_id": boundary_set_id, "names": names},
+    ).scalars())
 
 
 def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:

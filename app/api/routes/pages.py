@@ -8,9 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
-from app.api.deps import PageViewer, SessionDep, SettingsDep
+from app.api.deps import PageReader, SessionDep, SettingsDep
 from app.audit import client_ip, record
 from app.errors import Forbidden, TooManyRequests
+from app.privacy import audience_for
 from app.security import hash_token
 from app.services import pages as page_service
 from app.store.users import principal_for_token
@@ -20,15 +21,16 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, settings: SettingsDep, user: PageViewer) -> Response:
-    return templates.TemplateResponse(request, "index.html", {"user": user, **page_service.home(session)},
+def home(request: Request, session: SessionDep, settings: SettingsDep, user: PageReader) -> Response:
+    context = page_service.home(session, audience_for(user, settings))
+    return templates.TemplateResponse(request, "index.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
 
 @router.get("/communities/{community_id}", response_class=HTMLResponse)
 def community(community_id: int, request: Request, session: SessionDep, settings: SettingsDep,
-              user: PageViewer) -> Response:
-    context = page_service.community(session, settings, community_id)
+              user: PageReader) -> Response:
+    context = page_service.community(session, settings, community_id, audience_for(user, settings))
     return templates.TemplateResponse(request, "community.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
