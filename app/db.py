@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,3 +37,22 @@ def make_engine(settings: Settings) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class RequestSessions:
+    """Sessions that keep one connection for their whole life.
+
+    A session bound to the engine gives its connection back to the pool at
+    every commit, and the next statement may run on another connection; a
+    request that switched to the restricted database role would silently
+    lose it. Bound to one connection, a request keeps its role across
+    commits, and the connection is reset when it goes back to the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def __call__(self) -> Iterator[Session]:
+        with self.engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
+            yield session

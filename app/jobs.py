@@ -9,9 +9,11 @@ uncommitted transaction).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.services import analyses
 
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class RunWorker:
-    def __init__(self, sessions: sessionmaker[Session], mode: str = "thread") -> None:
+    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], mode: str = "thread") -> None:
         self.sessions = sessions
         self.mode = mode
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspot-run") if mode == "thread" else None

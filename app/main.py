@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
-from app.db import make_engine, make_sessionmaker
+from app.db import RequestSessions, make_engine
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import RateLimiter
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings)
-        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.sessionmaker = RequestSessions(app.state.engine)
         app.state.run_worker = RunWorker(app.state.sessionmaker, settings.analysis_worker)
         if start_worker:
             app.state.run_worker.start()

@@ -35,7 +35,7 @@ class Audience:
     raw: bool
     min_count: int
     max_resolution: int
-    excluded_categories: tuple[str, ...]
+    excluded_patterns: tuple[str, ...]  # sensitive categories, as SQL LIKE patterns
     hold_back_days: int
     communities: frozenset[str] | None  # a partner's scope; None: every community
 
@@ -66,7 +66,7 @@ class Audience:
         if self.raw:
             return "raw"
         rules = [str(self.min_count), str(self.max_resolution), str(self.hold_back_days),
-                 ",".join(sorted(self.excluded_categories)),
+                 ",".join(sorted(self.excluded_patterns)),
                  "*" if self.communities is None else ",".join(sorted(self.communities))]
         return f"k{self.min_count}-" + hashlib.sha256("\0".join(rules).encode("utf-8")).hexdigest()[:12]
 
@@ -77,7 +77,7 @@ def audience_for(principal: Principal, settings: Settings) -> Audience:
         raw=sees_raw_data(principal.role),
         min_count=max(settings.privacy_min_count, 3),
         max_resolution=settings.privacy_max_resolution,
-        excluded_categories=tuple(settings.sensitive_categories),
+        excluded_patterns=tuple(settings.sensitive_patterns),
         hold_back_days=settings.privacy_hold_back_days,
         communities=principal.communities,
     )

@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     # Privacy tiers for everyone below "analyst" (partners, viewers, the public).
     privacy_min_count: int = Field(default=5, ge=3, description="Counts below this are suppressed (never below 3)")
     privacy_max_resolution: int = Field(default=8, ge=5, le=9, description="Finest H3 resolution shown")
+    # A category is sensitive when its name contains any of these words (case-insensitive), so
+    # "CRIM SEXUAL ASSAULT", "SEX OFFENSE" and "OFFENSE INVOLVING CHILDREN" are all caught.
     sensitive_categories: Annotated[list[str], NoDecode] = [
-        "sexual offence", "sexual assault", "rape", "domestic violence", "child abuse", "indecent assault",
+        "sex", "rape", "domestic", "child", "indecent", "incest", "trafficking", "abuse",
     ]
     privacy_hold_back_days: int = Field(default=0, ge=0)
     public_access: bool = Field(default=False, description="Let anonymous visitors see public aggregates")
@@ -116,6 +118,16 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_categories(cls, value: list[str]) -> list[str]:
         return sorted({v.strip().lower() for v in value if v.strip()})
+
+    def is_sensitive(self, category: str | None) -> bool:
+        name = (category or "").lower()
+        return any(term in name for term in self.sensitive_categories)
+
+    @property
+    def sensitive_patterns(self) -> list[str]:
+        """The sensitive words as SQL LIKE patterns (wildcards in the words escaped)."""
+        escape = str.maketrans({"%": r"\%", "_": r"\_", "\\": "\\\\"})
+        return [f"%{term.translate(escape)}%" for term in self.sensitive_categories]
 
     @cached_property
     def zone(self) -> ZoneInfo:

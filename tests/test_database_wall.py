@@ -55,3 +55,23 @@ def test_connections_have_a_statement_timeout(settings):
             assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "1234ms"
     finally:
         engine.dispose()
+
+
+def test_request_sessions_keep_the_restricted_role_across_commits(settings):
+    """Production sessions (one connection per request), not the test's savepoint fixture."""
+    from app.db import RequestSessions
+
+    engine = make_engine(settings)
+    try:
+        with RequestSessions(engine)() as session:
+            restrict(session)
+            session.commit()
+            session.rollback()
+            assert session.execute(text("SELECT current_user")).scalar_one() == "hotspots_restricted"
+            session.commit()
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                session.execute(text("SELECT 1 FROM incidents LIMIT 1"))
+        with engine.connect() as connection:  # back in the pool, the role is reset
+            assert connection.execute(text("SELECT current_user")).scalar_one() != "hotspots_restricted"
+    finally:
+        engine.dispose()

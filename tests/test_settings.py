@@ -12,11 +12,16 @@ SECRET = "a-real-secret-of-some-length"
 
 def test_values_from_the_environment(monkeypatch):
     monkeypatch.setenv("HOTSPOTS_SERVICE_AREA", "-62.9,17.0,-62.5,17.5")
-    monkeypatch.setenv("HOTSPOTS_SENSITIVE_CATEGORIES", "Rape, Domestic Violence")
+    monkeypatch.setenv("HOTSPOTS_SENSITIVE_CATEGORIES", "Rape, Domestic, child")
     monkeypatch.setenv("HOTSPOTS_TIMEZONE", "America/St_Kitts")
     settings = Settings()
     assert settings.service_area == (-62.9, 17.0, -62.5, 17.5)
-    assert settings.sensitive_categories == ["domestic violence", "rape"]
+    assert settings.sensitive_categories == ["child", "domestic", "rape"]
+    assert settings.is_sensitive("OFFENSE INVOLVING CHILDREN") and settings.is_sensitive("Domestic Battery")
+    defaults = Settings(_env_file=None, sensitive_categories=Settings.model_fields["sensitive_categories"].default)
+    assert all(defaults.is_sensitive(c) for c in ("CRIM SEXUAL ASSAULT", "SEX OFFENSE", "OFFENSE INVOLVING CHILDREN"))
+    assert not settings.is_sensitive("Theft")
+    assert settings.sensitive_patterns == ["%child%", "%domestic%", "%rape%"]
 
 
 @pytest.mark.parametrize("bad", [{"service_area": (10, 0, 5, 1)}, {"timezone": "Mars/Olympus"},

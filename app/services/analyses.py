@@ -74,7 +74,7 @@ def submit(session: Session, request: AnalysisRequest, *, settings: Settings, us
     parameters["seed"] = seed
     # A shared run is counted without sensitive categories and the held-back days, fixed now.
     shared = request.audience == "shared"
-    parameters["excluded_categories"] = list(settings.sensitive_categories) if shared else []
+    parameters["excluded_category_patterns"] = settings.sensitive_patterns if shared else []
     parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
     run_id = run_store.create_run(session, parameters=parameters, seed=seed, boundary_set_id=set_id,
                                   user_id=user_id, audience=request.audience)
@@ -88,7 +88,7 @@ def _check_audience(request: AnalysisRequest, settings: Settings) -> None:
     if request.resolution > settings.privacy_max_resolution:
         raise BadRequest(f"A shared run must be at H3 resolution {settings.privacy_max_resolution} or coarser "
                          f"(asked for {request.resolution}): finer cells can point to single addresses.")
-    sensitive = sorted(c for c in request.categories if c.lower() in settings.sensitive_categories)
+    sensitive = sorted(c for c in request.categories if settings.is_sensitive(c))
     if sensitive:
         raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
 
@@ -139,7 +139,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         session, resolution=params["resolution"], bbox=(west, south, east, north),
         start=_stamp(params["start"]), end=_stamp(params["end"]),
         categories=params["categories"], sources=params["sources"],
-        excluded_categories=params.get("excluded_categories") or [], hold_back_days=params.get("hold_back_days", 0),
+        excluded_category_patterns=params.get("excluded_category_patterns") or [], hold_back_days=params.get("hold_back_days", 0),
     )
     counts = counts_on_grid(grid.cells, counted_cells, counted)
     timings["counts"] = time.perf_counter() - clock

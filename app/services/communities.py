@@ -15,7 +15,7 @@ def active_communities(session: Session, audience: Audience) -> list[dict[str, A
     if audience.raw:
         return community_store.list_active_communities(session)
     rows = community_store.list_active_communities_aggregated(
-        session, excluded=list(audience.excluded_categories), min_count=audience.min_count,
+        session, excluded=list(audience.excluded_patterns), min_count=audience.min_count,
         hold_back_days=audience.hold_back_days)
     return [dict(r, suppressed=r["incidents"] is None) for r in audience.keep(rows, key="name")]
 
@@ -31,6 +31,6 @@ def community_detail(session: Session, community_id: int, audience: Audience, zo
     if found is None or not audience.sees_community(found["name"]):
         raise NotFound(f"There is no community {community_id}.")
     figures = community_store.community_breakdown_aggregated(
-        session, community_id, zone, excluded=list(audience.excluded_categories), min_count=audience.min_count,
+        session, community_id, zone, excluded=list(audience.excluded_patterns), min_count=audience.min_count,
         hold_back_days=audience.hold_back_days)
     return {**found, **figures, "suppressed": figures["incidents"] is None}

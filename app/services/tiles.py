@@ -270,7 +270,7 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
         else:
             count, content = tile_store.communities_tile_aggregated(
                 session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
-                excluded=list(audience.excluded_categories), min_count=audience.min_count,
+                excluded=list(audience.excluded_patterns), min_count=audience.min_count,
                 hold_back_days=audience.hold_back_days,
                 names=None if audience.communities is None else sorted(audience.communities))
         if _fits(count, content):

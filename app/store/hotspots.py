@@ -137,7 +137,7 @@ def active_boundary_set_id(session: Session) -> int | None:
 def counts_per_cell(
     session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
     start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
-    excluded_categories: list[str] | None = None, hold_back_days: int = 0,
+    excluded_category_patterns: list[str] | None = None, hold_back_days: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Incidents per H3 cell at ``resolution``: a GROUP BY on the stored cell's parent.
 
@@ -158,9 +158,9 @@ def counts_per_cell(
     if sources:
         clauses.append("source = ANY(:sources)")
         params["sources"] = sources
-    if excluded_categories:
-        clauses.append("(category IS NULL OR NOT lower(category) = ANY(:excluded))")
-        params["excluded"] = excluded_categories
+    if excluded_category_patterns:
+        clauses.append("NOT lower(coalesce(category, '')) LIKE ANY(:excluded)")
+        params["excluded"] = excluded_category_patterns
     if hold_back_days:
         clauses.append("occurred_at < now() - make_interval(days => :hold_back)")
         params["hold_back"] = hold_back_days

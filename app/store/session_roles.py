@@ -9,7 +9,12 @@ RESTRICTED_DB_ROLE = "hotspots_restricted"
 
 
 def restrict(session: Session) -> None:
-    """From now on this session cannot read raw incidents. Committed, so a later rollback keeps it."""
+    """From now on this session cannot read raw incidents.
+
+    Committed, so a later rollback keeps it; the session must be bound to one
+    connection for the request (``app.db.RequestSessions``) or the role would
+    be lost with the connection at the next commit.
+    """
     session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}"))
     session.commit()
     session.info["restricted"] = True

@@ -31,7 +31,8 @@ END $$;
 GRANT {RESTRICTED} TO CURRENT_USER;
 """
 
-# Incidents per community of a set, without the given categories, with counts under k
+# Incidents per community of a set, without categories matching the given LIKE patterns
+# (lower case, e.g. '%sex%'), with counts under k
 # (and the last `hold_back_days`) left out; callable by the restricted role, which cannot
 # read incidents itself.
 AGGREGATE_FUNCTION = """
@@ -41,7 +42,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT c.id, CASE WHEN count(i.id) >= greatest(k, 3) THEN count(i.id) END
   FROM communities c
   LEFT JOIN incidents i ON i.community_id = c.id
-       AND (i.category IS NULL OR NOT lower(i.category) = ANY(excluded))
+       AND NOT lower(coalesce(i.category, '')) LIKE ANY(excluded)
        AND i.occurred_at < now() - make_interval(days => hold_back_days)
   WHERE c.boundary_set_id = set_id
   GROUP BY c.id
@@ -52,7 +53,7 @@ RETURNS TABLE (kind text, label text, incidents bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WITH kept AS (
     SELECT category, occurred_at FROM incidents
-    WHERE community_id = community AND (category IS NULL OR NOT lower(category) = ANY(excluded))
+    WHERE community_id = community AND NOT lower(coalesce(category, '')) LIKE ANY(excluded)
       AND occurred_at < now() - make_interval(days => hold_back_days)
   )
   SELECT 'category', coalesce(category, '(none)'), count(*) FROM kept GROUP BY 2
