@@ -67,7 +67,8 @@ def db_downgrade(revision: str) -> None:
 @users_cli.command("create")
 def users_create(
     name: str,
-    role: Annotated[str, typer.Option(help="viewer, analyst, gis or admin")] = "viewer",
+    role: Annotated[str, typer.Option(help="partner, viewer, analyst, gis or admin")] = "viewer",
+    community: Annotated[Optional[list[str]], typer.Option(help="For a partner: a community it may see (repeat)")] = None,
 ) -> None:
     """Create a user and print an API token once (it is stored only as a hash)."""
     from app.services.accounts import create_user_with_token
@@ -78,9 +79,9 @@ def users_create(
     engine, session = _session(Settings())
     try:
         with session:
-            token = create_user_with_token(session, name, role)
+            token = create_user_with_token(session, name, role, communities=community or [])
             record(session, action="token.create", actor="command line", target=name,
-                   details={"role": role, "new_user": True})
+                   details={"role": role, "new_user": True, "communities": community or []})
     except ServiceError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(code=1) from exc

@@ -67,6 +67,9 @@ class TooManyRequests(ServiceError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
+QUERY_CANCELED = "57014"
+
 STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
 
 
@@ -109,11 +112,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return JSONResponse(
-            _body("The database is not reachable right now. Try again shortly.", request_id=_request_id(request)),
-            status_code=503, headers={"Retry-After": "5"},
-        )
+        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+            log.warning("statement timeout on %s", request.url.path)
+            message = "The database took too long to answer this request. Narrow it (a smaller area or period)."
+        else:
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            message = "The database is not reachable right now. Try again shortly."
+        return JSONResponse(_body(message, request_id=_request_id(request)), status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -39,4 +39,7 @@ class RateLimiter:
         events = self._events[key]
         while events and events[0] <= now - self.window:
             events.popleft()
+        if len(self._events) > 10_000:  # forget quiet keys so the table cannot grow without bound
+            for quiet in [k for k, v in self._events.items() if not v and k != key]:
+                del self._events[quiet]
         return events

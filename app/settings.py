@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=100, ge=1)
     import_chunk_rows: int = Field(default=50_000, ge=100)
     # Store the incident's H3 cell at this resolution; coarser parents are derived in SQL.
-    h3_base_resolution: int = Field(default=15, ge=9, le=15)
+    h3_base_resolution: int = Field(default=15, ge=11, le=15)  # analyses go up to 11
     incidents_page_default: int = Field(default=100, ge=1)
     incidents_page_max: int = Field(default=1000, ge=1)
     statement_timeout_ms: int = Field(default=60_000, ge=0)

@@ -20,13 +20,20 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.settings import Settings
+from app.settings import PLACEHOLDER_SECRETS, Settings
 
 COOKIE_NAME = "hotspots_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# With the placeholder secret (development, the demo) anyone could sign a cookie, so each
+# process then signs with its own random key: browser sessions end when it restarts.
+_PROCESS_SECRET = secrets.token_bytes(32)
+
+
 def _key(settings: Settings) -> bytes:
+    if settings.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+        return hashlib.sha256(b"hotspots browser session v1\0" + _PROCESS_SECRET).digest()
     # A key of its own, so the session signature cannot be confused with any other use of the secret.
     return hashlib.sha256(b"hotspots browser session v1\0" + settings.secret_key.encode("utf-8")).digest()
 

@@ -27,9 +27,16 @@ import numpy as np
 
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
 from spatial.stats import fdr_bh, gi_bin, gi_star, lisa_label, local_moran, moran_global
+
+# LISA label of a cell when the run asked for no permutations (so no pseudo-p).
+NOT_TESTED = "Not tested"
 from spatial.weights import h3_neighbours
 
 Progress = Callable[[str, float], None]
+
+
+class AnalysisRefused(ValueError):
+    """The data cannot give a meaningful result (too few cells, no incidents); the message is for planners."""
 
 
 @dataclass(frozen=True)
@@ -96,18 +103,18 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
 
     Raises
     ------
-    ValueError
+    AnalysisRefused
         When the grid has fewer than 30 cells or no incident at all.
     """
     report = progress or (lambda stage, fraction: None)
     if len(grid) < MIN_CELLS_FOR_HOTSPOTS:
-        raise ValueError(
+        raise AnalysisRefused(
             f"The area analysed has {len(grid)} cells at resolution {grid.resolution}; hotspot statistics need "
             f"at least {MIN_CELLS_FOR_HOTSPOTS}. Choose a finer resolution or more communities."
         )
     y = counts.astype(np.float64)
     if y.sum() <= 0:
-        raise ValueError("No incidents fall in the cells analysed for these filters, so there is nothing to analyse.")
+        raise AnalysisRefused("No incidents fall in the cells analysed for these filters, so there is nothing to analyse.")
     timings: dict[str, float] = {}
 
     def timed(name: str, fraction: float, work):
@@ -128,7 +135,7 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
         cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
         gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=gi.p_sim, gi_p_fdr=gi_p_fdr, gi_bin=gi_bin(gi.z, gi_p_fdr),
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa.p_sim, lisa_p_fdr=lisa_p_fdr,
-        lisa_label=lisa_label(lisa.quadrant, lisa_p_fdr, alpha=params.alpha),
+        lisa_label=_lisa_labels(lisa, lisa_p_fdr, params),
     )
     warnings = []
     if len(graph.islands):
@@ -137,6 +144,13 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
                           islands=int(len(graph.islands)), components=graph.n_components,
                           timings=timings, warnings=warnings, draws_method=gi.draws_method)
+
+
+def _lisa_labels(lisa, p: np.ndarray, params: AnalysisParameters) -> np.ndarray:
+    labels = lisa_label(lisa.quadrant, p, alpha=params.alpha)
+    if params.permutations == 0:  # no pseudo-p at all: say so rather than "No neighbours"
+        labels[~lisa.island] = NOT_TESTED
+    return labels
 
 
 def _moran_summary(y: np.ndarray, graph, params: AnalysisParameters) -> dict[str, Any]:

@@ -261,3 +261,39 @@ def test_partner_sees_only_its_communities(client, tokens, session, tmp_path, pa
     assert client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=partner,
                       params={"community": other}).status_code == 404
     assert client.get("/api/v1/incidents", headers=partner).status_code == 403
+
+
+def test_scopes_are_set_through_the_api_and_hide_other_runs(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=11, n=800)
+    admin, analyst = auth(tokens["admin"]), auth(tokens["analyst"])
+    nevis = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=3, audience="shared",
+                 communities=["Saint Paul Charlestown", "Saint James Windward", "Saint John Figtree",
+                              "Saint George Gingerland", "Saint Thomas Lowland"])
+    everywhere = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=3, audience="shared")
+    created = client.post("/api/v1/users", headers=admin, json={
+        "name": "sandy-point-group", "role": "partner", "communities": ["Saint Anne Sandy Point"]}).json()
+    partner = auth(created["token"])
+    listed = {r["id"] for r in client.get("/api/v1/analyses", headers=partner).json()["runs"]}
+    assert everywhere["id"] in listed and nevis["id"] not in listed
+    assert client.get(f"/api/v1/analyses/{nevis['id']}", headers=partner).status_code == 404
+    seen = client.get(f"/api/v1/analyses/{everywhere['id']}", headers=partner).json()
+    assert "warnings" not in seen["provenance"]
+    assert set(seen["provenance"]["moran_by_community"]) <= {"Saint Anne Sandy Point"}
+
+    user_id = next(u["id"] for u in client.get("/api/v1/users", headers=admin).json()["users"]
+                   if u["name"] == "sandy-point-group")
+    client.put(f"/api/v1/users/{user_id}/communities", headers=admin,
+               json={"communities": ["Saint Paul Charlestown"]})
+    assert client.get(f"/api/v1/analyses/{nevis['id']}", headers=partner).status_code == 200
+    names = [c["name"] for c in client.get("/api/v1/communities", headers=partner).json()["communities"]]
+    assert names == ["Saint Paul Charlestown"]
+    assert client.get(f"/api/v1/analyses/{nevis['id']}", headers=analyst).status_code == 200
+
+
+def test_a_run_without_permutations_labels_cells_not_tested(client, tokens, session, tmp_path, parishes):
+    _random_background(session, tmp_path, seed=12)
+    run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1,
+               communities=["Saint George Basseterre"])
+    labels = set(session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
+                                 {"id": run["id"]}).scalars())
+    assert labels <= {"Not tested", "No neighbours"} and "Not tested" in labels

@@ -50,7 +50,7 @@ def test_each_audited_action_is_recorded(client, tokens, tmp_path):
             ("token.create", "ok"), ("token.revoke", "ok"), ("export.audit", "ok")} <= seen
     read = next(e for e in entries if e["action"] == "incidents.read")
     assert read["user_name"] == "test-analyst" and read["role"] == "analyst"
-    assert read["details"]["filters"] == {"category": "Theft"}
+    assert read["details"]["filters"] == [["category", "Theft"]]
     refused = next(e for e in entries if e["action"] == "incidents.import" and e["outcome"] == "refused")
     assert "latitude" in refused["details"]["reason"]
     assert created["token"] not in str(entries)  # tokens never reach the log

@@ -37,6 +37,7 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/users"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens/revoke"): "admin",
+    ("put", "/api/v1/users/{user_id}/communities"): "admin",
     ("get", "/api/v1/audit"): "admin",
     ("get", "/tiles/hotspots/{z}/{x}/{y}.mvt"): "public",
     ("get", "/tiles/communities/{z}/{x}/{y}.mvt"): "public",
@@ -79,8 +80,8 @@ def _url(path: str, world: dict) -> str:
 
 
 def _call(client, method: str, url: str, headers: dict):
-    if method == "post":
-        return client.post(url, headers=headers, json={})
+    if method in ("post", "put"):
+        return client.request(method.upper(), url, headers=headers, json={})
     return client.get(url, headers=headers, follow_redirects=False)
 
 

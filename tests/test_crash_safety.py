@@ -26,7 +26,7 @@ def _count(dsn: str, source: str) -> int:
 def _copy_running(dsn: str) -> bool:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY incidents%%' "
-                           "AND state = 'active'").fetchone()
+                           "AND state = 'active' AND datname = current_database()").fetchone()
     return row[0] > 0
 
 

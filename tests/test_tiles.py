@@ -85,6 +85,7 @@ def dense_run(session, parishes) -> dict:
          "incidents": incidents.tolist(), "gi_bin": gi_bin.tolist(),
          "wkb": list(shapely.to_wkb(np.asarray(cell_boundaries(grid.cells), dtype=object)))},
     )
+    run_store.claim_run(session, run_id)
     run_store.complete_run(session, run_id, {"synthetic": True})
     session.commit()
     return {"id": run_id, "cells": len(grid), "incidents": int(incidents.sum())}

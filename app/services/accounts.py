@@ -10,7 +10,8 @@ from models.users import ROLES
 from app.store import users as user_store
 
 
-def create_user_with_token(session: Session, name: str, role: str, label: str | None = None) -> str:
+def create_user_with_token(session: Session, name: str, role: str, label: str | None = None,
+                           communities: list[str] | None = None) -> str:
     """Create ``name`` with ``role`` and return a new token (shown once, stored hashed)."""
     name = name.strip()
     if role not in ROLES:
@@ -20,7 +21,18 @@ def create_user_with_token(session: Session, name: str, role: str, label: str | 
     if user_store.find_user(session, name) is not None:
         raise Conflict(f"A user named {name!r} already exists.")
     user = user_store.create_user(session, name, role)
+    if communities:
+        limit_to_communities(session, user.id, communities)
     return issue_token(session, user.id, label)
+
+
+def limit_to_communities(session: Session, user_id: int, communities: list[str]) -> None:
+    """A partner sees only these communities (names, so the limit survives new boundary sets)."""
+    names = [c.strip() for c in communities if c and c.strip()]
+    if any(len(n) > 200 for n in names):
+        raise BadRequest("Community names are at most 200 characters.")
+    user_store.set_scope(session, user_id, names)
+    session.commit()
 
 
 def issue_token(session: Session, user_id: int, label: str | None = None) -> str:

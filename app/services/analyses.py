@@ -18,7 +18,7 @@ from app.errors import BadRequest, Conflict
 from app.settings import Settings
 from app.store import hotspots as run_store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
-from spatial.hotspots import AnalysisParameters, analyse, counts_on_grid
+from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def execute(session: Session, run_id: int) -> None:
     session.commit()
     try:
         provenance = _execute(session, run_id)
-    except ValueError as exc:  # a planner-facing reason: too few cells, no incidents
+    except AnalysisRefused as exc:  # a planner-facing reason: too few cells, no incidents
         session.rollback()
         run_store.fail_run(session, run_id, str(exc))
         session.commit()

@@ -24,10 +24,13 @@ SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells
 def run_or_404(session: Session, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
     """The run, or 404 if it does not exist or this audience may not see it."""
     run = run_store.get_run(session, run_id)
-    if run is None or (audience is not None and not audience.sees_run(run)):
+    if run is None or (audience is not None and not (audience.sees_run(run) and _covers_scope(run, audience))):
         raise NotFound(f"There is no analysis run {run_id}.")
-    if audience is not None and not audience.raw and run.get("provenance"):
-        run["provenance"] = shared_provenance(run["provenance"], audience)
+    if audience is not None and not audience.raw:
+        if run.get("provenance"):
+            run["provenance"] = shared_provenance(run["provenance"], audience)
+        if audience.communities is not None:
+            run["parameters"] = _scoped_parameters(run["parameters"], audience)
     return run
 
 
@@ -40,12 +43,33 @@ def completed_run(session: Session, run_id: int, audience: Audience) -> dict[str
 
 
 def visible_runs(session: Session, audience: Audience, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
-    return run_store.list_runs(session, limit=limit, before_id=before_id,
-                               shared_up_to_resolution=None if audience.raw else audience.max_resolution)
+    scope = sorted(audience.communities) if audience.communities is not None else None
+    runs = run_store.list_runs(session, limit=limit, before_id=before_id,
+                               shared_up_to_resolution=None if audience.raw else audience.max_resolution,
+                               covering_any_of=scope)
+    if scope is not None:
+        for run in runs:
+            run["parameters"] = _scoped_parameters(run["parameters"], audience)
+    return runs
+
+
+def _covers_scope(run: dict[str, Any], audience: Audience) -> bool:
+    """A scoped partner sees runs of every community, or of at least one of its own."""
+    named = run["parameters"].get("communities") or []
+    return audience.communities is None or not named or any(audience.sees_community(n) for n in named)
+
+
+def _scoped_parameters(parameters: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    return {**parameters, "communities": [n for n in parameters.get("communities") or []
+                                          if audience.sees_community(n)]}
 
 
 def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
+    if audience.communities is not None:  # names of other communities stay out of a scoped view
+        shown.pop("warnings", None)
+        if "parameters" in shown:
+            shown["parameters"] = _scoped_parameters(shown["parameters"], audience)
     shown["incidents_used"] = audience.count(provenance.get("incidents_used"))
     by_community = provenance.get("moran_by_community") or {}
     shown["moran_by_community"] = {k: v for k, v in by_community.items() if audience.sees_community(k)}

@@ -47,9 +47,13 @@ def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
 
 
 def list_runs(session: Session, *, limit: int, before_id: int | None = None,
-              shared_up_to_resolution: int | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser."""
+              shared_up_to_resolution: int | None = None,
+              covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
+    with ``covering_any_of`` only runs of all communities or of at least one of these."""
     clauses = []
+    if covering_any_of is not None:
+        clauses.append("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)")
     if before_id is not None:
         clauses.append("id < :before")
     if shared_up_to_resolution is not None:
@@ -60,7 +64,8 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
             f"finished_at, error FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
-        {"limit": limit, "before": before_id, "max_resolution": shared_up_to_resolution},
+        {"limit": limit, "before": before_id, "max_resolution": shared_up_to_resolution,
+         "covering": covering_any_of},
     )
     return [dict(r._mapping) for r in rows]
 
@@ -88,7 +93,7 @@ def complete_run(session: Session, run_id: int, provenance: dict[str, Any]) -> N
     session.execute(
         text(
             "UPDATE hotspot_runs SET status = 'completed', stage = 'done', progress = 1, finished_at = now(), "
-            "provenance = CAST(:provenance AS jsonb) WHERE id = :id"
+            "provenance = CAST(:provenance AS jsonb) WHERE id = :id AND status = 'running'"
         ),
         {"id": run_id, "provenance": json.dumps(_finite(provenance), default=_json_default)},
     )

@@ -26,8 +26,10 @@ COPY_SQL = f"COPY incidents ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT 
 
 
 def lock_source(session: Session, source: str) -> None:
-    """Serialise imports of one source, so duplicate checks cannot race."""
+    """Serialise imports of one source, so duplicate checks cannot race; and hold off a boundary
+    activation (which takes the same key exclusively) until the import has assigned communities."""
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext('incidents:' || :source))"), {"source": source})
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext('boundary-activation'))"))
 
 
 def stored_external_ids(session: Session, source: str) -> set[str]:

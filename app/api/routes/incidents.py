@@ -94,7 +94,8 @@ def list_incidents(
     page_size = min(limit or settings.incidents_page_default, settings.incidents_page_max)
     page = incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
     record(session, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",
-           details={"filters": dict(request.query_params), "returned": page["numberReturned"]})
+           details={"filters": [list(item) for item in request.query_params.multi_items()],
+                    "returned": page["numberReturned"]})
     return page
 
 

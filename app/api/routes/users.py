@@ -20,6 +20,11 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     role: str = Field(description=f"One of {', '.join(ROLES)}")
+    communities: list[str] = Field(default_factory=list, description="For a partner: the only communities it sees")
+
+
+class Scope(BaseModel):
+    communities: list[str] = Field(description="Community names; an empty list lifts the limit")
 
 
 @router.get("", summary="Users and their roles")
@@ -30,8 +35,8 @@ def list_users(session: SessionDep, _: Admin) -> dict[str, Any]:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user; the answer holds its first token")
 def create_user(body: NewUser, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
     with audited(session, "token.create", principal=admin, request=request, target=body.name) as entry:
-        token = accounts.create_user_with_token(session, body.name, body.role)
-        entry.details = {"role": body.role, "new_user": True}
+        token = accounts.create_user_with_token(session, body.name, body.role, communities=body.communities)
+        entry.details = {"role": body.role, "new_user": True, "communities": body.communities}
     return {"name": body.name, "role": body.role, "token": token}
 
 
@@ -49,6 +54,14 @@ def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Ad
         session.commit()
         entry.details = {"revoked": revoked}
     return {"user_id": user_id, "revoked": revoked}
+
+
+@router.put("/{user_id}/communities", summary="Limit a partner to some communities (by name)")
+def set_communities(user_id: int, body: Scope, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+    with audited(session, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
+        accounts.limit_to_communities(session, _user(session, user_id), body.communities)
+        entry.details = {"communities": body.communities}
+    return {"user_id": user_id, "communities": sorted(set(body.communities))}
 
 
 def _user(session, user_id: int) -> int:
