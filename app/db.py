@@ -10,9 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
 
+# Set on a pooled connection's info while it runs as the restricted database role.
+RESTRICTED_MARK = "restricted_role"
+
 
 def make_engine(settings: Settings) -> Engine:
-    engine = create_engine(settings.database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping (a round trip on every request): after a database restart the first use of a
+    # stale connection fails (503 with Retry-After), the pool is invalidated and refills.
+    engine = create_engine(settings.database_url, pool_size=10, max_overflow=10)
     if settings.statement_timeout_ms:
         timeout = int(settings.statement_timeout_ms)
 
@@ -23,8 +28,10 @@ def make_engine(settings: Settings) -> Engine:
             dbapi_connection.commit()
 
     @event.listens_for(engine, "checkin")
-    def _reset_role(dbapi_connection, _record) -> None:  # pragma: no cover - safety net
+    def _reset_role(dbapi_connection, record) -> None:
         # A request that ran as the restricted role must not hand that role to the next one.
+        if not record.info.pop(RESTRICTED_MARK, False):
+            return
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("RESET ROLE")

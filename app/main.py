@@ -13,7 +13,7 @@ from app.api.routes import analyses, audit, boundaries, communities, health, inc
 from app.db import RequestSessions, make_engine
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
-from app.ratelimit import RateLimiter
+from app.ratelimit import PrincipalCache, RateLimiter
 from app.services.tiles import TileCache
 from app.settings import Settings
 
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Who holds a token, remembered for a few seconds so a burst of tile requests needs no query.
+    app.state.principals = PrincipalCache(settings.auth_cache_s)
     app.state.limits = {
         "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),

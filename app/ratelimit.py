@@ -1,4 +1,4 @@
-"""In-process sliding-window rate limits (one service process; see the README)."""
+"""In-process limits and short-lived memory (one service process; see the README)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,38 @@ class RateLimiter:
             for quiet in [k for k, v in self._events.items() if not v and k != key]:
                 del self._events[quiet]
         return events
+
+
+class PrincipalCache:
+    """Token → principal for ``ttl`` seconds (0 turns it off).
+
+    A revoked token keeps working here for at most ``ttl`` seconds in other
+    processes; this process forgets everything at once when a token is revoked.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, key: str, value: object) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

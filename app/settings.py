@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     failed_auth_limit: int = Field(default=10, ge=1)
     failed_auth_window_s: int = Field(default=300, ge=1)
     heavy_requests_per_minute: int = Field(default=30, ge=1)
+    # Seconds a checked token is remembered (0: check the database on every request).
+    auth_cache_s: float = Field(default=10, ge=0, le=300)
     # "thread": runs execute in a background thread; "inline": inside the submitting request.
     analysis_worker: Literal["thread", "inline"] = "thread"
     # Maps and pages. static/vendor holds the front-end assets (scripts/ensure-assets.sh),

@@ -170,7 +170,8 @@ def build_run(url: str) -> tuple[int, str, int]:
             f"JOIN communities c ON c.id = h.community_id WHERE h.run_id = {int(run_id)}"
         ))
         session.commit()
-        token = create_user_with_token(session, "bench-viewer", "viewer")
+        # Patrol planners (analysts) see police runs; viewers would see only shared runs.
+        token = create_user_with_token(session, "bench-analyst", "analyst")
         session.execute(text("ANALYZE"))
         session.commit()
     engine.dispose()

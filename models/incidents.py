@@ -19,7 +19,6 @@ class Incident(Base):
         UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
         Index("ix_incidents_geom", "geom", postgresql_using="gist"),
         Index("ix_incidents_occurred_at", "occurred_at", postgresql_include=["h3_cell", "category", "source"]),
-        Index("ix_incidents_category", "category"),
         Index("ix_incidents_community_id", "community_id"),
     )
 

@@ -38,7 +38,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(environment="test", database_url=TEST_DATABASE_URL, statement_timeout_ms=0,
-                    analysis_worker="inline")
+                    analysis_worker="inline", auth_cache_s=0)
 
 
 @pytest.fixture(scope="session")

@@ -95,3 +95,12 @@ def test_analysis_submissions_are_rate_limited(app, client, tokens):
                 for _ in range(3)]
     assert statuses[:2] == [409, 409]  # no boundaries yet, but counted as heavy requests
     assert statuses[2] == 429
+
+
+def test_exports_are_rate_limited(app, client, tokens):
+    app.state.limits["heavy"].limit = 1
+    admin = auth(tokens["admin"])
+    first = client.get("/api/v1/audit", headers=admin, params={"format": "csv"})
+    second = client.get("/api/v1/audit", headers=admin, params={"format": "csv"})
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert int(second.headers["Retry-After"]) > 0

@@ -65,3 +65,21 @@ def test_every_route_declares_its_role(app):
             if not operation.get("security"):
                 unprotected.append(f"{method.upper()} {path}")
     assert not unprotected, unprotected
+
+
+def test_remembered_tokens_are_forgotten_when_revoked_through_the_api(app, client, session, tokens):
+    from app.ratelimit import PrincipalCache
+
+    app.state.principals = PrincipalCache(60)
+    viewer, admin = auth(tokens["viewer"]), auth(tokens["admin"])
+    assert client.get("/api/v1/communities", headers=viewer).status_code == 200
+    session.execute(text("UPDATE api_tokens t SET revoked_at = now() FROM users u "
+                         "WHERE u.id = t.user_id AND u.name = 'test-viewer'"))
+    session.commit()
+    # remembered for up to auth_cache_s in a process that did not see the revocation...
+    assert client.get("/api/v1/communities", headers=viewer).status_code == 200
+    user_id = next(u["id"] for u in client.get("/api/v1/users", headers=admin).json()["users"]
+                   if u["name"] == "test-viewer")
+    client.post(f"/api/v1/users/{user_id}/tokens/revoke", headers=admin)
+    # ...but this process forgets at once when a token is revoked through it
+    assert client.get("/api/v1/communities", headers=viewer).status_code == 401

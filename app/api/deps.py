@@ -1,4 +1,8 @@
-"""Typed dependencies: each parses *and* validates one thing a handler needs."""
+"""Typed dependencies: each parses *and* validates one thing a handler needs.
+
+Dependencies that do no I/O are ``async def`` so FastAPI runs them inline
+instead of handing each to the thread pool (a measurable cost per tile).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from app.store.session_roles import restrict, unrestrict
 from app.store.users import PUBLIC, Principal, principal_for_token, principal_for_token_id
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -56,8 +60,13 @@ def get_principal(
     wait = failures.retry_after(address)
     if wait is not None:
         raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
+    known = request.app.state.principals
     if credentials is not None and credentials.credentials:
-        principal = principal_for_token(session, hash_token(credentials.credentials))
+        hashed = hash_token(credentials.credentials)
+        principal = known.get(hashed)
+        if principal is not None:
+            return _restricted(session, principal)
+        principal = principal_for_token(session, hashed)
         if principal is None:
             session.rollback()
             failures.hit(address)
@@ -65,10 +74,15 @@ def get_principal(
                    target=request.url.path, details={"reason": "unknown or revoked token"})
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
         session.commit()  # keep last_used_at
+        known.put(hashed, principal)
         return _restricted(session, principal)
     cookie = request.cookies.get(web_sessions.COOKIE_NAME)
     token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
-    principal = principal_for_token_id(session, token_id) if token_id is not None else None
+    principal = None
+    if token_id is not None:
+        principal = known.get(f"token:{token_id}") or principal_for_token_id(session, token_id)
+        if principal is not None:
+            known.put(f"token:{token_id}", principal)
     if principal is None and cookie is None and request.app.state.settings.public_access:
         return _restricted(session, PUBLIC)
     if principal is None:
@@ -114,10 +128,10 @@ def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Prin
             raise Forbidden(f"This needs the '{role}' role or higher; your role is '{principal.role}'.")
         return principal
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:
         return allow(principal)
 
-    def check_page(principal: PagePrincipal) -> Principal:
+    async def check_page(principal: PagePrincipal) -> Principal:
         return allow(principal)
 
     chosen = check_page if page else check
@@ -125,19 +139,24 @@ def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Prin
     return chosen
 
 
-def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
-    """A dependency limiting expensive requests (analyses, exports) per user."""
+def limit_heavy(request: Request, principal: Principal, kind: str) -> None:
+    """Count one expensive request (analysis, export) for this user; 429 over the limit."""
+    wait = request.app.state.limits["heavy"].hit(f"{kind}:{principal.user_id}")
+    if wait is not None:
+        raise TooManyRequests(f"Too many {kind} requests; wait {wait} s and try again.", wait)
 
-    def check(request: Request, principal: CurrentUser) -> Principal:
-        wait = request.app.state.limits["heavy"].hit(f"{kind}:{principal.user_id}")
-        if wait is not None:
-            raise TooManyRequests(f"Too many {kind} requests; wait {wait} s and try again.", wait)
+
+def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
+    """A dependency limiting expensive requests of one kind per user."""
+
+    async def check(request: Request, principal: CurrentUser) -> Principal:
+        limit_heavy(request, principal, kind)
         return principal
 
     return check
 
 
-def get_audience(principal: CurrentUser, settings: SettingsDep) -> Audience:
+async def get_audience(principal: CurrentUser, settings: SettingsDep) -> Audience:
     return audience_for(principal, settings)
 
 
@@ -153,7 +172,7 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
 
 
-def parse_bbox(
+async def parse_bbox(
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)",
                                       examples=["-62.86,17.09,-62.53,17.42"])] = None,
 ) -> tuple[float, float, float, float] | None:
@@ -179,7 +198,7 @@ class DateRange:
     end: datetime | None
 
 
-def parse_date_range(
+async def parse_date_range(
     settings: SettingsDep,
     start: Annotated[datetime | None, Query(description="From this time (inclusive); local time if no offset.")] = None,
     end: Annotated[datetime | None, Query(description="Up to this time (exclusive); local time if no offset.")] = None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.db import RESTRICTED_MARK
+
 RESTRICTED_DB_ROLE = "hotspots_restricted"
 
 
@@ -16,10 +18,12 @@ def restrict(session: Session) -> None:
     be lost with the connection at the next commit.
     """
     session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}"))
+    session.connection().info[RESTRICTED_MARK] = True  # the pool resets the role on check-in
     session.commit()
     session.info["restricted"] = True
 
 
 def unrestrict(session: Session) -> None:
     session.execute(text("RESET ROLE"))
+    session.connection().info.pop(RESTRICTED_MARK, None)
     session.commit()

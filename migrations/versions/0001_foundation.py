@@ -126,7 +126,6 @@ def upgrade() -> None:
     # Counting per H3 cell over a time window is an index-only scan of this one.
     op.create_index("ix_incidents_occurred_at", "incidents", ["occurred_at"],
                     postgresql_include=["h3_cell", "category", "source"])
-    op.create_index("ix_incidents_category", "incidents", ["category"])
     op.create_index("ix_incidents_community_id", "incidents", ["community_id"])
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from app.api.csv_export import csv_response
-from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy
+from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy, limit_heavy
 from app.audit import record
 from app.errors import BadRequest, NotFound
 from app.services import analyses as analysis_service
@@ -70,7 +70,7 @@ def analysis_cells(
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
     if format == "csv":
-        heavy("export")(request, user)
+        limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
         rows = run_store.iter_cells(session, run_id, community, gi_bin, within)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from app.api.csv_export import csv_response
-from app.api.deps import Admin, DateRangeDep, SessionDep, heavy
+from app.api.deps import Admin, DateRangeDep, SessionDep, limit_heavy
 from app.audit import record
 from app.store import audit as audit_store
 
@@ -27,7 +27,7 @@ def list_audit(
 ):
     filters = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}
     if format == "csv":
-        heavy("export")(request, user)
+        limit_heavy(request, user, "export")
         record(session, action="export.audit", principal=user, request=request, target="/api/v1/audit",
                details={k: v for k, v in filters.items() if v is not None})
         return csv_response(audit_store.stream(session, **filters), CSV_COLUMNS, "audit.csv")

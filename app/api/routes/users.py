@@ -52,6 +52,7 @@ def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Ad
     with audited(session, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
         revoked = user_store.revoke_tokens(session, _user(session, user_id))
         session.commit()
+        request.app.state.principals.clear()
         entry.details = {"revoked": revoked}
     return {"user_id": user_id, "revoked": revoked}
 
@@ -60,6 +61,7 @@ def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Ad
 def set_communities(user_id: int, body: Scope, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
     with audited(session, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
         accounts.limit_to_communities(session, _user(session, user_id), body.communities)
+        request.app.state.principals.clear()  # the scope travels with the remembered principal
         entry.details = {"communities": body.communities}
     return {"user_id": user_id, "communities": sorted(set(body.communities))}
 
