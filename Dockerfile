@@ -33,4 +33,7 @@ ENV HOTSPOTS_ENVIRONMENT=production
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 # Migrate, then serve with one worker (several uvicorn workers lose TCP_NODELAY; scale with replicas).
+# Behind a TLS proxy set FORWARDED_ALLOW_IPS to its address, so client addresses (rate limits, audit)
+# and https (Secure cookies, the same-origin check) come through.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
 CMD ["sh", "-c", "hotspots db upgrade && uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --proxy-headers"]

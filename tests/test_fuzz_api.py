@@ -30,11 +30,23 @@ def wired_app(session_factory):
     return APP
 
 
+@pytest.fixture
+def partner_token(session) -> str:
+    from app.services.accounts import create_user_with_token
+
+    return create_user_with_token(session, "fuzz-partner", "partner", communities=["Saint Mary Cayon"])
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
-def test_no_server_errors(case, wired_app, tokens):
-    for role in ("viewer", "analyst", "gis", "admin"):
-        case.call_and_validate(headers=auth(tokens[role]), checks=CHECKS)
+def test_no_server_errors(case, wired_app, tokens, partner_token):
+    for token in (partner_token, *(tokens[role] for role in ("viewer", "analyst", "gis", "admin"))):
+        case.call_and_validate(headers=auth(token), checks=CHECKS)
     case.call_and_validate(checks=[not_a_server_error])  # anonymous
+    APP.state.settings = APP.state.settings.model_copy(update={"public_access": True})
+    try:
+        case.call_and_validate(checks=[not_a_server_error])  # the public, when enabled
+    finally:
+        APP.state.settings = APP.state.settings.model_copy(update={"public_access": False})
