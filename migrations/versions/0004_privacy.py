@@ -55,14 +55,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT category, occurred_at FROM incidents
     WHERE community_id = community AND NOT lower(coalesce(category, '')) LIKE ANY(excluded)
       AND occurred_at < now() - make_interval(days => hold_back_days)
+  ), groups AS (
+    SELECT 'category' AS kind, coalesce(category, '(none)') AS label, count(*) AS n FROM kept GROUP BY 2
+    UNION ALL
+    SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE zone), 'YYYY-MM'), count(*)
+    FROM kept GROUP BY 2
+  ), ranked AS (
+    SELECT kind, label, n,
+           count(*) FILTER (WHERE n < greatest(k, 3)) OVER (PARTITION BY kind) AS small,
+           row_number() OVER (PARTITION BY kind, n >= greatest(k, 3) ORDER BY n, label) AS smallest
+    FROM groups
   )
-  SELECT 'category', coalesce(category, '(none)'), count(*) FROM kept GROUP BY 2
-  HAVING count(*) >= greatest(k, 3)
-  UNION ALL
-  SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE zone), 'YYYY-MM'), count(*) FROM kept
-  GROUP BY 2 HAVING count(*) >= greatest(k, 3)
-$$;
-"""
+  -- Groups under k are left out; when only one is, the smallest shown group goes too, so the
+  -- community total minus the groups shown never reveals a single small count.
+  SELECT kind, label, n FROM ranked
+  WHERE n >= greatest(k, 3) AND NOT (small = 1 AND smallest = 1)
+$$;"""
 
 GRANTS = f"""
 REVOKE ALL ON incidents, imports, api_tokens, users, audit_events FROM {RESTRICTED};
