@@ -322,6 +322,8 @@ def demo(
     typer.echo(f"  analysis run:  {base}/api/v1/analyses/{ready['run_id']}")
     typer.echo(f"  ranking:       {base}/api/v1/analyses/{ready['run_id']}/neighbourhoods")
     typer.echo(f"  map:           {base}/maps/analyses/{ready['run_id']}")
+    typer.echo(f"  shared run:    {base}/maps/analyses/{ready['shared_run_id']} (what partners may see)")
+    typer.echo(f"  sign in:       {base}/sign-in")
     typer.echo(f"  API docs:      {base}/docs")
     serve(host=host, port=port)
 

@@ -38,8 +38,13 @@ def prepare_demo(session: Session, settings: Settings, *, sample_boundaries: Pat
     run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=9, permutations=999, seed=seed),
                              settings=settings, user_id=None)
     analyses.execute(session, run_id)
+    # A shared run too (no sensitive categories, resolution 8), which partners and viewers can open.
+    shared_id = analyses.submit(session, analyses.AnalysisRequest(resolution=8, permutations=999, seed=seed,
+                                                                  audience="shared"),
+                                settings=settings, user_id=None)
+    analyses.execute(session, shared_id)
     user = user_store.find_user(session, DEMO_USER) or user_store.create_user(session, DEMO_USER, "admin")
     token = new_token()
     user_store.add_token(session, user.id, hash_token(token), label="demo")
     session.commit()
-    return {"run_id": run_id, "token": token, "inserted": report.inserted}
+    return {"run_id": run_id, "shared_run_id": shared_id, "token": token, "inserted": report.inserted}
