@@ -255,7 +255,7 @@ def analyses_run(
     from pydantic import ValidationError
 
     from app.errors import ServiceError
-    from app.services import analyses
+    from app.services import analyses, run_results
     from app.store import hotspots as run_store
 
     if community and all_communities:
@@ -278,7 +278,7 @@ def analyses_run(
             if run["status"] != "completed":
                 typer.echo(f"run {run_id} {run['status']}: {run['error']}", err=True)
                 raise typer.Exit(code=1)
-            ranking = analyses.neighbourhood_ranking(session, run)
+            ranking = run_results.neighbourhood_ranking(session, run)
     except ServiceError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(code=2) from exc

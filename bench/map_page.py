@@ -46,7 +46,7 @@ def zones(path: Path) -> Path:
 
 def load(url: str, incidents: int, folder: Path) -> dict:
     from app.db import make_engine, make_sessionmaker
-    from app.services import analyses
+    from app.services import analyses, run_results
     from app.services.accounts import create_user_with_token
     from app.services.boundaries import BoundaryOptions, upload_boundary_set
     from app.services.incident_import import import_incidents
@@ -71,7 +71,7 @@ def load(url: str, incidents: int, folder: Path) -> dict:
             run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
                                      settings=settings, user_id=None)
             analyses.execute(session, run_id)
-            run = analyses.run_or_404(session, run_id)
+            run = run_results.run_or_404(session, run_id)
             assert run["status"] == "completed", run
             inlined = build_map_html(session, settings.model_copy(update={"map_inline_max_cells": 10**9}), run)
             token = create_user_with_token(session, "bench-analyst", "analyst")

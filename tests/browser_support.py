@@ -142,7 +142,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
     """KNA parishes, SYNTHETIC incidents and one completed (police) run, through the service functions; an analyst token."""
     from app.cli import SAMPLE_ATTRIBUTION, SAMPLE_BOUNDARIES
     from app.db import make_engine, make_sessionmaker
-    from app.services import analyses
+    from app.services import analyses, run_results
     from app.services.accounts import create_user_with_token
     from app.services.boundaries import BoundaryOptions, upload_boundary_set
     from app.services.incident_import import import_incidents
@@ -168,7 +168,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
                                                                        seed=seed),
                                      settings=settings, user_id=None)
             analyses.execute(session, run_id)
-            run = analyses.run_or_404(session, run_id)
+            run = run_results.run_or_404(session, run_id)
             assert run["status"] == "completed", run
             token = create_user_with_token(session, "browser-analyst", "analyst")
             return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token}

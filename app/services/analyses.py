@@ -201,7 +201,3 @@ def recover_interrupted(session: Session) -> tuple[list[int], list[int]]:
     failed = run_store.fail_interrupted_runs(session)
     session.commit()
     return failed, run_store.queued_run_ids(session)
-
-
-# Reading results lives in run_results; these names stay importable from here for callers.
-from app.services.run_results import neighbourhood_ranking, run_or_404  # noqa: E402,F401

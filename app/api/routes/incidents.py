@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 
 from app.api.deps import Analyst, BBox, DateRangeDep, SessionDep, SettingsDep
 from app.audit import audited, record
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.services.incident_import import import_incidents
 from app.services.incident_query import incident_page
 from app.services.upload_files import incident_file
+from app.settings import Settings
 from app.store import imports as import_store
 from app.store.incidents import IncidentFilter
 from app.uploads import received_file
@@ -99,11 +101,7 @@ def list_incidents(
     return page
 
 
-def _zone(name: str | None, settings):
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from app.errors import BadRequest
-
+def _zone(name: str | None, settings: Settings) -> ZoneInfo:
     if not name:
         return settings.zone
     try:
