@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
-from spatial.stats import fdr_bh, gi_bin, gi_star, lisa_label, local_moran, moran_global
+from spatial.significance import fdr_bh, gi_bin, lisa_label
+from spatial.stats import gi_star, local_moran, moran_global
 
 # LISA label of a cell when the run asked for no permutations (so no pseudo-p).
 NOT_TESTED = "Not tested"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3
 
+from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
+from spatial.incident_dates import parse_dates
 
 # Common names for each field, in order of preference (matched case-insensitively).
 COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -36,8 +38,6 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("latitude", "longitude", "occurred_at")
 FIELD_LABELS = {"latitude": "latitude", "longitude": "longitude", "occurred_at": "date"}
-# Clock skew allowed before a date counts as "in the future".
-FUTURE_TOLERANCE = timedelta(minutes=10)
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv"}
 GEO_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg"}
 
@@ -157,46 +157,6 @@ def read_incident_file(path: Path, options: ReadOptions) -> tuple[ColumnMapping,
         f"Files of type {suffix or '(no extension)'} cannot be imported. "
         "Use CSV, GeoJSON, a zipped Shapefile or a GeoPackage."
     )
-
-
-@dataclass(frozen=True)
-class CsvFormat:
-    """How a CSV file is written: its text encoding and delimiter."""
-
-    encoding: str
-    delimiter: str
-
-
-DELIMITERS = (",", ";", "\t", "|")
-
-
-def sniff_csv(path: Path) -> CsvFormat:
-    """Work out the encoding (UTF-8, UTF-8 with BOM, UTF-16, else Windows-1252) and delimiter.
-
-    Spreadsheets in the Caribbean and Europe often save with ';' or as UTF-16
-    "Unicode text"; clerks should not have to know.
-    """
-    with path.open("rb") as handle:
-        head = handle.read(1 << 20)
-    if not head.strip():
-        raise InvalidUpload("The CSV file is empty: it has no header row.")
-    if head.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    elif b"\x00" in head:
-        raise InvalidUpload("The file is not a text CSV file (it contains binary data). Save it as CSV and try again.")
-    else:
-        try:
-            head[:-4].decode("utf-8")  # a multi-byte character may be cut at the end of the sample
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-    text = head.decode(encoding, errors="replace")
-    first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
-    counts = {d: first_line.count(d) for d in DELIMITERS}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
-    return CsvFormat(encoding=encoding, delimiter=delimiter)
 
 
 def _read_csv(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
@@ -330,11 +290,13 @@ def _validate(
 ) -> Chunk:
     reasons = np.full(len(frame), None, dtype=object)
     _check_coordinates(frame, mapping, lon, lat, options, reasons)
-    occurred, date_reasons = parse_dates(frame[mapping.occurred_at], options)
+    occurred, date_reasons = parse_dates(frame[mapping.occurred_at], zone=options.timezone,
+                                         day_first=options.day_first, now=options.now)
     _merge_reasons(reasons, date_reasons)
     reported = None
     if mapping.reported_at:
-        reported, _ = parse_dates(frame[mapping.reported_at], options)
+        reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone,
+                                  day_first=options.day_first, now=options.now)
     keep = np.array([r is None for r in reasons], dtype=bool)
     rejections = [Rejection(int(rows[i]), str(reasons[i])) for i in np.flatnonzero(~keep)]
     kept = frame[keep]
@@ -382,67 +344,6 @@ def _check_coordinates(frame, mapping, lon, lat, options, reasons) -> None:
             west, south, east, north = options.service_area
             outside = (lon < west) | (lon > east) | (lat < south) | (lat > north)
             mark(outside, lambda i: f"location {lat[i]:.6f},{lon[i]:.6f} is outside the service area")
-
-
-def parse_dates(values: pd.Series, options: ReadOptions) -> tuple[pd.Series, np.ndarray]:
-    """Parse a column of dates to UTC; naive times are read in the configured zone.
-
-    Returns the parsed series (NaT where rejected) and a reason per row (``None`` if fine).
-    """
-    text = values.astype(str).str.strip()
-    reasons = np.full(len(text), None, dtype=object)
-    blank = (text == "").to_numpy()
-    parsed = _parse_uniform(text, options)
-    bad = parsed.isna().to_numpy() & ~blank
-    if bad.any():
-        parsed = parsed.astype(object)
-        for i in np.flatnonzero(bad):
-            parsed.iat[i] = _parse_one(text.iat[i], options)
-        parsed = pd.to_datetime(parsed, utc=True)
-    parsed = parsed.reset_index(drop=True)
-    missing = parsed.isna().to_numpy()
-    for i in np.flatnonzero(blank):
-        reasons[i] = "missing date"
-    for i in np.flatnonzero(missing & ~blank):
-        reasons[i] = f"date {text.iat[i]!r} is not a recognisable date"
-    now = options.now or datetime.now(timezone.utc)
-    future = (parsed > pd.Timestamp(now + FUTURE_TOLERANCE)).to_numpy(dtype=bool)
-    for i in np.flatnonzero(future):
-        reasons[i] = f"date {text.iat[i]!r} is in the future"
-    return parsed, reasons
-
-
-def _parse_uniform(text: pd.Series, options: ReadOptions) -> pd.Series:
-    """Fast path: one format for the whole column (ISO 8601 or inferred)."""
-    for fmt in ("ISO8601", None):
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=options.day_first)
-        except (ValueError, TypeError):
-            continue  # mixed naive and zoned values: fall through to per-value parsing
-        if parsed.notna().any():
-            return _to_utc(parsed, options.timezone)
-    return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-
-
-def _to_utc(parsed: pd.Series, zone: ZoneInfo) -> pd.Series:
-    if parsed.dt.tz is None:
-        return parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-    return parsed.dt.tz_convert("UTC")
-
-
-def _parse_one(value: str, options: ReadOptions) -> pd.Timestamp | None:
-    try:
-        stamp = pd.to_datetime(value, dayfirst=options.day_first)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if stamp is pd.NaT:
-        return None
-    if stamp.tzinfo is None:
-        try:
-            stamp = stamp.tz_localize(options.timezone, ambiguous="NaT", nonexistent="shift_forward")
-        except Exception:  # pragma: no cover - ambiguity handled by NaT above
-            return None
-    return stamp.tz_convert("UTC")
 
 
 def cells_for(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
 from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results
