@@ -30,9 +30,10 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         app.state.sessionmaker = RequestSessions(app.state.engine)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
         # the garbage collector's way, which trims the slowest requests.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)  # fewer young-generation passes under a burst of requests
+        if settings.environment != "test":  # tests build many apps in one process
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(20_000, 20, 20)  # fewer young-generation passes under a burst of requests
         app.state.run_worker = RunWorker(app.state.sessionmaker, settings.analysis_worker)
         if start_worker:
             app.state.run_worker.start()

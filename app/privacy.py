@@ -45,13 +45,36 @@ class Audience:
             return value
         return int(value) if value >= self.min_count else None
 
+    def total(self, value: int | None) -> int | None:
+        """A run-wide total as this audience may see it.
+
+        Exact for police; below analyst rounded to tens, so a total minus the
+        parts shown never gives one small count away; not shown at all to a
+        scoped partner, since it includes other communities.
+        """
+        if value is None or self.raw:
+            return value
+        if self.communities is not None or value < self.min_count:
+            return None
+        return int(round(value, -1))
+
     def sees_community(self, name: str) -> bool:
         return self.communities is None or name in self.communities
 
     def sees_run(self, run: dict[str, Any]) -> bool:
+        """A shared run, coarse enough, counted under rules at least as strict as today's, and (for a
+        scoped partner) covering all communities or one of its own."""
         if self.raw:
             return True
-        return run.get("audience") == "shared" and run["parameters"].get("resolution", 99) <= self.max_resolution
+        parameters = run.get("parameters") or {}
+        if run.get("audience") != "shared" or parameters.get("resolution", 99) > self.max_resolution:
+            return False
+        if not set(self.excluded_patterns) <= set(parameters.get("excluded_category_patterns") or []):
+            return False  # a sensitive word was added since the run was counted
+        if parameters.get("hold_back_days", 0) < self.hold_back_days:
+            return False
+        named = parameters.get("communities") or []
+        return self.communities is None or not named or any(self.sees_community(n) for n in named)
 
     def keep(self, rows: Iterable[dict[str, Any]], key: str = "community") -> list[dict[str, Any]]:
         """Rows of communities this audience may see."""

@@ -56,6 +56,7 @@ class PrincipalCache:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self.generation = 0  # bumped by clear(): a lookup started before it must not be stored
 
     def get(self, key: str):
         if self.ttl <= 0:
@@ -67,10 +68,13 @@ class PrincipalCache:
                 return None
             return entry[1]
 
-    def put(self, key: str, value: object) -> None:
+    def put(self, key: str, value: object, generation: int | None = None) -> None:
+        """Remember ``value``; ``generation`` (read before the lookup) drops it if a clear() came between."""
         if self.ttl <= 0:
             return
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[key] = (time.monotonic() + self.ttl, value)
@@ -78,3 +82,4 @@ class PrincipalCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1

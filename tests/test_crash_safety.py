@@ -23,6 +23,14 @@ def _count(dsn: str, source: str) -> int:
         return conn.execute("SELECT count(*) FROM incidents WHERE source = %s", (source,)).fetchone()[0]
 
 
+def _rows_copied(dsn: str) -> int:
+    """Rows the import's COPY has sent so far (0 when none is running)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT coalesce(max(p.tuples_processed), 0) FROM pg_stat_progress_copy p "
+                           "JOIN pg_database d ON d.oid = p.datid WHERE d.datname = current_database()").fetchone()
+    return row[0]
+
+
 def _copy_running(dsn: str) -> bool:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY incidents%%' "
@@ -35,13 +43,12 @@ def test_sigkill_mid_import_leaves_nothing_and_a_rerun_imports_once(committed_da
     path = write_synthetic_csv(tmp_path / "big.csv", ROWS, seed=99)
     env = {**os.environ, "HOTSPOTS_DATABASE_URL": committed_database, "HOTSPOTS_IMPORT_CHUNK_ROWS": "20000"}
     command = [HOTSPOTS, "incidents", "import", str(path), "--source", "crash", "--no-progress"]
-    importer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    importer = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not _copy_running(dsn):
+    while _rows_copied(dsn) < 40_000:  # well into the import, with rows already at the server
         assert importer.poll() is None, "the import finished before it could be killed"
         assert time.monotonic() < deadline, "the import never started its COPY"
-        time.sleep(0.05)
-    time.sleep(0.5)  # let some chunks reach the server
+        time.sleep(0.02)
     importer.send_signal(signal.SIGKILL)
     importer.wait(timeout=30)
     assert importer.returncode == -signal.SIGKILL

@@ -13,11 +13,12 @@ from schemathesis.checks import content_type_conformance, not_a_server_error, re
 
 from app.jobs import RunWorker
 from app.main import create_app
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, auth
 
 APP = create_app(Settings(environment="test", database_url=TEST_DATABASE_URL, statement_timeout_ms=0,
-                          analysis_worker="inline"), start_worker=False)
+                          analysis_worker="inline", auth_cache_s=0), start_worker=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 
@@ -27,6 +28,10 @@ def wired_app(session_factory):
     """Join the module's app to this test's rolled-back transaction."""
     APP.state.sessionmaker = session_factory
     APP.state.run_worker = RunWorker(session_factory, "inline")
+    # Fresh limits per test, so one test's refusals cannot turn the next one's calls into 429s.
+    settings = APP.state.settings
+    APP.state.limits = {"failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
+                        "heavy": RateLimiter(10_000, 60)}
     return APP
 
 

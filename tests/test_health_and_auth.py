@@ -83,3 +83,22 @@ def test_remembered_tokens_are_forgotten_when_revoked_through_the_api(app, clien
     client.post(f"/api/v1/users/{user_id}/tokens/revoke", headers=admin)
     # ...but this process forgets at once when a token is revoked through it
     assert client.get("/api/v1/communities", headers=viewer).status_code == 401
+
+
+def test_a_lookup_that_raced_a_revocation_is_not_remembered():
+    from app.ratelimit import PrincipalCache
+
+    cache = PrincipalCache(60)
+    generation = cache.generation  # read before the database lookup
+    cache.clear()                  # a revocation lands meanwhile
+    cache.put("hash", "old principal", generation)
+    assert cache.get("hash") is None
+    cache.put("hash", "fresh principal", cache.generation)
+    assert cache.get("hash") == "fresh principal"
+
+
+def test_blank_community_names_do_not_lift_a_partner_limit(client, tokens):
+    admin = auth(tokens["admin"])
+    response = client.post("/api/v1/users", headers=admin,
+                           json={"name": "blank-partner", "role": "partner", "communities": [" "]})
+    assert response.status_code == 400 and "blank" in response.json()["error"]["message"]

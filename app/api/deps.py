@@ -61,6 +61,7 @@ def get_principal(
     if wait is not None:
         raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
     known = request.app.state.principals
+    generation = known.generation
     if credentials is not None and credentials.credentials:
         hashed = hash_token(credentials.credentials)
         principal = known.get(hashed)
@@ -74,7 +75,7 @@ def get_principal(
                    target=request.url.path, details={"reason": "unknown or revoked token"})
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
         session.commit()  # keep last_used_at
-        known.put(hashed, principal)
+        known.put(hashed, principal, generation)
         return _restricted(session, principal)
     cookie = request.cookies.get(web_sessions.COOKIE_NAME)
     token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
@@ -82,7 +83,7 @@ def get_principal(
     if token_id is not None:
         principal = known.get(f"token:{token_id}") or principal_for_token_id(session, token_id)
         if principal is not None:
-            known.put(f"token:{token_id}", principal)
+            known.put(f"token:{token_id}", principal, generation)
     if principal is None and cookie is None and request.app.state.settings.public_access:
         return _restricted(session, PUBLIC)
     if principal is None:

@@ -29,6 +29,8 @@ def create_user_with_token(session: Session, name: str, role: str, label: str | 
 def limit_to_communities(session: Session, user_id: int, communities: list[str]) -> None:
     """A partner sees only these communities (names, so the limit survives new boundary sets)."""
     names = [c.strip() for c in communities if c and c.strip()]
+    if communities and not names:
+        raise BadRequest("The community names are blank; send [] to lift the limit on purpose.")
     if any(len(n) > 200 for n in names):
         raise BadRequest("Community names are at most 200 characters.")
     user_store.set_scope(session, user_id, names)

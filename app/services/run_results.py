@@ -24,7 +24,7 @@ SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells
 def run_or_404(session: Session, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
     """The run, or 404 if it does not exist or this audience may not see it."""
     run = run_store.get_run(session, run_id)
-    if run is None or (audience is not None and not (audience.sees_run(run) and _covers_scope(run, audience))):
+    if run is None or (audience is not None and not audience.sees_run(run)):
         raise NotFound(f"There is no analysis run {run_id}.")
     if audience is not None and not audience.raw:
         if run.get("provenance"):
@@ -53,12 +53,6 @@ def visible_runs(session: Session, audience: Audience, *, limit: int, before_id:
     return runs
 
 
-def _covers_scope(run: dict[str, Any], audience: Audience) -> bool:
-    """A scoped partner sees runs of every community, or of at least one of its own."""
-    named = run["parameters"].get("communities") or []
-    return audience.communities is None or not named or any(audience.sees_community(n) for n in named)
-
-
 def _scoped_parameters(parameters: dict[str, Any], audience: Audience) -> dict[str, Any]:
     return {**parameters, "communities": [n for n in parameters.get("communities") or []
                                           if audience.sees_community(n)]}
@@ -66,11 +60,13 @@ def _scoped_parameters(parameters: dict[str, Any], audience: Audience) -> dict[s
 
 def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
-    if audience.communities is not None:  # names of other communities stay out of a scoped view
-        shown.pop("warnings", None)
+    if audience.communities is not None:  # other communities' names and run-wide figures stay out
+        for key in ("warnings", "moran", "cells"):
+            shown.pop(key, None)
         if "parameters" in shown:
             shown["parameters"] = _scoped_parameters(shown["parameters"], audience)
-    shown["incidents_used"] = audience.count(provenance.get("incidents_used"))
+    shown["incidents_used"] = audience.total(provenance.get("incidents_used"))
+    shown["incidents_used_rounded"] = True
     by_community = provenance.get("moran_by_community") or {}
     shown["moran_by_community"] = {k: v for k, v in by_community.items() if audience.sees_community(k)}
     return shown
@@ -90,8 +86,10 @@ def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
         shown = audience.count(row["incidents"])
         row["suppressed"] = shown is None
         row["incidents"] = shown
-        if shown is None:
-            row["lisa_i"] = None
+        if shown is None:  # these could be solved back to the count with the neighbours' counts
+            for key in ("lisa_i", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "lisa_p_sim", "lisa_p_fdr"):
+                if key in row:
+                    row[key] = None
     return row
 
 
@@ -122,7 +120,19 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
         entry["rank"] = place
     if audience is None or audience.raw:
         return ranking
-    return [_safe(entry, audience) for entry in audience.keep(ranking)]
+    return _complementary([_safe(entry, audience) for entry in audience.keep(ranking)])
+
+
+def _complementary(ranking: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With exactly one community's count hidden, hide the smallest shown one too, so the others
+    subtracted from a total never give that one small count away."""
+    hidden = [e for e in ranking if e["incidents"] is None]
+    shown = [e for e in ranking if e["incidents"] is not None]
+    if len(hidden) == 1 and shown:
+        smallest = min(shown, key=lambda e: e["incidents"])
+        smallest.update(incidents=None, incidents_in_hot_cells=None, incidents_per_km2=None,
+                        share_in_hot_cells=None, suppressed=True)
+    return ranking
 
 
 def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[str, Any] | None) -> dict[str, Any]:

@@ -121,12 +121,11 @@ class FinishedRun:
     bounds: tuple[float, float, float, float]
     boundary_set_id: int
     audience: str  # the run's: 'police' or 'shared'
-    requested_resolution: int | None  # from the run's parameters (what Audience.sees_run reads)
+    parameters: dict[str, Any]  # as submitted (what Audience.sees_run reads)
 
     def facts(self) -> dict[str, Any]:
         """What ``Audience.sees_run`` needs to know about the run."""
-        parameters = {} if self.requested_resolution is None else {"resolution": self.requested_resolution}
-        return {"audience": self.audience, "parameters": parameters}
+        return {"audience": self.audience, "parameters": self.parameters}
 
 
 class TileCache:
@@ -202,9 +201,8 @@ def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience
         raise Conflict(f"Run {run_id} finished without cells; there is nothing to draw.")
     if resolution > 0:
         tile_store.ensure_cell_parents(session, run_id, resolution)
-    requested = (run.get("parameters") or {}).get("resolution")
     found = FinishedRun(run_id, resolution, bounds, run["boundary_set_id"], run.get("audience") or "police",
-                        None if requested is None else int(requested))
+                        dict(run.get("parameters") or {}))
     cache.remember_run(found)
     return found
 

@@ -49,7 +49,8 @@ _SAFE_INCIDENTS = (
 HOTSPOT_CELLS = (
     f"WITH {_BOUNDS}, features AS ("
     f"SELECT to_hex(h.cell) AS cell, :resolution AS resolution, {_SAFE_INCIDENTS.format(t='h')}, "
-    "h.gi_bin, h.gi_z, h.gi_p_fdr, "
+    "h.gi_bin, CASE WHEN h.incidents >= :min_count THEN h.gi_z END AS gi_z, "
+    "CASE WHEN h.incidents >= :min_count THEN h.gi_p_fdr END AS gi_p_fdr, "
     f"h.lisa_label, c.name AS community, {_MVT_GEOM.format(geom='h.geom')} "
     "FROM hotspot_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
     "WHERE h.run_id = :run_id AND h.geom && b.search "

@@ -43,7 +43,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   FROM communities c
   LEFT JOIN incidents i ON i.community_id = c.id
        AND NOT lower(coalesce(i.category, '')) LIKE ANY(excluded)
-       AND i.occurred_at < now() - make_interval(days => hold_back_days)
+       AND i.occurred_at < now() - make_interval(days => greatest(hold_back_days, 0))
   WHERE c.boundary_set_id = set_id
   GROUP BY c.id
 $$;
@@ -54,7 +54,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WITH kept AS (
     SELECT category, occurred_at FROM incidents
     WHERE community_id = community AND NOT lower(coalesce(category, '')) LIKE ANY(excluded)
-      AND occurred_at < now() - make_interval(days => hold_back_days)
+      AND occurred_at < now() - make_interval(days => greatest(hold_back_days, 0))
   ), groups AS (
     SELECT 'category' AS kind, coalesce(category, '(none)') AS label, count(*) AS n FROM kept GROUP BY 2
     UNION ALL
