@@ -62,4 +62,16 @@ class RequestSessions:
     @contextmanager
     def __call__(self) -> Iterator[Session]:
         with self.engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
+            event.listen(session, "do_orm_execute", _still_restricted)
             yield session
+
+
+class LostRestrictedRole(RuntimeError):
+    """A restricted request's connection was replaced (a reconnect) and no longer has the role."""
+
+
+def _still_restricted(state) -> None:
+    """Refuse any statement of a restricted request on a connection that lost the role."""
+    session = state.session
+    if session.info.get("restricted") and not session.connection().info.get(RESTRICTED_MARK):
+        raise LostRestrictedRole("the restricted database role was lost; refusing to run as the owner")

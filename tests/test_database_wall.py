@@ -75,3 +75,20 @@ def test_request_sessions_keep_the_restricted_role_across_commits(settings):
             assert connection.execute(text("SELECT current_user")).scalar_one() != "hotspots_restricted"
     finally:
         engine.dispose()
+
+
+def test_a_restricted_request_refuses_to_run_on_a_connection_that_lost_the_role(settings):
+    from app.db import LostRestrictedRole, RESTRICTED_MARK, RequestSessions
+
+    engine = make_engine(settings)
+    try:
+        with RequestSessions(engine)() as session:
+            restrict(session)
+            session.connection().info.pop(RESTRICTED_MARK)  # as after a silent reconnect
+            with pytest.raises(LostRestrictedRole):
+                session.execute(text("SELECT 1"))
+            session.rollback()
+            session.info.pop("restricted")
+            unrestrict(session)
+    finally:
+        engine.dispose()
