@@ -92,3 +92,31 @@ def test_a_restricted_request_refuses_to_run_on_a_connection_that_lost_the_role(
             unrestrict(session)
     finally:
         engine.dispose()
+
+
+def test_restricted_role_sees_only_shared_runs_and_their_cells(session):
+    set_id = session.execute(text(
+        "INSERT INTO boundary_sets (name) VALUES ('rls') RETURNING id")).scalar_one()
+    community = session.execute(text(
+        "INSERT INTO communities (boundary_set_id, name, area_km2, geom) VALUES (:s, 'c', 1, "
+        "ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 4326))) RETURNING id"), {"s": set_id}).scalar_one()
+    runs = {}
+    for audience in ("police", "shared"):
+        runs[audience] = session.execute(text(
+            "INSERT INTO hotspot_runs (status, parameters, seed, boundary_set_id, audience) "
+            "VALUES ('completed', '{}', 1, :s, :a) RETURNING id"), {"s": set_id, "a": audience}).scalar_one()
+        session.execute(text(
+            "INSERT INTO hotspot_cells (run_id, cell, community_id, incidents, gi_bin, lisa_quadrant, lisa_label, geom) "
+            "VALUES (:r, 1, :c, 7, 0, 0, 'x', ST_MakeEnvelope(0, 0, 1, 1, 4326))"),
+            {"r": runs[audience], "c": community})
+    session.commit()
+    restrict(session)
+    try:
+        seen_runs = set(session.execute(text("SELECT id FROM hotspot_runs")).scalars())
+        seen_cells = set(session.execute(text("SELECT run_id FROM hotspot_cells")).scalars())
+        assert runs["shared"] in seen_runs and runs["police"] not in seen_runs
+        assert seen_cells == {runs["shared"]}
+    finally:
+        session.rollback()
+        unrestrict(session)
+    assert {runs["police"], runs["shared"]} <= set(session.execute(text("SELECT id FROM hotspot_runs")).scalars())
