@@ -58,10 +58,17 @@ HOTSPOT_CELLS = (
     f"{_TILE}"
 )
 
-# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py).
+# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py). Below
+# analyst a parent's sum is rounded to tens, so the parent minus its children shown at the next
+# zoom never gives one hidden child's small count away.
+_SAFE_PARENT_INCIDENTS = (
+    "CASE WHEN p.incidents >= :min_count THEN "
+    "CASE WHEN :min_count > 0 THEN round(p.incidents, -1)::int ELSE p.incidents END END AS incidents, "
+    "CASE WHEN p.incidents < :min_count THEN true END AS suppressed"
+)
 HOTSPOT_PARENTS = (
     f"WITH {_BOUNDS}, features AS ("
-    f"SELECT to_hex(p.cell) AS cell, p.resolution, {_SAFE_INCIDENTS.format(t='p')}, "
+    f"SELECT to_hex(p.cell) AS cell, p.resolution, {_SAFE_PARENT_INCIDENTS}, "
     "p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
     f"{_MVT_GEOM.format(geom='p.geom')} "
     "FROM hotspot_cell_parents p CROSS JOIN bounds b "
