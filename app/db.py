@@ -15,6 +15,11 @@ RESTRICTED_MARK = "restricted_role"
 
 
 def make_engine(settings: Settings) -> Engine:
+    """The engine of the configured store: PostGIS, or the embedded SQLite file."""
+    if settings.embedded:
+        from app.store.sqlite.connection import make_sqlite_engine
+
+        return make_sqlite_engine(settings.database_url)
     # No pre-ping (a round trip on every request): after a database restart the first use of a
     # stale connection fails (503 with Retry-After), the pool is invalidated and refills.
     engine = create_engine(settings.database_url, pool_size=10, max_overflow=10)

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/hotspots"
+    # Empty: the embedded SQLite file <data_dir>/hotspots.sqlite (no server needed). Production:
+    # postgresql+psycopg://user@host:5432/dbname (PostGIS).
+    database_url: str = ""
+    data_dir: Path = PROJECT_ROOT / "var"
     secret_key: str = "dev-secret-change-me"
     timezone: str = "America/St_Kitts"
     # Optional bounding box of the service area (west, south, east, north), in lon/lat.
@@ -65,6 +68,17 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     # Memory for finished runs' vector tiles (they never change, so repeats skip the database).
     tile_cache_mb: int = Field(default=64, ge=0)
+
+    @model_validator(mode="after")
+    def _default_embedded_database(self) -> "Settings":
+        if not self.database_url.strip():
+            self.database_url = f"sqlite:///{(self.data_dir / 'hotspots.sqlite').resolve()}"
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded SQLite store, False on PostGIS."""
+        return self.database_url.startswith("sqlite")
 
     @field_validator("service_area", mode="before")
     @classmethod

@@ -24,7 +24,10 @@ def _url() -> str:
 
 
 def _configure(**kwargs: object) -> None:
+    connection = kwargs.get("connection")
+    url = str(kwargs.get("url") or (connection.engine.url if connection is not None else ""))
     context.configure(
+        render_as_batch=url.startswith("sqlite"),  # SQLite alters tables by copying them
         target_metadata=target_metadata,
         include_object=alembic_helpers.include_object,
         process_revision_directives=alembic_helpers.writer,
@@ -47,8 +50,18 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    url = _url()
+    if url.startswith("sqlite"):
+        from app.store.sqlite.connection import make_sqlite_engine
+
+        engine = make_sqlite_engine(url)
+    else:
+        engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Batch mode drops and re-creates tables: with foreign keys on, dropping a parent
+            # would cascade into its children. (A pragma, so before any transaction starts.)
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         _configure(connection=conn)
         with context.begin_transaction():
             context.run_migrations()

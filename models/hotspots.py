@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, SmallInteger, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
+from models.types import ID, JSONDocument, geometry
 
 
 class HotspotRun(Base):
@@ -21,11 +20,11 @@ class HotspotRun(Base):
         Index("ix_hotspot_runs_status", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     status: Mapped[str] = mapped_column(Text, server_default="queued")
     progress: Mapped[float] = mapped_column(Float, server_default="0")
     stage: Mapped[str | None] = mapped_column(Text)
-    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     seed: Mapped[int] = mapped_column(BigInteger)
     boundary_set_id: Mapped[int] = mapped_column(ForeignKey("boundary_sets.id", ondelete="RESTRICT"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -33,7 +32,7 @@ class HotspotRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
-    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # "shared" runs leave out sensitive categories and are the only ones below-analyst users see.
     audience: Mapped[str] = mapped_column(Text, server_default="police")
 
@@ -46,7 +45,7 @@ class HotspotCell(Base):
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
-    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(ID, primary_key=True)
     community_id: Mapped[int] = mapped_column(BigInteger)
     incidents: Mapped[int] = mapped_column()
     gi_z: Mapped[float | None] = mapped_column(Float)
@@ -59,7 +58,7 @@ class HotspotCell(Base):
     lisa_p_sim: Mapped[float | None] = mapped_column(Float)
     lisa_p_fdr: Mapped[float | None] = mapped_column(Float)
     lisa_label: Mapped[str] = mapped_column(Text)
-    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+    geom = mapped_column(geometry("POLYGON"), nullable=False)
 
 
 class HotspotCellParent(Base):
@@ -70,10 +69,10 @@ class HotspotCellParent(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
     resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(ID, primary_key=True)
     cells: Mapped[int] = mapped_column()
     incidents: Mapped[int] = mapped_column(BigInteger)
     gi_bin: Mapped[int] = mapped_column(SmallInteger)
     hot_cells: Mapped[int] = mapped_column()
     cold_cells: Mapped[int] = mapped_column()
-    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+    geom = mapped_column(geometry("POLYGON"), nullable=False)

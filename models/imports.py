@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
+from models.types import ID, JSONDocument
 
 
 class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (CheckConstraint("status IN ('running','completed','failed')", name="status_known"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     filename: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -28,5 +28,5 @@ class Import(Base):
     duplicates: Mapped[int] = mapped_column(Integer, server_default="0")
     rejected: Mapped[int] = mapped_column(Integer, server_default="0")
     # Full report: column mapping, rejected rows (row number and reason), duplicates sample.
-    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     error: Mapped[str | None] = mapped_column(Text)

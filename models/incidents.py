@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Computed, DateTime, Float, Index, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
+from models.types import ID, JSONDocument, geometry
 
 
 class Incident(Base):
@@ -22,7 +21,7 @@ class Incident(Base):
         Index("ix_incidents_community_id", "community_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     source: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -32,7 +31,7 @@ class Incident(Base):
     lon: Mapped[float] = mapped_column(Float(precision=53))
     lat: Mapped[float] = mapped_column(Float(precision=53))
     geom = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False),
+        geometry("POINT"),
         Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
         nullable=False,
     )
@@ -40,5 +39,5 @@ class Incident(Base):
     h3_cell: Mapped[int] = mapped_column(BigInteger)
     # Plain columns, not foreign keys: see migration 0001 (COPY speed).
     community_id: Mapped[int | None] = mapped_column(BigInteger)
-    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     import_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,21 +7,19 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
+
+from app.store.backend import is_sqlite
+from models import AuditEvent
 
 
 def append(session: Session, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
            role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
-    session.execute(
-        text(
-            "INSERT INTO audit_events (user_id, user_name, role, action, target, outcome, client_ip, details) "
-            "VALUES (:user_id, :user_name, :role, :action, :target, :outcome, CAST(:ip AS inet), "
-            "CAST(:details AS jsonb))"
-        ),
-        {"user_id": user_id, "user_name": user_name, "role": role, "action": action, "target": target,
-         "outcome": outcome, "ip": client_ip, "details": json.dumps(details, default=str) if details else None},
-    )
+    session.execute(insert(AuditEvent).values(
+        user_id=user_id, user_name=user_name, role=role, action=action, target=target, outcome=outcome,
+        client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else None,
+    ))
 
 
 def _where(action: str | None, user: str | None, start: datetime | None, end: datetime | None):
@@ -34,7 +32,9 @@ def _where(action: str | None, user: str | None, start: datetime | None, end: da
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-COLUMNS = "id, at, user_id, user_name, role, action, target, outcome, host(client_ip) AS client_ip, details"
+def _columns(session: Session) -> str:
+    address = "client_ip" if is_sqlite(session) else "host(client_ip) AS client_ip"  # inet prints a /32 mask
+    return f"id, at, user_id, user_name, role, action, target, outcome, {address}, details"
 
 
 def page(session: Session, *, limit: int, before_id: int | None, action: str | None = None, user: str | None = None,
@@ -43,7 +43,7 @@ def page(session: Session, *, limit: int, before_id: int | None, action: str | N
     if before_id is not None:
         where += (" AND " if where else " WHERE ") + "id < :before"
         params["before"] = before_id
-    rows = session.execute(text(f"SELECT {COLUMNS} FROM audit_events{where} ORDER BY id DESC LIMIT :limit"),
+    rows = session.execute(text(f"SELECT {_columns(session)} FROM audit_events{where} ORDER BY id DESC LIMIT :limit"),
                            {**params, "limit": limit})
     return [dict(r._mapping) for r in rows]
 
@@ -51,7 +51,7 @@ def page(session: Session, *, limit: int, before_id: int | None, action: str | N
 def stream(session: Session, *, action: str | None = None, user: str | None = None,
            start: datetime | None = None, end: datetime | None = None) -> Iterator[dict[str, Any]]:
     where, params = _where(action, user, start, end)
-    result = session.execute(text(f"SELECT {COLUMNS} FROM audit_events{where} ORDER BY id"), params,
+    result = session.execute(text(f"SELECT {_columns(session)} FROM audit_events{where} ORDER BY id"), params,
                              execution_options={"stream_results": True, "yield_per": 2000})
     for row in result:
         yield dict(row._mapping)

@@ -9,9 +9,11 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
 from spatial.boundaries import Community
 
 
+@per_backend
 def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
     """Ids and WKB polygons of the active boundary set's communities, in id order."""
     rows = session.execute(
@@ -23,6 +25,7 @@ def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
     return [r.id for r in rows], [bytes(r.wkb) for r in rows]
 
 
+@per_backend
 def create_boundary_set(
     session: Session, *, name: str, filename: str, source_crs: str, attribution: str | None,
     user_id: int | None, report: dict[str, Any], communities: list[Community],
@@ -55,6 +58,7 @@ def boundary_set_exists(session: Session, set_id: int) -> bool:
     return session.execute(text("SELECT 1 FROM boundary_sets WHERE id = :id"), {"id": set_id}).first() is not None
 
 
+@per_backend
 def activate_boundary_set(session: Session, set_id: int) -> int:
     """Make ``set_id`` the active set and re-assign every incident's community.
 
@@ -116,6 +120,7 @@ def list_active_communities(session: Session) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+@per_backend
 def get_community(session: Session, community_id: int) -> dict[str, Any] | None:
     row = session.execute(
         text(
@@ -129,6 +134,7 @@ def get_community(session: Session, community_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+@per_backend
 def community_breakdown(session: Session, community_id: int, zone: str) -> dict[str, list[dict[str, Any]]]:
     """Incidents of one community by category and by month (months in the service's zone)."""
     by_category = session.execute(
@@ -151,6 +157,7 @@ def community_breakdown(session: Session, community_id: int, zone: str) -> dict[
     }
 
 
+@per_backend
 def list_active_communities_aggregated(session: Session, *, excluded: list[str], min_count: int,
                                        hold_back_days: int) -> list[dict[str, Any]]:
     """As ``list_active_communities``, through the aggregate-only SQL function (restricted role)."""
@@ -166,6 +173,7 @@ def list_active_communities_aggregated(session: Session, *, excluded: list[str],
     return [dict(r._mapping) for r in rows]
 
 
+@per_backend
 def get_community_shape(session: Session, community_id: int) -> dict[str, Any] | None:
     """A community without any incident figure (for audiences that get aggregates only)."""
     row = session.execute(
@@ -179,6 +187,7 @@ def get_community_shape(session: Session, community_id: int) -> dict[str, Any] |
     return dict(row._mapping) if row else None
 
 
+@per_backend
 def community_breakdown_aggregated(session: Session, community_id: int, zone: str, *, excluded: list[str],
                                    min_count: int, hold_back_days: int) -> dict[str, Any]:
     """By category and month without sensitive categories, groups under k left out, plus the total."""

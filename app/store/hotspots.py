@@ -12,9 +12,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
+from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
 CELL_COLUMNS = (
@@ -28,9 +30,9 @@ def create_run(session: Session, *, parameters: dict[str, Any], seed: int, bound
     return int(session.execute(
         text(
             "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage, audience) "
-            "VALUES (CAST(:parameters AS jsonb), :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
-        ),
-        {"parameters": json.dumps(parameters, default=str), "seed": seed, "set_id": boundary_set_id,
+            "VALUES (:parameters, :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
+        ).bindparams(bindparam("parameters", type_=JSONDocument)),
+        {"parameters": json.loads(json.dumps(parameters, default=str)), "seed": seed, "set_id": boundary_set_id,
          "user_id": user_id, "audience": audience},
     ).scalar_one())
 
@@ -46,6 +48,7 @@ def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+@per_backend
 def list_runs(session: Session, *, limit: int, before_id: int | None = None,
               shared_up_to_resolution: int | None = None,
               covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
@@ -93,9 +96,9 @@ def complete_run(session: Session, run_id: int, provenance: dict[str, Any]) -> N
     session.execute(
         text(
             "UPDATE hotspot_runs SET status = 'completed', stage = 'done', progress = 1, finished_at = now(), "
-            "provenance = CAST(:provenance AS jsonb) WHERE id = :id AND status = 'running'"
-        ),
-        {"id": run_id, "provenance": json.dumps(_finite(provenance), default=_json_default)},
+            "provenance = :provenance WHERE id = :id AND status = 'running'"
+        ).bindparams(bindparam("provenance", type_=JSONDocument)),
+        {"id": run_id, "provenance": json.loads(json.dumps(_finite(provenance), default=_json_default))},
     )
 
 
@@ -122,6 +125,7 @@ def queued_run_ids(session: Session) -> list[int]:
     return list(session.execute(text("SELECT id FROM hotspot_runs WHERE status = 'queued' ORDER BY id")).scalars())
 
 
+@per_backend
 def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
     """Communities of a set (all, or those named), with WKB polygons, in id order."""
     clause = "AND c.name = ANY(:names)" if names else ""
@@ -139,6 +143,7 @@ def active_boundary_set_id(session: Session) -> int | None:
     return session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one_or_none()
 
 
+@per_backend
 def counts_per_cell(
     session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
     start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
@@ -182,6 +187,7 @@ def counts_per_cell(
     return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
 
 
+@per_backend
 def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
     """COPY a run's cells (with their hexagons) in the session's transaction."""
     n = len(cells)
@@ -234,6 +240,7 @@ def _cell_filters(community_id: int | None, gi_bins: list[int],
     return "".join(f" AND {c}" for c in clauses), params
 
 
+@per_backend
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
               community_id: int | None = None, gi_bins: list[int] | None = None,
               within: list[int] | None = None) -> list[dict[str, Any]]:
@@ -253,6 +260,7 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
     return [dict(r._mapping) for r in rows]
 
 
+@per_backend
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
                gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Every cell of a run, streamed (for CSV export), with the cell centre."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from models import Import
+from models.types import JSONDocument
 
 
 def start_import(session: Session, *, filename: str, source: str, user_id: int | None) -> int:
@@ -23,9 +25,9 @@ def finish_import(session: Session, import_id: int, *, status: str, counts: dict
         text(
             "UPDATE imports SET status = :status, finished_at = now(), rows_read = :rows_read, "
             "inserted = :inserted, duplicates = :duplicates, rejected = :rejected, "
-            "report = CAST(:report AS jsonb), error = :error WHERE id = :id"
-        ),
-        {"id": import_id, "status": status, "error": error, "report": _json(report), **counts},
+            "report = :report, error = :error WHERE id = :id"
+        ).bindparams(bindparam("report", type_=JSONDocument)),
+        {"id": import_id, "status": status, "error": error, "report": _plain(report), **counts},
     )
 
 
@@ -48,7 +50,6 @@ def list_imports(session: Session, *, limit: int, after_id: int | None = None) -
     return list(session.scalars(query))
 
 
-def _json(value: Any) -> str | None:
-    import json
-
-    return None if value is None else json.dumps(value, default=str)
+def _plain(value: Any) -> Any:
+    """The report with anything JSON cannot hold (dates, numpy numbers) as text."""
+    return None if value is None else json.loads(json.dumps(value, default=str))

@@ -16,6 +16,7 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
 from spatial.incidents_io import IncidentBatch
 
 COPY_COLUMNS = (
@@ -25,6 +26,7 @@ COPY_COLUMNS = (
 COPY_SQL = f"COPY incidents ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
 
 
+@per_backend
 def lock_source(session: Session, source: str) -> None:
     """Serialise imports of one source, so duplicate checks cannot race; and hold off a boundary
     activation (which takes the same key exclusively) until the import has assigned communities."""
@@ -63,6 +65,7 @@ class IncidentWriter:
         return len(batch)
 
 
+@per_backend
 @contextmanager
 def incident_writer(session: Session) -> Iterator[IncidentWriter]:
     """Open a COPY into ``incidents`` inside the session's transaction."""
@@ -121,7 +124,8 @@ class IncidentFilter:
     sources: tuple[str, ...] = ()
 
 
-def _where(filters: IncidentFilter) -> tuple[list[str], dict[str, Any]]:
+@per_backend
+def _where(session: Session, filters: IncidentFilter) -> tuple[list[str], dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if filters.bbox is not None:
@@ -147,7 +151,7 @@ def _where(filters: IncidentFilter) -> tuple[list[str], dict[str, Any]]:
 
 def list_incidents(session: Session, filters: IncidentFilter, *, after_id: int | None, limit: int) -> list[dict[str, Any]]:
     """One page of incidents in id order, starting after ``after_id`` (keyset pagination)."""
-    clauses, params = _where(filters)
+    clauses, params = _where(session, filters)
     if after_id is not None:
         clauses.append("id > :after_id")
         params["after_id"] = after_id
@@ -162,6 +166,6 @@ def list_incidents(session: Session, filters: IncidentFilter, *, after_id: int |
 
 
 def count_incidents(session: Session, filters: IncidentFilter) -> int:
-    clauses, params = _where(filters)
+    clauses, params = _where(session, filters)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return int(session.execute(text(f"SELECT count(*) FROM incidents {where}"), params).scalar_one())

@@ -10,12 +10,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
+
 # 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.
 CELL_PRECISION = 5
 # Community outlines are simplified by ~5 m for the map; they are drawn, not measured.
 OUTLINE_TOLERANCE_DEG = 0.00005
 
 
+@per_backend
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
                              scope: list[int] | None = None) -> str:
     """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows.
@@ -44,6 +47,7 @@ def cells_feature_collection(session: Session, run_id: int, *, min_count: int | 
     ).scalar_one()
 
 
+@per_backend
 def communities_feature_collection(session: Session, community_ids: list[int]) -> tuple[str, tuple | None]:
     """Outlines of these communities as GeoJSON (text), and their bounds (west, south, east, north)."""
     row = session.execute(
@@ -61,6 +65,7 @@ def communities_feature_collection(session: Session, community_ids: list[int]) -
     return row.data, bounds
 
 
+@per_backend
 def latest_completed_run_with_community(session: Session, community_id: int, *,
                                         shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
     """The newest completed run that analysed this community.

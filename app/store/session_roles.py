@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db import RESTRICTED_MARK
+from app.store.backend import is_sqlite
 
 RESTRICTED_DB_ROLE = "hotspots_restricted"
 
@@ -17,13 +18,15 @@ def restrict(session: Session) -> None:
     connection for the request (``app.db.RequestSessions``) or the role would
     be lost with the connection at the next commit.
     """
-    session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}"))
+    if not is_sqlite(session):  # the embedded store has no roles: the service's own checks are the wall
+        session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}"))
     session.connection().info[RESTRICTED_MARK] = True  # the pool resets the role on check-in
     session.commit()
     session.info["restricted"] = True
 
 
 def unrestrict(session: Session) -> None:
-    session.execute(text("RESET ROLE"))
+    if not is_sqlite(session):
+        session.execute(text("RESET ROLE"))
     session.connection().info.pop(RESTRICTED_MARK, None)
     session.commit()

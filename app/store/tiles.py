@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
 from spatial.grid import cell_boundaries, h3_parent_bits
 
 EXTENT = 4096
@@ -134,6 +135,7 @@ def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit:
     return int(row.candidates), bytes(row.tile or b"")
 
 
+@per_backend
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                        limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
     """A run's own cells in one tile: (candidate rows, MVT bytes).
@@ -144,6 +146,7 @@ def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x
                  min_count=min_count, scope=scope)
 
 
+@per_backend
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                          limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
     """A run's cells aggregated to their parents at ``resolution``, in one tile (sums under ``min_count`` left out)."""
@@ -151,12 +154,14 @@ def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int,
                  min_count=min_count)
 
 
+@per_backend
 def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
                      tolerance: float) -> tuple[int, bytes]:
     """The active set's communities in one tile, simplified by ``tolerance`` degrees, with exact counts."""
     return _tile(session, COMMUNITIES, "communities", z, x, y, limit, tolerance=tolerance)
 
 
+@per_backend
 def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
                                 excluded: list[str], min_count: int, hold_back_days: int,
                                 names: list[str] | None) -> tuple[int, bytes]:
@@ -165,15 +170,18 @@ def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit:
                  excluded=excluded, min_count=min_count, hold_back_days=hold_back_days, names=names)
 
 
+@per_backend
 def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
     return _tile(session, INCIDENT_POINTS, "incidents", z, x, y, limit)
 
 
+@per_backend
 def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
                         limit: int) -> tuple[int, bytes]:
     return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution)
 
 
+@per_backend
 def run_extent(session: Session, run_id: int,
                scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
     """West, south, east, north of a run's cells (only ``scope``'s communities' if given), in degrees."""
@@ -192,6 +200,7 @@ def run_cell_resolution(session: Session, run_id: int) -> int | None:
     return None if cell is None else (int(cell) >> 52) & 0xF
 
 
+@per_backend
 def active_communities_extent(session: Session,
                               names: list[str] | None = None) -> tuple[float, float, float, float] | None:
     """Extent of the active set's communities (only those called ``names`` if given)."""
@@ -204,6 +213,7 @@ def active_communities_extent(session: Session,
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
+@per_backend
 def incidents_extent(session: Session) -> tuple[float, float, float, float] | None:
     """Estimated extent from the planner's statistics (a full scan of incidents is too slow here)."""
     row = session.execute(
@@ -214,6 +224,7 @@ def incidents_extent(session: Session) -> tuple[float, float, float, float] | No
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
+@per_backend
 def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
     """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""
     return list(session.execute(
@@ -222,6 +233,7 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
     ).scalars())
 
 
+@per_backend
 def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
     """Fill ``hotspot_cell_parents`` for a finished run, once, under an advisory lock.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -64,7 +65,7 @@ def principal_for_token(session: Session, token_hash: str) -> Principal | None:
     row = session.execute(
         text(
             "SELECT u.id, u.name, u.role, t.id AS token_id, "
-            "(t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale "
+            "t.last_used_at, t.last_used_at IS NULL AS never_used "
             "FROM api_tokens t JOIN users u ON u.id = t.user_id "
             "WHERE t.token_hash = :hash AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
         ),
@@ -72,7 +73,7 @@ def principal_for_token(session: Session, token_hash: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    if row.stale:
+    if row.never_used or row.last_used_at < datetime.now(UTC) - timedelta(minutes=1):
         session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.token_id})
     return _principal(session, row.id, row.name, row.role, row.token_id)
 

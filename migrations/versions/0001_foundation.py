@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import JSONB
+
+from migrations.backend import ID, bbox_columns, geometry, gist_index, is_sqlite, json_type, postgres
 
 revision = "0001"
 down_revision = None
@@ -31,12 +31,12 @@ $$
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    op.execute(H3_PARENT_SQL)
+    postgres("CREATE EXTENSION IF NOT EXISTS postgis")
+    postgres(H3_PARENT_SQL)  # on SQLite the service registers h3_parent() on each connection
 
     op.create_table(
         "users",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("name", sa.String(120), nullable=False, unique=True),
         sa.Column("role", sa.String(20), nullable=False),
         sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "api_tokens",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("label", sa.Text),
@@ -55,7 +55,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "imports",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("filename", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
@@ -66,42 +66,43 @@ def upgrade() -> None:
         sa.Column("inserted", sa.Integer, nullable=False, server_default="0"),
         sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
         sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("report", JSONB),
+        sa.Column("report", json_type()),
         sa.Column("error", sa.Text),
         sa.CheckConstraint("status IN ('running','completed','failed')", name="status_known"),
     )
     op.create_table(
         "boundary_sets",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("filename", sa.Text),
         sa.Column("source_crs", sa.Text),
         sa.Column("attribution", sa.Text),
         sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
         sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
-        sa.Column("is_active", sa.Boolean, nullable=False, server_default="false"),
+        sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("activated_at", TZ),
-        sa.Column("report", JSONB),
+        sa.Column("report", json_type()),
     )
     op.create_index(
         "uq_boundary_sets_one_active", "boundary_sets", ["is_active"], unique=True,
-        postgresql_where=sa.text("is_active"),
+        postgresql_where=sa.text("is_active"), sqlite_where=sa.text("is_active"),
     )
     op.create_table(
         "communities",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("boundary_set_id", sa.BigInteger, sa.ForeignKey("boundary_sets.id", ondelete="CASCADE"),
                   nullable=False, index=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("code", sa.Text),
         sa.Column("population", sa.Float),
         sa.Column("area_km2", sa.Float, nullable=False),
-        sa.Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+        sa.Column("geom", geometry("MULTIPOLYGON"), nullable=False),
+        *bbox_columns(),
     )
-    op.create_index("ix_communities_geom", "communities", ["geom"], postgresql_using="gist")
+    gist_index("ix_communities_geom", "communities")
     op.create_table(
         "incidents",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("external_id", sa.Text, nullable=False),
         sa.Column("occurred_at", TZ, nullable=False),
@@ -110,19 +111,24 @@ def upgrade() -> None:
         sa.Column("description", sa.Text),
         sa.Column("lon", sa.Float(precision=53), nullable=False),
         sa.Column("lat", sa.Float(precision=53), nullable=False),
-        # Derived in the database, so COPY sends two numbers rather than a geometry.
-        sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False),
-                  sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True), nullable=False),
+        # Derived in the database, so COPY sends two numbers rather than a geometry (on SQLite the
+        # point is its lon/lat, indexed below).
+        *([] if is_sqlite() else [
+            sa.Column("geom", geometry("POINT"),
+                      sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True), nullable=False)]),
         sa.Column("h3_cell", sa.BigInteger, nullable=False),
         # No foreign keys on this hot table: their per-row triggers cost about a
         # third of COPY time (bench/ingest.py). Communities and imports are never
         # deleted while incidents point at them (boundary sets are kept).
         sa.Column("community_id", sa.BigInteger),
-        sa.Column("attributes", JSONB),
+        sa.Column("attributes", json_type()),
         sa.Column("import_id", sa.BigInteger),
         sa.UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
     )
-    op.create_index("ix_incidents_geom", "incidents", ["geom"], postgresql_using="gist")
+    if is_sqlite():
+        op.create_index("ix_incidents_lat_lon", "incidents", ["lat", "lon"])
+    else:
+        op.create_index("ix_incidents_geom", "incidents", ["geom"], postgresql_using="gist")
     # Counting per H3 cell over a time window is an index-only scan of this one.
     op.create_index("ix_incidents_occurred_at", "incidents", ["occurred_at"],
                     postgresql_include=["h3_cell", "category", "source"])
@@ -137,4 +143,4 @@ def downgrade() -> None:
     op.drop_table("imports")
     op.drop_table("api_tokens")
     op.drop_table("users")
-    op.execute("DROP FUNCTION IF EXISTS h3_parent(bigint, integer)")
+    postgres("DROP FUNCTION IF EXISTS h3_parent(bigint, integer)")

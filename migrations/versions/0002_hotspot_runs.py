@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import JSONB
+
+from migrations.backend import ID, bbox_columns, geometry, gist_index, json_type
 
 revision = "0002"
 down_revision = "0001"
@@ -23,11 +23,11 @@ TZ = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.create_table(
         "hotspot_runs",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("status", sa.Text, nullable=False, server_default="queued"),
         sa.Column("progress", sa.Float, nullable=False, server_default="0"),
         sa.Column("stage", sa.Text),
-        sa.Column("parameters", JSONB, nullable=False),
+        sa.Column("parameters", json_type(), nullable=False),
         sa.Column("seed", sa.BigInteger, nullable=False),
         sa.Column("boundary_set_id", sa.BigInteger, sa.ForeignKey("boundary_sets.id", ondelete="RESTRICT"),
                   nullable=False),
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("started_at", TZ),
         sa.Column("finished_at", TZ),
         sa.Column("error", sa.Text),
-        sa.Column("provenance", JSONB),
+        sa.Column("provenance", json_type()),
         sa.CheckConstraint("status IN ('queued','running','completed','failed')", name="status_known"),
     )
     op.create_index("ix_hotspot_runs_status", "hotspot_runs", ["status"])
@@ -56,9 +56,10 @@ def upgrade() -> None:
         sa.Column("lisa_p_sim", sa.Float),
         sa.Column("lisa_p_fdr", sa.Float),
         sa.Column("lisa_label", sa.Text, nullable=False),
-        sa.Column("geom", Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False),
+        sa.Column("geom", geometry("POLYGON"), nullable=False),
+        *bbox_columns(),
     )
-    op.create_index("ix_hotspot_cells_geom", "hotspot_cells", ["geom"], postgresql_using="gist")
+    gist_index("ix_hotspot_cells_geom", "hotspot_cells", sqlite_leading=("run_id",))
     op.create_index("ix_hotspot_cells_run_community", "hotspot_cells", ["run_id", "community_id"])
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import INET, JSONB
+
+from migrations.backend import ID, inet_type, is_sqlite, json_type
 
 revision = "0003"
 down_revision = "0002"
@@ -25,12 +26,17 @@ END $$;
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_events
   FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 """
+SQLITE_APPEND_ONLY = [
+    f"CREATE TRIGGER audit_events_no_{verb} BEFORE {verb} ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    for verb in ("UPDATE", "DELETE")
+]
 
 
 def upgrade() -> None:
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("id", ID, primary_key=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("user_id", sa.BigInteger),
         sa.Column("user_name", sa.Text),
@@ -38,15 +44,17 @@ def upgrade() -> None:
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("target", sa.Text),
         sa.Column("outcome", sa.Text, nullable=False),
-        sa.Column("client_ip", INET),
-        sa.Column("details", JSONB),
+        sa.Column("client_ip", inet_type()),
+        sa.Column("details", json_type()),
     )
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
     op.create_index("ix_audit_events_action", "audit_events", ["action"])
-    op.execute(APPEND_ONLY)
+    for statement in SQLITE_APPEND_ONLY if is_sqlite() else [APPEND_ONLY]:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
-    op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+    if not is_sqlite():
+        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
+        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
     op.drop_table("audit_events")

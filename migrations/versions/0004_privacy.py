@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.backend import is_sqlite, postgres
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -83,29 +85,39 @@ GRANT EXECUTE ON FUNCTION community_incident_totals(bigint, text[], integer, int
 """
 
 
-def upgrade() -> None:
+def _role_check(roles: str) -> None:
+    if is_sqlite():  # SQLite cannot alter a constraint: batch mode copies the table
+        with op.batch_alter_table("users", recreate="always") as batch:
+            batch.drop_constraint(op.f("ck_users_role_known"), type_="check")
+            batch.create_check_constraint("role_known", f"role IN ({roles})")
+        return
     op.drop_constraint(op.f("ck_users_role_known"), "users", type_="check")
-    op.create_check_constraint("role_known", "users", "role IN ('partner','viewer','analyst','gis','admin')")
+    op.create_check_constraint("role_known", "users", f"role IN ({roles})")
+
+
+def upgrade() -> None:
+    _role_check("'partner','viewer','analyst','gis','admin'")
     op.create_table(
         "user_scopes",
         sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("community_name", sa.Text, primary_key=True),
     )
-    op.add_column("hotspot_runs", sa.Column("audience", sa.Text, nullable=False, server_default="police"))
-    op.create_check_constraint("audience_known", "hotspot_runs", "audience IN ('police','shared')")
-    op.execute(CREATE_ROLE)
-    op.execute(AGGREGATE_FUNCTION)
-    op.execute(GRANTS)
+    with op.batch_alter_table("hotspot_runs") as batch:
+        batch.add_column(sa.Column("audience", sa.Text, nullable=False, server_default="police"))
+        batch.create_check_constraint("audience_known", "audience IN ('police','shared')")
+    postgres(CREATE_ROLE)
+    postgres(AGGREGATE_FUNCTION)  # on SQLite: app/store/sqlite/communities.py
+    postgres(GRANTS)
 
 
 def downgrade() -> None:
-    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {RESTRICTED}")
-    op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {RESTRICTED}")
-    op.execute("DROP FUNCTION IF EXISTS community_incident_breakdown(bigint, text[], integer, integer, text)")
-    op.execute("DROP FUNCTION IF EXISTS community_incident_totals(bigint, text[], integer, integer)")
-    op.execute(f"REVOKE EXECUTE ON FUNCTION h3_parent(bigint, integer) FROM {RESTRICTED}")
-    op.drop_constraint(op.f("ck_hotspot_runs_audience_known"), "hotspot_runs", type_="check")
-    op.drop_column("hotspot_runs", "audience")
+    postgres(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {RESTRICTED}")
+    postgres(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {RESTRICTED}")
+    postgres("DROP FUNCTION IF EXISTS community_incident_breakdown(bigint, text[], integer, integer, text)")
+    postgres("DROP FUNCTION IF EXISTS community_incident_totals(bigint, text[], integer, integer)")
+    postgres(f"REVOKE EXECUTE ON FUNCTION h3_parent(bigint, integer) FROM {RESTRICTED}")
+    with op.batch_alter_table("hotspot_runs", recreate="always" if is_sqlite() else "auto") as batch:
+        batch.drop_constraint(op.f("ck_hotspot_runs_audience_known"), type_="check")
+        batch.drop_column("audience")
     op.drop_table("user_scopes")
-    op.drop_constraint(op.f("ck_users_role_known"), "users", type_="check")
-    op.create_check_constraint("role_known", "users", "role IN ('viewer','analyst','gis','admin')")
+    _role_check("'viewer','analyst','gis','admin'")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
+
+from migrations.backend import bbox_columns, geometry, gist_index
 
 revision = "0005"
 down_revision = "0004"
@@ -33,9 +34,10 @@ def upgrade() -> None:
         sa.Column("gi_bin", sa.SmallInteger, nullable=False),
         sa.Column("hot_cells", sa.Integer, nullable=False),
         sa.Column("cold_cells", sa.Integer, nullable=False),
-        sa.Column("geom", Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False),
+        sa.Column("geom", geometry("POLYGON"), nullable=False),
+        *bbox_columns(),
     )
-    op.create_index("ix_hotspot_cell_parents_geom", "hotspot_cell_parents", ["geom"], postgresql_using="gist")
+    gist_index("ix_hotspot_cell_parents_geom", "hotspot_cell_parents", sqlite_leading=("run_id", "resolution"))
 
 
 def downgrade() -> None:

@@ -13,7 +13,8 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-from alembic import op
+
+from migrations.backend import postgres
 
 revision = "0006"
 down_revision = "0005"
@@ -24,8 +25,8 @@ RESTRICTED = "hotspots_restricted"
 
 
 def upgrade() -> None:
-    op.execute(f"GRANT SELECT, INSERT ON hotspot_cell_parents TO {RESTRICTED}")
+    postgres(f"GRANT SELECT, INSERT ON hotspot_cell_parents TO {RESTRICTED}")
 
 
 def downgrade() -> None:
-    op.execute(f"REVOKE SELECT, INSERT ON hotspot_cell_parents FROM {RESTRICTED}")
+    postgres(f"REVOKE SELECT, INSERT ON hotspot_cell_parents FROM {RESTRICTED}")

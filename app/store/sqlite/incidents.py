@@ -1,0 +1,86 @@
+"""Incidents on SQLite: batched INSERTs in the import's one transaction; lon/lat boxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.store.sqlite.common import in_list
+from spatial.incidents_io import IncidentBatch
+
+COLUMNS = ("source", "external_id", "occurred_at", "reported_at", "category", "description",
+           "lon", "lat", "h3_cell", "community_id", "attributes", "import_id")
+INSERT_SQL = (f"INSERT INTO incidents ({', '.join(COLUMNS)}) "
+              f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+
+
+def lock_source(session: Session, source: str) -> None:
+    """Take SQLite's one write lock now (a write that changes nothing), so imports and boundary
+    activations run one after another, as the advisory locks make them on PostgreSQL."""
+    session.execute(text("UPDATE boundary_sets SET id = id WHERE 0"))
+
+
+class IncidentWriter:
+    """Inserts an import's batches on the session's connection, inside its transaction."""
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+
+    def write(self, batch: IncidentBatch, *, source: str, import_id: int, community_id: np.ndarray | None) -> int:
+        n = len(batch)
+        if n == 0:
+            return 0
+
+        def texts(values) -> list:
+            return [None] * n if values is None else [None if pd.isna(v) else str(v) for v in values]
+
+        community = [None] * n if community_id is None else [None if pd.isna(v) else int(v) for v in community_id]
+        rows = zip(
+            [source] * n, texts(batch.external_id), _utc_text(batch.occurred_at, n), _utc_text(batch.reported_at, n),
+            texts(batch.category), texts(batch.description), np.asarray(batch.lon, dtype=float).tolist(),
+            np.asarray(batch.lat, dtype=float).tolist(), np.asarray(batch.h3_cell, dtype=np.int64).tolist(),
+            community, texts(batch.attributes), [import_id] * n, strict=True,
+        )
+        self._connection.executemany(INSERT_SQL, rows)
+        return n
+
+
+def _utc_text(values: pd.Series | None, n: int) -> list:
+    if values is None:
+        return [None] * n
+    stamps = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return [None if pd.isna(v) else v for v in stamps]
+
+
+@contextmanager
+def incident_writer(session: Session) -> Iterator[IncidentWriter]:
+    yield IncidentWriter(session.connection().connection.driver_connection)
+
+
+def _where(session: Session, filters) -> tuple[list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.bbox is not None:
+        clauses.append("lat BETWEEN :south AND :north AND lon BETWEEN :west AND :east")
+        params.update(zip(("west", "south", "east", "north"), filters.bbox, strict=True))
+    if filters.start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = filters.start
+    if filters.end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = filters.end
+    for column, values in (("category", filters.categories), ("source", filters.sources)):
+        if values:
+            clause, more = in_list(column, list(values), column)
+            clauses.append(clause)
+            params.update(more)
+    if filters.community_id is not None:
+        clauses.append("community_id = :community_id")
+        params["community_id"] = filters.community_id
+    return clauses, params

@@ -1,0 +1,84 @@
+"""Map GeoJSON on SQLite: built in Python from the stored WKB (PostGIS builds it in SQL)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG
+from app.store.sqlite.common import in_list
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, digits)
+
+
+def _geometry(wkb: bytes, digits: int, tolerance: float = 0.0) -> dict:
+    shape = shapely.from_wkb(bytes(wkb))
+    if tolerance:
+        shape = shapely.simplify(shape, tolerance, preserve_topology=True)
+    return json.loads(shapely.to_geojson(shapely.transform(shape, lambda xy: np.round(xy, digits))))
+
+
+def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
+                             scope: list[int] | None = None) -> str:
+    clause, params = in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    rows = session.execute(
+        text(
+            "SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community, h.gi_z, h.gi_p_fdr, h.geom "
+            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"WHERE h.run_id = :run_id AND {clause} ORDER BY h.cell"
+        ),
+        {"run_id": run_id, **params},
+    )
+    floor = min_count or 0
+    features = []
+    for r in rows:
+        shown = r.incidents >= floor
+        properties: dict[str, Any] = {
+            "incidents": r.incidents if shown else None, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
+            "community": r.community, "gi_z": _rounded(r.gi_z, 2) if shown else None,
+            "gi_p_fdr": _rounded(r.gi_p_fdr, 4) if shown else None,
+        }
+        if min_count is not None:
+            properties["suppressed"] = not shown
+        features.append({"type": "Feature", "geometry": _geometry(r.geom, CELL_PRECISION), "properties": properties})
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+
+
+def communities_feature_collection(session: Session, community_ids: list[int]) -> tuple[str, tuple | None]:
+    clause, params = in_list("id", community_ids, "id")
+    rows = session.execute(
+        text(f"SELECT name, geom, west, south, east, north FROM communities WHERE {clause} ORDER BY id"), params
+    ).all()
+    features = [{"type": "Feature", "geometry": _geometry(r.geom, 5, OUTLINE_TOLERANCE_DEG),
+                 "properties": {"community": r.name}} for r in rows]
+    bounds = None
+    if rows:
+        bounds = (min(r.west for r in rows), min(r.south for r in rows),
+                  max(r.east for r in rows), max(r.north for r in rows))
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")), bounds
+
+
+def latest_completed_run_with_community(session: Session, community_id: int, *,
+                                        shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
+    shared_only = (
+        "AND r.audience = 'shared' AND CAST(json_extract(r.parameters, '$.resolution') AS INTEGER) "
+        "<= :max_resolution " if shared_up_to_resolution is not None else ""
+    )
+    row = session.execute(
+        text(
+            "SELECT r.id, r.audience, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
+            f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
+            "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
+            "ORDER BY r.id DESC LIMIT 1"
+        ),
+        {"id": community_id, "max_resolution": shared_up_to_resolution},
+    ).first()
+    return dict(row._mapping) if row else None

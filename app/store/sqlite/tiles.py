@@ -1,0 +1,222 @@
+"""Vector tiles on SQLite: rows found by their stored box, tiles encoded in Python (spatial/mvt.py).
+
+Each function returns what its PostGIS twin returns: (candidate rows, MVT
+bytes), where more candidates than ``limit - 1`` means "ask for a coarser
+representation" (the caller never serves a truncated tile). Finished runs'
+tiles are cached by the service, so each is encoded once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.store.sqlite.common import box_of, in_list
+from app.store.sqlite.communities import _totals
+from app.store.tiles import MARGIN
+from spatial.grid import cell_boundaries
+from spatial.mvt import encode_layer, tile_bounds_lonlat
+
+_IN_BOX = "{t}.east >= :west AND {t}.west <= :east AND {t}.north >= :south AND {t}.south <= :north"
+
+
+def _box(z: int, x: int, y: int, margin: float = MARGIN) -> dict[str, float]:
+    return dict(zip(("west", "south", "east", "north"), tile_bounds_lonlat(z, x, y, margin), strict=True))
+
+
+def _hex(cell: int) -> str:
+    return format(int(cell) & (2**64 - 1), "x")
+
+
+def _safe(incidents: int, min_count: int) -> dict[str, Any]:
+    shown = incidents >= min_count
+    return {"incidents": incidents if shown else None, "suppressed": None if shown else True}
+
+
+def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
+            tolerance: float | None = None) -> tuple[int, bytes]:
+    pixels = None
+    if tolerance:
+        # The PostGIS query simplifies by ``tolerance`` degrees; in pixels of this tile that is:
+        pixels = tolerance / (360.0 / 2**z) * 4096
+    return candidates, encode_layer(layer, features, z, x, y, simplify_pixels=pixels)
+
+
+def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
+                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+    scoped, params = in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    rows = session.execute(
+        text(
+            "SELECT h.cell, h.incidents, h.gi_bin, h.gi_z, h.gi_p_fdr, h.lisa_label, c.name AS community, h.geom "
+            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"WHERE h.run_id = :run_id AND {_IN_BOX.format(t='h')} AND {scoped} LIMIT :limit"
+        ),
+        {"run_id": run_id, "limit": limit, **_box(z, x, y), **params},
+    ).all()
+    features = []
+    for r in rows:
+        shown = r.incidents >= min_count
+        features.append((shapely.from_wkb(r.geom), {
+            "cell": _hex(r.cell), "resolution": resolution, **_safe(r.incidents, min_count), "gi_bin": r.gi_bin,
+            "gi_z": r.gi_z if shown else None, "gi_p_fdr": r.gi_p_fdr if shown else None,
+            "lisa_label": r.lisa_label, "community": r.community,
+        }))
+    return _encode("hotspots", features, z, x, y, len(rows))
+
+
+def _parent_incidents(incidents: int, min_count: int) -> int:
+    # As the PostGIS query: below analyst a parent's sum is rounded to tens (half away from zero).
+    return int((incidents + 5) // 10 * 10) if min_count > 0 else incidents
+
+
+def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
+                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+    rows = session.execute(
+        text(
+            "SELECT p.cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, p.geom "
+            "FROM hotspot_cell_parents p WHERE p.run_id = :run_id AND p.resolution = :resolution "
+            f"AND {_IN_BOX.format(t='p')} LIMIT :limit"
+        ),
+        {"run_id": run_id, "resolution": resolution, "limit": limit, **_box(z, x, y)},
+    ).all()
+    features = []
+    for r in rows:
+        safe = _safe(r.incidents, min_count)
+        if safe["incidents"] is not None:
+            safe["incidents"] = _parent_incidents(r.incidents, min_count)
+        features.append((shapely.from_wkb(r.geom), {
+            "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells, "gi_bin": r.gi_bin,
+            "hot_cells": r.hot_cells, "cold_cells": r.cold_cells,
+        }))
+    return _encode("hotspots", features, z, x, y, len(rows))
+
+
+_ACTIVE_COMMUNITIES = (
+    "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active "
+    f"WHERE {_IN_BOX.format(t='c')}"
+)
+
+
+def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
+                     tolerance: float) -> tuple[int, bytes]:
+    rows = session.execute(
+        text("SELECT c.id, c.name, (SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents, "
+             f"c.geom {_ACTIVE_COMMUNITIES} LIMIT :limit"),
+        {"limit": limit, **_box(z, x, y)},
+    ).all()
+    features = [(shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": r.incidents}) for r in rows]
+    return _encode("communities", features, z, x, y, len(rows), tolerance)
+
+
+def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
+                                excluded: list[str], min_count: int, hold_back_days: int,
+                                names: list[str] | None) -> tuple[int, bytes]:
+    named, params = in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+    rows = session.execute(
+        text(f"SELECT c.id, c.name, c.geom {_ACTIVE_COMMUNITIES} AND {named} LIMIT :limit"),
+        {"limit": limit, **_box(z, x, y), **params},
+    ).all()
+    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {},
+                     excluded, min_count, hold_back_days) if rows else {}
+    features = []
+    for r in rows:
+        total = totals.get(r.id)
+        features.append((shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": total,
+                                                     "suppressed": True if total is None else None}))
+    return _encode("communities", features, z, x, y, len(rows), tolerance)
+
+
+_IN_TILE = "i.lat BETWEEN :south AND :north AND i.lon BETWEEN :west AND :east"
+
+
+def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
+    rows = session.execute(
+        text(f"SELECT i.id, i.category, i.source, i.occurred_at, i.lon, i.lat FROM incidents i WHERE {_IN_TILE} "
+             "LIMIT :limit"),
+        {"limit": limit, **_box(z, x, y, 0.0)},
+    ).all()
+    features = [(shapely.Point(r.lon, r.lat), {
+        "id": r.id, "category": r.category, "source": r.source,
+        "occurred_at": r.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }) for r in rows]
+    return _encode("incidents", features, z, x, y, len(rows))
+
+
+def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
+                        limit: int) -> tuple[int, bytes]:
+    rows = session.execute(
+        text(f"SELECT h3_parent(i.h3_cell, :resolution) AS cell, count(*) AS incidents, avg(i.lon) AS lon, "
+             f"avg(i.lat) AS lat FROM incidents i WHERE {_IN_TILE} GROUP BY 1 LIMIT :limit"),
+        {"resolution": resolution, "limit": limit, **_box(z, x, y, 0.0)},
+    ).all()
+    features = [(shapely.Point(r.lon, r.lat), {"cell": _hex(r.cell), "resolution": resolution,
+                                               "incidents": r.incidents}) for r in rows]
+    return _encode("incidents", features, z, x, y, len(rows))
+
+
+def _extent(row) -> tuple[float, float, float, float] | None:
+    return None if row is None or row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def run_extent(session: Session, run_id: int,
+               scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
+    scoped, params = in_list("community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    return _extent(session.execute(
+        text(f"SELECT min(west), min(south), max(east), max(north) FROM hotspot_cells "
+             f"WHERE run_id = :id AND {scoped}"), {"id": run_id, **params}).one())
+
+
+def active_communities_extent(session: Session,
+                              names: list[str] | None = None) -> tuple[float, float, float, float] | None:
+    named, params = in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+    return _extent(session.execute(
+        text("SELECT min(c.west), min(c.south), max(c.east), max(c.north) FROM communities c "
+             f"JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active AND {named}"), params).one())
+
+
+def incidents_extent(session: Session) -> tuple[float, float, float, float] | None:
+    return _extent(session.execute(text("SELECT min(lon), min(lat), max(lon), max(lat) FROM incidents")).one())
+
+
+def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
+    named, params = in_list("name", names, "name")
+    return list(session.execute(
+        text(f"SELECT id FROM communities WHERE boundary_set_id = :set_id AND {named} ORDER BY id"),
+        {"set_id": boundary_set_id, **params},
+    ).scalars())
+
+
+def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
+    """As on PostGIS; the write lock taken first stands in for the advisory lock."""
+    from app.store.tiles import aggregate_to_parents
+
+    session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
+    done = session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
+                           {"id": run_id}).first()
+    if done is None:
+        rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
+                               {"id": run_id}).all()
+        if rows:
+            cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
+            for res in range(resolution - 1, -1, -1):
+                _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
+    session.commit()
+
+
+def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
+                    hot, cold) -> None:
+    hexagons = np.asarray(cell_boundaries(parents), dtype=object)
+    wkb = shapely.to_wkb(hexagons)
+    rows = [{"run_id": run_id, "resolution": resolution, "cell": int(parents[i]), "cells": int(cells[i]),
+             "incidents": int(incidents[i]), "gi_bin": int(gi_bin[i]), "hot": int(hot[i]), "cold": int(cold[i]),
+             "geom": bytes(wkb[i]), **box_of(hexagons[i])} for i in range(len(parents))]
+    session.execute(
+        text("INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
+             "cold_cells, geom, west, south, east, north) VALUES (:run_id, :resolution, :cell, :cells, "
+             ":incidents, :gi_bin, :hot, :cold, :geom, :west, :south, :east, :north)"),
+        rows,
+    )
