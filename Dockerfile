@@ -5,9 +5,9 @@ FROM python:3.11-slim-bookworm AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# GDAL comes inside the pyogrio/pyproj/shapely wheels; Node.js only fetches the map assets at build time.
+# GDAL comes inside the pyogrio/pyproj/shapely wheels. No Node.js: the map assets are fetched with Python.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libexpat1 nodejs npm \
+ && apt-get install -y --no-install-recommends libexpat1 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 hotspots
@@ -22,10 +22,10 @@ COPY static ./static
 COPY scripts ./scripts
 COPY frontend/package.json frontend/package-lock.json ./frontend/
 # Editable, so alembic.ini, migrations/ and static/ stay beside the code. Leaflet and its plugins
-# come from npm at build time and are served by the service itself (no CDN).
+# come from the npm registry at build time (tarballs checked against frontend/package-lock.json)
+# and are served by the service itself (no CDN).
 RUN pip install -e . \
- && bash scripts/ensure-assets.sh \
- && rm -rf frontend/node_modules \
+ && bash scripts/ensure-assets.sh --no-cache \
  && chown -R hotspots:hotspots /srv/hotspots
 
 USER hotspots
