@@ -358,7 +358,7 @@ def _text(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:
     if not column:
         return None
     values = frame[column].astype(str).str.strip()
-    return values.where(values != "", None).to_numpy(dtype=object)
+    return values.where(values != "", None).to_numpy(dtype=object, na_value=None)
 
 
 def _external_ids(frame: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:

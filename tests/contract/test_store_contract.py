@@ -1,0 +1,314 @@
+"""The store contract: the same calls give the same answers on PostGIS and on embedded SQLite.
+
+Every test runs once per backend (the ``store`` fixture); the last ones run
+one analysis on both and compare the results cell by cell.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mapbox_vector_tile
+import numpy as np
+import pytest
+import shapely
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.errors import InvalidUpload
+from app.services import analyses
+from app.services.accounts import create_user_with_token
+from app.services.boundaries import BoundaryOptions, upload_boundary_set
+from app.services.incident_import import import_incidents
+from app.store import audit as audit_store
+from app.store import communities as community_store
+from app.store import health as health_store
+from app.store import hotspots as run_store
+from app.store import incidents as incident_store
+from app.store import maps as map_store
+from app.store import tiles as tile_store
+from app.store import users as user_store
+from app.security import hash_token
+from spatial.incidents_io import ReadOptions
+from spatial.synthetic import write_synthetic_csv
+from tests.contract.conftest import SAMPLE_BOUNDARIES, Store
+
+BASSETERRE = (-62.7261, 17.2955)  # lon, lat
+HEADER = "id,date,category,latitude,longitude,description\n"
+
+
+def load_parishes(store: Store) -> int:
+    report = upload_boundary_set(
+        store.session, SAMPLE_BOUNDARIES, original_name="kna_parishes.geojson",
+        options=BoundaryOptions(name="KNA parishes", attribution="geoBoundaries", activate=True),
+        service_area=None, max_bytes=store.settings.max_upload_bytes,
+    )
+    return report["id"] if isinstance(report, dict) else report.id
+
+
+def load_incidents(store: Store, folder: Path, n: int = 1500, seed: int = 7, source: str = "SYN") -> int:
+    path = write_synthetic_csv(folder / f"{store.name}-{seed}.csv", n, seed)
+    report = import_incidents(store.session, path, filename=path.name, source=source,
+                              options=ReadOptions(timezone=store.settings.zone))
+    return report.inserted
+
+
+def write_rows(folder: Path, name: str, rows: list[tuple]) -> Path:
+    path = folder / name
+    path.write_text(HEADER + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    return path
+
+
+def run(store: Store, **request) -> int:
+    run_id = analyses.submit(store.session, analyses.AnalysisRequest(**request), settings=store.settings,
+                             user_id=None)
+    analyses.execute(store.session, run_id)
+    return run_id
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return (int((lon + 180) / 360 * n),
+            int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
+
+
+# --- boundaries -----------------------------------------------------------------------------------
+
+
+def test_boundary_set_is_stored_activated_and_read_back(store: Store):
+    set_id = load_parishes(store)
+    sets = community_store.list_boundary_sets(store.session)
+    assert [s["id"] for s in sets][:1] == [set_id] and sets[0]["is_active"] is True
+    assert sets[0]["communities"] == 14
+    assert isinstance(sets[0]["created_at"], datetime) and sets[0]["created_at"].tzinfo is not None
+    communities = community_store.list_active_communities(store.session)
+    assert len(communities) == 14 and all(c["incidents"] == 0 for c in communities)
+    basseterre = next(c for c in communities if c["name"] == "Saint George Basseterre")
+    detail = community_store.get_community(store.session, basseterre["id"])
+    shape = shapely.from_geojson(detail["geometry"])
+    assert shape.geom_type == "MultiPolygon" and shape.contains(shapely.Point(*BASSETERRE))
+    ids, wkb = community_store.active_community_shapes(store.session)
+    assert ids == sorted(ids) and len(wkb) == 14
+    assert run_store.active_boundary_set_id(store.session) == set_id
+
+
+def test_activating_a_new_set_reassigns_incidents(store: Store, tmp_path):
+    def located_in(set_id: int) -> int:
+        return store.session.execute(text(
+            "SELECT count(*) FROM incidents i JOIN communities c ON c.id = i.community_id "
+            "WHERE c.boundary_set_id = :id"), {"id": set_id}).scalar_one()
+
+    first = load_parishes(store)
+    load_incidents(store, tmp_path, n=300)
+    before = located_in(first)
+    second = load_parishes(store)  # the same outlines again: every located incident moves to the new ids
+    assert before > 150 and located_in(second) == before and located_in(first) == 0
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+
+def test_import_then_query_with_filters_and_pages(store: Store, tmp_path):
+    load_parishes(store)
+    assert load_incidents(store, tmp_path) == 1500
+    assert load_incidents(store, tmp_path) == 0  # a re-import adds nothing (duplicates by source + id)
+    everything = incident_store.IncidentFilter()
+    assert incident_store.count_incidents(store.session, everything) == 1500
+    page = incident_store.list_incidents(store.session, everything, after_id=None, limit=100)
+    following = incident_store.list_incidents(store.session, everything, after_id=page[-1]["id"], limit=100)
+    assert len(page) == len(following) == 100 and page[-1]["id"] < following[0]["id"]
+    assert page[0]["occurred_at"].tzinfo is not None and page[0]["occurred_at"].year == 2025
+    drugs = incident_store.IncidentFilter(categories=("Drug offence",))
+    assert 0 < incident_store.count_incidents(store.session, drugs) < 1500
+    box = incident_store.IncidentFilter(bbox=(-62.74, 17.28, -62.70, 17.31))
+    inside = incident_store.list_incidents(store.session, box, after_id=None, limit=1000)
+    assert inside and all(-62.74 <= r["lon"] <= -62.70 and 17.28 <= r["lat"] <= 17.31 for r in inside)
+    months = incident_store.IncidentFilter(start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 4, 1, tzinfo=UTC))
+    march = incident_store.list_incidents(store.session, months, after_id=None, limit=1000)
+    assert march and all(datetime(2025, 3, 1, tzinfo=UTC) <= r["occurred_at"] < datetime(2025, 4, 1, tzinfo=UTC)
+                         for r in march)
+
+
+def test_a_failed_import_leaves_the_incidents_as_they_were(store: Store, tmp_path):
+    load_parishes(store)
+    load_incidents(store, tmp_path, n=200)
+    bad = write_rows(tmp_path, "bad.csv", [("X1", "not a date", "Theft", "abc", "def", "")])
+    with pytest.raises(InvalidUpload):
+        import_incidents(store.session, bad, filename="bad.csv", source="SYN",
+                         options=ReadOptions(timezone=store.settings.zone))
+    assert incident_store.count_incidents(store.session, incident_store.IncidentFilter()) == 200
+
+
+# --- analyses and their results ------------------------------------------------------------------
+
+
+def test_analysis_results_pages_rankings_and_listing(store: Store, tmp_path):
+    load_parishes(store)
+    load_incidents(store, tmp_path)
+    run_id = run(store, resolution=8, permutations=99, seed=11)
+    found = run_store.get_run(store.session, run_id)
+    assert found["status"] == "completed", found["error"]
+    assert found["provenance"]["seed"] == 11 and isinstance(found["parameters"], dict)
+    assert found["finished_at"].tzinfo is not None
+    cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000)
+    assert sum(c["incidents"] for c in cells) <= 1500 and any(c["gi_bin"] == 3 for c in cells)
+    hexagon = shapely.from_geojson(cells[0]["geometry"])
+    assert hexagon.geom_type == "Polygon" and len(hexagon.exterior.coords) == 7
+    hot = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000, gi_bins=[3])
+    assert hot and all(c["gi_bin"] == 3 for c in hot)
+    streamed = list(run_store.iter_cells(store.session, run_id))
+    assert [c["cell"] for c in streamed] == [c["cell"] for c in cells]
+    centre = shapely.Point(streamed[0]["centre_lon"], streamed[0]["centre_lat"])
+    assert hexagon.contains(centre)
+    figures = run_store.neighbourhood_figures(store.session, run_id)
+    assert sum(f["cells"] for f in figures) == len(cells)
+    assert run_store.top_cells(store.session, run_id, 3)
+    shared = run(store, resolution=7, permutations=0, seed=1, audience="shared",
+                 communities=["Saint George Basseterre"])
+    listed = run_store.list_runs(store.session, limit=10, shared_up_to_resolution=8)
+    assert [r["id"] for r in listed] == [shared]
+    covering = run_store.list_runs(store.session, limit=10, covering_any_of=["Saint Paul Capisterre"])
+    assert [r["id"] for r in covering] == [run_id]  # the all-communities run covers it; the shared one does not
+
+
+def test_counts_per_cell_leave_out_sensitive_categories(store: Store, tmp_path):
+    load_parishes(store)
+    lon, lat = BASSETERRE
+    rows = [(f"S{i}", "2025-05-01 10:00", "Domestic violence" if i % 3 == 0 else "Theft", lat, lon, "")
+            for i in range(30)]
+    import_incidents(store.session, write_rows(tmp_path, "mixed.csv", rows), filename="mixed.csv", source="MIX",
+                     options=ReadOptions(timezone=store.settings.zone))
+    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
+    _, every = run_store.counts_per_cell(store.session, **common)
+    _, safe = run_store.counts_per_cell(store.session, **common, excluded_category_patterns=["%domestic%"])
+    _, held = run_store.counts_per_cell(store.session, **common, hold_back_days=100_000)
+    assert every.tolist() == [30] and safe.tolist() == [20] and held.size == 0
+
+
+def test_community_aggregates_suppress_small_counts(store: Store, tmp_path):
+    load_parishes(store)
+    lon, lat = BASSETERRE
+    rows = ([(f"T{i}", "2025-05-01 10:00", "Theft", lat, lon, "") for i in range(12)]
+            + [(f"R{i}", "2025-06-01 10:00", "Robbery", lat, lon, "") for i in range(2)]
+            + [(f"D{i}", "2025-06-01 10:00", "Domestic violence", lat, lon, "") for i in range(9)])
+    import_incidents(store.session, write_rows(tmp_path, "few.csv", rows), filename="few.csv", source="FEW",
+                     options=ReadOptions(timezone=store.settings.zone))
+    listed = community_store.list_active_communities_aggregated(
+        store.session, excluded=["%domestic%"], min_count=5, hold_back_days=0)
+    by_name = {c["name"]: c["incidents"] for c in listed}
+    assert by_name["Saint George Basseterre"] == 14 and by_name["Saint Paul Capisterre"] is None
+    community_id = next(c["id"] for c in listed if c["name"] == "Saint George Basseterre")
+    breakdown = community_store.community_breakdown_aggregated(
+        store.session, community_id, "America/St_Kitts", excluded=["%domestic%"], min_count=5, hold_back_days=0)
+    assert breakdown["incidents"] == 14
+    # Robbery (2) is under k and would be the only hidden group, so the smallest shown one goes too.
+    assert breakdown["by_category"] == []
+    assert breakdown["by_month"] == [{"month": "2025-05", "incidents": 12}] or breakdown["by_month"] == []
+    exact = community_store.community_breakdown(store.session, community_id, "America/St_Kitts")
+    assert {r["category"]: r["incidents"] for r in exact["by_category"]} == {
+        "Theft": 12, "Domestic violence": 9, "Robbery": 2}
+    assert exact["by_month"] == [{"month": "2025-05", "incidents": 12}, {"month": "2025-06", "incidents": 11}]
+
+
+# --- tiles and maps -------------------------------------------------------------------------------
+
+
+def test_tiles_carry_the_cells_and_hide_small_counts(store: Store, tmp_path):
+    load_parishes(store)
+    load_incidents(store, tmp_path)
+    run_id = run(store, resolution=9, permutations=0, seed=5)
+    x, y = tile_of(*BASSETERRE, 13)
+    candidates, content = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, x, y, 5000)
+    features = mapbox_vector_tile.decode(content)["hotspots"]["features"]
+    assert 0 < len(features) <= candidates
+    assert {"cell", "resolution", "gi_bin", "lisa_label", "community"} <= set(features[0]["properties"])
+    _, safe = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, x, y, 5000, min_count=5)
+    for feature in mapbox_vector_tile.decode(safe)["hotspots"]["features"]:
+        props = feature["properties"]
+        assert ("incidents" in props and props["incidents"] >= 5) or props.get("suppressed") is True
+    tile_store.ensure_cell_parents(store.session, run_id, 9)
+    x7, y7 = tile_of(*BASSETERRE, 9)
+    _, parents = tile_store.hotspot_parents_tile(store.session, run_id, 7, 9, x7, y7, 5000, min_count=5)
+    for feature in mapbox_vector_tile.decode(parents)["hotspots"]["features"]:
+        assert feature["properties"].get("incidents", 0) % 10 == 0
+    _, empty = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, 0, 0, 5000)
+    assert empty == b""
+    _, outlines = tile_store.communities_tile(store.session, 9, x7, y7, 100, 0.0005)
+    names = {f["properties"]["name"] for f in mapbox_vector_tile.decode(outlines)["communities"]["features"]}
+    assert "Saint George Basseterre" in names
+    extent = tile_store.run_extent(store.session, run_id)
+    assert extent[0] < BASSETERRE[0] < extent[2] and extent[1] < BASSETERRE[1] < extent[3]
+
+
+def test_map_geojson_has_the_cells_and_outlines(store: Store, tmp_path):
+    load_parishes(store)
+    load_incidents(store, tmp_path)
+    run_id = run(store, resolution=8, permutations=0, seed=5)
+    police = json.loads(map_store.cells_feature_collection(store.session, run_id))
+    shared = json.loads(map_store.cells_feature_collection(store.session, run_id, min_count=5))
+    assert len(police["features"]) == len(shared["features"]) > 0
+    for feature in shared["features"]:
+        props = feature["properties"]
+        assert props["suppressed"] == (props["incidents"] is None)
+        assert props["incidents"] is None or props["incidents"] >= 5
+    ids, _ = community_store.active_community_shapes(store.session)
+    outlines, bounds = map_store.communities_feature_collection(store.session, ids)
+    assert len(json.loads(outlines)["features"]) == 14
+    assert bounds[0] < -62.8 < bounds[2] and bounds[1] < 17.2 < bounds[3]
+    latest = map_store.latest_completed_run_with_community(store.session, ids[0])
+    assert latest["id"] == run_id
+
+
+# --- people, audit, health ------------------------------------------------------------------------
+
+
+def test_tokens_scopes_and_revocation(store: Store):
+    token = create_user_with_token(store.session, "contract-partner", "partner")
+    principal = user_store.principal_for_token(store.session, hash_token(token))
+    assert principal.role == "partner" and principal.communities is None
+    user_store.set_scope(store.session, principal.user_id, ["Saint Paul Capisterre"])
+    scoped = user_store.principal_for_token(store.session, hash_token(token))
+    assert scoped.communities == frozenset({"Saint Paul Capisterre"})
+    assert user_store.revoke_tokens(store.session, principal.user_id) == 1
+    assert user_store.principal_for_token(store.session, hash_token(token)) is None
+
+
+def test_audit_log_is_append_only(store: Store):
+    audit_store.append(store.session, action="test.contract", outcome="ok", user_id=None, user_name="someone",
+                       role="admin", target="x", client_ip="10.0.0.7", details={"n": 1})
+    [entry] = audit_store.page(store.session, limit=1, before_id=None, action="test.contract")
+    assert entry["client_ip"] == "10.0.0.7" and entry["details"] == {"n": 1} and entry["at"].tzinfo is not None
+    savepoint = store.session.begin_nested()
+    with pytest.raises(DBAPIError):
+        store.session.execute(text("DELETE FROM audit_events"))
+    savepoint.rollback()
+
+
+def test_health_names_the_store(store: Store):
+    status = health_store.database_status(store.session)
+    assert status["status"] == "ready" and status["store"] == store.name and status["schema_revision"]
+
+
+# --- the same analysis on both --------------------------------------------------------------------
+
+
+def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: Store, sqlite_store: Store, tmp_path):
+    results = {}
+    for store in (postgis_store, sqlite_store):
+        load_parishes(store)
+        load_incidents(store, tmp_path, n=2000, seed=3)
+        run_id = run(store, resolution=9, permutations=199, seed=42)
+        cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=100_000)
+        results[store.name] = cells
+        moran = run_store.get_run(store.session, run_id)["provenance"]
+        results[store.name + "-moran"] = moran
+    postgis, sqlite = results["postgis"], results["sqlite"]
+    assert [c["cell"] for c in postgis] == [c["cell"] for c in sqlite]
+    for column in ("incidents", "gi_bin", "lisa_label", "lisa_quadrant"):
+        assert [c[column] for c in postgis] == [c[column] for c in sqlite], column
+    for column in ("gi_z", "gi_p_fdr", "lisa_p_sim"):
+        np.testing.assert_allclose([c[column] for c in postgis], [c[column] for c in sqlite], rtol=1e-12,
+                                   equal_nan=True, err_msg=column)
