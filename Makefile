@@ -12,5 +12,6 @@ bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/analysis.py
 	$(VENV)/bin/python bench/stats.py
+	$(VENV)/bin/python bench/mvt.py
 	$(VENV)/bin/python bench/crash.py
 	$(VENV)/bin/python bench/load.py
