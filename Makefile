@@ -5,7 +5,7 @@ test:  ## install what is needed, make a throwaway PostGIS database, run every t
 	bash scripts/test.sh
 
 demo:  ## install what is needed and start the service with demo data on http://127.0.0.1:8000
-	bash scripts/demo.sh
+	bash scripts/demo.sh $(ARGS)
 
 bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	bash scripts/ensure-postgis.sh && bash scripts/ensure-venv.sh

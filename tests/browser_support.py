@@ -61,6 +61,24 @@ def scratch_database(base_url: str, name: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def backend_database(backend: str, name: str, folder: Path) -> Iterator[str]:
+    """A migrated scratch database of its own: on the test PostGIS server, or an embedded SQLite file."""
+    if backend == "postgis":
+        from tests.conftest import TEST_DATABASE_URL
+
+        with scratch_database(TEST_DATABASE_URL, name) as url:
+            yield url
+        return
+    from alembic import command
+
+    from app.cli import alembic_config
+
+    url = f"sqlite:///{folder / (name + '.sqlite')}"
+    command.upgrade(alembic_config(url), "head")
+    yield url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

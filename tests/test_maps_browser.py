@@ -1,5 +1,6 @@
 """The map in a real browser: Debian's Chromium, headless, driven by Playwright, against the real service.
 
+Each test runs on both backends (PostGIS, and the embedded SQLite file of the demo).
 A database of its own (committed data: another process must see it) holds the
 KNA parishes, SYNTHETIC incidents and one completed run; the service runs under
 uvicorn on 127.0.0.1. The test signs in through the page with a token, opens
@@ -14,22 +15,23 @@ import os
 
 import pytest
 
-from tests.browser_support import ROOT, PageWatch, browser_missing, chromium, live_service, load_kna_run, \
-    scratch_database
-from tests.conftest import TEST_DATABASE_URL
+from tests.browser_support import ROOT, PageWatch, backend_database, browser_missing, chromium, live_service, \
+    load_kna_run
 
 missing = browser_missing()
 pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory) -> dict:
-    with scratch_database(TEST_DATABASE_URL, f"hotspots_browser_{os.getpid()}") as url:
+@pytest.fixture(scope="module", params=["postgis", "sqlite"])
+def service(request, tmp_path_factory) -> dict:
+    """The same service and data on each backend (PostGIS, and the embedded SQLite of the demo)."""
+    folder = tmp_path_factory.mktemp("embedded")
+    with backend_database(request.param, f"hotspots_browser_{os.getpid()}", folder) as url:
         loaded = load_kna_run(url)
         # KNA at resolution 9 is ~3,200 cells: inline them here (tiles are checked with the large run).
         with live_service(url, tmp_path_factory.mktemp("static"), map_inline_max_cells="5000") as origin:
-            yield {"origin": origin, **loaded}
+            yield {"origin": origin, "backend": request.param, **loaded}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     assert "Hot spot 99 % confidence" in legend.inner_text() and "Cold spot 99 % confidence" in legend.inner_text()
     assert page.locator(".leaflet-control-layers").is_visible()
     assert page.locator("path.hotspots-communities").count() >= 10
-    screenshot = ARTIFACTS / "map.png"
+    screenshot = ARTIFACTS / f"map-{service['backend']}.png"
     screenshot.unlink(missing_ok=True)
     page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000  # kept for a person to look at (git-ignored)
@@ -76,7 +78,7 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     page.locator("path.hotspots-lisaStyle").nth(service["cells"] // 2).hover(force=True)
     page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
     assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "map-lisa.png"))
+    page.screenshot(path=str(ARTIFACTS / f"map-lisa-{service['backend']}.png"))
 
     assert page.evaluate("document.cookie") == "", "the session cookie must be HttpOnly"
     (cookie,) = context.cookies()
@@ -97,7 +99,7 @@ def test_home_and_community_pages_in_the_browser(service, browser):
     page.wait_for_load_state("load")
     assert page.locator("svg.trend rect").count() >= 12
     assert "of" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "community.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"community-{service['backend']}.png"), full_page=True)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_load_state("load")
     assert "/sign-in" in page.url and context.cookies() == []
@@ -105,17 +107,19 @@ def test_home_and_community_pages_in_the_browser(service, browser):
     context.close()
 
 
-def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path):
-    """bench/map_page.py's measurement as a test: ~68,000 resolution-10 cells draw from vector tiles."""
+@pytest.mark.parametrize("backend", ["postgis", "sqlite"])
+def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path, backend):
+    """bench/map_page.py's measurement as a test: ~68,000 resolution-10 cells draw from vector tiles
+    (on SQLite, tiles encoded in Python)."""
     from bench.map_page import TARGET_HTML_MB, TARGET_LOAD_S, has_tile_route, load, measure
 
-    with scratch_database(TEST_DATABASE_URL, f"hotspots_browser_large_{os.getpid()}") as url:
+    with backend_database(backend, f"hotspots_browser_large_{os.getpid()}", tmp_path) as url:
         loaded = load(url, 30_000, tmp_path)
         assert loaded["cells"] > 60_000
         with live_service(url, tmp_path / "static") as origin:
             figures = measure(browser, origin, loaded, has_tile_route(origin, loaded["token"], loaded["run_id"]),
-                              ARTIFACTS / "map-68k.png")
-    print(f"\n68k-cell map: {figures['html_bytes']:,} bytes of HTML, load {figures['load_s']} s, "
+                              ARTIFACTS / f"map-68k-{backend}.png")
+    print(f"\n68k-cell map on {backend}: {figures['html_bytes']:,} bytes of HTML, load {figures['load_s']} s, "
           f"first tiles {figures['first_tiles_s']} s; inlined it would be {loaded['inline_html_bytes']:,} bytes")
     assert figures["html_bytes"] < TARGET_HTML_MB * 1e6
     assert figures["load_s"] < TARGET_LOAD_S
