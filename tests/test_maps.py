@@ -107,6 +107,7 @@ def test_map_is_offline_with_legend_layers_and_only_aggregates(make_client, toke
                               for link in page.links)
     assert "/static/vendor/leaflet/leaflet.js" in page.links and "/static/vendor/leaflet/leaflet.css" in page.links
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "SYNTHETIC" not in html  # real feeds carry no demo label
     for label in ("Hot spot 99 % confidence", "Not significant", "Cold spot 99 % confidence",
                   "High-High", "Low-Low", "High-Low", "Low-High"):
         assert label in html

@@ -163,6 +163,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "communities": [{"id": s["id"], "name": s["name"]} for s in shapes],
         "cells": len(grid),
         "incidents_used": int(counts.sum()),
+        "synthetic": _counts_synthetic(session, params["sources"]),
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
@@ -180,6 +181,13 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "versions": _versions(),
     }
+
+
+def _counts_synthetic(session: Session, sources: list[str]) -> bool:
+    """Whether the run may have counted SYNTHETIC incidents (a demo or benchmark feed), so every
+    page and map that shows it can say so."""
+    considered = sources or run_store.import_sources(session)
+    return any("synthetic" in source.lower() for source in considered)
 
 
 def _stamp(value: str | None) -> datetime | None:

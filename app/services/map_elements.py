@@ -225,4 +225,5 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
 .hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
 .hotspots-box a { color: #0b57d0; }
+.hotspots-synthetic { background: #fff4ce; border: 1px solid #e8c95a; padding: 2px 6px; margin: 4px 0; }
 </style>""")

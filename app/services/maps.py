@@ -150,7 +150,9 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
         note = (f"<div>Counts under {audience.min_count} are not shown"
                 + ("; only your communities are drawn" if audience.communities is not None else "")
                 + ".</div>")
-    return (f"<h3>Hotspot run {int(run['id'])}</h3>"
+    synthetic = ('<div class="hotspots-synthetic"><strong>SYNTHETIC incidents</strong>: generated for a '
+                 "demonstration, not police data.</div>") if provenance.get("synthetic") else ""
+    return (f"<h3>Hotspot run {int(run['id'])}</h3>" + synthetic +
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
             + note

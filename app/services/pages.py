@@ -30,7 +30,8 @@ def home(session: Session, audience: Audience) -> dict[str, Any]:
         run["communities_label"] = ", ".join(params.get("communities") or []) or "all communities"
         run["resolution"] = params.get("resolution")
     return {"communities": community_service.active_communities(session, audience), "runs": runs,
-            "min_count": None if audience.raw else audience.min_count}
+            "min_count": None if audience.raw else audience.min_count,
+            "synthetic": any(run.get("synthetic") for run in runs)}
 
 
 def community(session: Session, settings: Settings, community_id: int, audience: Audience) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def community(session: Session, settings: Settings, community_id: int, audience:
         if entry is not None:
             place = {"run_id": latest["id"], "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest["finished_at"]}
-    return {"community": found, "months": months, "place": place,
+    synthetic = bool(latest and (latest.get("provenance") or {}).get("synthetic"))
+    return {"community": found, "months": months, "place": place, "synthetic": synthetic,
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 

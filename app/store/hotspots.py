@@ -65,7 +65,8 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
     rows = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            f"finished_at, error FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
+            "finished_at, error, coalesce((provenance->>'synthetic')::boolean, false) AS synthetic "
+            f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
         {"limit": limit, "before": before_id, "max_resolution": shared_up_to_resolution,
          "covering": covering_any_of},
@@ -137,6 +138,12 @@ def community_shapes(session: Session, boundary_set_id: int, names: list[str] | 
         {"set_id": boundary_set_id, "names": names},
     )
     return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
+
+
+def import_sources(session: Session) -> list[str]:
+    """The source names of every completed import (the feeds a run may have counted)."""
+    return list(session.execute(
+        text("SELECT DISTINCT source FROM imports WHERE status = 'completed' ORDER BY source")).scalars())
 
 
 def active_boundary_set_id(session: Session) -> int | None:

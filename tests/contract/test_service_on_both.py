@@ -53,11 +53,11 @@ def test_a_planner_goes_from_files_to_a_map(client: TestClient, tokens, tmp_path
     path = write_synthetic_csv(tmp_path / "incidents.csv", 2500, 9)
     with path.open("rb") as handle:
         imported = client.post("/api/v1/incidents/imports", headers=analyst,
-                               files={"file": ("incidents.csv", handle)}, data={"source": "SYN"})
+                               files={"file": ("incidents.csv", handle)}, data={"source": "SYNTHETIC-test"})
     assert imported.status_code == 201 and imported.json()["inserted"] == 2500, imported.text
     with path.open("rb") as handle:  # the same file again: all duplicates, nothing added
         again = client.post("/api/v1/incidents/imports", headers=analyst,
-                            files={"file": ("incidents.csv", handle)}, data={"source": "SYN"})
+                            files={"file": ("incidents.csv", handle)}, data={"source": "SYNTHETIC-test"})
     assert again.json()["inserted"] == 0 and again.json()["duplicates"] == 2500
 
     police = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 9, "permutations": 99, "seed": 4})
@@ -74,6 +74,9 @@ def test_a_planner_goes_from_files_to_a_map(client: TestClient, tokens, tmp_path
     assert ranking.status_code == 200
     page = client.get(f"/maps/analyses/{police_run['id']}", headers=analyst)
     assert page.status_code == 200 and "leaflet" in page.text.lower()
+    # Generated incidents are labelled wherever a run shows: its record, its map, the home page.
+    assert police_run["provenance"]["synthetic"] is True and "SYNTHETIC incidents" in page.text
+    assert "SYNTHETIC" in client.get("/", headers=analyst).text
     x, y = tile_of(*BASSETERRE, 13)
     tile = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", headers=analyst, params={"run": police_run["id"]})
     assert tile.status_code == 200

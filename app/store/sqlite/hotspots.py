@@ -37,11 +37,12 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
     rows = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            f"finished_at, error FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
+            "finished_at, error, coalesce(json_extract(provenance, '$.synthetic'), 0) AS synthetic "
+            f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
         params,
     )
-    return [dict(r._mapping) for r in rows]
+    return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
 
 
 def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
