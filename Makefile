@@ -15,3 +15,4 @@ bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	$(VENV)/bin/python bench/mvt.py
 	$(VENV)/bin/python bench/crash.py
 	$(VENV)/bin/python bench/load.py
+	$(VENV)/bin/python bench/embedded.py
