@@ -126,6 +126,9 @@ INCIDENT_CELLS = (
 )
 
 
+COMMUNITY_IDS_NAMED = "SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"
+
+
 def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit: int,
           **params: Any) -> tuple[int, bytes]:
     row = session.execute(
@@ -216,10 +219,7 @@ def incidents_extent(session: Session) -> tuple[float, float, float, float] | No
 
 def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
     """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""
-    return list(session.execute(
-        text("SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"),
-        {"set_id": boundary_set_id, "names": names},
-    ).scalars())
+    return list(session.execute(text(COMMUNITY_IDS_NAMED), {"set_id": boundary_set_id, "names": names}).scalars())
 
 
 def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
