@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
+from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
+from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import PrincipalCache, RateLimiter
@@ -19,9 +21,18 @@ from app.services.tiles import TileCache
 from app.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True) -> FastAPI:
-    """Build the service. ``engine`` lets tests share one connection-bound engine."""
+def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True,
+               fast_tiles: bool | None = None) -> FastAPI:
+    """Build the service. ``engine`` lets tests share one connection-bound engine.
+
+    ``fast_tiles``: serve hotspot tiles through the async fast path (app/api/tile_fast_path.py).
+    Only on PostgreSQL; by default when the app owns its engine (its own pool could not see the
+    uncommitted data of a test's shared connection).
+    """
     settings = settings or Settings()
+    if fast_tiles is None:
+        fast_tiles = engine is None
+    fast_tiles = fast_tiles and settings.database_url.startswith("postgresql")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,10 +48,14 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         app.state.run_worker = RunWorker(app.state.sessionmaker, settings.analysis_worker)
         if start_worker:
             app.state.run_worker.start()
+        if fast_tiles:
+            app.state.tile_pool = AsyncPool.for_settings(settings)  # connects on first use
         try:
             yield
         finally:
             app.state.run_worker.stop()
+            if fast_tiles:
+                await app.state.tile_pool.close()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -67,6 +82,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         return response
 
     install_error_handlers(app)
+    if fast_tiles:  # outside the request-id middleware: it sets X-Request-ID itself
+        app.add_middleware(HotspotTileFastPath, service=app)
     app.include_router(health.router)
     app.include_router(incidents.router)
     app.include_router(boundaries.router)

@@ -42,6 +42,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from collections.abc import Generator
 from typing import Any, Literal
 
 import h3
@@ -207,44 +208,72 @@ def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience
     return found
 
 
+def hotspot_cache_key(run: FinishedRun, at: TileAddress, audience: Audience) -> tuple:
+    return ("hotspots", run.id, audience.cache_key(), at.z, at.x, at.y)
+
+
 def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileAddress, audience: Audience) -> Tile:
     """A finished run's tile as ``audience`` may see it, from memory when it has been drawn before."""
-    key = ("hotspots", run.id, audience.cache_key(), at.z, at.x, at.y)
+    key = hotspot_cache_key(run, at, audience)
     cached = cache.get(key)
     if cached is not None:
         return cached
-    if audience.communities is not None:
-        content = _scoped_hotspot_content(session, run, at, audience)
-    else:
-        content = _hotspot_content(session, run, at, 0 if audience.raw else audience.min_count)
+    steps = hotspot_queries(run, at, audience)
+    try:
+        query = next(steps)
+        while True:
+            query = steps.send(_run_query(session, run, at, query))
+    except StopIteration as done:
+        content = done.value
     # Finished runs never change: the ETag is a name, so a 304 needs no drawing.
     tile = Tile(content, hotspot_etag(run.id, at, audience), immutable=audience.raw)
     cache.put(key, tile)
     return tile
 
 
-def _hotspot_content(session: Session, run: FinishedRun, at: TileAddress, min_count: int) -> bytes:
-    """The run's cells, or their parents at low zoom, coarser until the tile fits."""
-    resolution = min(resolution_for_zoom(at.z), run.resolution)
-    for res in range(resolution, -1, -1):
-        if res == run.resolution:
-            count, content = tile_store.hotspot_cells_tile(session, run.id, res, at.z, at.x, at.y, FEATURE_CAP + 1,
-                                                           min_count=min_count)
-        else:
-            count, content = tile_store.hotspot_parents_tile(session, run.id, res, at.z, at.x, at.y,
-                                                             FEATURE_CAP + 1, min_count=min_count)
+@dataclass(frozen=True)
+class HotspotQuery:
+    """One query a hotspot tile needs: the run's own cells or their parents at ``resolution`` (the
+    answer is ``(candidates, bytes)``), or the ids of a partner's communities (``kind="scope"``)."""
+
+    kind: Literal["cells", "parents", "scope"]
+    resolution: int = 0
+    min_count: int = 0
+    scope: list[int] | None = None
+    names: list[str] | None = None
+
+
+def _run_query(session: Session, run: FinishedRun, at: TileAddress, query: HotspotQuery) -> Any:
+    if query.kind == "scope":
+        return tile_store.community_ids_named(session, run.boundary_set_id, query.names or [])
+    draw = tile_store.hotspot_cells_tile if query.kind == "cells" else tile_store.hotspot_parents_tile
+    extra = {"scope": query.scope} if query.kind == "cells" else {}
+    return draw(session, run.id, query.resolution, at.z, at.x, at.y, FEATURE_CAP + 1, min_count=query.min_count,
+                **extra)
+
+
+def hotspot_queries(run: FinishedRun, at: TileAddress, audience: Audience) -> Generator[HotspotQuery, Any, bytes]:
+    """Which representation a hotspot tile gets, without I/O: yields each query, is sent its answer,
+    returns the tile's bytes. The sync route and the async fast path (app/api/tile_fast_path.py)
+    both drive it, so they draw the same tile."""
+    if audience.communities is not None:
+        return (yield from _scoped_hotspot_queries(run, at, audience))
+    min_count = 0 if audience.raw else audience.min_count
+    # The run's cells, or their parents at low zoom, coarser until the tile fits.
+    for res in range(min(resolution_for_zoom(at.z), run.resolution), -1, -1):
+        count, content = yield HotspotQuery("cells" if res == run.resolution else "parents", res, min_count)
         if _fits(count, content):
             return content
     raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 cells.")
 
 
-def _scoped_hotspot_content(session: Session, run: FinishedRun, at: TileAddress, audience: Audience) -> bytes:
+def _scoped_hotspot_queries(run: FinishedRun, at: TileAddress,
+                            audience: Audience) -> Generator[HotspotQuery, Any, bytes]:
     """A scoped partner's tile: the run's own cells of its communities only (parents would mix in others)."""
-    scope = tile_store.community_ids_named(session, run.boundary_set_id, sorted(audience.communities or ()))
+    scope = yield HotspotQuery("scope", names=sorted(audience.communities or ()))
     if not scope:
         return b""
-    count, content = tile_store.hotspot_cells_tile(session, run.id, run.resolution, at.z, at.x, at.y,
-                                                   FEATURE_CAP + 1, min_count=audience.min_count, scope=scope)
+    count, content = yield HotspotQuery("cells", run.resolution, audience.min_count, scope=list(scope))
     if not _fits(count, content):
         raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} holds too many cells of your communities to draw at "
                            f"zoom {at.z}; zoom in (zoom {zoom_for_resolution(run.resolution)} draws every cell).")

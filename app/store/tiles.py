@@ -127,6 +127,9 @@ INCIDENT_CELLS = (
 )
 
 
+COMMUNITY_IDS_NAMED = "SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"
+
+
 def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit: int,
           **params: Any) -> tuple[int, bytes]:
     row = session.execute(
@@ -227,10 +230,7 @@ def incidents_extent(session: Session) -> tuple[float, float, float, float] | No
 @per_backend
 def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
     """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""
-    return list(session.execute(
-        text("SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"),
-        {"set_id": boundary_set_id, "names": names},
-    ).scalars())
+    return list(session.execute(text(COMMUNITY_IDS_NAMED), {"set_id": boundary_set_id, "names": names}).scalars())
 
 
 @per_backend

@@ -1,0 +1,63 @@
+"""The hotspot tile queries of app/store/tiles.py on an async psycopg connection (the tile fast path).
+
+The SQL is the same text as the sync store's, compiled once from its named
+(``:name``) parameters to psycopg's (``%(name)s``), and run through the same
+driver with the same parameters, so both paths draw the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from app.store import tiles as tile_store
+from app.store.session_roles import RESTRICTED_DB_ROLE
+
+_DIALECT = psycopg_dialect.dialect()
+
+
+def _pyformat(sql: str) -> str:
+    return str(text(sql).compile(dialect=_DIALECT))
+
+
+_HOTSPOT_CELLS = _pyformat(tile_store.HOTSPOT_CELLS)
+_HOTSPOT_PARENTS = _pyformat(tile_store.HOTSPOT_PARENTS)
+_COMMUNITY_IDS_NAMED = _pyformat(tile_store.COMMUNITY_IDS_NAMED)
+
+
+async def restrict_transaction(conn: AsyncConnection) -> None:
+    """The rest of the open transaction runs as the restricted role; it ends with the transaction
+    (``SET LOCAL``), so the connection goes back to the pool as the service's own role."""
+    await conn.execute(f"SET LOCAL ROLE {RESTRICTED_DB_ROLE}")
+
+
+async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: int, limit: int,
+                **params: Any) -> tuple[int, bytes]:
+    cursor = await conn.execute(
+        sql, {"z": z, "x": x, "y": y, "margin": tile_store.MARGIN, "layer": layer, "limit": limit, **params},
+        binary=True)
+    candidates, tile = await cursor.fetchone()
+    return int(candidates), bytes(tile or b"")
+
+
+async def hotspot_cells_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
+                             limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+    """As ``app.store.tiles.hotspot_cells_tile``."""
+    return await _tile(conn, _HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
+                       min_count=min_count, scope=scope)
+
+
+async def hotspot_parents_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
+                               limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+    """As ``app.store.tiles.hotspot_parents_tile``."""
+    return await _tile(conn, _HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
+                       min_count=min_count)
+
+
+async def community_ids_named(conn: AsyncConnection, boundary_set_id: int, names: list[str]) -> list[int]:
+    """As ``app.store.tiles.community_ids_named``."""
+    cursor = await conn.execute(_COMMUNITY_IDS_NAMED, {"set_id": boundary_set_id, "names": names})
+    return [row[0] for row in await cursor.fetchall()]
