@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import shapely
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app.store.backend import per_backend
+from app.store.backend import local_month, per_backend
+from models.types import JSONDocument
 from spatial.boundaries import Community
 
 
@@ -25,7 +26,6 @@ def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
     return [r.id for r in rows], [bytes(r.wkb) for r in rows]
 
 
-@per_backend
 def create_boundary_set(
     session: Session, *, name: str, filename: str, source_crs: str, attribution: str | None,
     user_id: int | None, report: dict[str, Any], communities: list[Community],
@@ -34,11 +34,17 @@ def create_boundary_set(
     set_id = session.execute(
         text(
             "INSERT INTO boundary_sets (name, filename, source_crs, attribution, created_by, report) "
-            "VALUES (:name, :filename, :crs, :attribution, :user_id, CAST(:report AS jsonb)) RETURNING id"
-        ),
+            "VALUES (:name, :filename, :crs, :attribution, :user_id, :report) RETURNING id"
+        ).bindparams(bindparam("report", type_=JSONDocument)),
         {"name": name, "filename": filename, "crs": source_crs, "attribution": attribution,
-         "user_id": user_id, "report": json.dumps(report, default=str)},
+         "user_id": user_id, "report": json.loads(json.dumps(report, default=str))},
     ).scalar_one()
+    insert_communities(session, int(set_id), communities)
+    return int(set_id)
+
+
+@per_backend
+def insert_communities(session: Session, set_id: int, communities: list[Community]) -> None:
     session.execute(
         text(
             "INSERT INTO communities (boundary_set_id, name, code, population, area_km2, geom) "
@@ -51,7 +57,6 @@ def create_boundary_set(
             for c in communities
         ],
     )
-    return int(set_id)
 
 
 def boundary_set_exists(session: Session, set_id: int) -> bool:
@@ -134,7 +139,6 @@ def get_community(session: Session, community_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-@per_backend
 def community_breakdown(session: Session, community_id: int, zone: str) -> dict[str, list[dict[str, Any]]]:
     """Incidents of one community by category and by month (months in the service's zone)."""
     by_category = session.execute(
@@ -146,7 +150,7 @@ def community_breakdown(session: Session, community_id: int, zone: str) -> dict[
     )
     by_month = session.execute(
         text(
-            "SELECT to_char(date_trunc('month', occurred_at AT TIME ZONE :zone), 'YYYY-MM') AS month, "
+            f"SELECT {local_month(session, 'occurred_at')} AS month, "
             "count(*) AS incidents FROM incidents WHERE community_id = :id GROUP BY 1 ORDER BY 1"
         ),
         {"id": community_id, "zone": zone},

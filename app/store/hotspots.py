@@ -15,7 +15,8 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app.store.backend import per_backend
+from app.store.backend import json_flag, json_int, per_backend
+from app.store.sql import hold_back_cutoff, in_list, not_like_any, point_in_box
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -48,30 +49,40 @@ def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-@per_backend
 def list_runs(session: Session, *, limit: int, before_id: int | None = None,
               shared_up_to_resolution: int | None = None,
               covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
     """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
     with ``covering_any_of`` only runs of all communities or of at least one of these."""
-    clauses = []
+    clauses: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
     if covering_any_of is not None:
-        clauses.append("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)")
+        clause, more = _covering(session, covering_any_of)
+        clauses.append(clause)
+        params.update(more)
     if before_id is not None:
         clauses.append("id < :before")
+        params["before"] = before_id
     if shared_up_to_resolution is not None:
-        clauses.append("audience = 'shared' AND (parameters->>'resolution')::int <= :max_resolution")
+        clauses.append(f"audience = 'shared' AND {json_int(session, 'parameters', 'resolution')} <= :max_resolution")
+        params["max_resolution"] = shared_up_to_resolution
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            "finished_at, error, coalesce((provenance->>'synthetic')::boolean, false) AS synthetic "
+            f"finished_at, error, {json_flag(session, 'provenance', 'synthetic')} AS synthetic "
             f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
-        {"limit": limit, "before": before_id, "max_resolution": shared_up_to_resolution,
-         "covering": covering_any_of},
+        params,
     )
-    return [dict(r._mapping) for r in rows]
+    return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
+
+
+@per_backend
+def _covering(session: Session, names: list[str]) -> tuple[str, dict[str, Any]]:
+    """Runs of every community (none named) or naming at least one of ``names``."""
+    return ("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)",
+            {"covering": names})
 
 
 def claim_run(session: Session, run_id: int) -> bool:
@@ -150,7 +161,6 @@ def active_boundary_set_id(session: Session) -> int | None:
     return session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one_or_none()
 
 
-@per_backend
 def counts_per_cell(
     session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
     start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
@@ -160,8 +170,8 @@ def counts_per_cell(
 
     Returns (cells sorted ascending, counts). Never loads incidents one by one.
     """
-    clauses = ["geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"]
-    params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox))
+    clauses = [point_in_box(session)]
+    params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox, strict=True))
     params["resolution"] = resolution
     if start is not None:
         clauses.append("occurred_at >= :start")
@@ -169,18 +179,18 @@ def counts_per_cell(
     if end is not None:
         clauses.append("occurred_at < :end")
         params["end"] = end
-    if categories:
-        clauses.append("category = ANY(:categories)")
-        params["categories"] = categories
-    if sources:
-        clauses.append("source = ANY(:sources)")
-        params["sources"] = sources
+    for column, values in (("category", categories), ("source", sources)):
+        if values:
+            clause, more = in_list(column, values, column)
+            clauses.append(clause)
+            params.update(more)
     if excluded_category_patterns:
-        clauses.append("NOT lower(coalesce(category, '')) LIKE ANY(:excluded)")
-        params["excluded"] = excluded_category_patterns
+        clause, more = not_like_any("category", excluded_category_patterns)
+        clauses.append(clause)
+        params.update(more)
     if hold_back_days:
-        clauses.append("occurred_at < now() - make_interval(days => :hold_back)")
-        params["hold_back"] = hold_back_days
+        clauses.append("occurred_at < :cutoff")
+        params["cutoff"] = hold_back_cutoff(hold_back_days)
     rows = session.execute(
         text(
             "SELECT h3_parent(h3_cell, :resolution) AS cell, count(*) AS incidents FROM incidents "
@@ -236,14 +246,16 @@ def _cell_filters(community_id: int | None, gi_bins: list[int],
                   within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
     if within is not None:
-        clauses.append("h.community_id = ANY(:within)")
-        params["within"] = within
+        clause, more = in_list("h.community_id", within, "within")
+        clauses.append(clause)
+        params.update(more)
     if community_id is not None:
         clauses.append("h.community_id = :community_id")
         params["community_id"] = community_id
     if gi_bins:
-        clauses.append("h.gi_bin = ANY(:gi_bins)")
-        params["gi_bins"] = gi_bins
+        clause, more = in_list("h.gi_bin", gi_bins, "gi_bin")
+        clauses.append(clause)
+        params.update(more)
     return "".join(f" AND {c}" for c in clauses), params
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.store.backend import per_backend
+from app.store.sql import in_list, point_in_box
 from spatial.incidents_io import IncidentBatch
 
 COPY_COLUMNS = (
@@ -124,28 +125,26 @@ class IncidentFilter:
     sources: tuple[str, ...] = ()
 
 
-@per_backend
 def _where(session: Session, filters: IncidentFilter) -> tuple[list[str], dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if filters.bbox is not None:
-        clauses.append("geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
-        params.update(zip(("west", "south", "east", "north"), filters.bbox))
+        clauses.append(point_in_box(session))
+        params.update(zip(("west", "south", "east", "north"), filters.bbox, strict=True))
     if filters.start is not None:
         clauses.append("occurred_at >= :start")
         params["start"] = filters.start
     if filters.end is not None:
         clauses.append("occurred_at < :end")
         params["end"] = filters.end
-    if filters.categories:
-        clauses.append("category = ANY(:categories)")
-        params["categories"] = list(filters.categories)
+    for column, values in (("category", filters.categories), ("source", filters.sources)):
+        if values:
+            clause, more = in_list(column, list(values), column)
+            clauses.append(clause)
+            params.update(more)
     if filters.community_id is not None:
         clauses.append("community_id = :community_id")
         params["community_id"] = filters.community_id
-    if filters.sources:
-        clauses.append("source = ANY(:sources)")
-        params["sources"] = list(filters.sources)
     return clauses, params
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.backend import per_backend
+from app.store.backend import json_int, per_backend
 
 # 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.
 CELL_PRECISION = 5
@@ -65,7 +65,6 @@ def communities_feature_collection(session: Session, community_ids: list[int]) -
     return row.data, bounds
 
 
-@per_backend
 def latest_completed_run_with_community(session: Session, community_id: int, *,
                                         shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
     """The newest completed run that analysed this community.
@@ -74,7 +73,7 @@ def latest_completed_run_with_community(session: Session, community_id: int, *,
     audiences other than police may see; the same rule as ``Audience.sees_run``).
     """
     shared_only = (
-        "AND r.audience = 'shared' AND (r.parameters->>'resolution')::int <= :max_resolution "
+        f"AND r.audience = 'shared' AND {json_int(session, 'r.parameters', 'resolution')} <= :max_resolution "
         if shared_up_to_resolution is not None else ""
     )
     row = session.execute(

@@ -233,16 +233,14 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
     return list(session.execute(text(COMMUNITY_IDS_NAMED), {"set_id": boundary_set_id, "names": names}).scalars())
 
 
-@per_backend
 def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """Fill ``hotspot_cell_parents`` for a finished run, once, under an advisory lock.
+    """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock.
 
     Parents at every resolution below the run's: incidents summed, the
     strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
     cold cells counted, and the parent's exact H3 hexagon. Commits.
     """
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotspot-cell-parents'), CAST(:id AS integer))"),
-                    {"id": run_id % 2**31})
+    _lock_parents(session, run_id)
     done = session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
                            {"id": run_id}).first()
     if done is None:
@@ -253,6 +251,13 @@ def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
             for res in range(resolution - 1, -1, -1):
                 _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
     session.commit()
+
+
+@per_backend
+def _lock_parents(session: Session, run_id: int) -> None:
+    """Two requests for one run's first low-zoom tile: the second waits, then finds them done."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotspot-cell-parents'), CAST(:id AS integer))"),
+                    {"id": run_id % 2**31})
 
 
 def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.ndarray,
@@ -269,6 +274,7 @@ def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.nd
             np.bincount(index, weights=gi_bin < 0, minlength=n))
 
 
+@per_backend
 def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
                     hot, cold) -> None:
     import shapely

@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sqlite.common import box_of, geojson_text, hold_back_cutoff, not_like_any
-from models.types import JSONDocument
+from app.store.backend import local_month
+from app.store.sql import hold_back_cutoff, not_like_any
+from app.store.sqlite.common import box_of, geojson_text
 from spatial.assign import CommunityLocator
 from spatial.boundaries import Community
 
@@ -25,18 +26,7 @@ def active_community_shapes(session: Session) -> tuple[list[int], list[bytes]]:
     return [r.id for r in rows], [bytes(r.wkb) for r in rows]
 
 
-def create_boundary_set(
-    session: Session, *, name: str, filename: str, source_crs: str, attribution: str | None,
-    user_id: int | None, report: dict[str, Any], communities: list[Community],
-) -> int:
-    set_id = session.execute(
-        text(
-            "INSERT INTO boundary_sets (name, filename, source_crs, attribution, created_by, report) "
-            "VALUES (:name, :filename, :crs, :attribution, :user_id, :report) RETURNING id"
-        ).bindparams(bindparam("report", type_=JSONDocument)),
-        {"name": name, "filename": filename, "crs": source_crs, "attribution": attribution,
-         "user_id": user_id, "report": report},
-    ).scalar_one()
+def insert_communities(session: Session, set_id: int, communities: list[Community]) -> None:
     rows = []
     for c in communities:
         shape = c.geometry if c.geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([c.geometry])
@@ -50,7 +40,6 @@ def create_boundary_set(
         ),
         rows,
     )
-    return int(set_id)
 
 
 def activate_boundary_set(session: Session, set_id: int) -> int:
@@ -111,27 +100,6 @@ def _with_geojson(row) -> dict[str, Any] | None:
     return found
 
 
-def community_breakdown(session: Session, community_id: int, zone: str) -> dict[str, list[dict[str, Any]]]:
-    by_category = session.execute(
-        text(
-            "SELECT coalesce(category, '(none)') AS category, count(*) AS incidents FROM incidents "
-            "WHERE community_id = :id GROUP BY 1 ORDER BY 2 DESC, 1"
-        ),
-        {"id": community_id},
-    )
-    by_month = session.execute(
-        text(
-            "SELECT local_month(occurred_at, :zone) AS month, count(*) AS incidents FROM incidents "
-            "WHERE community_id = :id GROUP BY 1 ORDER BY 1"
-        ),
-        {"id": community_id, "zone": zone},
-    )
-    return {
-        "by_category": [dict(r._mapping) for r in by_category],
-        "by_month": [dict(r._mapping) for r in by_month],
-    }
-
-
 def _totals(session: Session, set_clause: str, params: dict[str, Any], excluded: list[str], min_count: int,
             hold_back_days: int) -> dict[int, int | None]:
     """``community_incident_totals`` of migration 0004: counts under max(k, 3) become None."""
@@ -169,7 +137,8 @@ def community_breakdown_aggregated(session: Session, community_id: int, zone: st
             f"SELECT coalesce(category, '(none)') AS label, count(*) AS n FROM incidents WHERE {where} GROUP BY 1"
         ), params).all(),
         "month": session.execute(text(
-            f"SELECT local_month(occurred_at, :zone) AS label, count(*) AS n FROM incidents WHERE {where} GROUP BY 1"
+            f"SELECT {local_month(session, 'occurred_at')} AS label, count(*) AS n FROM incidents WHERE {where} "
+            "GROUP BY 1"
         ), params).all(),
     }
     k = max(min_count, 3)

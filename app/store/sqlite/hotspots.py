@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -11,38 +10,19 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sqlite.common import geojson_text, hold_back_cutoff, in_list, not_like_any
+from app.store.hotspots import CELL_SELECT as SHARED_CELL_SELECT
+from app.store.hotspots import _cell_filters
+from app.store.sql import in_list
+from app.store.sqlite.common import geojson_text
 from spatial.hotspots import CellResults
 
 INSERT_BATCH = 5000
 
 
-def list_runs(session: Session, *, limit: int, before_id: int | None = None,
-              shared_up_to_resolution: int | None = None,
-              covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
-    clauses, params = [], {"limit": limit}
-    if covering_any_of is not None:
-        named, named_params = in_list("value", covering_any_of, "covering")
-        clauses.append("(json_array_length(parameters, '$.communities') = 0 OR EXISTS "
-                       f"(SELECT 1 FROM json_each(parameters, '$.communities') WHERE {named}))")
-        params.update(named_params)
-    if before_id is not None:
-        clauses.append("id < :before")
-        params["before"] = before_id
-    if shared_up_to_resolution is not None:
-        clauses.append("audience = 'shared' AND CAST(json_extract(parameters, '$.resolution') AS INTEGER) "
-                       "<= :max_resolution")
-        params["max_resolution"] = shared_up_to_resolution
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = session.execute(
-        text(
-            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            "finished_at, error, coalesce(json_extract(provenance, '$.synthetic'), 0) AS synthetic "
-            f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
-        ),
-        params,
-    )
-    return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
+def _covering(session: Session, names: list[str]) -> tuple[str, dict[str, Any]]:
+    named, params = in_list("value", names, "covering")
+    return ("(json_array_length(parameters, '$.communities') = 0 OR EXISTS "
+            f"(SELECT 1 FROM json_each(parameters, '$.communities') WHERE {named}))", params)
 
 
 def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
@@ -55,45 +35,6 @@ def community_shapes(session: Session, boundary_set_id: int, names: list[str] | 
         {"set_id": boundary_set_id, **params},
     )
     return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
-
-
-def counts_per_cell(
-    session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
-    start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
-    excluded_category_patterns: list[str] | None = None, hold_back_days: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    west, south, east, north = bbox
-    clauses = ["lat BETWEEN :south AND :north", "lon BETWEEN :west AND :east"]
-    params: dict[str, Any] = {"west": west, "south": south, "east": east, "north": north, "resolution": resolution}
-    if start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = end
-    for column, values in (("category", categories), ("source", sources)):
-        if values:
-            clause, more = in_list(column, values, column)
-            clauses.append(clause)
-            params.update(more)
-    if excluded_category_patterns:
-        clause, more = not_like_any("category", excluded_category_patterns)
-        clauses.append(clause)
-        params.update(more)
-    if hold_back_days:
-        clauses.append("occurred_at < :cutoff")
-        params["cutoff"] = hold_back_cutoff(hold_back_days)
-    rows = session.execute(
-        text(
-            "SELECT h3_parent(h3_cell, :resolution) AS cell, count(*) AS incidents FROM incidents "
-            f"WHERE {' AND '.join(clauses)} GROUP BY 1 ORDER BY 1"
-        ),
-        params,
-    ).all()
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    cells, counts = zip(*rows)
-    return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
 
 
 def _number(value: Any) -> float | None:
@@ -123,27 +64,7 @@ def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb:
         session.execute(sql, rows[first:first + INSERT_BATCH])
 
 
-CELL_SELECT = (
-    "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_z, h.gi_p, h.gi_p_sim, h.gi_p_fdr, "
-    "h.gi_bin, h.lisa_i, h.lisa_quadrant, h.lisa_p_sim, h.lisa_p_fdr, h.lisa_label, h.geom"
-)
-
-
-def _cell_filters(community_id: int | None, gi_bins: list[int],
-                  within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    if within is not None:
-        clause, more = in_list("h.community_id", within, "within")
-        clauses.append(clause)
-        params.update(more)
-    if community_id is not None:
-        clauses.append("h.community_id = :community_id")
-        params["community_id"] = community_id
-    if gi_bins:
-        clause, more = in_list("h.gi_bin", gi_bins, "gi_bin")
-        clauses.append(clause)
-        params.update(more)
-    return "".join(f" AND {c}" for c in clauses), params
+CELL_SELECT = f"{SHARED_CELL_SELECT}, h.geom"  # the hexagon as WKB, made GeoJSON in Python
 
 
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,

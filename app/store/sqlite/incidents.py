@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sqlite.common import in_list
 from spatial.incidents_io import IncidentBatch
 
 COLUMNS = ("source", "external_id", "occurred_at", "reported_at", "category", "description",
@@ -61,26 +59,3 @@ def _utc_text(values: pd.Series | None, n: int) -> list:
 @contextmanager
 def incident_writer(session: Session) -> Iterator[IncidentWriter]:
     yield IncidentWriter(session.connection().connection.driver_connection)
-
-
-def _where(session: Session, filters) -> tuple[list[str], dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if filters.bbox is not None:
-        clauses.append("lat BETWEEN :south AND :north AND lon BETWEEN :west AND :east")
-        params.update(zip(("west", "south", "east", "north"), filters.bbox, strict=True))
-    if filters.start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = filters.start
-    if filters.end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = filters.end
-    for column, values in (("category", filters.categories), ("source", filters.sources)):
-        if values:
-            clause, more = in_list(column, list(values), column)
-            clauses.append(clause)
-            params.update(more)
-    if filters.community_id is not None:
-        clauses.append("community_id = :community_id")
-        params["community_id"] = filters.community_id
-    return clauses, params

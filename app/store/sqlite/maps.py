@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG
-from app.store.sqlite.common import in_list
+from app.store.sql import in_list
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -64,21 +64,3 @@ def communities_feature_collection(session: Session, community_ids: list[int]) -
         bounds = (min(r.west for r in rows), min(r.south for r in rows),
                   max(r.east for r in rows), max(r.north for r in rows))
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")), bounds
-
-
-def latest_completed_run_with_community(session: Session, community_id: int, *,
-                                        shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
-    shared_only = (
-        "AND r.audience = 'shared' AND CAST(json_extract(r.parameters, '$.resolution') AS INTEGER) "
-        "<= :max_resolution " if shared_up_to_resolution is not None else ""
-    )
-    row = session.execute(
-        text(
-            "SELECT r.id, r.audience, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
-            f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
-            "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
-            "ORDER BY r.id DESC LIMIT 1"
-        ),
-        {"id": community_id, "max_resolution": shared_up_to_resolution},
-    ).first()
-    return dict(row._mapping) if row else None

@@ -15,7 +15,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sqlite.common import box_of, in_list
+from app.store.sql import in_list
+from app.store.sqlite.common import box_of
 from app.store.sqlite.communities import _totals
 from app.store.tiles import MARGIN
 from spatial.grid import cell_boundaries
@@ -190,21 +191,9 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
     ).scalars())
 
 
-def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """As on PostGIS; the write lock taken first stands in for the advisory lock."""
-    from app.store.tiles import aggregate_to_parents
-
+def _lock_parents(session: Session, run_id: int) -> None:
+    """SQLite's one write lock, taken now (a write that changes nothing), stands in for the advisory lock."""
     session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
-    done = session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
-                           {"id": run_id}).first()
-    if done is None:
-        rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
-                               {"id": run_id}).all()
-        if rows:
-            cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
-            for res in range(resolution - 1, -1, -1):
-                _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
-    session.commit()
 
 
 def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
