@@ -1,5 +1,6 @@
 # The hotspots service. Build: docker build -t hotspots .
-# Run with a PostGIS database (see compose.yaml):
+# Run with a PostGIS database (see compose.yaml; without HOTSPOTS_DATABASE_URL it would keep an embedded
+# SQLite file in /srv/hotspots/var, fine for a trial, not for police data):
 #   docker run -e HOTSPOTS_DATABASE_URL=postgresql+psycopg://... -p 8000:8000 hotspots
 FROM python:3.11-slim-bookworm AS base
 

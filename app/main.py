@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,8 @@ from app.jobs import RunWorker
 from app.ratelimit import PrincipalCache, RateLimiter
 from app.services.tiles import TileCache
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True,
@@ -37,6 +40,10 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
+        if settings.embedded and settings.environment == "production":
+            log.warning("running on the embedded SQLite store (%s): one writer at a time and no restricted "
+                        "database role; use PostGIS for police data in production (README: 'When to move "
+                        "to PostGIS')", settings.database_url)
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
