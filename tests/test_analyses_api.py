@@ -227,7 +227,10 @@ def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, s
     counts = [f["properties"]["incidents"] for f in cells["features"]]
     assert all(c is None or c >= 5 for c in counts) and None in counts
     assert all(f["geometry"]["type"] == "Polygon" for f in cells["features"])
-    exported = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=viewer, params={"format": "csv"}).text
+    response = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=viewer, params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    exported = response.text
+    assert exported.count("\n") > 10
     assert all(row["incidents"] == "" or int(row["incidents"]) >= 5 for row in csv.DictReader(io.StringIO(exported)))
     ranking = client.get(f"/api/v1/analyses/{shared['id']}/neighbourhoods", headers=viewer).json()["neighbourhoods"]
     assert all(r["incidents"] is None or r["incidents"] >= 5 for r in ranking)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, null, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import is_sqlite
@@ -16,9 +16,10 @@ from models import AuditEvent
 
 def append(session: Session, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
            role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
-    session.execute(insert(AuditEvent).values(
+    # Inline: no RETURNING, which would need SELECT on the log (the restricted role may only insert).
+    session.execute(insert(AuditEvent).inline().values(
         user_id=user_id, user_name=user_name, role=role, action=action, target=target, outcome=outcome,
-        client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else None,
+        client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else null(),
     ))
 
 
