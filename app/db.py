@@ -65,8 +65,12 @@ class RequestSessions:
         self.engine = engine
 
     @contextmanager
-    def __call__(self) -> Iterator[Session]:
+    def __call__(self, read_only: bool = False) -> Iterator[Session]:
+        """``read_only``: a request that should not need to write (on SQLite it does not take the write
+        lock when it begins; PostgreSQL ignores it)."""
         with self.engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
+            if read_only and connection.dialect.name == "sqlite":
+                connection.execution_options(sqlite_read_only=True)
             event.listen(session, "do_orm_execute", _still_restricted)
             yield session
 

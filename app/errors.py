@@ -115,6 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
             log.warning("statement timeout on %s", request.url.path)
             message = "The database took too long to answer this request. Narrow it (a smaller area or period)."
+        elif "database is locked" in str(exc.orig):  # the embedded store: another change is being written
+            log.warning("embedded database busy on %s", request.url.path)
+            message = "The database is busy with another change (an import or an analysis). Try again shortly."
         else:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             message = "The database is not reachable right now. Try again shortly."

@@ -28,6 +28,14 @@ def geometry(kind: str) -> sa.types.TypeEngine:
     return sa.LargeBinary() if is_sqlite() else Geometry(kind, srid=4326, spatial_index=False)
 
 
+def now_default():
+    """The server default of a time column: now(); on SQLite the stored UTC text with microseconds,
+    the same shape the service writes, so times compare correctly as text."""
+    if is_sqlite():
+        return sa.text("(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')")
+    return sa.func.now()
+
+
 def json_type() -> sa.types.TypeEngine:
     return sa.JSON() if is_sqlite() else JSONB()
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app import web_sessions
 from app.audit import client_ip, record
+from app.db import RequestSessions
 from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired, TooManyRequests
 from app.privacy import Audience, audience_for
 from app.security import hash_token, role_allows, sees_raw_data
@@ -31,7 +32,9 @@ async def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+    sessions = request.app.state.sessionmaker
+    reading = request.method in ("GET", "HEAD") and isinstance(sessions, RequestSessions)
+    with (sessions(read_only=True) if reading else sessions()) as session:
         try:
             yield session
         finally:

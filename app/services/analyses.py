@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import shapely
 from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict
@@ -102,18 +103,30 @@ def execute(session: Session, run_id: int) -> None:
     try:
         provenance = _execute(session, run_id)
     except AnalysisRefused as exc:  # a planner-facing reason: too few cells, no incidents
-        session.rollback()
-        run_store.fail_run(session, run_id, str(exc))
-        session.commit()
+        _record_failure(session, run_id, str(exc))
         return
     except Exception:
-        session.rollback()
         log.exception("hotspot run %s failed", run_id)
-        run_store.fail_run(session, run_id, "The analysis failed on our side; it has been logged.")
-        session.commit()
+        _record_failure(session, run_id, "The analysis failed on our side; it has been logged.")
         return
     run_store.complete_run(session, run_id, provenance)
     session.commit()
+
+
+def _record_failure(session: Session, run_id: int, message: str, attempts: int = 3) -> None:
+    """Mark the run failed, retrying while the database is busy (the embedded store has one writer);
+    if it still cannot, start-up will fail the run as interrupted."""
+    for attempt in range(attempts):
+        try:
+            session.rollback()
+            run_store.fail_run(session, run_id, message)
+            session.commit()
+            return
+        except OperationalError:
+            log.warning("could not mark run %s failed (attempt %s)", run_id, attempt + 1)
+            time.sleep(2**attempt)
+    session.rollback()
+    log.error("run %s is left running; it will be marked interrupted at the next start-up", run_id)
 
 
 def _execute(session: Session, run_id: int) -> dict[str, Any]:

@@ -17,10 +17,18 @@ from models import AuditEvent
 def append(session: Session, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
            role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
     # Inline: no RETURNING, which would need SELECT on the log (the restricted role may only insert).
-    session.execute(insert(AuditEvent).inline().values(
+    entry = insert(AuditEvent).inline().values(
         user_id=user_id, user_name=user_name, role=role, action=action, target=target, outcome=outcome,
         client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else null(),
-    ))
+    )
+    connection = session.connection()
+    if connection.get_execution_options().get("sqlite_read_only"):
+        # A read-only request on the embedded store cannot write from its read snapshot: the entry
+        # (of a read, such as an export) goes in on its own short transaction.
+        with connection.engine.connect() as own, own.begin():
+            own.execute(entry)
+        return
+    session.execute(entry)
 
 
 def _where(action: str | None, user: str | None, start: datetime | None, end: datetime | None):

@@ -181,7 +181,7 @@ def counts_per_cell(
         params["end"] = end
     for column, values in (("category", categories), ("source", sources)):
         if values:
-            clause, more = in_list(column, values, column)
+            clause, more = in_list(session, column, values, column)
             clauses.append(clause)
             params.update(more)
     if excluded_category_patterns:
@@ -242,18 +242,18 @@ CELL_SELECT = (
 )
 
 
-def _cell_filters(community_id: int | None, gi_bins: list[int],
+def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int],
                   within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
     if within is not None:
-        clause, more = in_list("h.community_id", within, "within")
+        clause, more = in_list(session, "h.community_id", within, "within")
         clauses.append(clause)
         params.update(more)
     if community_id is not None:
         clauses.append("h.community_id = :community_id")
         params["community_id"] = community_id
     if gi_bins:
-        clause, more = in_list("h.gi_bin", gi_bins, "gi_bin")
+        clause, more = in_list(session, "h.gi_bin", gi_bins, "gi_bin")
         clauses.append(clause)
         params.update(more)
     return "".join(f" AND {c}" for c in clauses), params
@@ -264,7 +264,7 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
               community_id: int | None = None, gi_bins: list[int] | None = None,
               within: list[int] | None = None) -> list[dict[str, Any]]:
     """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these communities)."""
-    extra, params = _cell_filters(community_id, gi_bins or [], within)
+    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
@@ -283,7 +283,7 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
                gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Every cell of a run, streamed (for CSV export), with the cell centre."""
-    extra, params = _cell_filters(community_id, gi_bins or [], within)
+    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     result = session.execute(
         text(
             f"{CELL_SELECT}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "

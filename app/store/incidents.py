@@ -139,7 +139,7 @@ def _where(session: Session, filters: IncidentFilter) -> tuple[list[str], dict[s
         params["end"] = filters.end
     for column, values in (("category", filters.categories), ("source", filters.sources)):
         if values:
-            clause, more = in_list(column, list(values), column)
+            clause, more = in_list(session, column, list(values), column)
             clauses.append(clause)
             params.update(more)
     if filters.community_id is not None:

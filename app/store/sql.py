@@ -1,10 +1,11 @@
-"""SQL fragments both stores run as they are: IN lists, LIKE lists, time cut-offs, a point in a box.
+"""SQL fragments for both stores: value lists, LIKE lists, time cut-offs, a point in a box.
 
 Values are always bound; parameter names are made here from fixed prefixes and positions.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,12 +14,12 @@ from sqlalchemy.orm import Session
 from app.store.backend import is_sqlite
 
 
-def in_list(column: str, values: list[Any], prefix: str) -> tuple[str, dict[str, Any]]:
-    """``column IN (...)`` over bound parameters (an empty list matches nothing)."""
-    names = [f"{prefix}_{n}" for n in range(len(values))]
-    if not names:
-        return "1 = 0", {}
-    return f"{column} IN ({', '.join(':' + n for n in names)})", dict(zip(names, values, strict=True))
+def in_list(session: Session, column: str, values: list[Any], name: str) -> tuple[str, dict[str, Any]]:
+    """``column`` is one of ``values``, bound as one parameter (an empty list matches nothing):
+    an array on PostgreSQL, a JSON array on SQLite (no limit on how many values)."""
+    if is_sqlite(session):
+        return f"{column} IN (SELECT value FROM json_each(:{name}))", {name: json.dumps(list(values))}
+    return f"{column} = ANY(:{name})", {name: list(values)}
 
 
 def not_like_any(column: str, patterns: list[str], prefix: str = "excluded") -> tuple[str, dict[str, Any]]:

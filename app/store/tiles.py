@@ -238,12 +238,16 @@ def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
 
     Parents at every resolution below the run's: incidents summed, the
     strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
-    cold cells counted, and the parent's exact H3 hexagon. Commits.
+    cold cells counted, and the parent's exact H3 hexagon. Commits when it fills them.
     """
+    def done() -> bool:
+        return session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
+                               {"id": run_id}).first() is not None
+
+    if done():
+        return
     _lock_parents(session, run_id)
-    done = session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
-                           {"id": run_id}).first()
-    if done is None:
+    if not done():
         rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
                                {"id": run_id}).all()
         if rows:

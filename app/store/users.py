@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import DateTime, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models import ApiToken, User
@@ -45,7 +46,7 @@ def list_users(session: Session) -> list[dict]:
         "SELECT u.id, u.name, u.role, u.created_at, u.disabled_at, "
         "count(t.id) FILTER (WHERE t.revoked_at IS NULL) AS active_tokens, max(t.last_used_at) AS last_used_at "
         "FROM users u LEFT JOIN api_tokens t ON t.user_id = u.id GROUP BY u.id ORDER BY u.name"
-    ))
+    ).columns(last_used_at=DateTime(timezone=True)))  # an aggregate has no declared type on SQLite
     return [dict(r._mapping) for r in rows]
 
 
@@ -74,7 +75,12 @@ def principal_for_token(session: Session, token_hash: str) -> Principal | None:
     if row is None:
         return None
     if row.never_used or row.last_used_at < datetime.now(UTC) - timedelta(minutes=1):
-        session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.token_id})
+        try:  # bookkeeping only: on the embedded store another writer may hold the lock
+            with session.begin_nested():
+                session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"),
+                                {"id": row.token_id})
+        except OperationalError:
+            pass
     return _principal(session, row.id, row.name, row.role, row.token_id)
 
 

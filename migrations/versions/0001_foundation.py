@@ -10,7 +10,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.backend import ID, bbox_columns, geometry, gist_index, is_sqlite, json_type, postgres
+from migrations.backend import (
+    ID,
+    bbox_columns,
+    geometry,
+    gist_index,
+    is_sqlite,
+    json_type,
+    now_default,
+    postgres,
+)
 
 revision = "0001"
 down_revision = None
@@ -39,7 +48,7 @@ def upgrade() -> None:
         sa.Column("id", ID, primary_key=True),
         sa.Column("name", sa.String(120), nullable=False, unique=True),
         sa.Column("role", sa.String(20), nullable=False),
-        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("created_at", TZ, nullable=False, server_default=now_default()),
         sa.Column("disabled_at", TZ),
         sa.CheckConstraint("role IN ('viewer','analyst','gis','admin')", name="role_known"),
     )
@@ -49,7 +58,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("label", sa.Text),
-        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("created_at", TZ, nullable=False, server_default=now_default()),
         sa.Column("last_used_at", TZ),
         sa.Column("revoked_at", TZ),
     )
@@ -59,7 +68,7 @@ def upgrade() -> None:
         sa.Column("filename", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
-        sa.Column("started_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("started_at", TZ, nullable=False, server_default=now_default()),
         sa.Column("finished_at", TZ),
         sa.Column("status", sa.Text, nullable=False, server_default="running"),
         sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
@@ -78,7 +87,7 @@ def upgrade() -> None:
         sa.Column("source_crs", sa.Text),
         sa.Column("attribution", sa.Text),
         sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
-        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("created_at", TZ, nullable=False, server_default=now_default()),
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("activated_at", TZ),
         sa.Column("report", json_type()),

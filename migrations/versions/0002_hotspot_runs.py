@@ -10,7 +10,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.backend import ID, bbox_columns, geometry, gist_index, json_type
+from migrations.backend import (
+    ID,
+    bbox_columns,
+    geometry,
+    gist_index,
+    json_type,
+    now_default,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -32,7 +39,7 @@ def upgrade() -> None:
         sa.Column("boundary_set_id", sa.BigInteger, sa.ForeignKey("boundary_sets.id", ondelete="RESTRICT"),
                   nullable=False),
         sa.Column("created_by", sa.BigInteger, sa.ForeignKey("users.id", ondelete="SET NULL")),
-        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        sa.Column("created_at", TZ, nullable=False, server_default=now_default()),
         sa.Column("started_at", TZ),
         sa.Column("finished_at", TZ),
         sa.Column("error", sa.Text),

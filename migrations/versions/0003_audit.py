@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.backend import ID, inet_type, is_sqlite, json_type
+from migrations.backend import ID, inet_type, is_sqlite, json_type, now_default
 
 revision = "0003"
 down_revision = "0002"
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", ID, primary_key=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=now_default()),
         sa.Column("user_id", sa.BigInteger),
         sa.Column("user_name", sa.Text),
         sa.Column("role", sa.Text),

@@ -13,7 +13,6 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-
 from migrations.backend import postgres
 
 revision = "0006"

@@ -11,7 +11,6 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-
 from migrations.backend import postgres
 
 revision = "0007"

@@ -312,3 +312,32 @@ def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: Store
     for column in ("gi_z", "gi_p_fdr", "lisa_p_sim"):
         np.testing.assert_allclose([c[column] for c in postgis], [c[column] for c in sqlite], rtol=1e-12,
                                    equal_nan=True, err_msg=column)
+
+
+def test_sensitive_words_with_accents_are_left_out(store: Store, tmp_path):
+    """SQLite's own lower() folds ASCII only; 'VIOLACIÓN' must still match the word 'violación'."""
+    load_parishes(store)
+    lon, lat = BASSETERRE
+    rows = ([(f"V{i}", "2025-05-01 10:00", "VIOLACIÓN", lat, lon, "") for i in range(6)]
+            + [(f"T{i}", "2025-05-01 10:00", "Theft", lat, lon, "") for i in range(7)])
+    import_incidents(store.session, write_rows(tmp_path, "accents.csv", rows), filename="accents.csv",
+                     source="ACC", options=ReadOptions(timezone=store.settings.zone))
+    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
+    _, safe = run_store.counts_per_cell(store.session, **common, excluded_category_patterns=["%violación%"])
+    assert safe.tolist() == [7]
+    listed = community_store.list_active_communities_aggregated(
+        store.session, excluded=["%violación%"], min_count=5, hold_back_days=0)
+    assert {c["name"]: c["incidents"] for c in listed}["Saint George Basseterre"] == 7
+
+
+def test_times_written_by_the_database_compare_with_times_from_the_service(store: Store):
+    audit_store.append(store.session, action="test.clock", outcome="ok", user_id=None, user_name=None,
+                       role=None, target=None, client_ip=None, details=None)
+    [entry] = audit_store.page(store.session, limit=1, before_id=None, action="test.clock")
+    assert entry["details"] is None
+    at = entry["at"]
+    assert audit_store.page(store.session, limit=5, before_id=None, action="test.clock", start=at) == [entry]
+    assert audit_store.page(store.session, limit=5, before_id=None, action="test.clock", end=at) == []
+    create_user_with_token(store.session, "clock-viewer", "viewer")
+    listed = {u["name"]: u for u in user_store.list_users(store.session)}
+    assert listed["clock-viewer"]["created_at"].tzinfo is not None

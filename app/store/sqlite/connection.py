@@ -76,6 +76,10 @@ def local_month(stored: str | None, zone: str) -> str | None:
     return from_text(stored).astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
 
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _now() -> str:
     return to_text(datetime.now(UTC))
 
@@ -87,8 +91,21 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
                    f"busy_timeout = {BUSY_TIMEOUT_S * 1000}"):
         dbapi_connection.execute(f"PRAGMA {pragma}")
     dbapi_connection.create_function("now", 0, _now)
+    # SQLite's own lower() folds ASCII only; sensitive-category matching must fold 'VIOLACIÓN' too.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     dbapi_connection.create_function("h3_parent", 2, h3_parent, deterministic=True)
     dbapi_connection.create_function("local_month", 2, local_month, deterministic=True)
+
+
+READ_ONLY = "sqlite_read_only"
+
+
+def _begin(connection) -> None:
+    """Writers take SQLite's one write lock when they begin (waiting up to the busy timeout), so a
+    transaction that reads and then writes cannot fail because another wrote in between; read-only
+    requests (marked ``READ_ONLY``) begin deferred and read alongside a writer (WAL)."""
+    read_only = connection.get_execution_options().get(READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sqlite_engine(url: str) -> Engine:
@@ -103,5 +120,5 @@ def make_sqlite_engine(url: str) -> Engine:
     )
     engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: StoredUTC}
     event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+    event.listen(engine, "begin", _begin)
     return engine

@@ -20,13 +20,13 @@ INSERT_BATCH = 5000
 
 
 def _covering(session: Session, names: list[str]) -> tuple[str, dict[str, Any]]:
-    named, params = in_list("value", names, "covering")
+    named, params = in_list(session, "value", names, "covering")
     return ("(json_array_length(parameters, '$.communities') = 0 OR EXISTS "
             f"(SELECT 1 FROM json_each(parameters, '$.communities') WHERE {named}))", params)
 
 
 def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
-    clause, params = in_list("c.name", names, "name") if names else ("1 = 1", {})
+    clause, params = in_list(session, "c.name", names, "name") if names else ("1 = 1", {})
     rows = session.execute(
         text(
             "SELECT c.id, c.name, c.area_km2, c.geom AS wkb FROM communities c "
@@ -70,7 +70,7 @@ CELL_SELECT = f"{SHARED_CELL_SELECT}, h.geom"  # the hexagon as WKB, made GeoJSO
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
               community_id: int | None = None, gi_bins: list[int] | None = None,
               within: list[int] | None = None) -> list[dict[str, Any]]:
-    extra, params = _cell_filters(community_id, gi_bins or [], within)
+    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
@@ -91,7 +91,7 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
                gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
-    extra, params = _cell_filters(community_id, gi_bins or [], within)
+    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     result = session.execute(
         text(
             f"{CELL_SELECT} FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "

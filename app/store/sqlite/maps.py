@@ -28,7 +28,7 @@ def _geometry(wkb: bytes, digits: int, tolerance: float = 0.0) -> dict:
 
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
                              scope: list[int] | None = None) -> str:
-    clause, params = in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    clause, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
     rows = session.execute(
         text(
             "SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community, h.gi_z, h.gi_p_fdr, h.geom "
@@ -53,7 +53,7 @@ def cells_feature_collection(session: Session, run_id: int, *, min_count: int | 
 
 
 def communities_feature_collection(session: Session, community_ids: list[int]) -> tuple[str, tuple | None]:
-    clause, params = in_list("id", community_ids, "id")
+    clause, params = in_list(session, "id", community_ids, "id")
     rows = session.execute(
         text(f"SELECT name, geom, west, south, east, north FROM communities WHERE {clause} ORDER BY id"), params
     ).all()

@@ -49,7 +49,7 @@ def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
 
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                        limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
-    scoped, params = in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    scoped, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
     rows = session.execute(
         text(
             "SELECT h.cell, h.incidents, h.gi_bin, h.gi_z, h.gi_p_fdr, h.lisa_label, c.name AS community, h.geom "
@@ -116,7 +116,7 @@ def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
 def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
                                 excluded: list[str], min_count: int, hold_back_days: int,
                                 names: list[str] | None) -> tuple[int, bytes]:
-    named, params = in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+    named, params = in_list(session, "c.name", names, "name") if names is not None else ("1 = 1", {})
     rows = session.execute(
         text(f"SELECT c.id, c.name, c.geom {_ACTIVE_COMMUNITIES} AND {named} LIMIT :limit"),
         {"limit": limit, **_box(z, x, y), **params},
@@ -165,7 +165,7 @@ def _extent(row) -> tuple[float, float, float, float] | None:
 
 def run_extent(session: Session, run_id: int,
                scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
-    scoped, params = in_list("community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    scoped, params = in_list(session, "community_id", scope, "scope") if scope is not None else ("1 = 1", {})
     return _extent(session.execute(
         text(f"SELECT min(west), min(south), max(east), max(north) FROM hotspot_cells "
              f"WHERE run_id = :id AND {scoped}"), {"id": run_id, **params}).one())
@@ -173,7 +173,7 @@ def run_extent(session: Session, run_id: int,
 
 def active_communities_extent(session: Session,
                               names: list[str] | None = None) -> tuple[float, float, float, float] | None:
-    named, params = in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+    named, params = in_list(session, "c.name", names, "name") if names is not None else ("1 = 1", {})
     return _extent(session.execute(
         text("SELECT min(c.west), min(c.south), max(c.east), max(c.north) FROM communities c "
              f"JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active AND {named}"), params).one())
@@ -184,7 +184,7 @@ def incidents_extent(session: Session) -> tuple[float, float, float, float] | No
 
 
 def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
-    named, params = in_list("name", names, "name")
+    named, params = in_list(session, "name", names, "name")
     return list(session.execute(
         text(f"SELECT id FROM communities WHERE boundary_set_id = :set_id AND {named} ORDER BY id"),
         {"set_id": boundary_set_id, **params},
@@ -192,7 +192,9 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
 
 
 def _lock_parents(session: Session, run_id: int) -> None:
-    """SQLite's one write lock, taken now (a write that changes nothing), stands in for the advisory lock."""
+    """SQLite's one write lock stands in for the advisory lock: end the read (a read-only request's
+    snapshot could not write), then take the lock with a write that changes nothing."""
+    session.commit()
     session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
 
 
