@@ -23,27 +23,6 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def json_int(session: Session, column: str, key: str) -> str:
-    """SQL for an integer field of a JSON column (``key`` from the store's own code, never a request)."""
-    if is_sqlite(session):
-        return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"
-    return f"({column}->>'{key}')::int"
-
-
-def json_flag(session: Session, column: str, key: str) -> str:
-    """SQL for a true/false field of a JSON column, false when missing (1/0 on SQLite)."""
-    if is_sqlite(session):
-        return f"coalesce(json_extract({column}, '$.{key}'), 0)"
-    return f"coalesce(({column}->>'{key}')::boolean, false)"
-
-
-def local_month(session: Session, column: str) -> str:
-    """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
-    if is_sqlite(session):
-        return f"local_month({column}, :zone)"
-    return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
-
-
 def per_backend(function: Callable[P, R]) -> Callable[P, R]:
     module = function.__module__.rsplit(".", 1)[-1]
 

@@ -9,7 +9,8 @@ import shapely
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app.store.backend import local_month, per_backend
+from app.store.backend import per_backend
+from app.store.sql import local_month
 from models.types import JSONDocument
 from spatial.boundaries import Community
 

@@ -15,8 +15,8 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app.store.backend import json_flag, json_int, per_backend
-from app.store.sql import hold_back_cutoff, in_list, not_like_any, point_in_box
+from app.store.backend import per_backend
+from app.store.sql import hold_back_cutoff, in_list, json_flag, json_int, not_like_any, point_in_box
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.backend import json_int, per_backend
+from app.store.backend import per_backend
+from app.store.sql import json_int
 
 # 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.
 CELL_PRECISION = 5

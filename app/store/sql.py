@@ -1,4 +1,4 @@
-"""SQL fragments for both stores: value lists, LIKE lists, time cut-offs, a point in a box.
+"""SQL fragments for both stores: value lists, LIKE lists, JSON fields, months, time cut-offs, boxes.
 
 Values are always bound; parameter names are made here from fixed prefixes and positions.
 """
@@ -20,6 +20,27 @@ def in_list(session: Session, column: str, values: list[Any], name: str) -> tupl
     if is_sqlite(session):
         return f"{column} IN (SELECT value FROM json_each(:{name}))", {name: json.dumps(list(values))}
     return f"{column} = ANY(:{name})", {name: list(values)}
+
+
+def json_int(session: Session, column: str, key: str) -> str:
+    """SQL for an integer field of a JSON column (``key`` from the store's own code, never a request)."""
+    if is_sqlite(session):
+        return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"
+    return f"({column}->>'{key}')::int"
+
+
+def json_flag(session: Session, column: str, key: str) -> str:
+    """SQL for a true/false field of a JSON column, false when missing (1/0 on SQLite)."""
+    if is_sqlite(session):
+        return f"coalesce(json_extract({column}, '$.{key}'), 0)"
+    return f"coalesce(({column}->>'{key}')::boolean, false)"
+
+
+def local_month(session: Session, column: str) -> str:
+    """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
+    if is_sqlite(session):
+        return f"local_month({column}, :zone)"
+    return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
 
 
 def not_like_any(column: str, patterns: list[str], prefix: str = "excluded") -> tuple[str, dict[str, Any]]:

@@ -9,8 +9,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.backend import local_month
-from app.store.sql import hold_back_cutoff, not_like_any
+from app.store.sql import hold_back_cutoff, local_month, not_like_any
 from app.store.sqlite.common import box_of, geojson_text
 from spatial.assign import CommunityLocator
 from spatial.boundaries import Community
