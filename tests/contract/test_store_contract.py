@@ -341,3 +341,29 @@ def test_times_written_by_the_database_compare_with_times_from_the_service(store
     create_user_with_token(store.session, "clock-viewer", "viewer")
     listed = {u["name"]: u for u in user_store.list_users(store.session)}
     assert listed["clock-viewer"]["created_at"].tzinfo is not None
+
+
+def test_a_failure_midway_rolls_the_whole_import_back(store: Store, tmp_path, monkeypatch):
+    """An error after some batches were written leaves no row of the import, and a failed record."""
+    from app.store.sqlite import incidents as embedded_incidents
+
+    writer = embedded_incidents.IncidentWriter if store.name == "sqlite" else incident_store.IncidentWriter
+    real_write = writer.write
+    calls = {"n": 0}
+
+    def failing_write(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "write", failing_write)
+    rows = [(f"M{i}", "2025-05-01 10:00", "Theft", 17.3, -62.7, "") for i in range(500)]
+    path = write_rows(tmp_path, "midway.csv", rows)
+    with pytest.raises(RuntimeError):
+        import_incidents(store.session, path, filename=path.name, source="MIDWAY",
+                         options=ReadOptions(timezone=store.settings.zone, chunk_rows=100))
+    assert calls["n"] == 3
+    assert incident_store.count_incidents(store.session, incident_store.IncidentFilter(sources=("MIDWAY",))) == 0
+    status = store.session.execute(text("SELECT status, error FROM imports WHERE source = 'MIDWAY'")).one()
+    assert status.status == "failed" and "rolled back" in status.error
