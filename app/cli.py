@@ -55,6 +55,34 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at {revision}")
 
 
+@db_cli.command("copy-to")
+def db_copy_to(target_url: Annotated[str, typer.Argument(help="postgresql+psycopg://user@host:5432/dbname")]) -> None:
+    """Move to PostGIS: copy the embedded database into an empty PostGIS database (migrated first)."""
+    from alembic import command
+
+    from app.errors import Conflict
+    from app.services.store_copy import copy_store
+
+    settings = Settings()
+    if not settings.embedded:
+        raise typer.BadParameter("the configured database is not the embedded one; nothing to copy from")
+    if not target_url.startswith("postgresql"):
+        raise typer.BadParameter("the target must be a PostGIS URL, postgresql+psycopg://...")
+    command.upgrade(alembic_config(target_url), "head")
+    source_engine, source = _session(settings)
+    target_engine, target = _session(Settings(database_url=target_url, statement_timeout_ms=0))
+    try:
+        with source, target:
+            copied = copy_store(source, target, progress=lambda table, n: typer.echo(f"  {table}: {n:,} rows"))
+    except Conflict as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        source_engine.dispose()
+        target_engine.dispose()
+    typer.echo(f"Copied {sum(copied.values()):,} rows. Now set HOTSPOTS_DATABASE_URL={target_url} and restart.")
+
+
 @db_cli.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Undo migrations down to REVISION ('base' for an empty database)."""
