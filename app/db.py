@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
+from app.store.sqlite.connection import READ_ONLY, make_sqlite_engine
 
 # Set on a pooled connection's info while it runs as the restricted database role.
 RESTRICTED_MARK = "restricted_role"
@@ -17,8 +18,6 @@ RESTRICTED_MARK = "restricted_role"
 def make_engine(settings: Settings) -> Engine:
     """The engine of the configured store: PostGIS, or the embedded SQLite file."""
     if settings.embedded:
-        from app.store.sqlite.connection import make_sqlite_engine
-
         return make_sqlite_engine(settings.database_url)
     # No pre-ping (a round trip on every request): after a database restart the first use of a
     # stale connection fails (503 with Retry-After), the pool is invalidated and refills.
@@ -70,7 +69,7 @@ class RequestSessions:
         lock when it begins; PostgreSQL ignores it)."""
         with self.engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
             if read_only and connection.dialect.name == "sqlite":
-                connection.execution_options(sqlite_read_only=True)
+                connection.execution_options(**{READ_ONLY: True})
             event.listen(session, "do_orm_execute", _still_restricted)
             yield session
 

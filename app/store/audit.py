@@ -11,6 +11,7 @@ from sqlalchemy import insert, null, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import is_sqlite
+from app.store.sqlite.connection import READ_ONLY
 from models import AuditEvent
 
 
@@ -22,7 +23,7 @@ def append(session: Session, *, action: str, outcome: str, user_id: int | None, 
         client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else null(),
     )
     connection = session.connection()
-    if connection.get_execution_options().get("sqlite_read_only"):
+    if connection.get_execution_options().get(READ_ONLY):
         # A read-only request on the embedded store cannot write from its read snapshot: the entry
         # (of a read, such as an export) goes in on its own short transaction.
         with connection.engine.connect() as own, own.begin():

@@ -3,7 +3,9 @@
 Times are stored as UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` (sortable), read
 back as aware datetimes; JSON and booleans come back as Python values; the few
 SQL functions PostgreSQL has and the store uses (``now()``, ``h3_parent()``,
-``local_month()``) are registered on every connection.
+``local_month()``, a Unicode ``lower()``) are registered on every connection.
+The adapters and converters are the ``sqlite3`` module's own, so they apply
+to every SQLite connection in the process.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ sqlite3.register_adapter(date, date.isoformat)
 sqlite3.register_converter("DATETIME", from_text)
 sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
 sqlite3.register_converter("JSON", _json_loads)
+
 
 class StoredUTC(sqlite_dialect.DATETIME):
     """SQLAlchemy's SQLite DATETIME, agreeing with the converter above: values come back already
