@@ -4,7 +4,9 @@ queries, run reads and analysis submissions while an import runs.
 Reports errors, p50/p99 per kind of request and the service's memory over time
 (bench/results/load.json). Loopback only; the clients stop after --seconds.
 
-    .venv/bin/python bench/load.py [--clients 50] [--seconds 60]
+    .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--embedded]
+
+``--embedded`` runs the same drill on the embedded SQLite store (results in load-embedded.json).
 """
 
 from __future__ import annotations
@@ -104,12 +106,24 @@ async def drive(base: str, headers: dict, clients: int, seconds: float, server_p
     return latencies, errors, limited, memory
 
 
+def embedded_database() -> str:
+    """A new, migrated embedded database file under bench/data."""
+    path = DATA / "load.sqlite"
+    for leftover in DATA.glob("load.sqlite*"):
+        leftover.unlink()
+    url = f"sqlite:///{path}"
+    subprocess.run([str(BIN / "hotspots"), "db", "upgrade"], env={**os.environ, "HOTSPOTS_DATABASE_URL": url},
+                   check=True, stdout=subprocess.DEVNULL)
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--embedded", action="store_true", help="on the embedded SQLite store")
     args = parser.parse_args()
-    url = fresh_database("hotspots_bench_load")
+    url = embedded_database() if args.embedded else fresh_database("hotspots_bench_load")
     prepare(url)
     port = _free_port()
     server = _serve(url, port)
@@ -136,7 +150,8 @@ def main() -> None:
               f"p50 {figures[kind]['p50_ms']:>7.1f} ms  p99 {figures[kind]['p99_ms']:>7.1f} ms")
     print(f"  service RSS over time (s, MB): {memory}")
     total_errors = sum(len(e) for e in errors.values())
-    path = write_result("load", {"clients": args.clients, "seconds": args.seconds, "tiles_included": has_tiles,
+    path = write_result("load-embedded" if args.embedded else "load", {"store": "sqlite" if args.embedded else "postgis",
+                                                                     "clients": args.clients, "seconds": args.seconds, "tiles_included": has_tiles,
                                  "import": import_out.strip(), "kinds": figures, "errors": total_errors,
                                  "error_samples": {k: v[:5] for k, v in errors.items() if v}, "rss_mb": memory})
     print(f"errors: {total_errors}; written to {path}")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.errors import BadRequest, Conflict
 from app.settings import Settings
 from app.store import hotspots as run_store
+from app.store import tiles as tile_store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 
@@ -166,6 +167,8 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
     progress("storing", 0.85)
     clock = time.perf_counter()
     run_store.store_cells(session, run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)))
+    # The coarser parents low-zoom tiles draw, now, so no tile request has to write them later.
+    tile_store.fill_cell_parents(session, run_id, params["resolution"])
     timings["store"] = time.perf_counter() - clock
     names = {s["id"]: s["name"] for s in shapes}
     return {

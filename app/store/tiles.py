@@ -234,7 +234,8 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
 
 
 def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock.
+    """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock (runs fill them when they
+    finish; this is for runs stored before they did).
 
     Parents at every resolution below the run's: incidents summed, the
     strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
@@ -248,13 +249,18 @@ def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
         return
     _lock_parents(session, run_id)
     if not done():
-        rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
-                               {"id": run_id}).all()
-        if rows:
-            cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows))
-            for res in range(resolution - 1, -1, -1):
-                _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
+        fill_cell_parents(session, run_id, resolution)
     session.commit()
+
+
+def fill_cell_parents(session: Session, run_id: int, resolution: int) -> None:
+    """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
+    rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
+                           {"id": run_id}).all()
+    if rows:
+        cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
+        for res in range(resolution - 1, -1, -1):
+            _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
 
 
 @per_backend

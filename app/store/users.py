@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, select, text, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.store.backend import per_backend
 from models import ApiToken, User
 
 
@@ -75,13 +75,14 @@ def principal_for_token(session: Session, token_hash: str) -> Principal | None:
     if row is None:
         return None
     if row.never_used or row.last_used_at < datetime.now(UTC) - timedelta(minutes=1):
-        try:  # bookkeeping only: on the embedded store another writer may hold the lock
-            with session.begin_nested():
-                session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"),
-                                {"id": row.token_id})
-        except OperationalError:
-            pass
+        touch_token(session, row.token_id)
     return _principal(session, row.id, row.name, row.role, row.token_id)
+
+
+@per_backend
+def touch_token(session: Session, token_id: int) -> None:
+    """Note that a token was used (bookkeeping; the caller commits)."""
+    session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": token_id})
 
 
 def _principal(session: Session, user_id: int, name: str, role: str, token_id: int | None) -> Principal:

@@ -117,7 +117,7 @@ def make_sqlite_engine(url: str) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, json_deserializer=_json_loads,
+        url, json_deserializer=_json_loads, pool_size=20, max_overflow=20,  # connections are cheap here
         connect_args={"detect_types": sqlite3.PARSE_DECLTYPES, "check_same_thread": False,
                       "timeout": BUSY_TIMEOUT_S},
     )

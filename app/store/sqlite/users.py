@@ -1,0 +1,23 @@
+"""Users on SQLite: noting a token's use never waits for the write lock."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app.store.sqlite.connection import BUSY_TIMEOUT_S
+
+
+def touch_token(session: Session, token_id: int) -> None:
+    """Bookkeeping only: while an import or an analysis holds SQLite's one write lock, skip it rather
+    than keep a request (and a worker thread) waiting for the lock."""
+    raw = session.connection().connection.driver_connection
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        with session.begin_nested():
+            session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": token_id})
+    except OperationalError:
+        pass
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
