@@ -248,30 +248,6 @@ def test_upload_size_limit(client, app, tokens, tmp_path):
     assert "upload limit" in response.json()["error"]["message"]
 
 
-def test_failure_midway_leaves_no_rows(session, tmp_path, monkeypatch):
-    """An error after some chunks were copied rolls every row of the import back."""
-    from app.store import incidents as incident_store
-
-    rows = [["id", "latitude", "longitude", "date"]] + [[str(i), "17.3", "-62.7", "2024-01-01"] for i in range(500)]
-    path = _write_csv(tmp_path / "midway.csv", rows)
-    real_write = incident_store.IncidentWriter.write
-    calls = {"n": 0}
-
-    def failing_write(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("disk full")
-        return real_write(self, *args, **kwargs)
-
-    monkeypatch.setattr(incident_store.IncidentWriter, "write", failing_write)
-    with pytest.raises(RuntimeError):
-        import_incidents(session, path, filename=path.name, source="midway", options=ReadOptions(chunk_rows=100))
-    assert calls["n"] == 3
-    assert _count(session, "source = 'midway'") == 0
-    status = session.execute(text("SELECT status, error FROM imports WHERE source='midway'")).one()
-    assert status.status == "failed" and "rolled back" in status.error
-
-
 def test_viewer_cannot_import(client, tokens, tmp_path):
     path = _write_csv(tmp_path / "x.csv", [["latitude", "longitude", "date"], ["17.3", "-62.7", "2024-01-01"]])
     assert _upload(client, tokens["viewer"], path).status_code == 403
