@@ -15,4 +15,5 @@ bench:  ## run the benchmarks (figures printed and written under bench/results/)
 	$(VENV)/bin/python bench/mvt.py
 	$(VENV)/bin/python bench/crash.py
 	$(VENV)/bin/python bench/load.py
+	$(VENV)/bin/python bench/load.py --embedded
 	$(VENV)/bin/python bench/embedded.py
