@@ -20,6 +20,7 @@ from app.jobs import RunWorker
 from app.ratelimit import PrincipalCache, RateLimiter
 from app.services.tiles import TileCache
 from app.settings import Settings
+from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
             yield
         finally:
             app.state.run_worker.stop()
+            if settings.embedded:
+                flush_audit_entries()
             if fast_tiles:
                 await app.state.tile_pool.close()
             if own_engine:

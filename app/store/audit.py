@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, null, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import is_sqlite
+from app.store.sqlite.audit_writer import writer_for
 from app.store.sqlite.connection import READ_ONLY
 from models import AuditEvent
 
@@ -24,10 +25,10 @@ def append(session: Session, *, action: str, outcome: str, user_id: int | None, 
     )
     connection = session.connection()
     if connection.get_execution_options().get(READ_ONLY):
-        # A read-only request on the embedded store cannot write from its read snapshot: the entry
-        # (of a read, such as an export) goes in on its own short transaction.
-        with connection.engine.connect() as own, own.begin():
-            own.execute(entry)
+        # A read (an export, a query) on the embedded store: its read snapshot cannot write, and waiting
+        # for the write lock would hold the read behind an import. A background writer adds the entry,
+        # stamped now.
+        writer_for(connection.engine).put(entry.values(at=datetime.now(UTC)))
         return
     session.execute(entry)
 

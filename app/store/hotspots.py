@@ -185,7 +185,7 @@ def counts_per_cell(
             clauses.append(clause)
             params.update(more)
     if excluded_category_patterns:
-        clause, more = not_like_any("category", excluded_category_patterns)
+        clause, more = not_like_any(session, "category", excluded_category_patterns)
         clauses.append(clause)
         params.update(more)
     if hold_back_days:

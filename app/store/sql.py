@@ -43,13 +43,17 @@ def local_month(session: Session, column: str) -> str:
     return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
 
 
-def not_like_any(column: str, patterns: list[str], prefix: str = "excluded") -> tuple[str, dict[str, Any]]:
-    """``NOT lower(coalesce(column, '')) LIKE ANY(patterns)``, escaped with a backslash as PostgreSQL does."""
+def not_like_any(session: Session, column: str, patterns: list[str],
+                 name: str = "excluded") -> tuple[str, dict[str, Any]]:
+    """``NOT lower(coalesce(column, '')) LIKE ANY(patterns)`` (lower-case patterns, backslash escapes).
+
+    On SQLite one registered function, ``like_any``, tests all the patterns in one call per row.
+    """
     if not patterns:
         return "1 = 1", {}
-    names = [f"{prefix}_{n}" for n in range(len(patterns))]
-    tests = " OR ".join(f"lower(coalesce({column}, '')) LIKE :{name} ESCAPE '\\'" for name in names)
-    return f"NOT ({tests})", dict(zip(names, patterns, strict=True))
+    if is_sqlite(session):
+        return f"NOT like_any({column}, :{name})", {name: json.dumps(list(patterns))}
+    return f"NOT lower(coalesce({column}, '')) LIKE ANY(:{name})", {name: list(patterns)}
 
 
 def hold_back_cutoff(days: int) -> datetime:

@@ -100,3 +100,41 @@ def test_a_busy_database_answers_503_with_a_clear_message(tmp_path):
         held.driver_connection.rollback()
         held.close()
         engine.dispose()
+
+
+def test_audited_reads_answer_while_a_writer_holds_the_lock(tmp_path):
+    """An analyst's incident query is audited; on SQLite its entry waits for the lock, the answer does not."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.services.accounts import create_user_with_token
+    from app.settings import Settings
+    from app.store.sqlite.audit_writer import writer_for
+
+    engine = _engine(tmp_path)
+    with RequestSessions(engine)() as session:
+        token = create_user_with_token(session, "reading-analyst", "analyst")
+        session.commit()
+    settings = Settings(environment="test", database_url=str(engine.url), auth_cache_s=60)
+    app = create_app(settings, start_worker=False)
+    held = engine.raw_connection()
+    try:
+        with TestClient(app) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/boundary-sets", headers=headers).status_code == 200  # token cached
+            held.driver_connection.execute("BEGIN IMMEDIATE")  # an import, say
+            started = time.monotonic()
+            response = client.get("/api/v1/incidents", headers=headers, params={"limit": 5})
+            assert response.status_code == 200 and time.monotonic() - started < 2
+            writer = writer_for(app.state.engine)
+            assert writer.pending.unfinished_tasks == 1  # the entry waits for the lock
+            held.driver_connection.rollback()
+            assert writer.flush(10)
+            with engine.connect() as conn:
+                actions = conn.execute(text("SELECT action, user_name FROM audit_events")).all()
+            assert ("incidents.read", "reading-analyst") in [tuple(a) for a in actions]
+    finally:
+        if held.driver_connection.in_transaction:
+            held.driver_connection.rollback()
+        held.close()
+        engine.dispose()

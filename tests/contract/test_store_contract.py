@@ -367,3 +367,18 @@ def test_a_failure_midway_rolls_the_whole_import_back(store: Store, tmp_path, mo
     assert incident_store.count_incidents(store.session, incident_store.IncidentFilter(sources=("MIDWAY",))) == 0
     status = store.session.execute(text("SELECT status, error FROM imports WHERE source = 'MIDWAY'")).one()
     assert status.status == "failed" and "rolled back" in status.error
+
+
+def test_like_patterns_escape_wildcards_the_same_on_both(store: Store, tmp_path):
+    """Sensitive words are LIKE patterns with ``%`` and ``_`` escaped: 'a_b' must not match 'AXB'."""
+    load_parishes(store)
+    lon, lat = BASSETERRE
+    categories = ["A_B thing", "AXB thing", "SEXUAL OFFENCE", "Theft", "50% off", "500 off"]
+    rows = [(f"L{i}-{n}", "2025-05-01 10:00", category, lat, lon, "")
+            for i, category in enumerate(categories) for n in range(3)]
+    import_incidents(store.session, write_rows(tmp_path, "like.csv", rows), filename="like.csv", source="LIKE",
+                     options=ReadOptions(timezone=store.settings.zone))
+    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
+    patterns = ["%a\\_b%", "%sex%", "%50\\%%"]
+    _, kept = run_store.counts_per_cell(store.session, **common, excluded_category_patterns=patterns)
+    assert kept.tolist() == [9]  # AXB thing, Theft and 500 off stay; A_B, SEXUAL and 50% go

@@ -102,7 +102,7 @@ def _with_geojson(row) -> dict[str, Any] | None:
 def _totals(session: Session, set_clause: str, params: dict[str, Any], excluded: list[str], min_count: int,
             hold_back_days: int) -> dict[int, int | None]:
     """``community_incident_totals`` of migration 0004: counts under max(k, 3) become None."""
-    keep, keep_params = not_like_any("i.category", excluded)
+    keep, keep_params = not_like_any(session, "i.category", excluded)
     rows = session.execute(
         text(
             f"SELECT c.id, count(i.id) AS n FROM communities c LEFT JOIN incidents i ON i.community_id = c.id "
@@ -128,7 +128,7 @@ def list_active_communities_aggregated(session: Session, *, excluded: list[str],
 def community_breakdown_aggregated(session: Session, community_id: int, zone: str, *, excluded: list[str],
                                    min_count: int, hold_back_days: int) -> dict[str, Any]:
     """``community_incident_breakdown`` of migration 0004, with the same complementary suppression."""
-    keep, keep_params = not_like_any("category", excluded)
+    keep, keep_params = not_like_any(session, "category", excluded)
     params = {**keep_params, "id": community_id, "zone": zone, "cutoff": hold_back_cutoff(hold_back_days)}
     where = f"community_id = :id AND {keep} AND occurred_at < :cutoff"
     groups = {
