@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
-from app.store.sqlite.connection import READ_ONLY, make_sqlite_engine
+from app.store.sqlite.connection import READ_ONLY, WAIT_S, make_sqlite_engine
 
 # Set on a pooled connection's info while it runs as the restricted database role.
 RESTRICTED_MARK = "restricted_role"
@@ -64,12 +64,13 @@ class RequestSessions:
         self.engine = engine
 
     @contextmanager
-    def __call__(self, read_only: bool = False) -> Iterator[Session]:
-        """``read_only``: a request that should not need to write (on SQLite it does not take the write
-        lock when it begins; PostgreSQL ignores it)."""
+    def __call__(self, read_only: bool = False, wait_s: float | None = None) -> Iterator[Session]:
+        """On SQLite (PostgreSQL ignores both): ``read_only``, a request that should not need to write,
+        does not take the write lock when it begins; ``wait_s``, how long a writer waits for the lock."""
         with self.engine.connect() as connection, Session(bind=connection, expire_on_commit=False) as session:
-            if read_only and connection.dialect.name == "sqlite":
-                connection.execution_options(**{READ_ONLY: True})
+            if connection.dialect.name == "sqlite":
+                connection.execution_options(**{READ_ONLY: read_only},
+                                             **({WAIT_S: wait_s} if wait_s is not None else {}))
             event.listen(session, "do_orm_execute", _still_restricted)
             yield session
 

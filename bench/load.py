@@ -46,6 +46,7 @@ def prepare(url: str) -> None:
 
 
 async def client_loop(base: str, headers: dict, stop_at: float, kinds: list[str], latencies, errors, limited,
+                      busy,
                       run_url: str):
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         while time.monotonic() < stop_at:
@@ -68,11 +69,14 @@ async def client_loop(base: str, headers: dict, stop_at: float, kinds: list[str]
                 else:
                     response = await client.post("/api/v1/analyses", json={
                         "resolution": 8, "permutations": 99, "seed": random.randrange(1000)})
-                    # 429 with Retry-After is the per-user limit on heavy requests doing its job.
+                    # 429 with Retry-After is the per-user limit on heavy requests doing its job; on the
+                    # embedded store a 503 "busy" with Retry-After says an import holds the write lock.
                     ok = response.status_code == 202 or (
-                        response.status_code == 429 and "Retry-After" in response.headers)
+                        response.status_code in (429, 503) and "Retry-After" in response.headers)
                     if response.status_code == 429:
                         limited[kind] += 1
+                    if response.status_code == 503:
+                        busy[kind] += 1
             except httpx.HTTPError as exc:
                 errors[kind].append(type(exc).__name__)
                 continue
@@ -90,7 +94,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def drive(base: str, headers: dict, clients: int, seconds: float, server_pid: int, kinds: list[str]):
-    latencies, errors, limited = defaultdict(list), defaultdict(list), defaultdict(int)
+    latencies, errors, limited, busy = defaultdict(list), defaultdict(list), defaultdict(int), defaultdict(int)
     stop_at = time.monotonic() + seconds
     memory = []
 
@@ -100,10 +104,10 @@ async def drive(base: str, headers: dict, clients: int, seconds: float, server_p
             await asyncio.sleep(5)
 
     await asyncio.gather(sample_memory(), *[
-        client_loop(base, headers, stop_at, kinds, latencies, errors, limited, f"{base}/api/v1/analyses/1")
+        client_loop(base, headers, stop_at, kinds, latencies, errors, limited, busy, f"{base}/api/v1/analyses/1")
         for _ in range(clients)
     ])
-    return latencies, errors, limited, memory
+    return latencies, errors, limited, busy, memory
 
 
 def embedded_database() -> str:
@@ -135,7 +139,7 @@ def main() -> None:
     importer = subprocess.Popen(
         [str(BIN / "hotspots"), "incidents", "import", str(import_csv), "--source", "load-import", "--no-progress"],
         env={**os.environ, "HOTSPOTS_DATABASE_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    latencies, errors, limited, memory = asyncio.run(drive(base, headers, args.clients, args.seconds, server.pid, kinds))
+    latencies, errors, limited, busy, memory = asyncio.run(drive(base, headers, args.clients, args.seconds, server.pid, kinds))
     import_out, _ = importer.communicate(timeout=600)
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
@@ -144,16 +148,16 @@ def main() -> None:
     for kind in sorted(latencies):
         values = np.array(latencies[kind]) * 1000
         figures[kind] = {"requests": len(values), "errors": len(errors[kind]), "rate_limited": limited[kind],
-                         "p50_ms": round(float(np.percentile(values, 50)), 1),
+                         "busy": busy[kind], "p50_ms": round(float(np.percentile(values, 50)), 1),
                          "p99_ms": round(float(np.percentile(values, 99)), 1)}
         print(f"  {kind:<10} {len(values):>7,} requests  {len(errors[kind]):>4} errors  {limited[kind]:>5} limited  "
-              f"p50 {figures[kind]['p50_ms']:>7.1f} ms  p99 {figures[kind]['p99_ms']:>7.1f} ms")
+              f"{busy[kind]:>4} busy  p50 {figures[kind]['p50_ms']:>7.1f} ms  p99 {figures[kind]['p99_ms']:>7.1f} ms")
     print(f"  service RSS over time (s, MB): {memory}")
     total_errors = sum(len(e) for e in errors.values())
-    path = write_result("load-embedded" if args.embedded else "load", {"store": "sqlite" if args.embedded else "postgis",
-                                                                     "clients": args.clients, "seconds": args.seconds, "tiles_included": has_tiles,
-                                 "import": import_out.strip(), "kinds": figures, "errors": total_errors,
-                                 "error_samples": {k: v[:5] for k, v in errors.items() if v}, "rss_mb": memory})
+    path = write_result("load-embedded" if args.embedded else "load", {
+        "store": "sqlite" if args.embedded else "postgis", "clients": args.clients, "seconds": args.seconds,
+        "tiles_included": has_tiles, "import": import_out.strip(), "kinds": figures, "errors": total_errors,
+        "error_samples": {k: v[:5] for k, v in errors.items() if v}, "rss_mb": memory})
     print(f"errors: {total_errors}; written to {path}")
     if total_errors:
         raise SystemExit(1)

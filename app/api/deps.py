@@ -31,10 +31,16 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+# On the embedded store a request that writes waits this long for SQLite's one write lock (held by an
+# import, say), then answers 503 "busy" rather than hang; background work waits longer.
+REQUEST_WAIT_S = 10
+
+
 def get_session(request: Request) -> Iterator[Session]:
     sessions = request.app.state.sessionmaker
-    reading = request.method in ("GET", "HEAD") and isinstance(sessions, RequestSessions)
-    with (sessions(read_only=True) if reading else sessions()) as session:
+    opened = sessions() if not isinstance(sessions, RequestSessions) else sessions(
+        read_only=request.method in ("GET", "HEAD"), wait_s=REQUEST_WAIT_S)
+    with opened as session:
         try:
             yield session
         finally:

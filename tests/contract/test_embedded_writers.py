@@ -69,13 +69,14 @@ def test_a_reader_that_then_writes_waits_its_turn(tmp_path):
     engine.dispose()
 
 
-def test_a_busy_database_answers_503_with_a_clear_message(tmp_path):
+def test_a_busy_database_answers_503_with_a_clear_message(tmp_path, monkeypatch):
+    """A request that writes waits for the lock a while (REQUEST_WAIT_S), then says the database is busy."""
     from fastapi.testclient import TestClient
 
+    from app.api import deps
     from app.main import create_app
     from app.services.accounts import create_user_with_token
     from app.settings import Settings
-    from app.store.sqlite import connection as embedded
 
     engine = _engine(tmp_path)
     with RequestSessions(engine)() as session:
@@ -83,20 +84,19 @@ def test_a_busy_database_answers_503_with_a_clear_message(tmp_path):
         session.commit()
     settings = Settings(environment="test", database_url=str(engine.url), auth_cache_s=60)
     app = create_app(settings, start_worker=False)
+    monkeypatch.setattr(deps, "REQUEST_WAIT_S", 1)
     held = engine.raw_connection()
-    original = embedded.BUSY_TIMEOUT_S
     try:
         with TestClient(app) as client:
             headers = {"Authorization": f"Bearer {token}"}
             assert client.get("/api/v1/boundary-sets", headers=headers).status_code == 200  # token cached
-            app.state.engine.dispose()
-            embedded.BUSY_TIMEOUT_S = 1  # new connections give up after a second
             held.driver_connection.execute("BEGIN IMMEDIATE")  # another process writing for a long time
+            started = time.monotonic()
             response = client.post("/api/v1/boundary-sets/1/activate", headers=headers)
             assert response.status_code == 503 and response.headers["Retry-After"]
             assert "busy" in response.json()["error"]["message"]
+            assert 0.9 < time.monotonic() - started < 5
     finally:
-        embedded.BUSY_TIMEOUT_S = original
         held.driver_connection.rollback()
         held.close()
         engine.dispose()

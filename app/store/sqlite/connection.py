@@ -127,14 +127,18 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
 
 
 READ_ONLY = "sqlite_read_only"
+WAIT_S = "sqlite_wait_s"
 
 
 def _begin(connection) -> None:
-    """Writers take SQLite's one write lock when they begin (waiting up to the busy timeout), so a
-    transaction that reads and then writes cannot fail because another wrote in between; read-only
-    requests (marked ``READ_ONLY``) begin deferred and read alongside a writer (WAL)."""
-    read_only = connection.get_execution_options().get(READ_ONLY)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    """Writers take SQLite's one write lock when they begin, waiting for it up to ``WAIT_S`` seconds
+    (default ``BUSY_TIMEOUT_S``), so a transaction that reads and then writes cannot fail because
+    another wrote in between; read-only requests (marked ``READ_ONLY``) begin deferred and read
+    alongside a writer (WAL)."""
+    options = connection.get_execution_options()
+    wait_ms = int(options.get(WAIT_S, BUSY_TIMEOUT_S) * 1000)
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+    connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_sqlite_engine(url: str) -> Engine:

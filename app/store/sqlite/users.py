@@ -6,13 +6,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.store.sqlite.connection import BUSY_TIMEOUT_S
 
 
 def touch_token(session: Session, token_id: int) -> None:
     """Bookkeeping only: while an import or an analysis holds SQLite's one write lock, skip it rather
     than keep a request (and a worker thread) waiting for the lock."""
     raw = session.connection().connection.driver_connection
+    waited_ms = raw.execute("PRAGMA busy_timeout").fetchone()[0]
     raw.execute("PRAGMA busy_timeout = 0")
     try:
         with session.begin_nested():
@@ -20,4 +20,4 @@ def touch_token(session: Session, token_id: int) -> None:
     except OperationalError:
         pass
     finally:
-        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        raw.execute(f"PRAGMA busy_timeout = {int(waited_ms)}")
