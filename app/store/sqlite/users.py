@@ -7,7 +7,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 
-
 def touch_token(session: Session, token_id: int) -> None:
     """Bookkeeping only: while an import or an analysis holds SQLite's one write lock, skip it rather
     than keep a request (and a worker thread) waiting for the lock."""
