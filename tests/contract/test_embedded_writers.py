@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
+import pytest
 from alembic import command
-from sqlalchemy import text
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from app.cli import alembic_config
 from app.db import RequestSessions
@@ -69,72 +73,74 @@ def test_a_reader_that_then_writes_waits_its_turn(tmp_path):
     engine.dispose()
 
 
-def test_a_busy_database_answers_503_with_a_clear_message(tmp_path, monkeypatch):
-    """A request that writes waits for the lock a while (REQUEST_WAIT_S), then says the database is busy."""
-    from fastapi.testclient import TestClient
+@dataclass
+class Served:
+    """The app on an embedded file, a signed-in client, and a second connection that can hold the lock."""
 
-    from app.api import deps
+    client: TestClient
+    headers: dict[str, str]
+    engine: Engine
+    app_engine: Engine
+    held: object
+
+    def hold_write_lock(self) -> None:  # another process writing for a long time (an import, say)
+        self.held.driver_connection.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        if self.held.driver_connection.in_transaction:
+            self.held.driver_connection.rollback()
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[Served]:
     from app.main import create_app
     from app.services.accounts import create_user_with_token
     from app.settings import Settings
 
     engine = _engine(tmp_path)
     with RequestSessions(engine)() as session:
-        token = create_user_with_token(session, "busy-gis", "gis")
+        token = create_user_with_token(session, "embedded-gis", "gis")
         session.commit()
-    settings = Settings(environment="test", database_url=str(engine.url), auth_cache_s=60)
-    app = create_app(settings, start_worker=False)
-    monkeypatch.setattr(deps, "REQUEST_WAIT_S", 1)
+    app = create_app(Settings(environment="test", database_url=str(engine.url), auth_cache_s=60),
+                     start_worker=False)
     held = engine.raw_connection()
     try:
         with TestClient(app) as client:
             headers = {"Authorization": f"Bearer {token}"}
             assert client.get("/api/v1/boundary-sets", headers=headers).status_code == 200  # token cached
-            held.driver_connection.execute("BEGIN IMMEDIATE")  # another process writing for a long time
-            started = time.monotonic()
-            response = client.post("/api/v1/boundary-sets/1/activate", headers=headers)
-            assert response.status_code == 503 and response.headers["Retry-After"]
-            assert "busy" in response.json()["error"]["message"]
-            assert 0.9 < time.monotonic() - started < 5
+            serving = Served(client, headers, engine, app.state.engine, held)
+            yield serving
+            serving.release()
     finally:
-        held.driver_connection.rollback()
         held.close()
         engine.dispose()
 
 
-def test_audited_reads_answer_while_a_writer_holds_the_lock(tmp_path):
-    """An analyst's incident query is audited; on SQLite its entry waits for the lock, the answer does not."""
-    from fastapi.testclient import TestClient
+def test_a_busy_database_answers_503_with_a_clear_message(served: Served, monkeypatch):
+    """A request that writes waits for the lock a while (REQUEST_WAIT_S), then says the database is busy."""
+    from app.api import deps
 
-    from app.main import create_app
-    from app.services.accounts import create_user_with_token
-    from app.settings import Settings
+    monkeypatch.setattr(deps, "REQUEST_WAIT_S", 1)
+    served.hold_write_lock()
+    started = time.monotonic()
+    response = served.client.post("/api/v1/boundary-sets/1/activate", headers=served.headers)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "busy" in response.json()["error"]["message"]
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_audited_reads_answer_while_a_writer_holds_the_lock(served: Served):
+    """An incident query is audited; on SQLite its entry waits for the lock, the answer does not."""
     from app.store.sqlite.audit_writer import writer_for
 
-    engine = _engine(tmp_path)
-    with RequestSessions(engine)() as session:
-        token = create_user_with_token(session, "reading-analyst", "analyst")
-        session.commit()
-    settings = Settings(environment="test", database_url=str(engine.url), auth_cache_s=60)
-    app = create_app(settings, start_worker=False)
-    held = engine.raw_connection()
-    try:
-        with TestClient(app) as client:
-            headers = {"Authorization": f"Bearer {token}"}
-            assert client.get("/api/v1/boundary-sets", headers=headers).status_code == 200  # token cached
-            held.driver_connection.execute("BEGIN IMMEDIATE")  # an import, say
-            started = time.monotonic()
-            response = client.get("/api/v1/incidents", headers=headers, params={"limit": 5})
-            assert response.status_code == 200 and time.monotonic() - started < 2
-            writer = writer_for(app.state.engine)
-            assert writer.pending.unfinished_tasks == 1  # the entry waits for the lock
-            held.driver_connection.rollback()
-            assert writer.flush(10)
-            with engine.connect() as conn:
-                actions = conn.execute(text("SELECT action, user_name FROM audit_events")).all()
-            assert ("incidents.read", "reading-analyst") in [tuple(a) for a in actions]
-    finally:
-        if held.driver_connection.in_transaction:
-            held.driver_connection.rollback()
-        held.close()
-        engine.dispose()
+    served.hold_write_lock()
+    started = time.monotonic()
+    response = served.client.get("/api/v1/incidents", headers=served.headers, params={"limit": 5})
+    assert response.status_code == 200 and time.monotonic() - started < 2
+    writer = writer_for(served.app_engine)
+    assert writer.pending.unfinished_tasks == 1  # the entry waits for the lock
+    served.release()
+    assert writer.flush(10)
+    with served.engine.connect() as conn:
+        actions = [tuple(a) for a in conn.execute(text("SELECT action, user_name FROM audit_events"))]
+    assert ("incidents.read", "embedded-gis") in actions
