@@ -8,6 +8,8 @@ shared run only, with small counts suppressed).
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import mapbox_vector_tile
@@ -118,3 +120,25 @@ def test_bad_files_get_a_clear_4xx_and_change_nothing(client: TestClient, tokens
     assert 400 <= rubbish.status_code < 500 and "latitude" in rubbish.text.lower()
     assert store.session.execute(text("SELECT count(*) FROM boundary_sets")).scalar_one() == 0
     assert store.session.execute(text("SELECT count(*) FROM incidents")).scalar_one() == 0
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
+def test_gdal_reads_the_tiles_of_both_stores(client: TestClient, tokens, store: Store, tmp_path):
+    """QGIS and other GDAL clients read the tiles, whether PostGIS or Python (on SQLite) encoded them."""
+    gis, analyst = auth(tokens["gis"]), auth(tokens["analyst"])
+    with SAMPLE_BOUNDARIES.open("rb") as handle:
+        assert client.post("/api/v1/boundary-sets", headers=gis, files={"file": ("parishes.geojson", handle)},
+                           data={"activate": "true"}).status_code == 201
+    path = write_synthetic_csv(tmp_path / "incidents.csv", 1500, 5)
+    with path.open("rb") as handle:
+        client.post("/api/v1/incidents/imports", headers=analyst, files={"file": ("incidents.csv", handle)})
+    run = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 9, "permutations": 0}).json()
+    x, y = tile_of(*BASSETERRE, 13)
+    for layer, params in (("hotspots", {"run": run["id"]}), ("communities", {})):
+        response = client.get(f"/tiles/{layer}/13/{x}/{y}.mvt", headers=analyst, params=params)
+        expected = len(mapbox_vector_tile.decode(response.content)[layer]["features"])
+        tile = tmp_path / f"{layer}.pbf"
+        tile.write_bytes(response.content)
+        out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", "-oo", f"X={x}", "-oo", f"Y={y}", "-oo", "Z=13",
+                              str(tile)], capture_output=True, text=True, check=True).stdout
+        assert f"Layer name: {layer}" in out and f"Feature Count: {expected}" in out and expected > 0
