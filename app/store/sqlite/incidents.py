@@ -19,8 +19,9 @@ INSERT_SQL = (f"INSERT INTO incidents ({', '.join(COLUMNS)}) "
 
 
 def lock_source(session: Session, source: str) -> None:
-    """Take SQLite's one write lock now (a write that changes nothing), so imports and boundary
-    activations run one after another, as the advisory locks make them on PostgreSQL."""
+    """Imports and boundary activations run one after another, as the advisory locks make them on
+    PostgreSQL: a writer's transaction begins with SQLite's one write lock (BEGIN IMMEDIATE); a write
+    that changes nothing makes sure of it even on a connection that began as a reader."""
     session.execute(text("UPDATE boundary_sets SET id = id WHERE 0"))
 
 
