@@ -123,6 +123,7 @@ class FinishedRun:
     boundary_set_id: int
     audience: str  # the run's: 'police' or 'shared'
     parameters: dict[str, Any]  # as submitted (what Audience.sees_run reads)
+    synthetic: bool = False  # counted SYNTHETIC (demo) incidents: said in its TileJSON
 
     def facts(self) -> dict[str, Any]:
         """What ``Audience.sees_run`` needs to know about the run."""
@@ -203,7 +204,8 @@ def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience
     if resolution > 0:
         tile_store.ensure_cell_parents(session, run_id, resolution)
     found = FinishedRun(run_id, resolution, bounds, run["boundary_set_id"], run.get("audience") or "police",
-                        dict(run.get("parameters") or {}))
+                        dict(run.get("parameters") or {}),
+                        bool((run.get("provenance") or {}).get("synthetic")))
     cache.remember_run(found)
     return found
 
@@ -401,8 +403,10 @@ def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: st
             scope = tile_store.community_ids_named(session, run.boundary_set_id, names)
             bounds = tile_store.run_extent(session, run.id, scope) if scope else None
         return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
-                        name=f"Hotspot run {run.id}", fields=HOTSPOT_FIELDS,
-                        description=f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
+                        name=f"Hotspot run {run.id}" + (" (SYNTHETIC incidents)" if run.synthetic else ""),
+                        fields=HOTSPOT_FIELDS,
+                        description=("SYNTHETIC incidents, generated for a demonstration. " if run.synthetic else "")
+                        + f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
                                     "cells; " + ("coarser H3 parents at low zoom." if names is None else
                                                  "only the cells of your communities, at every zoom."))
     if layer == "communities":

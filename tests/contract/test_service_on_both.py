@@ -83,7 +83,8 @@ def test_a_planner_goes_from_files_to_a_map(client: TestClient, tokens, tmp_path
     tile = client.get(f"/tiles/hotspots/13/{x}/{y}.mvt", headers=analyst, params={"run": police_run["id"]})
     assert tile.status_code == 200
     assert mapbox_vector_tile.decode(tile.content)["hotspots"]["features"]
-    assert client.get("/tiles/hotspots.json", headers=analyst, params={"run": police_run["id"]}).status_code == 200
+    tilejson = client.get("/tiles/hotspots.json", headers=analyst, params={"run": police_run["id"]})
+    assert tilejson.status_code == 200 and "SYNTHETIC" in tilejson.json()["name"]
     communities = client.get("/api/v1/communities", headers=analyst).json()
     assert len(communities["communities"] if isinstance(communities, dict) else communities) == 14
 
