@@ -1,54 +1,105 @@
 """The in-process worker that executes hotspot runs.
 
 One background thread takes runs in order, each with its own database
-session. With ``HOTSPOTS_ANALYSIS_WORKER=inline`` a run executes inside the
-request that submits it (used by the tests, whose data lives in one
-uncommitted transaction).
+session, and says every ``HEARTBEAT`` that it is alive. Several service
+processes may share one database: at start-up, and every minute after, a
+worker fails only the runs whose worker has stopped (see
+``analyses.worker_gone``) and takes up queued runs nobody took. With
+``HOTSPOTS_ANALYSIS_WORKER=inline`` a run executes inside the request that
+submits it (used by the tests, whose data lives in one uncommitted
+transaction).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from app.services import analyses
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY_S = 60
+QUEUED_UNTAKEN = timedelta(minutes=2)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 class RunWorker:
     def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], mode: str = "thread") -> None:
         self.sessions = sessions
         self.mode = mode
+        self.host = socket.gethostname()
+        self.name = f"{self.host}:{os.getpid()}"
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspot-run") if mode == "thread" else None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
-        """Fail runs a crash left 'running', then resume the queued ones."""
+        """Fail runs a stopped worker left 'running', resume the queued ones, and keep watching."""
+        self._recover(queued_before=None)
+        if self._pool is not None:
+            threading.Thread(target=self._sweep, name="hotspot-run-sweeper", daemon=True).start()
+
+    def _recover(self, queued_before: datetime | None) -> None:
         with self.sessions() as session:
-            failed, queued = analyses.recover_interrupted(session)
+            failed, queued = analyses.recover_interrupted(session, host=self.host, alive=process_alive,
+                                                          queued_before=queued_before)
         if failed:
             log.warning("marked interrupted runs as failed: %s", failed)
         for run_id in queued:
             self.submit(run_id)
 
+    def _sweep(self) -> None:
+        while not self._stopping.wait(SWEEP_EVERY_S):
+            try:
+                self._recover(queued_before=datetime.now(UTC) - QUEUED_UNTAKEN)
+            except Exception:  # the database may be away for a while; try again next time
+                log.warning("checking for interrupted runs failed", exc_info=True)
+
     def submit(self, run_id: int, session: Session | None = None) -> Future | None:
         if self._pool is None:
             if session is not None:
-                analyses.execute(session, run_id)
+                analyses.execute(session, run_id, self.name)
             else:
                 with self.sessions() as own:
-                    analyses.execute(own, run_id)
+                    analyses.execute(own, run_id, self.name)
             return None
         return self._pool.submit(self._run, run_id)
 
     def _run(self, run_id: int) -> None:
-        with self.sessions() as session:
-            analyses.execute(session, run_id)
+        done = threading.Event()
+        threading.Thread(target=self._beat, args=(run_id, done), name=f"hotspot-run-{run_id}-heartbeat",
+                         daemon=True).start()
+        try:
+            with self.sessions() as session:
+                analyses.execute(session, run_id, self.name)
+        finally:
+            done.set()
+
+    def _beat(self, run_id: int, done: threading.Event) -> None:
+        while not done.wait(analyses.HEARTBEAT.total_seconds()):
+            try:
+                with self.sessions() as session:
+                    analyses.heartbeat(session, run_id)
+            except Exception:
+                log.warning("heartbeat of run %s failed", run_id, exc_info=True)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -35,6 +35,9 @@ class HotspotRun(Base):
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # "shared" runs leave out sensitive categories and are the only ones below-analyst users see.
     audience: Mapped[str] = mapped_column(Text, server_default="police")
+    # The worker executing the run ("host:pid") and its last sign of life (migration 0008).
+    worker: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HotspotCell(Base):

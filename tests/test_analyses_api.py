@@ -178,20 +178,6 @@ def test_results_of_a_failed_run_are_409(client, tokens, parishes):
     assert client.get(f"/api/v1/analyses/{run['id']}/cells", headers=auth(tokens["analyst"])).status_code == 409
 
 
-def test_interrupted_runs_are_failed_on_start_up(session, tokens, client, parishes):
-    from app.services.analyses import recover_interrupted
-
-    set_id = session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one()
-    run_id = session.execute(text(
-        "INSERT INTO hotspot_runs (status, parameters, seed, boundary_set_id) "
-        "VALUES ('running', '{}', 1, :s) RETURNING id"), {"s": set_id}).scalar_one()
-    failed, _ = recover_interrupted(session)
-    assert run_id in failed
-    status, error = session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
-                                    {"id": run_id}).one()
-    assert status == "failed" and "Interrupted" in error
-
-
 # --- privacy tiers: shared runs for partners and viewers ------------------------------------
 
 

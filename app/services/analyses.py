@@ -6,7 +6,8 @@ import logging
 import platform
 import secrets
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
@@ -95,9 +96,9 @@ def _check_audience(request: AnalysisRequest, settings: Settings) -> None:
         raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
 
 
-def execute(session: Session, run_id: int) -> None:
+def execute(session: Session, run_id: int, worker: str | None = None) -> None:
     """Run a queued analysis to completion (or failure), committing progress as it goes."""
-    if not run_store.claim_run(session, run_id):
+    if not run_store.claim_run(session, run_id, worker):
         session.rollback()
         return
     session.commit()
@@ -220,8 +221,37 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def recover_interrupted(session: Session) -> tuple[list[int], list[int]]:
-    """On start-up: fail runs left running by a crash; return them and the queued runs to resume."""
-    failed = run_store.fail_interrupted_runs(session)
+# A worker says it is alive this often while it executes a run; one silent for STALE_AFTER is gone.
+HEARTBEAT = timedelta(seconds=30)
+STALE_AFTER = timedelta(minutes=2)
+
+
+def worker_gone(worker: str | None, heartbeat_at: datetime | None, *, host: str, now: datetime,
+                alive: Callable[[int], bool]) -> bool:
+    """Whether the worker ("host:pid") of a running run has stopped: a process of this host that no
+    longer exists, no heartbeat for ``STALE_AFTER``, or a run from before workers were recorded."""
+    if worker is None or heartbeat_at is None:
+        return True
+    name, _, pid = worker.rpartition(":")
+    if name == host and pid.isdigit() and not alive(int(pid)):
+        return True
+    return heartbeat_at < now - STALE_AFTER
+
+
+def recover_interrupted(session: Session, *, host: str, alive: Callable[[int], bool],
+                        queued_before: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Fail the runs whose worker has stopped; return them and the queued runs to take up (all of
+    them, or those queued before ``queued_before``, which no live worker has taken)."""
+    now = datetime.now(UTC)
+    gone = [r["id"] for r in run_store.running_runs(session)
+            if worker_gone(r["worker"], r["heartbeat_at"], host=host, now=now, alive=alive)]
+    failed = run_store.fail_interrupted_runs(session, gone)
     session.commit()
-    return failed, run_store.queued_run_ids(session)
+    queued = (run_store.queued_run_ids(session) if queued_before is None
+              else run_store.stale_queued_run_ids(session, queued_before))
+    return failed, queued
+
+
+def heartbeat(session: Session, run_id: int) -> None:
+    run_store.beat(session, run_id)
+    session.commit()

@@ -85,21 +85,27 @@ def _covering(session: Session, names: list[str]) -> tuple[str, dict[str, Any]]:
             {"covering": names})
 
 
-def claim_run(session: Session, run_id: int) -> bool:
-    """Move a queued run to running; False if another worker took it or it is gone."""
+def claim_run(session: Session, run_id: int, worker: str | None = None) -> bool:
+    """Move a queued run to running for ``worker``; False if another worker took it or it is gone."""
     result = session.execute(
         text(
-            "UPDATE hotspot_runs SET status = 'running', started_at = now(), stage = 'starting', progress = 0 "
-            "WHERE id = :id AND status = 'queued'"
+            "UPDATE hotspot_runs SET status = 'running', started_at = now(), stage = 'starting', progress = 0, "
+            "worker = :worker, heartbeat_at = now() WHERE id = :id AND status = 'queued'"
         ),
-        {"id": run_id},
+        {"id": run_id, "worker": worker},
     )
     return (result.rowcount or 0) == 1
 
 
+def beat(session: Session, run_id: int) -> None:
+    """The run's worker is alive."""
+    session.execute(text("UPDATE hotspot_runs SET heartbeat_at = now() WHERE id = :id AND status = 'running'"),
+                    {"id": run_id})
+
+
 def set_progress(session: Session, run_id: int, stage: str, progress: float) -> None:
     session.execute(
-        text("UPDATE hotspot_runs SET stage = :stage, progress = :progress WHERE id = :id"),
+        text("UPDATE hotspot_runs SET stage = :stage, progress = :progress, heartbeat_at = now() WHERE id = :id"),
         {"id": run_id, "stage": stage, "progress": progress},
     )
 
@@ -121,16 +127,34 @@ def fail_run(session: Session, run_id: int, error: str) -> None:
     )
 
 
-def fail_interrupted_runs(session: Session) -> list[int]:
-    """Runs left 'running' by a stopped process are failed; queued ones stay queued."""
+def running_runs(session: Session) -> list[dict[str, Any]]:
+    """Runs in progress: id, worker, last heartbeat."""
+    rows = session.execute(text("SELECT id, worker, heartbeat_at FROM hotspot_runs WHERE status = 'running'"))
+    return [dict(r._mapping) for r in rows]
+
+
+def fail_interrupted_runs(session: Session, run_ids: list[int]) -> list[int]:
+    """These runs' workers are gone: fail them (if still running); queued ones stay queued."""
+    if not run_ids:
+        return []
+    ids, params = in_list(session, "id", run_ids, "ids")
     rows = session.execute(
         text(
             "UPDATE hotspot_runs SET status = 'failed', finished_at = now(), "
             "error = 'Interrupted: the service stopped while this run was in progress. Submit it again.' "
-            "WHERE status = 'running' RETURNING id"
-        )
+            f"WHERE status = 'running' AND {ids} RETURNING id"
+        ),
+        params,
     )
-    return [r.id for r in rows]
+    return sorted(r.id for r in rows)
+
+
+def stale_queued_run_ids(session: Session, queued_before: datetime) -> list[int]:
+    """Queued runs no worker has taken since ``queued_before`` (their worker may be gone)."""
+    return list(session.execute(
+        text("SELECT id FROM hotspot_runs WHERE status = 'queued' AND created_at < :before ORDER BY id"),
+        {"before": queued_before},
+    ).scalars())
 
 
 def queued_run_ids(session: Session) -> list[int]:

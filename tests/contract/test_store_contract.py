@@ -382,3 +382,36 @@ def test_like_patterns_escape_wildcards_the_same_on_both(store: Store, tmp_path)
     patterns = ["%a\\_b%", "%sex%", "%50\\%%"]
     _, kept = run_store.counts_per_cell(store.session, **common, excluded_category_patterns=patterns)
     assert kept.tolist() == [9]  # AXB thing, Theft and 500 off stay; A_B, SEXUAL and 50% go
+
+
+def test_only_runs_whose_worker_stopped_are_failed(store: Store):
+    """Several processes share a database: a worker fails the runs of stopped workers, not of live ones."""
+    import os
+    import socket
+    from datetime import timedelta
+
+    set_id = load_parishes(store)
+    host, now = socket.gethostname(), datetime.now(UTC)
+    dead_pid = 2**22 + 12345  # above Linux's pid_max: no such process
+    runs = {
+        "before workers were recorded": (None, None),
+        "this host, process gone": (f"{host}:{dead_pid}", now),
+        "this host, this process": (f"{host}:{os.getpid()}", now),
+        "another host, beating": ("replica-2:7", now - timedelta(seconds=20)),
+        "another host, silent": ("replica-3:7", now - timedelta(minutes=10)),
+    }
+    ids = {}
+    for label, (worker, beat) in runs.items():
+        ids[label] = store.session.execute(text(
+            "INSERT INTO hotspot_runs (status, parameters, seed, boundary_set_id, worker, heartbeat_at) "
+            "VALUES ('running', '{}', 1, :s, :worker, :beat) RETURNING id"),
+            {"s": set_id, "worker": worker, "beat": beat}).scalar_one()
+    from app.jobs import process_alive
+
+    failed, _ = analyses.recover_interrupted(store.session, host=host, alive=process_alive)
+    assert failed == sorted(ids[k] for k in ("before workers were recorded", "this host, process gone",
+                                             "another host, silent"))
+    status, error = store.session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
+                                          {"id": ids["this host, process gone"]}).one()
+    assert status == "failed" and "Interrupted" in error
+    assert run_store.get_run(store.session, ids["another host, beating"])["status"] == "running"
