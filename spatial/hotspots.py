@@ -5,15 +5,22 @@ grid covers every community analysed and neighbours cross community borders
 inside it (crime does not stop at a boundary line); global Moran's I is given
 for the whole grid and for each community on its own cells.
 
-Significance, as recorded in every run's provenance:
+Significance, as recorded in every run's provenance (``inference``):
 
-- Gi_Bin uses the analytic two-sided p of Gi*'s z (Esri's convention), after
-  Benjamini–Hochberg FDR correction when ``fdr`` is on; the permutation
-  pseudo-p is stored beside it.
-- LISA labels use the two-sided conditional-permutation pseudo-p of local
-  Moran (esda's is folded one-sided, about half as large), FDR-corrected when
-  ``fdr`` is on.
+- ``"conditional"`` (the default): the two-sided exact conditional-permutation
+  p of each cell's neighbourhood (:mod:`spatial.inference`: every
+  arrangement of the other cells' counts, ties counted as at least as
+  extreme; Monte Carlo only for values that are not counts). Gi* and local
+  Moran are both monotone in the neighbours' sum, so one p serves both: the
+  Gi_Bin class takes its sign from the tail (hot: upper, cold: lower), the
+  LISA label its quadrant. Benjamini–Hochberg FDR when ``fdr`` is on.
+- ``"analytic"`` (on request only): Gi_Bin from the analytic normal p of Gi*'s
+  z, as ArcGIS does, and LISA labels from esda-style pseudo-p. It over-reports
+  on sparse counts (bench/calibration.py): never the default.
 - Cells with no neighbour in the grid get no statistic (NaN, "No neighbours").
+
+When the counts are too sparse for any cell to be significant, the result
+says so in plain words (:class:`Evidence`) instead of showing an empty map.
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
-from spatial.significance import fdr_bh, gi_bin, lisa_label
-from spatial.stats import gi_star, local_moran, moran_global
+from spatial.inference import LocalTails, conditional_tails
+from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
+from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
+from spatial.weights import h3_neighbours
 
 # LISA label of a cell when the run asked for no permutations (so no pseudo-p).
 NOT_TESTED = "Not tested"
-from spatial.weights import h3_neighbours
+INFERENCES = ("conditional", "analytic")
 
 Progress = Callable[[str, float], None]
 
@@ -48,6 +58,11 @@ class AnalysisParameters:
     seed: int = 0
     fdr: bool = True
     alpha: float = 0.05
+    inference: str = "conditional"
+
+    def __post_init__(self) -> None:
+        if self.inference not in INFERENCES:
+            raise ValueError(f"inference must be one of {INFERENCES}, got {self.inference!r}")
 
 
 @dataclass
@@ -80,6 +95,8 @@ class AnalysisResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     draws_method: str = ""
+    significance: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence | None = None
 
 
 def counts_on_grid(grid_cells: np.ndarray, counted_cells: np.ndarray, counted: np.ndarray) -> np.ndarray:
@@ -126,10 +143,72 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
         return value
 
     graph = timed("weights", 0.35, lambda: h3_neighbours(grid.cells, k=params.k))
+    if params.inference == "analytic":
+        cells, significance, draws = _analytic_cells(grid, counts, y, graph, params, timed)
+        smallest_p = None
+    else:
+        tails = timed("conditional_p", 0.45, lambda: conditional_tails(
+            y, graph, seed=params.seed, permutations=max(params.permutations, 999)))
+        cells, significance = _conditional_cells(grid, counts, y, graph, tails, params, timed)
+        draws, smallest_p = tails.method, tails.smallest_p
+    moran = (timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params)) if np.ptp(y) > 0
+             else {"message": "Every cell has the same count: there is no variation to measure."})
+    by_community = timed("moran_by_community", 0.75, lambda: _moran_by_community(grid, y, params, names or {}))
+    evidence = assess_evidence(grid, counts, cells.gi_bin, smallest_p, alpha=params.alpha, names=names or {})
+    warnings = []
+    if len(graph.islands):
+        warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")
+    warnings += [v["message"] for v in by_community.values() if "message" in v]
+    if evidence.message:
+        warnings.append(evidence.message)
+    return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
+                          islands=int(len(graph.islands)), components=graph.n_components,
+                          timings=timings, warnings=warnings, draws_method=draws,
+                          significance=significance, evidence=evidence)
+
+
+def _conditional_cells(grid, counts, y, graph, tails: LocalTails, params: AnalysisParameters, timed):
+    """Cells classed by the calibrated conditional p (the default)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # z is undefined when every cell is equal
+        gi = timed("gi_star", 0.55, lambda: gi_star(y, graph, seed=params.seed, permutations=0))
+    if np.ptp(y) == 0:  # nothing stands out: I_i is 0 everywhere (esda's quadrant 3) and p is 1
+        lisa = LocalMoranResult(I=np.where(gi.island, np.nan, 0.0), quadrant=np.where(gi.island, 0, 3),
+                                p_sim=tails.p, p_sim_folded=tails.p, larger=np.full(len(y), -1),
+                                island=gi.island, permutations=0, seed=params.seed, draws_method="")
+    else:
+        lisa = timed("local_moran", 0.6, lambda: local_moran(y, graph, seed=params.seed, permutations=0))
+    # Local Moran's I_i is 0 whatever the neighbours when the cell sits exactly at the mean.
+    lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
+    gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
+    lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
+    cells = CellResults(
+        cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
+        gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
+        gi_bin=gi_bin_from_tails(tails.direction, gi_p_fdr),
+        lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa_p, lisa_p_fdr=lisa_p_fdr,
+        lisa_label=lisa_label_from_tails(lisa.quadrant, tails.direction, lisa_p_fdr, alpha=params.alpha),
+    )
+    tested = ~np.isnan(tails.p)
+    significance = {
+        "inference": "conditional",
+        "method": tails.method,
+        "gi_bin": "two-sided conditional-permutation p of the neighbourhood's incidents"
+                  + (" (exact: every arrangement counted)" if tails.permutations is None else "")
+                  + ", ties counted as at least as extreme; sign from the tail (upper: hot, lower: cold)"
+                  + (", Benjamini–Hochberg FDR" if params.fdr else ""),
+        "lisa": "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)"
+                + (", Benjamini–Hochberg FDR" if params.fdr else ""),
+        "permutations_per_cell": "exact (all arrangements)" if tails.permutations is None else tails.permutations,
+        "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
+        "cells_tested": int(tested.sum()),
+    }
+    return cells, significance
+
+
+def _analytic_cells(grid, counts, y, graph, params: AnalysisParameters, timed):
+    """Cells classed as ArcGIS does (analytic p of z) and LISA by esda-style pseudo-p: on request only."""
     gi = timed("gi_star", 0.45, lambda: gi_star(y, graph, seed=params.seed, permutations=params.permutations))
     lisa = timed("local_moran", 0.6, lambda: local_moran(y, graph, seed=params.seed, permutations=params.permutations))
-    moran = timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params))
-    by_community = timed("moran_by_community", 0.75, lambda: _moran_by_community(grid, y, params, names or {}))
     gi_p_fdr = fdr_bh(gi.p_norm) if params.fdr else gi.p_norm
     lisa_p_fdr = fdr_bh(lisa.p_sim) if params.fdr else lisa.p_sim
     cells = CellResults(
@@ -138,13 +217,18 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa.p_sim, lisa_p_fdr=lisa_p_fdr,
         lisa_label=_lisa_labels(lisa, lisa_p_fdr, params),
     )
-    warnings = []
-    if len(graph.islands):
-        warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")
-    warnings += [v["message"] for v in by_community.values() if "message" in v]
-    return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
-                          islands=int(len(graph.islands)), components=graph.n_components,
-                          timings=timings, warnings=warnings, draws_method=gi.draws_method)
+    significance = {
+        "inference": "analytic",
+        "method": "analytic normal p (Gi_Bin) and esda-style pseudo-p (LISA)",
+        "gi_bin": "analytic two-sided p of Gi* z" + (", Benjamini–Hochberg FDR" if params.fdr else ""),
+        "lisa": "conditional-permutation pseudo-p, two-sided (not esda's folded one-sided), ties not counted"
+                + (", Benjamini–Hochberg FDR" if params.fdr else ""),
+        "note": "The analytic p over-reports hot spots on sparse counts (bench/calibration.py); "
+                "the default inference is 'conditional'.",
+        "permutations_per_cell": params.permutations,
+        "smallest_reachable_p": (2.0 / (params.permutations + 1)) if params.permutations else None,
+    }
+    return cells, significance, gi.draws_method
 
 
 def _lisa_labels(lisa, p: np.ndarray, params: AnalysisParameters) -> np.ndarray:

@@ -85,3 +85,32 @@ def lisa_label(quadrant, p, alpha: float = 0.05) -> np.ndarray:
         labels[significant & (quadrant == q)] = name
     labels[(quadrant == 0) | np.isnan(p)] = NO_NEIGHBOURS
     return labels
+
+
+def gi_bin_from_tails(direction, p, alpha: float = 0.10) -> np.ndarray:
+    """Gi_Bin classes from a conditional test: the sign is the tail that was extreme.
+
+    ``direction`` is +1 where the neighbourhood was unusually high (upper
+    tail), -1 where unusually low; ``p`` the (FDR-adjusted) two-sided p.
+    Thresholds as :func:`gi_bin`.
+    """
+    return gi_bin(np.asarray(direction, dtype=np.float64), p, alpha)
+
+
+def lisa_label_from_tails(quadrant, direction, p, alpha: float = 0.05) -> np.ndarray:
+    """LISA labels from a conditional test on the neighbourhood's sum.
+
+    A significant upper tail (neighbours unusually high) can only be
+    High-High or Low-High, a lower tail only Low-Low or High-Low; where the
+    quadrant disagrees with the tail (a lag on the other side of the mean)
+    the cell is not labelled.
+    """
+    quadrant = np.asarray(quadrant)
+    direction = np.asarray(direction)
+    labels = lisa_label(quadrant, p, alpha)
+    high_lag = np.isin(quadrant, (1, 2))
+    low_lag = np.isin(quadrant, (3, 4))
+    clustered = np.isin(labels, list(LISA_LABELS.values()))
+    disagree = clustered & (((direction > 0) & ~high_lag) | ((direction < 0) & ~low_lag) | (direction == 0))
+    labels[disagree] = NOT_SIGNIFICANT
+    return labels

@@ -280,9 +280,17 @@ def test_scopes_are_set_through_the_api_and_hide_other_runs(client, tokens, sess
 
 
 def test_a_run_without_permutations_labels_cells_not_tested(client, tokens, session, tmp_path, parishes):
+    """Only the analytic inference draws permutations for LISA; the default exact test needs none."""
     _random_background(session, tmp_path, seed=12)
-    run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1,
+    run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1, inference="analytic",
                communities=["Saint George Basseterre"])
     labels = set(session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
                                  {"id": run["id"]}).scalars())
     assert labels <= {"Not tested", "No neighbours"} and "Not tested" in labels
+
+    exact = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1,
+                 communities=["Saint George Basseterre"])
+    labels = set(session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
+                                 {"id": exact["id"]}).scalars())
+    assert "Not tested" not in labels
+    assert exact["provenance"]["significance"]["permutations_per_cell"] == "exact (all arrangements)"

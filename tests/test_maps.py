@@ -11,6 +11,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -84,7 +85,11 @@ def make_client(settings, session_factory, connection, tmp_path):
 def completed_run(client, tokens, session, tmp_path) -> dict:
     _activate_parishes(client, tokens["gis"])
     _random_background(session, tmp_path, seed=21, n=300)
-    _import_points(session, tmp_path, [BASSETERRE[0]] * 40, [BASSETERRE[1]] * 40, "cluster")
+    # a cluster spread over a few cells: one cell alone, however busy, is not a cluster to the
+    # conditional test (its neighbours are what is tested)
+    rng = np.random.default_rng(5)
+    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.004, 150),
+                   BASSETERRE[1] + rng.normal(0, 0.004, 150), "cluster")
     run = _run(client, tokens["analyst"], resolution=8, permutations=99, seed=3)
     assert run["status"] == "completed", run
     return run

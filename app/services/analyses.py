@@ -43,6 +43,11 @@ class AnalysisRequest(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Random seed; one is chosen if absent")
     fdr: bool = Field(default=True, description="Benjamini–Hochberg false-discovery-rate correction")
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level for LISA labels")
+    inference: Literal["conditional", "analytic"] = Field(
+        default="conditional",
+        description="'conditional' (default): exact conditional-permutation p, calibrated on sparse counts; "
+                    "'analytic': Gi_Bin from the normal approximation as ArcGIS does, which over-reports hot "
+                    "spots on sparse counts")
     audience: Literal["police", "shared"] = Field(
         default="police", description="'shared' runs leave out sensitive categories and can be shown to partners")
 
@@ -161,7 +166,8 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
 
     parameters = AnalysisParameters(resolution=params["resolution"], k=params["neighbours_k"],
                                     permutations=params["permutations"], seed=run["seed"],
-                                    fdr=params["fdr"], alpha=params["alpha"])
+                                    fdr=params["fdr"], alpha=params["alpha"],
+                                    inference=params.get("inference", "analytic"))
     result = analyse(grid, counts, parameters, progress=progress, names={s["id"]: s["name"] for s in shapes})
     timings.update(result.timings)
 
@@ -184,14 +190,9 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
-        "significance": {
-            "gi_bin": "analytic two-sided p of Gi* z" + (", Benjamini–Hochberg FDR" if parameters.fdr else ""),
-            "lisa": "conditional-permutation pseudo-p, two-sided (not esda's folded one-sided)"
-                    + (", Benjamini–Hochberg FDR" if parameters.fdr else ""),
-            "p_sim_kind": "two-sided",
-            "permutation_draws": result.draws_method,
-            "alpha": parameters.alpha,
-        },
+        "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,
+                         "alpha": parameters.alpha},
+        "evidence": result.evidence.as_dict() if result.evidence else None,
         "moran": result.moran,
         "moran_by_community": {names[k]: v for k, v in result.moran_by_community.items()},
         "warnings": result.warnings,
