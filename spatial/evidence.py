@@ -43,8 +43,12 @@ class Evidence:
         False when no cell could be significant, or when no hot spot was
         found and the counts are too sparse for a quiet map to mean much.
     message : str or None
-        The plain-words verdict for planners (None when hot spots were found
-        or the data were dense enough for "none found" to be informative).
+        The plain-words verdict for planners, with the figures (None when hot
+        spots were found or the data were dense enough for "none found" to be
+        informative).
+    shared_message : str or None
+        The same verdict without any figure, for audiences below analyst
+        (a count, a mean or a period factor would bound a suppressed count).
     incidents, cells : int
     mean_per_cell : float
     hot_cells, cold_cells : int
@@ -56,11 +60,13 @@ class Evidence:
     could_pass : bool or None
         Whether any cell could have passed at all (None if not known).
     communities : dict[int, str]
-        Community id -> its own message, for communities in the same case.
+        Community id -> its own message (with figures), for communities in
+        the same case.
     """
 
     enough_data: bool
     message: str | None
+    shared_message: str | None
     incidents: int
     cells: int
     mean_per_cell: float
@@ -99,15 +105,24 @@ def _advice(mean: float, resolution: int) -> str:
     return (" Try " + " or ".join(options) + ".") if options else ""
 
 
+def _reason(could_pass: bool | None) -> str:
+    return (" No arrangement of so few incidents could be significant." if could_pass is False else
+            " No hot spot was found, but a real cluster this sparse would often be missed, so this does "
+            "not show there is none.")
+
+
 def sparse_message(place: str, incidents: int, cells: int, resolution: int, could_pass: bool | None) -> str:
-    """The plain-words verdict for a place with too few incidents."""
+    """The plain-words verdict for a place with too few incidents, with its figures."""
     mean = incidents / cells if cells else 0.0
     lead = (f"Too few incidents in {place} to find hot spots: {incidents} incidents over {cells} cells "
             f"({mean:.2f} a cell) at resolution {resolution}.")
-    reason = (" No arrangement of so few incidents could be significant." if could_pass is False else
-              " No hot spot was found, but a real cluster this sparse would often be missed, so this does "
-              "not show there is none.")
-    return lead + reason + _advice(mean, resolution)
+    return lead + _reason(could_pass) + _advice(mean, resolution)
+
+
+def shared_sparse_message(place: str, resolution: int, could_pass: bool | None) -> str:
+    """The same verdict without figures (for partners: no count can be bounded from it)."""
+    return (f"Too few incidents in {place} to find hot spots at resolution {resolution}." + _reason(could_pass)
+            + " A longer period or a coarser grid may show more.")
 
 
 def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray,
@@ -124,6 +139,7 @@ def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray
     sparse = (could is False) or (hot == 0 and mean < POWER_MEAN)
     coarser, longer = suggestion(mean, grid.resolution)
     message = sparse_message("the area analysed", incidents, cells, grid.resolution, could) if sparse else None
+    shared = shared_sparse_message("the area analysed", grid.resolution, could) if sparse else None
     communities = {}
     for community_id in np.unique(grid.community):
         mask = grid.community == community_id
@@ -133,7 +149,7 @@ def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray
         name = names.get(int(community_id), f"community {community_id}")
         communities[int(community_id)] = sparse_message(name, c_incidents, c_cells, grid.resolution,
                                                         False if could is False else None)
-    return Evidence(enough_data=not sparse, message=message, incidents=incidents, cells=cells,
+    return Evidence(enough_data=not sparse, message=message, shared_message=shared, incidents=incidents, cells=cells,
                     mean_per_cell=round(mean, 4), hot_cells=hot, cold_cells=cold,
                     suggested_resolution=coarser if sparse else None,
                     suggested_period_factor=longer if sparse else None, could_pass=could,

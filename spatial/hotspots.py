@@ -159,8 +159,6 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     if len(graph.islands):
         warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")
     warnings += [v["message"] for v in by_community.values() if "message" in v]
-    if evidence.message:
-        warnings.append(evidence.message)
     return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
                           islands=int(len(graph.islands)), components=graph.n_components,
                           timings=timings, warnings=warnings, draws_method=draws,

@@ -294,3 +294,32 @@ def test_a_run_without_permutations_labels_cells_not_tested(client, tokens, sess
                                  {"id": exact["id"]}).scalars())
     assert "Not tested" not in labels
     assert exact["provenance"]["significance"]["permutations_per_cell"] == "exact (all arrangements)"
+
+
+def test_a_run_too_sparse_to_conclude_says_so_everywhere(client, tokens, session, tmp_path, parishes):
+    """60 spatially random incidents over the parishes at resolution 8: no hot spot, and the run, the
+    map and the ranking say there were too few incidents, with figures for police and none for viewers."""
+    _random_background(session, tmp_path, seed=31, n=60)
+    run = _run(client, tokens["analyst"], resolution=8, seed=4, audience="shared")
+    assert run["status"] == "completed", run
+    evidence = run["provenance"]["evidence"]
+    assert evidence["enough_data"] is False and evidence["hot_cells"] == 0
+    assert evidence["message"].startswith("Too few incidents in the area analysed to find hot spots: ")
+    assert "resolution 7" in evidence["message"] or "times longer" in evidence["message"]
+    assert run["provenance"]["significance"]["inference"] == "conditional"
+
+    page = client.get(f"/maps/analyses/{run['id']}", headers=auth(tokens["analyst"])).text
+    assert "Too few incidents in the area analysed" in page and "every other arrangement" in page
+    ranking = client.get(f"/api/v1/analyses/{run['id']}/neighbourhoods", headers=auth(tokens["analyst"])).json()
+    assert any((entry["evidence"] or "").startswith("Too few incidents in Saint") for entry in ranking["neighbourhoods"])
+
+    viewer = auth(tokens["viewer"])
+    shown = client.get(f"/api/v1/analyses/{run['id']}", headers=viewer).json()["provenance"]["evidence"]
+    assert set(shown) == {"enough_data", "message", "sparse_communities"}
+    assert not any(ch.isdigit() for ch in shown["message"].replace("resolution 8", ""))
+    page = client.get(f"/maps/analyses/{run['id']}", headers=viewer).text
+    assert "Too few incidents in the area analysed to find hot spots at resolution 8." in page
+    assert evidence["message"] not in page
+    entries = client.get(f"/api/v1/analyses/{run['id']}/neighbourhoods", headers=viewer).json()["neighbourhoods"]
+    verdicts = [e["evidence"] for e in entries if e["evidence"]]
+    assert verdicts and not any(ch.isdigit() for v in verdicts for ch in v.replace("resolution 8", ""))

@@ -192,13 +192,22 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,
                          "alpha": parameters.alpha},
-        "evidence": result.evidence.as_dict() if result.evidence else None,
+        "evidence": _evidence(result, names),
         "moran": result.moran,
         "moran_by_community": {names[k]: v for k, v in result.moran_by_community.items()},
         "warnings": result.warnings,
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "versions": _versions(),
     }
+
+
+def _evidence(result, names: dict[int, str]) -> dict[str, Any] | None:
+    """Whether the counts allow a conclusion, with communities by name (see spatial.evidence)."""
+    if result.evidence is None:
+        return None
+    evidence = result.evidence.as_dict()
+    evidence["communities"] = {names.get(int(k), k): v for k, v in evidence["communities"].items()}
+    return evidence
 
 
 def _counts_synthetic(session: Session, sources: list[str]) -> bool:

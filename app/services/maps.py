@@ -43,7 +43,7 @@ from app.store import hotspots as run_store
 from app.store import maps as map_store
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "3"
+MAP_VERSION = "4"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 GI_LAYER = "Hot and cold spots (Gi*)"
 LISA_LAYER = "Clusters and outliers (LISA)"
@@ -127,7 +127,14 @@ def legend_html() -> str:
 
     return ("<h3>Legend</h3><h4>Hot and cold spots (Gi*, Gi_Bin)</h4>"
             + rows([(label, colour) for _, label, colour in GI_CLASSES])
-            + "<h4>Clusters and outliers (LISA)</h4>" + rows(LISA_CLASSES))
+            + "<h4>Clusters and outliers (LISA)</h4>" + rows(LISA_CLASSES)
+            + f'<p class="hotspots-p-note">{html.escape(P_VALUE_NOTE)}</p>')
+
+
+# What a class means, in one sentence (issue: every map says what its p-values are)
+P_VALUE_NOTE = ("Confidence comes from comparing each cell's neighbourhood with every other arrangement of the "
+                "same counts (ties count against significance), corrected for testing many cells at once (FDR): "
+                "on random data, a map shows any 95 % hot spot at most about 1 time in 20.")
 
 
 def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = None) -> str:
@@ -150,13 +157,26 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
         note = (f"<div>Counts under {audience.min_count} are not shown"
                 + ("; only your communities are drawn" if audience.communities is not None else "")
                 + ".</div>")
+    verdict = _verdict(provenance, audience)
+    if (provenance.get("significance") or {}).get("inference") == "analytic":
+        note += ("<div>Classes from the analytic p, as ArcGIS does: it over-reports hot spots on sparse counts "
+                 "(the default conditional test does not).</div>")
     synthetic = ('<div class="hotspots-synthetic"><strong>SYNTHETIC incidents</strong>: generated for a '
                  "demonstration, not police data.</div>") if provenance.get("synthetic") else ""
     return (f"<h3>Hotspot run {int(run['id'])}</h3>" + synthetic +
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
+            + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
             + note
             + '<div><a href="/">All communities and runs</a></div>')
+
+
+def _verdict(provenance: dict[str, Any], audience: Audience | None) -> str | None:
+    """"Too few incidents to conclude", with figures for police and without for everyone else."""
+    evidence = provenance.get("evidence") or {}
+    if audience is None or audience.raw:
+        return evidence.get("message")
+    return evidence.get("shared_message") or (evidence.get("message") if "sparse_communities" in evidence else None)
 
 
 def _page_key(settings: Settings, run: dict[str, Any], audience: Audience) -> str:

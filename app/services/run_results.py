@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound
 from app.privacy import Audience
 from app.store import hotspots as run_store
+from spatial.evidence import shared_sparse_message
 
 # What of a run's provenance below-analyst audiences are shown (no raw counts of what was left out).
 SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells", "weights", "significance",
@@ -69,7 +70,23 @@ def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[st
     shown["incidents_used_rounded"] = True
     by_community = provenance.get("moran_by_community") or {}
     shown["moran_by_community"] = {k: v for k, v in by_community.items() if audience.sees_community(k)}
+    evidence = provenance.get("evidence")
+    if evidence:  # the verdict without figures: a count or a mean would bound a suppressed count
+        shown["evidence"] = {
+            "enough_data": evidence["enough_data"], "message": evidence.get("shared_message"),
+            "sparse_communities": sorted(n for n in evidence.get("communities") or {} if audience.sees_community(n)),
+        }
     return shown
+
+
+def sparse_verdicts(run: dict[str, Any], audience: Audience | None) -> dict[str, str]:
+    """Community name -> "too few incidents to conclude", worded for the audience (figures for police only)."""
+    evidence = (run.get("provenance") or {}).get("evidence") or {}
+    if audience is None or audience.raw:
+        return dict(evidence.get("communities") or {})
+    names = evidence.get("sparse_communities") or list(evidence.get("communities") or {})
+    resolution = (run.get("parameters") or {}).get("resolution")
+    return {name: shared_sparse_message(name, resolution, None) for name in names if audience.sees_community(name)}
 
 
 def scope_ids(session: Session, run: dict[str, Any], audience: Audience) -> list[int] | None:
@@ -114,7 +131,10 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
             {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_z": cell["gi_z"],
              "gi_bin": cell["gi_bin"]})
     moran = (run.get("provenance") or {}).get("moran_by_community", {})
+    verdicts = sparse_verdicts(run, audience)
     ranking = [_ranked(row, hottest.get(row["community_id"], []), moran.get(row["community"])) for row in figures]
+    for entry in ranking:
+        entry["evidence"] = verdicts.get(entry["community"])
     ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
     for place, entry in enumerate(ranking, start=1):
         entry["rank"] = place
