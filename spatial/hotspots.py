@@ -143,29 +143,52 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
         return value
 
     graph = timed("weights", 0.35, lambda: h3_neighbours(grid.cells, k=params.k))
-    if params.inference == "analytic":
-        cells, significance, draws = _analytic_cells(grid, counts, y, graph, params, timed)
-        smallest_p = None
-    else:
-        tails = timed("conditional_p", 0.45, lambda: conditional_tails(
-            y, graph, seed=params.seed, permutations=max(params.permutations, 999)))
-        cells, significance = _conditional_cells(grid, counts, y, graph, tails, params, timed)
-        draws, smallest_p = tails.method, tails.smallest_p
+    local = local_statistics(y, graph, params, timed)
+    cells = CellResults(cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
+                        **local.fields)
     moran = (timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params)) if np.ptp(y) > 0
              else {"message": "Every cell has the same count: there is no variation to measure."})
     by_community = timed("moran_by_community", 0.75, lambda: _moran_by_community(grid, y, params, names or {}))
-    evidence = assess_evidence(grid, counts, cells.gi_bin, smallest_p, alpha=params.alpha, names=names or {})
+    evidence = assess_evidence(grid, counts, cells.gi_bin, local.smallest_p, alpha=params.alpha, names=names or {})
     warnings = []
     if len(graph.islands):
         warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")
     warnings += [v["message"] for v in by_community.values() if "message" in v]
     return AnalysisResult(cells=cells, moran=moran, moran_by_community=by_community,
                           islands=int(len(graph.islands)), components=graph.n_components,
-                          timings=timings, warnings=warnings, draws_method=draws,
-                          significance=significance, evidence=evidence)
+                          timings=timings, warnings=warnings, draws_method=local.draws_method,
+                          significance=local.significance, evidence=evidence)
 
 
-def _conditional_cells(grid, counts, y, graph, tails: LocalTails, params: AnalysisParameters, timed):
+@dataclass
+class LocalStatistics:
+    """Gi* and local Moran per cell with their p-values and classes (the per-cell fields of a run).
+
+    ``fields`` holds the arrays of :class:`CellResults` other than the cell, community and count;
+    ``smallest_p`` each cell's power ceiling (None for the analytic inference).
+    """
+
+    fields: dict[str, np.ndarray]
+    significance: dict[str, Any]
+    draws_method: str
+    smallest_p: np.ndarray | None
+
+
+def _untimed(name: str, fraction: float, work):
+    return work()
+
+
+def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_untimed) -> LocalStatistics:
+    """Gi*, local Moran, their p-values and classes for ``y`` on ``graph``, by ``params.inference``."""
+    y = np.asarray(y, dtype=np.float64)
+    if params.inference == "analytic":
+        return _analytic_local(y, graph, params, timed)
+    tails = timed("conditional_p", 0.45, lambda: conditional_tails(
+        y, graph, seed=params.seed, permutations=max(params.permutations, 999)))
+    return _conditional_local(y, graph, tails, params, timed)
+
+
+def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, timed) -> LocalStatistics:
     """Cells classed by the calibrated conditional p (the default)."""
     with np.errstate(divide="ignore", invalid="ignore"):  # z is undefined when every cell is equal
         gi = timed("gi_star", 0.55, lambda: gi_star(y, graph, seed=params.seed, permutations=0))
@@ -179,8 +202,7 @@ def _conditional_cells(grid, counts, y, graph, tails: LocalTails, params: Analys
     lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
     gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
     lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
-    cells = CellResults(
-        cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
+    fields = dict(
         gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
         gi_bin=gi_bin_from_tails(tails.direction, gi_p_fdr),
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa_p, lisa_p_fdr=lisa_p_fdr,
@@ -200,17 +222,16 @@ def _conditional_cells(grid, counts, y, graph, tails: LocalTails, params: Analys
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
     }
-    return cells, significance
+    return LocalStatistics(fields, significance, tails.method, tails.smallest_p)
 
 
-def _analytic_cells(grid, counts, y, graph, params: AnalysisParameters, timed):
+def _analytic_local(y, graph, params: AnalysisParameters, timed) -> LocalStatistics:
     """Cells classed as ArcGIS does (analytic p of z) and LISA by esda-style pseudo-p: on request only."""
     gi = timed("gi_star", 0.45, lambda: gi_star(y, graph, seed=params.seed, permutations=params.permutations))
     lisa = timed("local_moran", 0.6, lambda: local_moran(y, graph, seed=params.seed, permutations=params.permutations))
     gi_p_fdr = fdr_bh(gi.p_norm) if params.fdr else gi.p_norm
     lisa_p_fdr = fdr_bh(lisa.p_sim) if params.fdr else lisa.p_sim
-    cells = CellResults(
-        cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
+    fields = dict(
         gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=gi.p_sim, gi_p_fdr=gi_p_fdr, gi_bin=gi_bin(gi.z, gi_p_fdr),
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa.p_sim, lisa_p_fdr=lisa_p_fdr,
         lisa_label=_lisa_labels(lisa, lisa_p_fdr, params),
@@ -226,7 +247,7 @@ def _analytic_cells(grid, counts, y, graph, params: AnalysisParameters, timed):
         "permutations_per_cell": params.permutations,
         "smallest_reachable_p": (2.0 / (params.permutations + 1)) if params.permutations else None,
     }
-    return cells, significance, gi.draws_method
+    return LocalStatistics(fields, significance, gi.draws_method, None)
 
 
 def _lisa_labels(lisa, p: np.ndarray, params: AnalysisParameters) -> np.ndarray:
