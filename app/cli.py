@@ -277,6 +277,9 @@ def analyses_run(
     permutations: int = 999,
     seed: Optional[int] = None,
     fdr: Annotated[bool, typer.Option(help="False-discovery-rate correction")] = True,
+    inference: Annotated[str, typer.Option(
+        help="conditional (default: exact, calibrated on sparse counts) or analytic (as ArcGIS; over-reports)")
+    ] = "conditional",
     top: Annotated[int, typer.Option(help="Neighbourhoods to print")] = 10,
 ) -> None:
     """Run a hotspot analysis now and print the neighbourhood ranking."""
@@ -292,7 +295,7 @@ def analyses_run(
     try:
         request = analyses.AnalysisRequest(
             communities=community or [], resolution=resolution, start=start, end=end,
-            categories=category or [], permutations=permutations, seed=seed, fdr=fdr,
+            categories=category or [], permutations=permutations, seed=seed, fdr=fdr, inference=inference,
         )
     except ValidationError as exc:
         raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
@@ -313,9 +316,11 @@ def analyses_run(
     finally:
         engine.dispose()
     provenance = run["provenance"]
-    moran = provenance["moran"]
+    moran = provenance["moran"] or {}
+    global_moran = (f"Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})" if "I" in moran
+                    else moran.get("message", ""))
     typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "
-               f"seed {provenance['seed']}, Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})")
+               f"seed {provenance['seed']}, {global_moran}; significance: {provenance['significance']['method']}")
     typer.echo(f"{'rank':>4}  {'community':<32} {'incidents':>9} {'per km2':>8} {'hot 99/95/90':>13} {'in hot':>7}")
     for row in ranking[:top]:
         hot = row["hot_cells"]
@@ -324,6 +329,9 @@ def analyses_run(
                    f"{row['share_in_hot_cells']:>7.0%}")
     for warning in provenance["warnings"]:
         typer.echo(f"  note: {warning}")
+    verdict = (provenance.get("evidence") or {}).get("message")
+    if verdict:
+        typer.echo(f"  {verdict}")
 
 
 @cli.command("demo")

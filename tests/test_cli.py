@@ -68,8 +68,11 @@ def test_boundaries_then_analysis_prints_the_ranking(cli_env, tmp_path):
     _hotspots(cli_env, "incidents", "import", str(path), "--source", "kna", "--no-progress")
     out = _hotspots(cli_env, "analyses", "run", "--all", "--resolution", "9", "--permutations", "99",
                     "--seed", "5").stdout
-    assert "completed" in out and "seed 5" in out
+    assert "completed" in out and "seed 5" in out and "significance: exact-conditional" in out
     first_row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
     assert "Saint George Basseterre" in first_row
+    old = _hotspots(cli_env, "analyses", "run", "--all", "--resolution", "9", "--inference", "analytic",
+                    "--seed", "5").stdout
+    assert "significance: analytic normal p" in old
     bad = _hotspots(cli_env, "analyses", "run", "--community", "Atlantis", expect=2)
     assert "Atlantis" in bad.stderr
