@@ -19,14 +19,15 @@ COPY app ./app
 COPY spatial ./spatial
 COPY models ./models
 COPY migrations ./migrations
-COPY static ./static
-COPY scripts ./scripts
-COPY frontend/package.json frontend/package-lock.json ./frontend/
-# Editable, so alembic.ini, migrations/ and static/ stay beside the code. Leaflet and its plugins
-# come from the npm registry at build time (tarballs checked against frontend/package-lock.json)
-# and are served by the service itself (no CDN).
-RUN pip install -e . \
- && bash scripts/ensure-assets.sh --no-cache \
+# Installed as a package (migrations and the lock file of the map assets ship inside it), then the
+# build tree is removed: the service runs from site-packages like any installed program. Leaflet and
+# its plugin come from the npm registry at build time (tarballs checked against
+# app/frontend/package-lock.json) into the data directory, and are served by the service itself.
+ENV HOTSPOTS_DATA_DIR=/srv/hotspots/var
+RUN pip install . \
+ && rm -rf /srv/hotspots/app /srv/hotspots/spatial /srv/hotspots/models /srv/hotspots/migrations \
+      /srv/hotspots/pyproject.toml /srv/hotspots/alembic.ini /srv/hotspots/build \
+ && python -m app.assets --dest /srv/hotspots/var/static/vendor --no-cache \
  && chown -R hotspots:hotspots /srv/hotspots
 
 USER hotspots

@@ -38,9 +38,12 @@ def _session(settings: Settings):
 def alembic_config(database_url: str):
     from alembic.config import Config
 
-    root = Path(__file__).resolve().parent.parent
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "migrations"))
+    import migrations
+
+    # The scripts ship inside the package, so this works from any directory and from a wheel;
+    # alembic.ini at the top of a checkout stays for developers' own alembic commands.
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).resolve().parent))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False
     return config
@@ -346,6 +349,7 @@ def demo(
     from app.services.demo import prepare_demo
 
     settings = Settings()
+    _ensure_map_assets(settings)
     command.upgrade(alembic_config(settings.database_url), "head")
     engine, session = _session(settings)
     with session:
@@ -371,7 +375,22 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from app.main import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port)
+    settings = Settings()
+    _ensure_map_assets(settings)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _ensure_map_assets(settings: Settings) -> None:
+    """Map pages need Leaflet from static/vendor: fetch it now (checked) or stop with the reason."""
+    from app.assets import CHECKOUT_CACHE, AssetError, ensure_assets
+    from app.settings import CHECKOUT
+
+    cache = CHECKOUT_CACHE if CHECKOUT else settings.data_dir / "npm-cache"
+    try:
+        ensure_assets(settings.static_dir / "vendor", cache, say=typer.echo)
+    except AssetError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from exc
 
 
 def main() -> None:

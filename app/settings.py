@@ -14,6 +14,13 @@ PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change
 
 BBox = tuple[float, float, float, float]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A developer's checkout (alembic.ini and pyproject.toml beside the code) keeps var/ and static/
+# in the project; an installed package keeps them under the directory it is started from.
+CHECKOUT = (PROJECT_ROOT / "alembic.ini").is_file() and (PROJECT_ROOT / "pyproject.toml").is_file()
+
+
+def _default_data_dir() -> Path:
+    return PROJECT_ROOT / "var" if CHECKOUT else Path.cwd() / "var"
 
 
 class Settings(BaseSettings):
@@ -29,7 +36,7 @@ class Settings(BaseSettings):
     # Empty: the embedded SQLite file <data_dir>/hotspots.sqlite (no server needed). Production:
     # postgresql+psycopg://user@host:5432/dbname (PostGIS).
     database_url: str = ""
-    data_dir: Path = PROJECT_ROOT / "var"
+    data_dir: Path = Field(default_factory=_default_data_dir)
     secret_key: str = "dev-secret-change-me"
     timezone: str = "America/St_Kitts"
     # Optional bounding box of the service area (west, south, east, north), in lon/lat.
@@ -59,9 +66,10 @@ class Settings(BaseSettings):
     auth_cache_s: float = Field(default=10, ge=0, le=300)
     # "thread": runs execute in a background thread; "inline": inside the submitting request.
     analysis_worker: Literal["thread", "inline"] = "thread"
-    # Maps and pages. static/vendor holds the front-end assets (scripts/ensure-assets.sh),
-    # static/maps the generated map pages. No basemap by default: the maps work offline.
-    static_dir: Path = PROJECT_ROOT / "static"
+    # Maps and pages. static/vendor holds the front-end assets (app/assets.py), static/maps the
+    # generated map pages; default static/ in a checkout, <data_dir>/static when installed.
+    # No basemap by default: the maps work offline.
+    static_dir: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
     map_inline_max_cells: int = Field(default=3000, ge=1)  # larger runs draw from vector tiles
     basemap_url: str | None = None  # e.g. https://tile.example.org/{z}/{x}/{y}.png
     basemap_attribution: str = ""
@@ -71,6 +79,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_embedded_database(self) -> "Settings":
+        if self.static_dir is None:
+            self.static_dir = PROJECT_ROOT / "static" if CHECKOUT else self.data_dir / "static"
         if not self.database_url.strip():
             self.database_url = f"sqlite:///{(self.data_dir / 'hotspots.sqlite').resolve()}"
         return self

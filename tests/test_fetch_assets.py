@@ -1,4 +1,4 @@
-"""scripts/fetch_assets.py: integrity check, member selection, idempotence, cache, registry mirrors.
+"""app/assets.py: integrity check, member selection, idempotence, cache, registry mirrors.
 
 Tarballs are built here and served from a file:// "registry"; no network, no database, nothing
 imported but the script itself (standard library only).
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("fetch_assets", ROOT / "scripts" / "fetch_assets.py")
+_spec = importlib.util.spec_from_file_location("fetch_assets", ROOT / "app" / "assets.py")
 fa = importlib.util.module_from_spec(_spec)
 sys.modules.setdefault("fetch_assets", fa)  # dataclasses look their module up there
 _spec.loader.exec_module(fa)
@@ -231,6 +231,6 @@ def test_network_failure_is_a_clear_error_and_exit_status(good, monkeypatch, cap
 
 
 def test_the_project_lock_file_pins_what_the_pages_need():
-    packages = fa.read_lock(ROOT / "frontend" / "package-lock.json", fa.ASSETS)
+    packages = fa.read_lock(ROOT / "app" / "frontend" / "package-lock.json", fa.ASSETS)
     assert {(p.name, p.version) for p in packages} == {("leaflet", "1.9.4"), ("leaflet.vectorgrid", "1.3.0")}
     assert all(p.integrity.startswith("sha512-") for p in packages)

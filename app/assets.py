@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Fetch the map's front-end assets into static/vendor/ with Python alone (no Node.js, no npm).
 
-frontend/package-lock.json stays the pinned source of truth (update it with npm if you like:
-``npm install --package-lock-only leaflet@X`` in frontend/). For each package the pages use, this
+app/frontend/package-lock.json (shipped inside the package) stays the pinned source of truth
+(update it with npm if you like: ``npm install --package-lock-only leaflet@X`` in app/frontend/). For each package the pages use, this
 script downloads the tarball from the npm registry, checks it against the lock file's
 ``integrity`` (SRI, sha512) before reading anything from it, and writes only the named files into
 a temporary directory beside static/vendor/, which then replaces static/vendor/ in one rename.
@@ -14,8 +13,12 @@ topojson-client and whatwg-fetch, and uses the global ``L``; no other package is
 Environment:
   HOTSPOTS_NPM_REGISTRY, else npm_config_registry   registry (mirror) base URL;
                                                     default https://registry.npmjs.org/
-Tarballs are kept in frontend/.cache/ (``--cache-dir``; ``--no-cache`` to keep none), so a
-second run, or a run after the vendor directory was removed, works offline.
+Tarballs are kept in app/frontend/.cache/ in a checkout, or <data dir>/npm-cache when installed
+(``--cache-dir``; ``--no-cache`` to keep none), so a second run, or a run after the vendor
+directory was removed, works offline.
+
+Run it as ``python3 -m app.assets`` (scripts/ensure-assets.sh) or let ``hotspots serve`` and
+``hotspots demo`` call :func:`ensure_assets` on start.
 
 Standard library only.
 """
@@ -43,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = Path(__file__).resolve().parent / "frontend" / "package-lock.json"
+CHECKOUT_CACHE = Path(__file__).resolve().parent / "frontend" / ".cache"
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
 STAMP = ".fetched-assets"
 MAX_TARBALL_BYTES = 64 * 1024 * 1024
@@ -105,7 +110,7 @@ def read_lock(lock_path: Path, names) -> list[Locked]:
         else:  # lockfileVersion 1
             entry = (lock.get("dependencies") or {}).get(name)
         if not entry or not entry.get("version"):
-            raise AssetError(f"{name} is not in {lock_path}; run `npm install` in frontend/ to update the lock")
+            raise AssetError(f"{name} is not in {lock_path}; run `npm install` in app/frontend/ to update the lock")
         if not entry.get("integrity"):
             raise AssetError(f"{name} has no integrity hash in {lock_path}; refusing to fetch it unchecked")
         found.append(Locked(name, entry["version"], entry["integrity"], entry.get("resolved")))
@@ -338,12 +343,34 @@ def fetch_assets(lock_path: Path, vendor: Path, cache_dir: Path | None, registry
     return True
 
 
+def ensure_assets(vendor: Path, cache_dir: Path | None, say: Callable[[str], None] = print) -> None:
+    """Make sure ``vendor`` holds the map assets of the shipped lock file, fetching them if not.
+
+    Raises
+    ------
+    AssetError
+        When they are missing and cannot be fetched (no registry, no cache): the caller must
+        stop rather than serve map pages without Leaflet.
+    """
+    if up_to_date(vendor, lock_digest(LOCK)):
+        return
+    say(f"Fetching the map's assets (Leaflet) into {vendor} from the npm registry, checked against the "
+        "lock file; this happens once.")
+    try:
+        fetch_assets(LOCK, vendor, cache_dir, registry_from_env(), force=True)
+    except (AssetError, OSError) as exc:
+        raise AssetError(f"The map's assets are missing from {vendor} and could not be fetched ({exc}). "
+                         "Allow access to the npm registry (or set HOTSPOTS_NPM_REGISTRY to a mirror) and "
+                         "start again, or run `python3 -m app.assets --dest <static dir>/vendor` where "
+                         "the registry can be reached.") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lock", type=Path, default=ROOT / "frontend" / "package-lock.json")
+    parser.add_argument("--lock", type=Path, default=LOCK)
     parser.add_argument("--dest", type=Path, default=ROOT / "static" / "vendor")
-    parser.add_argument("--cache-dir", type=Path, default=ROOT / "frontend" / ".cache",
-                        help="where tarballs are kept for offline runs (default frontend/.cache)")
+    parser.add_argument("--cache-dir", type=Path, default=CHECKOUT_CACHE,
+                        help="where tarballs are kept for offline runs (default app/frontend/.cache)")
     parser.add_argument("--no-cache", action="store_true", help="keep no tarballs")
     parser.add_argument("--registry", help="npm registry base URL (default: $HOTSPOTS_NPM_REGISTRY, "
                                            "$npm_config_registry, else https://registry.npmjs.org/)")
@@ -355,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if up_to_date(args.dest, lock_digest(args.lock)) and not args.force:
             return 0
-        print("== installing front-end assets (npm registry, checked against frontend/package-lock.json) ==")
+        print("== installing front-end assets (npm registry, checked against app/frontend/package-lock.json) ==")
         fetch_assets(args.lock, args.dest, cache_dir, registry, force=True)
     except AssetError as exc:
         print(f"fetch_assets: error: {exc}", file=sys.stderr)
