@@ -143,9 +143,13 @@ def _layout(y: np.ndarray, graph: NeighbourGraph) -> _Layout:
     integer = bool(np.all(moved == np.round(moved)))
     largest = float(np.abs(moved).max()) if len(moved) else 0.0
     spread = float(np.abs(moved).sum())
-    bound = n * lcm * largest * spread + abs(float(moved.sum())) * float(g.max(initial=0)) * spread
+    most = int(cardinality.max(initial=0))
+    # |d'Ad| <= most * largest * spread bounds every partial sum of n * L d'Wd and its parts
+    bound = (n * lcm * most * largest * spread
+             + abs(float(moved.sum())) * float(g.max(initial=0)) * spread)
     exact = integer and bound < _EXACT_LIMIT
-    fits_int16 = exact and largest * int(cardinality.max(initial=0)) <= _INT16_LIMIT
+    # upper @ placed sums up to `most` neighbours with weight 2 in int16
+    fits_int16 = exact and 2 * largest * most <= _INT16_LIMIT
     dtype = np.int16 if fits_int16 else np.float64
     scale = lcm / modal_k
     rows = np.flatnonzero(row_weight != scale)

@@ -13,7 +13,7 @@ import h3
 import numpy as np
 import pytest
 
-from spatial.moran_permutation import moran_tied_counts
+from spatial.moran_permutation import _layout, moran_tied_counts
 from spatial.stats import _weights_matrix, moran_global
 from spatial.weights import h3_neighbours, to_libpysal
 
@@ -150,3 +150,18 @@ def test_esda_draws_reproduce_esda_p_sim_exactly(kna_graph):
         assert ours.draws_method == "esda"
     with pytest.raises(ValueError):
         moran_global(y, kna_graph, seed=1, permutations=9, draws="numba")
+
+
+def test_large_counts_leave_int16_and_keep_the_counts(kna_graph):
+    """I is unchanged by y -> c y. At c = 700 the counts overflow the int16 buffer and are
+    placed in float64, still exact; at c = 1000 the bound passes 2**53 and the float
+    comparison with its tolerance takes over. The counts must not change."""
+    y = np.random.default_rng(12).poisson(0.5, kna_graph.n).astype(float)
+    assert y.max() == 5
+    small = moran_tied_counts(y, kna_graph, permutations=299, seed=13)
+    assert _layout(y, kna_graph).differences.dtype == np.int16
+    assert _layout(700 * y, kna_graph).differences.dtype == np.float64
+    larger = moran_tied_counts(700 * y, kna_graph, permutations=299, seed=13)
+    largest = moran_tied_counts(1000 * y, kna_graph, permutations=299, seed=13)
+    assert small.exact and larger.exact and not largest.exact
+    assert {(c.larger, c.smaller) for c in (small, larger, largest)} == {(small.larger, small.smaller)}
