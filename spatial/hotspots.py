@@ -263,6 +263,7 @@ def _moran_summary(y: np.ndarray, graph, params: AnalysisParameters) -> dict[str
         "I": result.I, "expected_I": result.expected, "z": result.z_norm, "p_norm": result.p_norm,
         "z_randomisation": result.z_rand, "p_randomisation": result.p_rand,
         "p_sim": result.p_sim, "p_sim_kind": result.p_sim_kind, "permutations": result.permutations,
+        "at_least_as_large": result.larger, "at_most_as_large": result.smaller, "ties": result.tie_rule,
     }
 
 
