@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DATA = ROOT / "bench" / "data"
+DATA.mkdir(parents=True, exist_ok=True)  # generated inputs; not in git (a fresh clone has none)
 ADMIN_URL = os.environ.get("HOTSPOTS_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
