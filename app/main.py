@@ -11,18 +11,27 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
+from app.api.routes import (analyses, audit, boundaries, communities, health, incidents, maps, pages,
+                            sensitive_terms, tiles, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import PrincipalCache, RateLimiter
+from app.services import sensitive_categories
 from app.services.tiles import TileCache
 from app.settings import Settings
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
 
 log = logging.getLogger(__name__)
+
+
+def publish_privacy_rules(sessions, settings: Settings) -> None:
+    """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request."""
+    with sessions() as session:
+        sensitive_categories.sync_settings(session, settings)
+        session.commit()
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True,
@@ -47,6 +56,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
                         "to PostGIS')", settings.database_url)
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
+        publish_privacy_rules(app.state.sessionmaker, settings)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
         # the garbage collector's way, which trims the slowest requests.
         if settings.environment != "test":  # tests build many apps in one process
@@ -100,6 +110,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(analyses.router)
     app.include_router(users.router)
+    app.include_router(sensitive_terms.router)
     app.include_router(audit.router)
     app.include_router(maps.router)
     app.include_router(pages.router)

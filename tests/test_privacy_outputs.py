@@ -273,14 +273,18 @@ def test_police_pages_keep_exact_counts(map_client, tokens, world):
 
 # --- the database wall ---------------------------------------------------------------------------
 
-def test_restricted_role_reads_parents_but_never_incidents(session):
+def test_restricted_role_reads_published_parents_but_never_incidents(session):
     restrict(session)
     try:
         with pytest.raises(ProgrammingError, match="permission denied"):
             with session.begin_nested():
                 session.execute(text("SELECT 1 FROM incidents LIMIT 1"))
-        session.execute(text("SELECT 1 FROM hotspot_cell_parents LIMIT 1")).all()
-        assert session.execute(text(
+        session.execute(text("SELECT incidents FROM published_cell_parents LIMIT 1")).all()
+        for column in ("incidents", "published_incidents"):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                with session.begin_nested():
+                    session.execute(text(f"SELECT {column} FROM hotspot_cell_parents LIMIT 1"))
+        assert not session.execute(text(
             "SELECT has_table_privilege('hotspots_restricted', 'hotspot_cell_parents', 'INSERT')")).scalar_one()
     finally:
         session.rollback()

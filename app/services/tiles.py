@@ -165,6 +165,13 @@ class TileCache:
                 _, evicted = self._tiles.popitem(last=False)
                 self.bytes -= len(evicted.content) + 200
 
+    def clear(self) -> None:
+        """Forget everything (a shared run was withdrawn: its facts and tiles must be read again)."""
+        with self._lock:
+            self._tiles.clear()
+            self._runs.clear()
+            self.bytes = 0
+
     def run(self, run_id: int) -> FinishedRun | None:
         return self._runs.get(run_id)
 
@@ -299,8 +306,6 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
         else:
             count, content = tile_store.communities_tile_aggregated(
                 session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
-                excluded=list(audience.excluded_patterns), min_count=audience.min_count,
-                hold_back_days=audience.hold_back_days,
                 names=None if audience.communities is None else sorted(audience.communities))
         if _fits(count, content):
             # Content-addressed, with the audience too: a 304 never confirms another audience's copy.
