@@ -101,8 +101,11 @@ def test_viewer_hotspot_tiles_hide_small_counts_at_every_zoom(client, tokens, wo
             assert ("incidents" in props) != bool(props.get("suppressed")), props
             assert SENSITIVE not in json.dumps(props)
             suppressed += "incidents" not in props
-            if z < 12 and "incidents" in props:  # parent sums are rounded to tens below analyst
-                assert props["incidents"] % 10 == 0, props
+            if z < 12:  # parents publish the sum of their children shown, nothing else
+                assert set(props) <= {"cell", "resolution", "incidents", "suppressed", "cells", "gi_bin",
+                                      "hot_cells", "cold_cells"}, props
+            else:
+                assert not set(props) & {"gi_z", "gi_p_fdr", "gi_p", "lisa_i"}, props
     assert suppressed > 0, "some small counts should have been left out"
 
 

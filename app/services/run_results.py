@@ -126,6 +126,9 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     for entry in ranking:
         entry.pop("moran")
         entry["counted_over"] = "cells shown (cells under the privacy threshold add nothing)"
+        entry["suppressed"] = entry["incidents"] == 0 and entry["cells_hidden"] > 0
+        if entry["suppressed"]:  # no cell shown: a sum of nothing, not "no incidents"
+            entry.update(incidents=None, incidents_per_km2=None, share_in_hot_cells=None)
     return audience.keep(ranking)
 
 

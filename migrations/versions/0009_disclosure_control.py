@@ -92,7 +92,8 @@ def _views(k: str) -> list[str]:
         # today the sum could hold children now hidden, so it is not shown.
         f"CREATE VIEW published_cell_parents{barrier} AS "
         "SELECT p.run_id, p.resolution, p.cell, p.cells, "
-        f"CASE WHEN p.published_min_count >= {k} THEN p.published_incidents END AS incidents, "
+        # 0: no child shown, so nothing to publish (hidden, as the children are).
+        f"CASE WHEN p.published_min_count >= {k} THEN nullif(p.published_incidents, 0) END AS incidents, "
         f"p.gi_bin, p.hot_cells, p.cold_cells, p.geom{parent_box} "
         "FROM hotspot_cell_parents p JOIN hotspot_runs r ON r.id = p.run_id WHERE r.audience = 'shared'",
     ]
