@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def publish_privacy_rules(sessions, settings: Settings) -> None:
-    """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request."""
+    """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request.
+
+    Read first: on SQLite a writing session waits for the one write lock, which another process
+    (or a test's open transaction) may hold while nothing needs writing."""
+    with sessions(read_only=True) as session:
+        if not sensitive_categories.settings_pending(session, settings):
+            return
     with sessions() as session:
         sensitive_categories.sync_settings(session, settings)
         session.commit()

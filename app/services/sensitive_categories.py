@@ -90,13 +90,24 @@ def remove_term(session: Session, term: str) -> dict[str, Any]:
     return {"term": cleaned, "removed": removed, **reclassify(session)}
 
 
+def _fresh_terms(session: Session, settings: Settings) -> list[str]:
+    known = {t["term"] for t in disclosure_store.admin_terms(session)} | set(SHIPPED_TERMS)
+    return sorted({normalise_term(t) for t in settings.sensitive_categories} - known - {""})
+
+
+def settings_pending(session: Session, settings: Settings) -> bool:
+    """Whether the database's rules or terms lag behind the settings (a read, no lock taken)."""
+    rules = disclosure_store.rules(session)
+    return (rules != {"min_count": max(settings.privacy_min_count, 3),
+                      "hold_back_days": settings.privacy_hold_back_days}
+            or bool(_fresh_terms(session, settings)))
+
+
 def sync_settings(session: Session, settings: Settings) -> None:
     """At start-up: the database applies the settings' k and hold-back, and their terms are in force."""
     disclosure_store.set_rules(session, min_count=max(settings.privacy_min_count, 3),
                                hold_back_days=settings.privacy_hold_back_days)
-    known = {t["term"] for t in disclosure_store.admin_terms(session)}
-    fresh = [normalise_term(t) for t in settings.sensitive_categories if normalise_term(t) not in known]
-    fresh = [t for t in fresh if t and t not in SHIPPED_TERMS]
+    fresh = _fresh_terms(session, settings)
     for term in fresh:
         disclosure_store.add_term(session, term, None)
     if fresh:
