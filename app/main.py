@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import (analyses, audit, boundaries, communities, health, incidents, maps, pages,
@@ -31,13 +32,19 @@ def publish_privacy_rules(sessions, settings: Settings) -> None:
     """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request.
 
     Read first: on SQLite a writing session waits for the one write lock, which another process
-    (or a test's open transaction) may hold while nothing needs writing."""
-    with sessions(read_only=True) as session:
-        if not sensitive_categories.settings_pending(session, settings):
-            return
-    with sessions() as session:
-        sensitive_categories.sync_settings(session, settings)
-        session.commit()
+    (or a test's open transaction) may hold while nothing needs writing. A database that is down
+    or not migrated yet does not stop the service starting (/readyz says so); the database keeps
+    the rules it last had until the next start."""
+    try:
+        with sessions(read_only=True) as session:
+            if not sensitive_categories.settings_pending(session, settings):
+                return
+        with sessions() as session:
+            sensitive_categories.sync_settings(session, settings)
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        log.error("privacy rules not written to the database (%s); it keeps the rules it last had",
+                  exc.__class__.__name__)
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True,
