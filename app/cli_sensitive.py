@@ -22,9 +22,9 @@ def _change(action: str, term: str) -> None:
     engine, session = _session(Settings())
     try:
         with session:
-            change = sensitive_categories.add_term if action == "add" else sensitive_categories.remove_term
             try:
-                changes = change(session, term, None)
+                changes = (sensitive_categories.add_term(session, term, None) if action == "add"
+                           else sensitive_categories.remove_term(session, term))
             except ServiceError as exc:
                 session.rollback()
                 record(session, action=f"sensitive_term.{action}", outcome="refused", actor="command line",

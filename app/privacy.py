@@ -3,10 +3,12 @@
 Analysts and above (police) see points and exact counts. Everyone else —
 viewers, partners, the public when enabled — sees aggregates only:
 
-- runs marked ``shared`` (counted without sensitive categories and the
-  held-back days, at H3 resolution ``privacy_max_resolution`` or coarser);
+- runs marked ``shared`` (counted without the categories classed sensitive and
+  the held-back days, at H3 resolution ``privacy_max_resolution`` or coarser, on
+  the publication calendar: app/services/releases.py);
 - counts under ``privacy_min_count`` (k, never below 3) suppressed: shown as
-  ``null`` with ``suppressed: true``;
+  ``null`` with ``suppressed: true``; only the Gi_Bin and LISA classes besides,
+  never a statistic computed from exact counts, and every sum over cells shown;
 - no sensitive category in any breakdown;
 - a partner limited to some communities sees only those; anything else
   answers 404, as if it did not exist.

@@ -129,6 +129,8 @@ def _near_miss(folded: str, name_words: list[str], term: str) -> bool:
         if len(term_word) < 5:
             continue
         for word in name_words:
+            if word.startswith(stem(term_word)):
+                continue  # one word of a longer term ("assault" of "indecent assault") is no near miss
             if abs(len(word) - len(term_word)) <= 2 and difflib.SequenceMatcher(None, word, term_word).ratio() >= 0.8:
                 return True  # one or two letters off ("BUGERY", "INCESTE", "DOMESTC")
     return False
