@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from app.cli_sensitive import sensitive_cli
 from app.settings import Settings
 
 cli = typer.Typer(help="Crime-hotspot mapping service.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -23,6 +24,7 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(incidents_cli, name="incidents")
 cli.add_typer(boundaries_cli, name="boundaries")
 cli.add_typer(analyses_cli, name="analyses")
+cli.add_typer(sensitive_cli, name="sensitive")
 
 SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geojson"
 SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"

@@ -60,6 +60,12 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class Unprocessable(ServiceError):
+    """Well-formed, but not something the service may do (a shared run off the publication calendar)."""
+
+    status_code = 422
+
+
 class TooManyRequests(ServiceError):
     status_code = 429
 

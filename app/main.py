@@ -9,20 +9,42 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
+from app.api.routes import (analyses, audit, boundaries, communities, health, incidents, maps, pages,
+                            sensitive_terms, tiles, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.ratelimit import PrincipalCache, RateLimiter
+from app.services import sensitive_categories
 from app.services.tiles import TileCache
 from app.settings import Settings
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
 
 log = logging.getLogger(__name__)
+
+
+def publish_privacy_rules(sessions, settings: Settings) -> None:
+    """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request.
+
+    Read first: on SQLite a writing session waits for the one write lock, which another process
+    (or a test's open transaction) may hold while nothing needs writing. A database that is down
+    or not migrated yet does not stop the service starting (/readyz says so); the database keeps
+    the rules it last had until the next start."""
+    try:
+        with sessions(read_only=True) as session:
+            if not sensitive_categories.settings_pending(session, settings):
+                return
+        with sessions() as session:
+            sensitive_categories.sync_settings(session, settings)
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        log.error("privacy rules not written to the database (%s); it keeps the rules it last had",
+                  exc.__class__.__name__)
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool = True,
@@ -47,6 +69,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
                         "to PostGIS')", settings.database_url)
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
+        publish_privacy_rules(app.state.sessionmaker, settings)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
         # the garbage collector's way, which trims the slowest requests.
         if settings.environment != "test":  # tests build many apps in one process
@@ -100,6 +123,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(analyses.router)
     app.include_router(users.router)
+    app.include_router(sensitive_terms.router)
     app.include_router(audit.router)
     app.include_router(maps.router)
     app.include_router(pages.router)

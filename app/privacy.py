@@ -3,10 +3,12 @@
 Analysts and above (police) see points and exact counts. Everyone else —
 viewers, partners, the public when enabled — sees aggregates only:
 
-- runs marked ``shared`` (counted without sensitive categories and the
-  held-back days, at H3 resolution ``privacy_max_resolution`` or coarser);
+- runs marked ``shared`` (counted without the categories classed sensitive and
+  the held-back days, at H3 resolution ``privacy_max_resolution`` or coarser, on
+  the publication calendar: app/services/releases.py);
 - counts under ``privacy_min_count`` (k, never below 3) suppressed: shown as
-  ``null`` with ``suppressed: true``;
+  ``null`` with ``suppressed: true``; only the Gi_Bin and LISA classes besides,
+  never a statistic computed from exact counts, and every sum over cells shown;
 - no sensitive category in any breakdown;
 - a partner limited to some communities sees only those; anything else
   answers 404, as if it did not exist.
@@ -27,6 +29,10 @@ from app.settings import Settings
 from app.store.users import Principal
 
 
+# How a shared run left sensitive categories out: by their stored class (incident_categories).
+CLASSED = "left out by class"
+
+
 @dataclass(frozen=True)
 class Audience:
     """The privacy rules that apply to one request."""
@@ -35,7 +41,6 @@ class Audience:
     raw: bool
     min_count: int
     max_resolution: int
-    excluded_patterns: tuple[str, ...]  # sensitive categories, as SQL LIKE patterns
     hold_back_days: int
     communities: frozenset[str] | None  # a partner's scope; None: every community
 
@@ -45,34 +50,22 @@ class Audience:
             return value
         return int(value) if value >= self.min_count else None
 
-    def total(self, value: int | None) -> int | None:
-        """A run-wide total as this audience may see it.
-
-        Exact for police; below analyst rounded to tens, so a total minus the
-        parts shown never gives one small count away; not shown at all to a
-        scoped partner, since it includes other communities.
-        """
-        if value is None or self.raw:
-            return value
-        if self.communities is not None or value < self.min_count:
-            return None
-        return int(round(value, -1))
-
     def sees_community(self, name: str) -> bool:
         return self.communities is None or name in self.communities
 
     def sees_run(self, run: dict[str, Any]) -> bool:
         """A shared run, coarse enough, counted under rules at least as strict as today's, and (for a
-        scoped partner) covering all communities or one of its own."""
+        scoped partner) covering all communities or one of its own. (A run counted before a category
+        became sensitive stops being shared then: app/services/sensitive_categories.py.)"""
         if self.raw:
             return True
         parameters = run.get("parameters") or {}
         if run.get("audience") != "shared" or parameters.get("resolution", 99) > self.max_resolution:
             return False
-        if not set(self.excluded_patterns) <= set(parameters.get("excluded_category_patterns") or []):
-            return False  # a sensitive word was added since the run was counted
         if parameters.get("hold_back_days", 0) < self.hold_back_days:
             return False
+        if parameters.get("sensitive_categories") != CLASSED:
+            return False  # counted before categories were classed (migration 0009): its rules were weaker
         named = parameters.get("communities") or []
         return self.communities is None or not named or any(self.sees_community(n) for n in named)
 
@@ -89,7 +82,6 @@ class Audience:
         if self.raw:
             return "raw"
         rules = [str(self.min_count), str(self.max_resolution), str(self.hold_back_days),
-                 ",".join(sorted(self.excluded_patterns)),
                  "*" if self.communities is None else ",".join(sorted(self.communities))]
         return f"k{self.min_count}-" + hashlib.sha256("\0".join(rules).encode("utf-8")).hexdigest()[:12]
 
@@ -100,7 +92,6 @@ def audience_for(principal: Principal, settings: Settings) -> Audience:
         raw=sees_raw_data(principal.role),
         min_count=max(settings.privacy_min_count, 3),
         max_resolution=settings.privacy_max_resolution,
-        excluded_patterns=tuple(settings.sensitive_patterns),
         hold_back_days=settings.privacy_hold_back_days,
         communities=principal.communities,
     )

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from spatial.sensitive import SHIPPED_TERMS, classify
+
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 
 BBox = tuple[float, float, float, float]
@@ -51,8 +53,9 @@ class Settings(BaseSettings):
     # Privacy tiers for everyone below "analyst" (partners, viewers, the public).
     privacy_min_count: int = Field(default=5, ge=3, description="Counts below this are suppressed (never below 3)")
     privacy_max_resolution: int = Field(default=8, ge=5, le=9, description="Finest H3 resolution shown")
-    # A category is sensitive when its name contains any of these words (case-insensitive), so
-    # "CRIM SEXUAL ASSAULT", "SEX OFFENSE" and "OFFENSE INVOLVING CHILDREN" are all caught.
+    # Terms added to the shipped list (spatial/sensitive.py), matched on folded word stems, so
+    # "CRIM SEXUAL ASSAULT", "SEX OFFENSE" and "OFFENSE INVOLVING CHILDREN" are all caught; they
+    # are written to the sensitive_terms table at start-up, where admins add more.
     sensitive_categories: Annotated[list[str], NoDecode] = [
         "sex", "rape", "domestic", "child", "indecent", "incest", "trafficking", "abuse",
     ]
@@ -146,14 +149,8 @@ class Settings(BaseSettings):
         return sorted({v.strip().lower() for v in value if v.strip()})
 
     def is_sensitive(self, category: str | None) -> bool:
-        name = (category or "").lower()
-        return any(term in name for term in self.sensitive_categories)
-
-    @property
-    def sensitive_patterns(self) -> list[str]:
-        """The sensitive words as SQL LIKE patterns (wildcards in the words escaped)."""
-        escape = str.maketrans({"%": r"\%", "_": r"\_", "\\": "\\\\"})
-        return [f"%{term.translate(escape)}%" for term in self.sensitive_categories]
+        """Under the shipped terms and these (the admins' own are in the database)."""
+        return classify(category, (*SHIPPED_TERMS, *self.sensitive_categories)).sensitive
 
     @cached_property
     def zone(self) -> ZoneInfo:

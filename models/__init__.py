@@ -3,9 +3,10 @@
 from models.audit import AuditEvent
 from models.base import Base
 from models.communities import BoundarySet, Community
+from models.disclosure import IncidentCategory, PrivacyRules, SensitiveTerm
 from models.hotspots import HotspotCell, HotspotRun
 from models.imports import Import
 from models.incidents import Incident
 from models.users import ROLES, ApiToken, User, UserScope
 
-__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "ROLES", "User", "UserScope"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]

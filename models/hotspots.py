@@ -78,4 +78,7 @@ class HotspotCellParent(Base):
     gi_bin: Mapped[int] = mapped_column(SmallInteger)
     hot_cells: Mapped[int] = mapped_column()
     cold_cells: Mapped[int] = mapped_column()
+    # What audiences below analyst see: the sum of the children with k or more, and that k.
+    published_incidents: Mapped[int | None] = mapped_column(BigInteger)
+    published_min_count: Mapped[int | None] = mapped_column()
     geom = mapped_column(geometry("POLYGON"), nullable=False)

@@ -39,6 +39,9 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/users/{user_id}/tokens/revoke"): "admin",
     ("put", "/api/v1/users/{user_id}/communities"): "admin",
     ("get", "/api/v1/audit"): "admin",
+    ("get", "/api/v1/sensitive-categories"): "admin",
+    ("post", "/api/v1/sensitive-categories/terms"): "admin",
+    ("delete", "/api/v1/sensitive-categories/terms/{term}"): "admin",
     ("get", "/tiles/hotspots/{z}/{x}/{y}.mvt"): "public",
     ("get", "/tiles/communities/{z}/{x}/{y}.mvt"): "public",
     ("get", "/tiles/incidents/{z}/{x}/{y}.mvt"): "analyst",
@@ -70,7 +73,7 @@ def world(client, session, tokens):
                   if u["name"] == "matrix-target")
     return {
         "import_id": imported["import_id"], "set_id": set_id, "community_id": community_id, "run_id": run["id"],
-        "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens,
+        "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
     }
 
 
@@ -82,6 +85,8 @@ def _url(path: str, world: dict) -> str:
 def _call(client, method: str, url: str, headers: dict):
     if method in ("post", "put"):
         return client.request(method.upper(), url, headers=headers, json={})
+    if method == "delete":
+        return client.request("DELETE", url, headers=headers)
     return client.get(url, headers=headers, follow_redirects=False)
 
 

@@ -76,3 +76,29 @@ def test_boundaries_then_analysis_prints_the_ranking(cli_env, tmp_path):
     assert "significance: analytic normal p" in old
     bad = _hotspots(cli_env, "analyses", "run", "--community", "Atlantis", expect=2)
     assert "Atlantis" in bad.stderr
+
+
+def test_sensitive_terms_from_the_command_line_are_audited(cli_env, committed_database, tmp_path):
+    """Categories are classed at import; an admin term reclasses them; every change is audited."""
+    import psycopg
+
+    path = tmp_path / "categories.csv"
+    path.write_text("id,latitude,longitude,date,category\n" + "".join(
+        f"c{i},17.30,-62.72,2024-03-0{1 + i % 3} 10:00,{c}\n"
+        for i, c in enumerate(["CRIM SEXUAL ASSAULT", "BATTERY", "ASSAULT", "GAMBLING"])))
+    imported = _hotspots(cli_env, "incidents", "import", str(path), "--source", "categories", "--no-progress")
+    assert "4 inserted" in imported.stdout, imported.stdout
+    listed = _hotspots(cli_env, "sensitive", "list").stdout
+    assert "S CRIM SEXUAL ASSAULT" in listed and "  BATTERY" in listed
+    assert "? ASSAULT" not in listed  # a word of "indecent assault" alone is no near miss
+    added = _hotspots(cli_env, "sensitive", "add", "Gambling").stdout
+    assert '"term": "gambling"' in added
+    assert "S ROBBERY" not in _hotspots(cli_env, "sensitive", "list").stdout
+    refused = _hotspots(cli_env, "sensitive", "remove", "rape", expect=2)
+    assert "shipped" in refused.stderr
+    _hotspots(cli_env, "sensitive", "remove", "gambling")
+    with psycopg.connect(committed_database.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        actions = conn.execute("SELECT action, outcome FROM audit_events WHERE action LIKE 'sensitive_term.%' "
+                               "ORDER BY id").fetchall()
+    assert actions == [("sensitive_term.add", "ok"), ("sensitive_term.remove", "refused"),
+                       ("sensitive_term.remove", "ok")]

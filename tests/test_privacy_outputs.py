@@ -101,8 +101,11 @@ def test_viewer_hotspot_tiles_hide_small_counts_at_every_zoom(client, tokens, wo
             assert ("incidents" in props) != bool(props.get("suppressed")), props
             assert SENSITIVE not in json.dumps(props)
             suppressed += "incidents" not in props
-            if z < 12 and "incidents" in props:  # parent sums are rounded to tens below analyst
-                assert props["incidents"] % 10 == 0, props
+            if z < 12:  # parents publish the sum of their children shown, nothing else
+                assert set(props) <= {"cell", "resolution", "incidents", "suppressed", "cells", "gi_bin",
+                                      "hot_cells", "cold_cells"}, props
+            else:
+                assert not set(props) & {"gi_z", "gi_p_fdr", "gi_p", "lisa_i"}, props
     assert suppressed > 0, "some small counts should have been left out"
 
 
@@ -273,14 +276,18 @@ def test_police_pages_keep_exact_counts(map_client, tokens, world):
 
 # --- the database wall ---------------------------------------------------------------------------
 
-def test_restricted_role_reads_parents_but_never_incidents(session):
+def test_restricted_role_reads_published_parents_but_never_incidents(session):
     restrict(session)
     try:
         with pytest.raises(ProgrammingError, match="permission denied"):
             with session.begin_nested():
                 session.execute(text("SELECT 1 FROM incidents LIMIT 1"))
-        session.execute(text("SELECT 1 FROM hotspot_cell_parents LIMIT 1")).all()
-        assert session.execute(text(
+        session.execute(text("SELECT incidents FROM published_cell_parents LIMIT 1")).all()
+        for column in ("incidents", "published_incidents"):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                with session.begin_nested():
+                    session.execute(text(f"SELECT {column} FROM hotspot_cell_parents LIMIT 1"))
+        assert not session.execute(text(
             "SELECT has_table_privilege('hotspots_restricted', 'hotspot_cell_parents', 'INSERT')")).scalar_one()
     finally:
         session.rollback()

@@ -102,11 +102,13 @@ def test_parents_keep_the_strongest_class_and_sum_incidents():
 
     children = [h3.str_to_int(c) for c in h3.cell_to_children(h3.latlng_to_cell(*BASSETERRE, 8), 10)]
     cells = np.array(children[:4], dtype=np.int64)
-    parents, n, incidents, gi_bin, hot, cold = tile_store.aggregate_to_parents(
-        cells, np.array([1, 2, 3, 4]), np.array([0, -3, 2, 3]), 8)
+    parents, n, incidents, gi_bin, hot, cold, published = tile_store.aggregate_to_parents(
+        cells, np.array([1, 2, 3, 4]), np.array([0, -3, 2, 3]), 8, min_count=3)
     assert len(parents) == 1 and n[0] == 4 and incidents[0] == 10
+    assert published[0] == 7  # only the children shown below analyst (3 and 4) are summed
     assert gi_bin[0] == 3 and hot[0] == 2 and cold[0] == 1  # +3 beats -3 on a tie
-    _, _, _, gi_bin, _, _ = tile_store.aggregate_to_parents(cells[:3], np.array([1, 1, 1]), np.array([0, -3, 2]), 8)
+    _, _, _, gi_bin, _, _, _ = tile_store.aggregate_to_parents(cells[:3], np.array([1, 1, 1]), np.array([0, -3, 2]),
+                                                               8, min_count=3)
     assert gi_bin[0] == -3
 
 

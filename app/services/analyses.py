@@ -17,11 +17,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict
+from app.privacy import CLASSED
+from app.services import releases, sensitive_categories
 from app.settings import Settings
+from app.store import disclosure as disclosure_store
 from app.store import hotspots as run_store
 from app.store import tiles as tile_store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
+from spatial.sensitive import classify
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +68,12 @@ class AnalysisRequest(BaseModel):
 
 
 def submit(session: Session, request: AnalysisRequest, *, settings: Settings, user_id: int | None) -> int:
-    """Check the request against the active boundary set and the privacy rules, and queue a run."""
-    _check_audience(request, settings)
+    """Check the request against the active boundary set and the privacy rules, and queue a run.
+
+    A shared run must also be on the publication calendar and pass the release log
+    (app/services/releases.py): refused with 422 or 409 and what to change.
+    """
+    _check_audience(session, request, settings)
     set_id = run_store.active_boundary_set_id(session)
     if set_id is None:
         raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.")
@@ -80,23 +88,51 @@ def submit(session: Session, request: AnalysisRequest, *, settings: Settings, us
             parameters[key] = stamp.replace(tzinfo=settings.zone).isoformat()
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31 - 1)
     parameters["seed"] = seed
-    # A shared run is counted without sensitive categories and the held-back days, fixed now.
+    # A shared run is counted without sensitive categories and the held-back days, on the calendar.
     shared = request.audience == "shared"
-    parameters["excluded_category_patterns"] = settings.sensitive_patterns if shared else []
     parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
+    if shared:
+        parameters["sensitive_categories"] = CLASSED
+        start, end = releases.calendar_period(request.start and _local(request.start, settings),
+                                              request.end and _local(request.end, settings), zone=settings.zone,
+                                              hold_back_days=settings.privacy_hold_back_days)
+        parameters["start"], parameters["end"] = start and start.isoformat(), end.isoformat()
+        cells, counts = _counts(session, parameters, shapes)
+        conflict = releases.release_conflict(
+            session, parameters, cells, counts, min_count=disclosure_store.rules(session)["min_count"], run_id=None,
+            count_run=lambda earlier: _counts(session, earlier, run_store.community_shapes(
+                session, set_id, earlier.get("communities") or None)))
+        if conflict:
+            raise Conflict(conflict)
     run_id = run_store.create_run(session, parameters=parameters, seed=seed, boundary_set_id=set_id,
                                   user_id=user_id, audience=request.audience)
     session.commit()
     return run_id
 
 
-def _check_audience(request: AnalysisRequest, settings: Settings) -> None:
+def _local(stamp: datetime, settings: Settings) -> datetime:
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=settings.zone)
+
+
+def _counts(session: Session, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+    """Incidents per cell over the communities' box, as a run with these parameters counts them."""
+    west, south, east, north = shapely.total_bounds(shapely.from_wkb([s["wkb"] for s in shapes]))
+    return run_store.counts_per_cell(
+        session, resolution=parameters["resolution"], bbox=(west, south, east, north),
+        start=_stamp(parameters.get("start")), end=_stamp(parameters.get("end")),
+        categories=parameters.get("categories") or [], sources=parameters.get("sources") or [],
+        without_sensitive=parameters.get("sensitive_categories") == CLASSED,
+        hold_back_days=parameters.get("hold_back_days", 0))
+
+
+def _check_audience(session: Session, request: AnalysisRequest, settings: Settings) -> None:
     if request.audience != "shared":
         return
     if request.resolution > settings.privacy_max_resolution:
         raise BadRequest(f"A shared run must be at H3 resolution {settings.privacy_max_resolution} or coarser "
                          f"(asked for {request.resolution}): finer cells can point to single addresses.")
-    sensitive = sorted(c for c in request.categories if settings.is_sensitive(c))
+    terms = sensitive_categories.terms(session)
+    sensitive = sorted(c for c in request.categories if classify(c, terms).sensitive)
     if sensitive:
         raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
 
@@ -154,13 +190,14 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
 
     progress("counts", 0.2)
     clock = time.perf_counter()
-    west, south, east, north = shapely.total_bounds(polygons)
-    counted_cells, counted = run_store.counts_per_cell(
-        session, resolution=params["resolution"], bbox=(west, south, east, north),
-        start=_stamp(params["start"]), end=_stamp(params["end"]),
-        categories=params["categories"], sources=params["sources"],
-        excluded_category_patterns=params.get("excluded_category_patterns") or [], hold_back_days=params.get("hold_back_days", 0),
-    )
+    counted_cells, counted = _counts(session, params, shapes)
+    if run["audience"] == "shared":  # again now: incidents may have been imported since it was queued
+        conflict = releases.release_conflict(
+            session, params, counted_cells, counted, min_count=disclosure_store.rules(session)["min_count"],
+            run_id=run_id, count_run=lambda earlier: _counts(session, earlier, run_store.community_shapes(
+                session, run["boundary_set_id"], earlier.get("communities") or None)))
+        if conflict:
+            raise AnalysisRefused(conflict)
     counts = counts_on_grid(grid.cells, counted_cells, counted)
     timings["counts"] = time.perf_counter() - clock
 

@@ -14,9 +14,7 @@ from app.store import communities as community_store
 def active_communities(session: Session, audience: Audience) -> list[dict[str, Any]]:
     if audience.raw:
         return community_store.list_active_communities(session)
-    rows = community_store.list_active_communities_aggregated(
-        session, excluded=list(audience.excluded_patterns), min_count=audience.min_count,
-        hold_back_days=audience.hold_back_days)
+    rows = community_store.list_active_communities_aggregated(session)
     return [dict(r, suppressed=r["incidents"] is None) for r in audience.keep(rows, key="name")]
 
 
@@ -30,7 +28,5 @@ def community_detail(session: Session, community_id: int, audience: Audience, zo
     found = community_store.get_community_shape(session, community_id)
     if found is None or not audience.sees_community(found["name"]):
         raise NotFound(f"There is no community {community_id}.")
-    figures = community_store.community_breakdown_aggregated(
-        session, community_id, zone, excluded=list(audience.excluded_patterns), min_count=audience.min_count,
-        hold_back_days=audience.hold_back_days)
+    figures = community_store.community_breakdown_aggregated(session, community_id, zone)
     return {**found, **figures, "suppressed": figures["incidents"] is None}

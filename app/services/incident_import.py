@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from app.services import sensitive_categories
 from app.store import communities as community_store
 from app.store import imports as import_store
 from app.store import incidents as incident_store
@@ -44,12 +45,19 @@ class ImportReport:
     rejected_rows: list[dict[str, Any]] = field(default_factory=list)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+    # New categories this file brought: those classed sensitive (left out of everything shared)
+    # and near misses an admin should look at (a term added by an admin reclasses them).
+    sensitive_categories: list[dict[str, Any]] = field(default_factory=list)
+    near_misses: list[dict[str, Any]] = field(default_factory=list)
+    categories: set[str] = field(default_factory=set, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        found = asdict(self)
+        found.pop("categories")
+        return found
 
     def counts(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in ("rows_read", "inserted", "duplicates", "rejected")}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def import_incidents(
@@ -84,6 +92,9 @@ def import_incidents(
                 if progress:
                     progress(report.rows_read, chunk.progress)
         report.rejected_by_reason = dict(reasons.most_common())
+        for key, found in sensitive_categories.import_report(
+                sensitive_categories.classify_new(session, report.categories)).items():
+            setattr(report, key, found)
         if report.inserted == 0 and report.duplicates == 0:
             raise InvalidUpload(_nothing_usable_message(report), details=report.to_dict())
         import_store.finish_import(session, report.import_id, status="completed",
@@ -111,6 +122,10 @@ def _load_chunk(writer: incident_store.IncidentWriter, chunk: Chunk, report: Imp
         if len(report.rejected_rows) < REPORT_ROW_LIMIT:
             report.rejected_rows.append({"row": rejection.row, "reason": rejection.reason})
     batch = _drop_duplicates(chunk.batch, report, stored, seen)
+    if batch.category is None:
+        report.categories.add("")
+    else:
+        report.categories.update("" if c is None or c != c else str(c) for c in set(batch.category.tolist()))
     community = locator.locate(batch.lon, batch.lat)
     if community is not None:
         report.outside_communities += int((community < 0).sum())

@@ -79,8 +79,8 @@ var HOTSPOTS = (function () {
         tooltip: function (p) {
             return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
                 + "<tr><th>Incidents</th><td>" + count(p) + "</td></tr>"
-                + "<tr><th>Gi* z</th><td>" + num(p.gi_z, 2) + "</td></tr>"
-                + "<tr><th>p (FDR)</th><td>" + num(p.gi_p_fdr, 4) + "</td></tr>"
+                + (p.gi_z === undefined ? "" : "<tr><th>Gi* z</th><td>" + num(p.gi_z, 2) + "</td></tr>"
+                   + "<tr><th>p (FDR)</th><td>" + num(p.gi_p_fdr, 4) + "</td></tr>")
                 + "<tr><th>Class</th><td>" + esc(giLabel[p.gi_bin]) + "</td></tr>"
                 + "<tr><th>LISA</th><td>" + esc(p.lisa_label) + "</td></tr></table>";
         }

@@ -145,8 +145,8 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
     finished = run.get("finished_at")
     used = provenance.get("incidents_used", 0)
     if audience is not None and not audience.raw:
-        shown = audience.total(used)
-        incidents = "incidents not shown" if shown is None else f"about {shown:,} incidents"
+        # Even rounded, the run's total minus the cells shown would bound the hidden ones.
+        incidents = "total not published"
     else:
         incidents = f"{used:,} incidents"
     facts = [f"H3 resolution {params.get('resolution')}", f"{provenance.get('cells', 0):,} cells", incidents, window]

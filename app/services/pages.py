@@ -9,6 +9,7 @@ communities (any other answers 404).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
@@ -44,9 +45,11 @@ def community(session: Session, settings: Settings, community_id: int, audience:
         session, community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution)
     place = None
     if latest is not None and audience.sees_run(latest):
-        # Ranked on exact figures; "of" counts every community of the run, the entry is shown safely.
-        everyone = run_results.neighbourhood_ranking(session, latest)
-        shown = everyone if audience.raw else run_results.neighbourhood_ranking(session, latest, audience)
+        # "of" counts every community of the run; below analyst the ranking is worked out from the
+        # published cells only (a partner's scope only limits which entries it is shown).
+        everyone = run_results.neighbourhood_ranking(session, latest, None if audience.raw else
+                                                     dataclasses.replace(audience, communities=None))
+        shown = everyone if audience.raw else audience.keep(everyone)
         entry = next((r for r in shown if r["community_id"] == community_id), None)
         if entry is not None:
             place = {"run_id": latest["id"], "rank": entry["rank"], "of": len(everyone), "entry": entry,

@@ -17,9 +17,10 @@ from app.privacy import Audience
 from app.store import hotspots as run_store
 from spatial.evidence import shared_sparse_message
 
-# What of a run's provenance below-analyst audiences are shown (no raw counts of what was left out).
+# What of a run's provenance below-analyst audiences are shown: no count, and no statistic
+# computed from exact counts (Moran's I), from which suppressed counts could be solved.
 SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells", "weights", "significance",
-                     "moran", "warnings", "versions")
+                     "warnings", "versions")
 
 
 def run_or_404(session: Session, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
@@ -62,14 +63,15 @@ def _scoped_parameters(parameters: dict[str, Any], audience: Audience) -> dict[s
 def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
     if audience.communities is not None:  # other communities' names and run-wide figures stay out
-        for key in ("warnings", "moran", "cells"):
+        for key in ("warnings", "cells"):
             shown.pop(key, None)
         if "parameters" in shown:
             shown["parameters"] = _scoped_parameters(shown["parameters"], audience)
-    shown["incidents_used"] = audience.total(provenance.get("incidents_used"))
-    shown["incidents_used_rounded"] = True
-    by_community = provenance.get("moran_by_community") or {}
-    shown["moran_by_community"] = {k: v for k, v in by_community.items() if audience.sees_community(k)}
+    # The exact total minus the cells shown would bound the hidden ones, even rounded: left out.
+    shown["incidents_used"] = None
+    shown["disclosure_control"] = DISCLOSURE_NOTE
+    if "significance" in shown:  # a p reachable only by the largest counts is a figure of them
+        shown["significance"] = {k: v for k, v in shown["significance"].items() if k != "smallest_reachable_p"}
     evidence = provenance.get("evidence")
     if evidence:  # the verdict without figures: a count or a mean would bound a suppressed count
         shown["evidence"] = {
@@ -77,6 +79,10 @@ def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[st
             "sparse_communities": sorted(n for n in evidence.get("communities") or {} if audience.sees_community(n)),
         }
     return shown
+
+
+DISCLOSURE_NOTE = ("Counts under the privacy threshold are hidden; only the Gi_Bin and LISA classes are "
+                   "published, never z-scores, p-values or Moran's I; every sum counts the cells shown only.")
 
 
 def sparse_verdicts(run: dict[str, Any], audience: Audience | None) -> dict[str, str]:
@@ -97,16 +103,12 @@ def scope_ids(session: Session, run: dict[str, Any], audience: Audience) -> list
 
 
 def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
-    """Cell id as H3 text; below analyst, a count under k (and the local I it reveals) hidden."""
+    """Cell id as H3 text; below analyst the row is a published cell (``published_cells``: no
+    statistic at all, a count under k already null), flagged when its count is hidden."""
     row["cell"] = h3.int_to_str(int(row["cell"]))
     if not audience.raw:
-        shown = audience.count(row["incidents"])
-        row["suppressed"] = shown is None
-        row["incidents"] = shown
-        if shown is None:  # these could be solved back to the count with the neighbours' counts
-            for key in ("lisa_i", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "lisa_p_sim", "lisa_p_fdr"):
-                if key in row:
-                    row[key] = None
+        row["incidents"] = audience.count(row["incidents"])
+        row["suppressed"] = row["incidents"] is None
     return row
 
 
@@ -121,16 +123,19 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     """Communities ranked for targeting.
 
     Order: incidents inside hot cells (95 % confidence or more), then incidents
-    per km². The order is worked out on exact figures; below analyst the counts
-    under k are then hidden and a partner sees only its own communities.
+    per km². Below analyst every figure, and so the order, is worked out from the
+    published cells only (counts of k or more, classes), so neither a figure nor a
+    place in the order bounds a hidden count; a partner sees only its own communities.
     """
-    figures = run_store.neighbourhood_figures(session, run["id"])
+    published = audience is not None and not audience.raw
+    figures = run_store.neighbourhood_figures(session, run["id"], published=published)
     hottest: dict[int, list[dict[str, Any]]] = {}
-    for cell in run_store.top_cells(session, run["id"], top):
-        hottest.setdefault(cell["community_id"], []).append(
-            {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_z": cell["gi_z"],
-             "gi_bin": cell["gi_bin"]})
-    moran = (run.get("provenance") or {}).get("moran_by_community", {})
+    for cell in run_store.top_cells(session, run["id"], top, published=published):
+        shown = {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_bin": cell["gi_bin"]}
+        if not published:
+            shown["gi_z"] = cell["gi_z"]
+        hottest.setdefault(cell["community_id"], []).append(shown)
+    moran = {} if published else (run.get("provenance") or {}).get("moran_by_community", {})
     verdicts = sparse_verdicts(run, audience)
     ranking = [_ranked(row, hottest.get(row["community_id"], []), moran.get(row["community"])) for row in figures]
     for entry in ranking:
@@ -138,21 +143,15 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
     for place, entry in enumerate(ranking, start=1):
         entry["rank"] = place
-    if audience is None or audience.raw:
+    if not published:
         return ranking
-    return _complementary([_safe(entry, audience) for entry in audience.keep(ranking)])
-
-
-def _complementary(ranking: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """With exactly one community's count hidden, hide the smallest shown one too, so the others
-    subtracted from a total never give that one small count away."""
-    hidden = [e for e in ranking if e["incidents"] is None]
-    shown = [e for e in ranking if e["incidents"] is not None]
-    if len(hidden) == 1 and shown:
-        smallest = min(shown, key=lambda e: e["incidents"])
-        smallest.update(incidents=None, incidents_in_hot_cells=None, incidents_per_km2=None,
-                        share_in_hot_cells=None, suppressed=True)
-    return ranking
+    for entry in ranking:
+        entry.pop("moran")
+        entry["counted_over"] = "cells shown (cells under the privacy threshold add nothing)"
+        entry["suppressed"] = entry["incidents"] == 0 and entry["cells_hidden"] > 0
+        if entry["suppressed"]:  # no cell shown: a sum of nothing, not "no incidents"
+            entry.update(incidents=None, incidents_per_km2=None, share_in_hot_cells=None)
+    return audience.keep(ranking)
 
 
 def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[str, Any] | None) -> dict[str, Any]:
@@ -169,22 +168,7 @@ def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[st
         "cold_cells": row["cold"],
         "incidents_in_hot_cells": in_hot,
         "share_in_hot_cells": round(in_hot / incidents, 3) if incidents else 0.0,
+        "cells_hidden": int(row["cells_hidden"] or 0),
         "top_cells": top_cells,
         "moran": moran,
     }
-
-
-def _safe(entry: dict[str, Any], audience: Audience) -> dict[str, Any]:
-    incidents = audience.count(entry["incidents"])
-    in_hot = audience.count(entry["incidents_in_hot_cells"])
-    entry["suppressed"] = incidents is None or in_hot is None
-    entry["incidents"] = incidents
-    entry["incidents_in_hot_cells"] = in_hot
-    if incidents is None:
-        entry["incidents_per_km2"] = None
-        entry["share_in_hot_cells"] = None
-    elif in_hot is None:
-        entry["share_in_hot_cells"] = None
-    for cell in entry["top_cells"]:
-        cell["incidents"] = audience.count(cell["incidents"])
-    return entry

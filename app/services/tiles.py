@@ -165,6 +165,13 @@ class TileCache:
                 _, evicted = self._tiles.popitem(last=False)
                 self.bytes -= len(evicted.content) + 200
 
+    def clear(self) -> None:
+        """Forget everything (a shared run was withdrawn: its facts and tiles must be read again)."""
+        with self._lock:
+            self._tiles.clear()
+            self._runs.clear()
+            self.bytes = 0
+
     def run(self, run_id: int) -> FinishedRun | None:
         return self._runs.get(run_id)
 
@@ -299,8 +306,6 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
         else:
             count, content = tile_store.communities_tile_aggregated(
                 session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
-                excluded=list(audience.excluded_patterns), min_count=audience.min_count,
-                hold_back_days=audience.hold_back_days,
                 names=None if audience.communities is None else sorted(audience.communities))
         if _fits(count, content):
             # Content-addressed, with the audience too: a 304 never confirms another audience's copy.
@@ -345,8 +350,8 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 HOTSPOT_FIELDS = {
     "cell": "H3 cell index (hex string)",
     "resolution": "H3 resolution of this feature's cell (coarser than the run's at low zoom)",
-    "incidents": "Incidents in the cell (summed over its cells when aggregated); "
-                 "left out below the privacy threshold for audiences other than police",
+    "incidents": "Incidents in the cell (summed over its cells when aggregated; for audiences other than "
+                 "police only the cells shown are summed); left out below the privacy threshold",
     "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
     "gi_bin": "Gi* confidence class: ±3 99 %, ±2 95 %, ±1 90 %, 0 not significant "
               "(aggregated: the strongest class among its cells)",
@@ -358,6 +363,8 @@ HOTSPOT_FIELDS = {
     "hot_cells": "Cells with Gi_Bin > 0 (aggregated features only)",
     "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
 }
+# Audiences other than police get the classes and protected counts only (no statistic to solve back).
+PUBLISHED_HOTSPOT_FIELDS = {k: v for k, v in HOTSPOT_FIELDS.items() if k not in ("gi_z", "gi_p_fdr")}
 COMMUNITY_FIELDS = {
     "id": "Community id", "name": "Community name",
     "incidents": "Incidents in the community (for audiences other than police: without sensitive categories, "
@@ -404,7 +411,7 @@ def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: st
             bounds = tile_store.run_extent(session, run.id, scope) if scope else None
         return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
                         name=f"Hotspot run {run.id}" + (" (SYNTHETIC incidents)" if run.synthetic else ""),
-                        fields=HOTSPOT_FIELDS,
+                        fields=HOTSPOT_FIELDS if audience.raw else PUBLISHED_HOTSPOT_FIELDS,
                         description=("SYNTHETIC incidents, generated for a demonstration. " if run.synthetic else "")
                         + f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
                                     "cells; " + ("coarser H3 parents at low zoom." if names is None else

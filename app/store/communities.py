@@ -163,17 +163,16 @@ def community_breakdown(session: Session, community_id: int, zone: str) -> dict[
 
 
 @per_backend
-def list_active_communities_aggregated(session: Session, *, excluded: list[str], min_count: int,
-                                       hold_back_days: int) -> list[dict[str, Any]]:
-    """As ``list_active_communities``, through the aggregate-only SQL function (restricted role)."""
+def list_active_communities_aggregated(session: Session) -> list[dict[str, Any]]:
+    """As ``list_active_communities``, through the aggregate-only SQL function (restricted role),
+    which reads k, the hold-back and the category classes itself."""
     rows = session.execute(
         text(
             "SELECT c.id, c.name, c.code, c.population, c.area_km2, t.incidents "
             "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id "
-            "JOIN community_incident_totals(s.id, :excluded, :k, :hold) t ON t.community_id = c.id "
+            "JOIN community_incident_totals(s.id) t ON t.community_id = c.id "
             "WHERE s.is_active ORDER BY c.name, c.id"
         ),
-        {"excluded": excluded, "k": min_count, "hold": hold_back_days},
     )
     return [dict(r._mapping) for r in rows]
 
@@ -193,18 +192,16 @@ def get_community_shape(session: Session, community_id: int) -> dict[str, Any] |
 
 
 @per_backend
-def community_breakdown_aggregated(session: Session, community_id: int, zone: str, *, excluded: list[str],
-                                   min_count: int, hold_back_days: int) -> dict[str, Any]:
+def community_breakdown_aggregated(session: Session, community_id: int, zone: str) -> dict[str, Any]:
     """By category and month without sensitive categories, groups under k left out, plus the total."""
     rows = session.execute(
-        text("SELECT kind, label, incidents FROM community_incident_breakdown(:id, :excluded, :k, :hold, :zone) "
-             "ORDER BY kind, label"),
-        {"id": community_id, "excluded": excluded, "k": min_count, "hold": hold_back_days, "zone": zone},
+        text("SELECT kind, label, incidents FROM community_incident_breakdown(:id, :zone) ORDER BY kind, label"),
+        {"id": community_id, "zone": zone},
     ).all()
     total = session.execute(
-        text("SELECT t.incidents FROM communities c, community_incident_totals(c.boundary_set_id, :excluded, :k, "
-             ":hold) t WHERE c.id = :id AND t.community_id = c.id"),
-        {"id": community_id, "excluded": excluded, "k": min_count, "hold": hold_back_days},
+        text("SELECT t.incidents FROM communities c, community_incident_totals(c.boundary_set_id) t "
+             "WHERE c.id = :id AND t.community_id = c.id"),
+        {"id": community_id},
     ).scalar_one_or_none()
     by_category = sorted(({"category": r.label, "incidents": r.incidents} for r in rows if r.kind == "category"),
                          key=lambda r: (-r["incidents"], r["category"]))

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import per_backend
-from app.store.sql import hold_back_cutoff, in_list, json_flag, json_int, not_like_any, point_in_box
+from app.store.sql import hold_back_cutoff, in_list, json_flag, json_int, not_sensitive, point_in_box
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -188,10 +188,11 @@ def active_boundary_set_id(session: Session) -> int | None:
 def counts_per_cell(
     session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
     start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
-    excluded_category_patterns: list[str] | None = None, hold_back_days: int = 0,
+    without_sensitive: bool = False, hold_back_days: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Incidents per H3 cell at ``resolution``: a GROUP BY on the stored cell's parent.
 
+    ``without_sensitive``: only categories classed not sensitive (shared runs).
     Returns (cells sorted ascending, counts). Never loads incidents one by one.
     """
     clauses = [point_in_box(session)]
@@ -208,10 +209,8 @@ def counts_per_cell(
             clause, more = in_list(session, column, values, column)
             clauses.append(clause)
             params.update(more)
-    if excluded_category_patterns:
-        clause, more = not_like_any(session, "category", excluded_category_patterns)
-        clauses.append(clause)
-        params.update(more)
+    if without_sensitive:
+        clauses.append(not_sensitive("category"))
     if hold_back_days:
         clauses.append("occurred_at < :cutoff")
         params["cutoff"] = hold_back_cutoff(hold_back_days)
@@ -264,6 +263,15 @@ CELL_SELECT = (
     "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_z, h.gi_p, h.gi_p_sim, h.gi_p_fdr, "
     "h.gi_bin, h.lisa_i, h.lisa_quadrant, h.lisa_p_sim, h.lisa_p_fdr, h.lisa_label"
 )
+# Below analyst: the published view (migration 0009): counts under k NULL, classes, no statistic.
+PUBLISHED_CELL_SELECT = (
+    "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_bin, h.lisa_quadrant, h.lisa_label"
+)
+
+
+def cell_source(published: bool) -> tuple[str, str]:
+    """The select list and the table a cell listing reads (police: everything; else published)."""
+    return (PUBLISHED_CELL_SELECT, "published_cells") if published else (CELL_SELECT, "hotspot_cells")
 
 
 def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int],
@@ -286,15 +294,17 @@ def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int]
 @per_backend
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
               community_id: int | None = None, gi_bins: list[int] | None = None,
-              within: list[int] | None = None) -> list[dict[str, Any]]:
-    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these communities)."""
+              within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
+    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these
+    communities; ``published``: as audiences below analyst see them)."""
+    select, table = cell_source(published)
     extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
     rows = session.execute(
         text(
-            f"{CELL_SELECT}, ST_AsGeoJSON(h.geom, 6) AS geometry FROM hotspot_cells h "
+            f"{select}, ST_AsGeoJSON(h.geom, 6) AS geometry FROM {table} h "
             f"JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
             "ORDER BY h.cell LIMIT :limit"
         ),
@@ -305,13 +315,15 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 @per_backend
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
+               gi_bins: list[int] | None = None, within: list[int] | None = None,
+               published: bool = False) -> Iterator[dict[str, Any]]:
     """Every cell of a run, streamed (for CSV export), with the cell centre."""
+    select, table = cell_source(published)
     extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     result = session.execute(
         text(
-            f"{CELL_SELECT}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "
-            f"FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
+            f"{select}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "
+            f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
             "ORDER BY h.cell"
         ),
         {"run_id": run_id, **params},
@@ -321,16 +333,24 @@ def iter_cells(session: Session, run_id: int, community_id: int | None = None,
         yield dict(row._mapping)
 
 
-def neighbourhood_figures(session: Session, run_id: int) -> list[dict[str, Any]]:
-    """Per community: incidents, area, hot cells by confidence, incidents inside hot cells."""
+def neighbourhood_figures(session: Session, run_id: int, published: bool = False) -> list[dict[str, Any]]:
+    """Per community: incidents, area, hot cells by confidence, incidents inside hot cells.
+
+    ``published``: summed over the published cells only (counts under k are NULL there and
+    add nothing), so every figure is worked out from what the audience is shown.
+    """
+    table = "published_cells" if published else "hotspot_cells"
     rows = session.execute(
         text(
             "SELECT c.id AS community_id, c.name AS community, c.area_km2, c.population, "
-            "count(*) AS cells, sum(h.incidents) AS incidents, "
-            "count(*) FILTER (WHERE h.gi_bin = 3) AS hot_99, count(*) FILTER (WHERE h.gi_bin = 2) AS hot_95, "
-            "count(*) FILTER (WHERE h.gi_bin = 1) AS hot_90, count(*) FILTER (WHERE h.gi_bin < 0) AS cold, "
-            "coalesce(sum(h.incidents) FILTER (WHERE h.gi_bin >= 2), 0) AS incidents_in_hot_cells "
-            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+            "count(*) AS cells, coalesce(sum(h.incidents), 0) AS incidents, "
+            "sum(CASE WHEN h.gi_bin = 3 THEN 1 ELSE 0 END) AS hot_99, "
+            "sum(CASE WHEN h.gi_bin = 2 THEN 1 ELSE 0 END) AS hot_95, "
+            "sum(CASE WHEN h.gi_bin = 1 THEN 1 ELSE 0 END) AS hot_90, "
+            "sum(CASE WHEN h.gi_bin < 0 THEN 1 ELSE 0 END) AS cold, "
+            "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
+            "coalesce(sum(CASE WHEN h.gi_bin >= 2 THEN h.incidents END), 0) AS incidents_in_hot_cells "
+            f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
             "GROUP BY c.id ORDER BY c.id"
         ),
         {"run_id": run_id},
@@ -338,13 +358,16 @@ def neighbourhood_figures(session: Session, run_id: int) -> list[dict[str, Any]]
     return [dict(r._mapping) for r in rows]
 
 
-def top_cells(session: Session, run_id: int, per_community: int) -> list[dict[str, Any]]:
-    """The hottest cells (highest Gi* z among hot cells) of each community."""
+def top_cells(session: Session, run_id: int, per_community: int, published: bool = False) -> list[dict[str, Any]]:
+    """The hottest cells of each community: highest Gi* z among hot cells; ``published``: by class,
+    then published count (hidden last), then cell, so the order tells nothing a z would."""
+    columns, table, order = (("NULL AS gi_z", "published_cells", "h.gi_bin DESC, h.incidents DESC NULLS LAST, h.cell")
+                             if published else ("gi_z", "hotspot_cells", "h.gi_z DESC NULLS LAST"))
     rows = session.execute(
         text(
-            "SELECT community_id, cell, incidents, gi_z, gi_bin FROM ("
-            "  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY h.gi_z DESC NULLS LAST) AS r "
-            "  FROM hotspot_cells h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
+            f"SELECT community_id, cell, incidents, {columns}, gi_bin FROM ("
+            f"  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY {order}) AS r "
+            f"  FROM {table} h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
             "WHERE r <= :n ORDER BY community_id, r"
         ),
         {"run_id": run_id, "n": per_community},

@@ -19,14 +19,29 @@ CELL_PRECISION = 5
 OUTLINE_TOLERANCE_DEG = 0.00005
 
 
+PUBLISHED_CELLS_GEOJSON = (
+    "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
+    "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
+    "  'properties', json_build_object('incidents', h.incidents, 'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label,"
+    "    'community', c.name, 'suppressed', h.incidents IS NULL)"
+    ") ORDER BY h.cell), '[]'::json))::text "
+    "FROM published_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+    "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[])))"
+)
+
+
 @per_backend
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
                              scope: list[int] | None = None) -> str:
     """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows.
 
-    With ``min_count`` (audiences other than police) a count under it is null and ``suppressed``
-    says so; with ``scope`` only those communities' cells are included.
+    With ``min_count`` (audiences other than police) the published cells: a count under the
+    database's k is null and ``suppressed`` says so, and no z or p; with ``scope`` only those
+    communities' cells are included.
     """
+    if min_count is not None:
+        return session.execute(text(PUBLISHED_CELLS_GEOJSON), {"run_id": run_id, "precision": CELL_PRECISION,
+                                                              "scope": scope}).scalar_one()
     return session.execute(
         text(
             "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store import disclosure as disclosure_store
 from app.store.backend import per_backend
 from spatial.grid import cell_boundaries, h3_parent_bits
 
@@ -59,23 +60,34 @@ HOTSPOT_CELLS = (
     f"{_TILE}"
 )
 
-# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py). Below
-# analyst a parent's sum is rounded to tens, so the parent minus its children shown at the next
-# zoom never gives one hidden child's small count away.
-_SAFE_PARENT_INCIDENTS = (
-    "CASE WHEN p.incidents >= :min_count THEN "
-    "CASE WHEN :min_count > 0 THEN round(p.incidents, -1)::int ELSE p.incidents END END AS incidents, "
-    "CASE WHEN p.incidents < :min_count THEN true END AS suppressed"
+# Below analyst (published): the view of migration 0009 with counts under k already NULL and
+# no z or p, which the restricted role reads instead of hotspot_cells.
+HOTSPOT_CELLS_PUBLISHED = (
+    f"WITH {_BOUNDS}, features AS ("
+    "SELECT to_hex(h.cell) AS cell, :resolution AS resolution, h.incidents, "
+    "CASE WHEN h.incidents IS NULL THEN true END AS suppressed, h.gi_bin, h.lisa_label, c.name AS community, "
+    f"{_MVT_GEOM.format(geom='h.geom')} "
+    "FROM published_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
+    "WHERE h.run_id = :run_id AND h.geom && b.search "
+    "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[]))) LIMIT :limit) "
+    f"{_TILE}"
 )
+
 HOTSPOT_PARENTS = (
     f"WITH {_BOUNDS}, features AS ("
-    f"SELECT to_hex(p.cell) AS cell, p.resolution, {_SAFE_PARENT_INCIDENTS}, "
+    "SELECT to_hex(p.cell) AS cell, p.resolution, p.incidents, "
     "p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
     f"{_MVT_GEOM.format(geom='p.geom')} "
     "FROM hotspot_cell_parents p CROSS JOIN bounds b "
     "WHERE p.run_id = :run_id AND p.resolution = :resolution AND p.geom && b.search LIMIT :limit) "
     f"{_TILE}"
 )
+# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py). Below
+# analyst a parent's count is the sum of its children's *published* counts (those of k or more),
+# so the parent minus the children shown at the next zoom is 0 and bounds no hidden child.
+HOTSPOT_PARENTS_PUBLISHED = HOTSPOT_PARENTS.replace(
+    "p.incidents, ", "p.incidents, CASE WHEN p.incidents IS NULL THEN true END AS suppressed, ").replace(
+    "FROM hotspot_cell_parents p", "FROM published_cell_parents p")
 
 # Simplified in 4326 by about a pixel first: ST_AsMVTGeom would snap the
 # vertices anyway, and fewer of them keep low-zoom boundary tiles small.
@@ -95,7 +107,7 @@ COMMUNITIES_AGGREGATED = (
     "SELECT c.id, c.name, t.incidents, CASE WHEN t.incidents IS NULL THEN true END AS suppressed, "
     f"{_MVT_GEOM.format(geom='ST_Simplify(c.geom, :tolerance, true)')} "
     "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active "
-    "JOIN community_incident_totals(s.id, :excluded, :min_count, :hold_back_days) t ON t.community_id = c.id "
+    "JOIN community_incident_totals(s.id) t ON t.community_id = c.id "
     "CROSS JOIN bounds b "
     "WHERE c.geom && b.search AND (CAST(:names AS text[]) IS NULL OR c.name = ANY(CAST(:names AS text[]))) "
     "LIMIT :limit) "
@@ -143,18 +155,20 @@ def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x
                        limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
     """A run's own cells in one tile: (candidate rows, MVT bytes).
 
-    Counts under ``min_count`` are left out (0: all shown); ``scope``: only these communities' cells.
+    ``min_count`` 0: police, every count and statistic; above 0: the published cells (counts under
+    the database's k left out, classes only); ``scope``: only these communities' cells.
     """
-    return _tile(session, HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
-                 min_count=min_count, scope=scope)
+    return _tile(session, HOTSPOT_CELLS_PUBLISHED if min_count else HOTSPOT_CELLS, "hotspots", z, x, y, limit,
+                 run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
 
 @per_backend
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                          limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
-    """A run's cells aggregated to their parents at ``resolution``, in one tile (sums under ``min_count`` left out)."""
-    return _tile(session, HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
-                 min_count=min_count)
+    """A run's cells aggregated to their parents at ``resolution``, in one tile (``min_count`` above 0:
+    the published sums of the children shown)."""
+    return _tile(session, HOTSPOT_PARENTS_PUBLISHED if min_count else HOTSPOT_PARENTS, "hotspots", z, x, y, limit,
+                 run_id=run_id, resolution=resolution)
 
 
 @per_backend
@@ -166,11 +180,9 @@ def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
 
 @per_backend
 def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
-                                excluded: list[str], min_count: int, hold_back_days: int,
                                 names: list[str] | None) -> tuple[int, bytes]:
     """As ``communities_tile`` with safe counts (for the restricted role); ``names``: only these communities."""
-    return _tile(session, COMMUNITIES_AGGREGATED, "communities", z, x, y, limit, tolerance=tolerance,
-                 excluded=excluded, min_count=min_count, hold_back_days=hold_back_days, names=names)
+    return _tile(session, COMMUNITIES_AGGREGATED, "communities", z, x, y, limit, tolerance=tolerance, names=names)
 
 
 @per_backend
@@ -245,7 +257,10 @@ def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
         return session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
                                {"id": run_id}).first() is not None
 
-    if done():
+    if done() or session.info.get("restricted"):
+        # The restricted role cannot read exact counts to sum them: runs fill their parents when
+        # they finish, and only a run stored before that (revision 0005) lacks them until an
+        # analyst opens its tiles; meanwhile its low zooms are empty below analyst.
         return
     _lock_parents(session, run_id)
     if not done():
@@ -257,10 +272,12 @@ def fill_cell_parents(session: Session, run_id: int, resolution: int) -> None:
     """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
     rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
                            {"id": run_id}).all()
+    k = disclosure_store.rules(session)["min_count"]
     if rows:
         cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
         for res in range(resolution - 1, -1, -1):
-            _insert_parents(session, run_id, res, *aggregate_to_parents(cells, incidents, gi_bin, res))
+            found = aggregate_to_parents(cells, incidents, gi_bin, res, min_count=k)
+            _insert_parents(session, run_id, res, *found, min_count=k)
 
 
 @per_backend
@@ -271,8 +288,9 @@ def _lock_parents(session: Session, run_id: int) -> None:
 
 
 def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.ndarray,
-                         resolution: int) -> tuple[np.ndarray, ...]:
-    """Per parent: (parent, cells, incidents, strongest gi_bin, hot cells, cold cells)."""
+                         resolution: int, min_count: int) -> tuple[np.ndarray, ...]:
+    """Per parent: (parent, cells, incidents, strongest gi_bin, hot cells, cold cells, published
+    incidents: the sum over children with ``min_count`` or more, what audiences below analyst see)."""
     parents, index = np.unique(h3_parent_bits(cells, resolution), return_inverse=True)
     n = len(parents)
     strength = np.abs(gi_bin) * 2 + (gi_bin > 0)  # |bin| first; on a tie hot (+) beats cold (-)
@@ -281,24 +299,28 @@ def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.nd
     strongest = np.where(best % 2 == 1, best // 2, -(best // 2))
     return (parents, np.bincount(index, minlength=n), np.bincount(index, weights=incidents, minlength=n),
             strongest, np.bincount(index, weights=gi_bin > 0, minlength=n),
-            np.bincount(index, weights=gi_bin < 0, minlength=n))
+            np.bincount(index, weights=gi_bin < 0, minlength=n),
+            np.bincount(index, weights=np.where(incidents >= min_count, incidents, 0), minlength=n))
 
 
 @per_backend
 def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold) -> None:
+                    hot, cold, published, *, min_count: int) -> None:
     import shapely
 
     wkb = shapely.to_wkb(np.asarray(cell_boundaries(parents), dtype=object))
     session.execute(
         text(
             "INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-            "cold_cells, geom) SELECT :run_id, :resolution, u.cell, u.cells, u.incidents, u.gi_bin, u.hot, u.cold, "
+            "cold_cells, published_incidents, published_min_count, geom) SELECT :run_id, :resolution, u.cell, "
+            "u.cells, u.incidents, u.gi_bin, u.hot, u.cold, u.published, :k, "
             "ST_GeomFromWKB(u.wkb, 4326) FROM unnest(CAST(:cell AS bigint[]), CAST(:cells AS integer[]), "
             "CAST(:incidents AS bigint[]), CAST(:gi_bin AS smallint[]), CAST(:hot AS integer[]), "
-            "CAST(:cold AS integer[]), CAST(:wkb AS bytea[])) AS u(cell, cells, incidents, gi_bin, hot, cold, wkb)"
+            "CAST(:cold AS integer[]), CAST(:published AS bigint[]), CAST(:wkb AS bytea[])) "
+            "AS u(cell, cells, incidents, gi_bin, hot, cold, published, wkb)"
         ),
         {"run_id": run_id, "resolution": resolution, "cell": parents.tolist(), "cells": cells.tolist(),
          "incidents": incidents.astype(np.int64).tolist(), "gi_bin": gi_bin.tolist(),
-         "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(), "wkb": list(wkb)},
+         "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(),
+         "published": published.astype(np.int64).tolist(), "k": min_count, "wkb": list(wkb)},
     )

@@ -24,7 +24,9 @@ def _pyformat(sql: str) -> str:
 
 
 _HOTSPOT_CELLS = _pyformat(tile_store.HOTSPOT_CELLS)
+_HOTSPOT_CELLS_PUBLISHED = _pyformat(tile_store.HOTSPOT_CELLS_PUBLISHED)
 _HOTSPOT_PARENTS = _pyformat(tile_store.HOTSPOT_PARENTS)
+_HOTSPOT_PARENTS_PUBLISHED = _pyformat(tile_store.HOTSPOT_PARENTS_PUBLISHED)
 _COMMUNITY_IDS_NAMED = _pyformat(tile_store.COMMUNITY_IDS_NAMED)
 
 
@@ -46,15 +48,15 @@ async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: 
 async def hotspot_cells_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
                              limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
     """As ``app.store.tiles.hotspot_cells_tile``."""
-    return await _tile(conn, _HOTSPOT_CELLS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
-                       min_count=min_count, scope=scope)
+    return await _tile(conn, _HOTSPOT_CELLS_PUBLISHED if min_count else _HOTSPOT_CELLS, "hotspots", z, x, y, limit,
+                       run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
 
 async def hotspot_parents_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
                                limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
     """As ``app.store.tiles.hotspot_parents_tile``."""
-    return await _tile(conn, _HOTSPOT_PARENTS, "hotspots", z, x, y, limit, run_id=run_id, resolution=resolution,
-                       min_count=min_count)
+    return await _tile(conn, _HOTSPOT_PARENTS_PUBLISHED if min_count else _HOTSPOT_PARENTS, "hotspots", z, x, y,
+                       limit, run_id=run_id, resolution=resolution)
 
 
 async def community_ids_named(conn: AsyncConnection, boundary_set_id: int, names: list[str]) -> list[int]:

@@ -21,7 +21,8 @@ import models
 
 # Parents before children (foreign keys); each with the column that orders it.
 TABLES = (
-    ("users", "id"), ("api_tokens", "id"), ("user_scopes", "user_id"), ("imports", "id"),
+    ("users", "id"), ("api_tokens", "id"), ("user_scopes", "user_id"), ("sensitive_terms", "term"),
+    ("incident_categories", "name"), ("imports", "id"),
     ("boundary_sets", "id"), ("communities", "id"), ("incidents", "id"), ("hotspot_runs", "id"),
     ("hotspot_cells", "run_id, cell"), ("hotspot_cell_parents", "run_id, resolution, cell"), ("audit_events", "id"),
 )

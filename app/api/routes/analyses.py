@@ -23,6 +23,9 @@ GiBin = Annotated[int, Field(ge=-3, le=3)]
 
 CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
                "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "centre_lat", "centre_lon")
+# Below analyst: classes and protected counts only (no statistic a hidden count could be solved from).
+PUBLISHED_CSV_COLUMNS = ("cell", "community", "incidents", "suppressed", "gi_bin", "lisa_quadrant", "lisa_label",
+                         "centre_lat", "centre_lon")
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
@@ -73,11 +76,11 @@ def analysis_cells(
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
-        rows = run_store.iter_cells(session, run_id, community, gi_bin, within)
-        return csv_response((run_results.shape_cell(r, audience) for r in rows), CSV_COLUMNS,
-                            f"hotspot-run-{run_id}-cells.csv")
+        rows = run_store.iter_cells(session, run_id, community, gi_bin, within, published=not audience.raw)
+        return csv_response((run_results.shape_cell(r, audience) for r in rows),
+                            CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells.csv")
     rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
-                               community_id=community, gi_bins=gi_bin, within=within)
+                               community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)
     more = len(rows) > limit
     rows = rows[:limit]
     next_url = None
@@ -103,7 +106,8 @@ def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Reader, audienc
     provenance = run["provenance"] or {}
     return {
         "run": run_id,
-        "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²",
-        "moran": provenance.get("moran"),
+        "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²"
+                        + ("" if audience.raw else "; counted over the cells shown"),
+        "moran": provenance.get("moran") if audience.raw else None,
         "neighbourhoods": run_results.neighbourhood_ranking(session, run, audience),
     }

@@ -9,7 +9,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sql import hold_back_cutoff, local_month, not_like_any
+from app.store import disclosure as disclosure_store
+from app.store.sql import hold_back_cutoff, local_month, not_sensitive
 from app.store.sqlite.common import box_of, geojson_text
 from spatial.assign import CommunityLocator
 from spatial.boundaries import Community
@@ -99,25 +100,23 @@ def _with_geojson(row) -> dict[str, Any] | None:
     return found
 
 
-def _totals(session: Session, set_clause: str, params: dict[str, Any], excluded: list[str], min_count: int,
-            hold_back_days: int) -> dict[int, int | None]:
-    """``community_incident_totals`` of migration 0004: counts under max(k, 3) become None."""
-    keep, keep_params = not_like_any(session, "i.category", excluded)
+def _totals(session: Session, set_clause: str, params: dict[str, Any]) -> dict[int, int | None]:
+    """``community_incident_totals`` of migration 0009: the rules from ``privacy_rules``, only
+    categories classed not sensitive, counts under max(k, 3) None."""
+    rules = disclosure_store.rules(session)
     rows = session.execute(
         text(
             f"SELECT c.id, count(i.id) AS n FROM communities c LEFT JOIN incidents i ON i.community_id = c.id "
-            f"AND {keep} AND i.occurred_at < :cutoff WHERE {set_clause} GROUP BY c.id"
+            f"AND {not_sensitive('i.category')} AND i.occurred_at < :cutoff WHERE {set_clause} GROUP BY c.id"
         ),
-        {**params, **keep_params, "cutoff": hold_back_cutoff(hold_back_days)},
+        {**params, "cutoff": hold_back_cutoff(rules["hold_back_days"])},
     ).all()
-    k = max(min_count, 3)
+    k = max(rules["min_count"], 3)
     return {r.id: (r.n if r.n >= k else None) for r in rows}
 
 
-def list_active_communities_aggregated(session: Session, *, excluded: list[str], min_count: int,
-                                       hold_back_days: int) -> list[dict[str, Any]]:
-    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {},
-                     excluded, min_count, hold_back_days)
+def list_active_communities_aggregated(session: Session) -> list[dict[str, Any]]:
+    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {})
     rows = session.execute(text(
         "SELECT c.id, c.name, c.code, c.population, c.area_km2 FROM communities c "
         "JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active ORDER BY c.name, c.id"
@@ -125,12 +124,11 @@ def list_active_communities_aggregated(session: Session, *, excluded: list[str],
     return [{**dict(r._mapping), "incidents": totals.get(r.id)} for r in rows]
 
 
-def community_breakdown_aggregated(session: Session, community_id: int, zone: str, *, excluded: list[str],
-                                   min_count: int, hold_back_days: int) -> dict[str, Any]:
-    """``community_incident_breakdown`` of migration 0004, with the same complementary suppression."""
-    keep, keep_params = not_like_any(session, "category", excluded)
-    params = {**keep_params, "id": community_id, "zone": zone, "cutoff": hold_back_cutoff(hold_back_days)}
-    where = f"community_id = :id AND {keep} AND occurred_at < :cutoff"
+def community_breakdown_aggregated(session: Session, community_id: int, zone: str) -> dict[str, Any]:
+    """``community_incident_breakdown`` of migration 0009, with the same complementary suppression."""
+    rules = disclosure_store.rules(session)
+    params = {"id": community_id, "zone": zone, "cutoff": hold_back_cutoff(rules["hold_back_days"])}
+    where = f"community_id = :id AND {not_sensitive('category')} AND occurred_at < :cutoff"
     groups = {
         "category": session.execute(text(
             f"SELECT coalesce(category, '(none)') AS label, count(*) AS n FROM incidents WHERE {where} GROUP BY 1"
@@ -140,7 +138,7 @@ def community_breakdown_aggregated(session: Session, community_id: int, zone: st
             "GROUP BY 1"
         ), params).all(),
     }
-    k = max(min_count, 3)
+    k = max(rules["min_count"], 3)
     shown: dict[str, list[tuple[str, int]]] = {}
     for kind, rows in groups.items():
         kept = sorted(((r.label, r.n) for r in rows if r.n >= k), key=lambda g: (g[1], g[0]))
@@ -151,8 +149,7 @@ def community_breakdown_aggregated(session: Session, community_id: int, zone: st
                              {"id": community_id}).scalar_one_or_none()
     total = None
     if set_id is not None:
-        total = _totals(session, "c.id = :community", {"community": community_id}, excluded, min_count,
-                        hold_back_days).get(community_id)
+        total = _totals(session, "c.id = :community", {"community": community_id}).get(community_id)
     by_category = sorted(({"category": label, "incidents": n} for label, n in shown["category"]),
                          key=lambda r: (-r["incidents"], r["category"]))
     by_month = sorted(({"month": label, "incidents": n} for label, n in shown["month"]), key=lambda r: r["month"])

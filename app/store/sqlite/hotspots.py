@@ -10,8 +10,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.hotspots import CELL_SELECT as SHARED_CELL_SELECT
-from app.store.hotspots import _cell_filters
+from app.store.hotspots import _cell_filters, cell_source
 from app.store.sql import in_list
 from app.store.sqlite.common import geojson_text
 from spatial.hotspots import CellResults
@@ -64,19 +63,17 @@ def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb:
         session.execute(sql, rows[first:first + INSERT_BATCH])
 
 
-CELL_SELECT = f"{SHARED_CELL_SELECT}, h.geom"  # the hexagon as WKB, made GeoJSON in Python
-
-
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
               community_id: int | None = None, gi_bins: list[int] | None = None,
-              within: list[int] | None = None) -> list[dict[str, Any]]:
+              within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
+    select, table = cell_source(published)  # the hexagon as WKB, made GeoJSON in Python
     extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
     rows = session.execute(
         text(
-            f"{CELL_SELECT} FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"{select}, h.geom FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id{extra} ORDER BY h.cell LIMIT :limit"
         ),
         {"run_id": run_id, "limit": limit, **params},
@@ -90,11 +87,13 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None, within: list[int] | None = None) -> Iterator[dict[str, Any]]:
+               gi_bins: list[int] | None = None, within: list[int] | None = None,
+               published: bool = False) -> Iterator[dict[str, Any]]:
+    select, table = cell_source(published)
     extra, params = _cell_filters(session, community_id, gi_bins or [], within)
     result = session.execute(
         text(
-            f"{CELL_SELECT} FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"{select}, h.geom FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id{extra} ORDER BY h.cell"
         ),
         {"run_id": run_id, **params},

@@ -29,25 +29,24 @@ def _geometry(wkb: bytes, digits: int, tolerance: float = 0.0) -> dict:
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
                              scope: list[int] | None = None) -> str:
     clause, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    published = min_count is not None  # as the PostGIS store: the published view, classes only
+    columns, table = ("", "published_cells") if published else (", h.gi_z, h.gi_p_fdr", "hotspot_cells")
     rows = session.execute(
         text(
-            "SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community, h.gi_z, h.gi_p_fdr, h.geom "
-            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community{columns}, h.geom "
+            f"FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id AND {clause} ORDER BY h.cell"
         ),
         {"run_id": run_id, **params},
     )
-    floor = min_count or 0
     features = []
     for r in rows:
-        shown = r.incidents >= floor
-        properties: dict[str, Any] = {
-            "incidents": r.incidents if shown else None, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
-            "community": r.community, "gi_z": _rounded(r.gi_z, 2) if shown else None,
-            "gi_p_fdr": _rounded(r.gi_p_fdr, 4) if shown else None,
-        }
-        if min_count is not None:
-            properties["suppressed"] = not shown
+        properties: dict[str, Any] = {"incidents": r.incidents, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
+                                      "community": r.community}
+        if published:
+            properties["suppressed"] = r.incidents is None
+        else:
+            properties.update(gi_z=_rounded(r.gi_z, 2), gi_p_fdr=_rounded(r.gi_p_fdr, 4))
         features.append({"type": "Feature", "geometry": _geometry(r.geom, CELL_PRECISION), "properties": properties})
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
 

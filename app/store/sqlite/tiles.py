@@ -33,9 +33,9 @@ def _hex(cell: int) -> str:
     return format(int(cell) & (2**64 - 1), "x")
 
 
-def _safe(incidents: int, min_count: int) -> dict[str, Any]:
-    shown = incidents >= min_count
-    return {"incidents": incidents if shown else None, "suppressed": None if shown else True}
+def _safe(incidents: int | None) -> dict[str, Any]:
+    """A published count: None (left out of the tile) and ``suppressed`` when hidden."""
+    return {"incidents": incidents, "suppressed": True if incidents is None else None}
 
 
 def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
@@ -50,45 +50,41 @@ def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                        limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
     scoped, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+    # As the PostGIS store: below analyst (min_count > 0) the published view, classes only.
+    columns, table = (("NULL AS gi_z, NULL AS gi_p_fdr", "published_cells") if min_count
+                      else ("h.gi_z, h.gi_p_fdr", "hotspot_cells"))
     rows = session.execute(
         text(
-            "SELECT h.cell, h.incidents, h.gi_bin, h.gi_z, h.gi_p_fdr, h.lisa_label, c.name AS community, h.geom "
-            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id "
+            f"SELECT h.cell, h.incidents, h.gi_bin, {columns}, h.lisa_label, c.name AS community, h.geom "
+            f"FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id AND {_IN_BOX.format(t='h')} AND {scoped} LIMIT :limit"
         ),
         {"run_id": run_id, "limit": limit, **_box(z, x, y), **params},
     ).all()
     features = []
     for r in rows:
-        shown = r.incidents >= min_count
-        features.append((shapely.from_wkb(r.geom), {
-            "cell": _hex(r.cell), "resolution": resolution, **_safe(r.incidents, min_count), "gi_bin": r.gi_bin,
-            "gi_z": r.gi_z if shown else None, "gi_p_fdr": r.gi_p_fdr if shown else None,
-            "lisa_label": r.lisa_label, "community": r.community,
-        }))
+        properties = {"cell": _hex(r.cell), "resolution": resolution, "incidents": r.incidents, "gi_bin": r.gi_bin,
+                      "gi_z": r.gi_z, "gi_p_fdr": r.gi_p_fdr, "lisa_label": r.lisa_label, "community": r.community}
+        if min_count:
+            properties.update(_safe(r.incidents))
+        features.append((shapely.from_wkb(r.geom), properties))
     return _encode("hotspots", features, z, x, y, len(rows))
-
-
-def _parent_incidents(incidents: int, min_count: int) -> int:
-    # As the PostGIS query: below analyst a parent's sum is rounded to tens (half away from zero).
-    return int((incidents + 5) // 10 * 10) if min_count > 0 else incidents
 
 
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
                          limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+    table = "published_cell_parents" if min_count else "hotspot_cell_parents"
     rows = session.execute(
         text(
             "SELECT p.cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, p.geom "
-            "FROM hotspot_cell_parents p WHERE p.run_id = :run_id AND p.resolution = :resolution "
+            f"FROM {table} p WHERE p.run_id = :run_id AND p.resolution = :resolution "
             f"AND {_IN_BOX.format(t='p')} LIMIT :limit"
         ),
         {"run_id": run_id, "resolution": resolution, "limit": limit, **_box(z, x, y)},
     ).all()
     features = []
     for r in rows:
-        safe = _safe(r.incidents, min_count)
-        if safe["incidents"] is not None:
-            safe["incidents"] = _parent_incidents(r.incidents, min_count)
+        safe = _safe(r.incidents) if min_count else {"incidents": r.incidents}
         features.append((shapely.from_wkb(r.geom), {
             "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells, "gi_bin": r.gi_bin,
             "hot_cells": r.hot_cells, "cold_cells": r.cold_cells,
@@ -114,15 +110,13 @@ def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
 
 
 def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
-                                excluded: list[str], min_count: int, hold_back_days: int,
                                 names: list[str] | None) -> tuple[int, bytes]:
     named, params = in_list(session, "c.name", names, "name") if names is not None else ("1 = 1", {})
     rows = session.execute(
         text(f"SELECT c.id, c.name, c.geom {_ACTIVE_COMMUNITIES} AND {named} LIMIT :limit"),
         {"limit": limit, **_box(z, x, y), **params},
     ).all()
-    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {},
-                     excluded, min_count, hold_back_days) if rows else {}
+    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {}) if rows else {}
     features = []
     for r in rows:
         total = totals.get(r.id)
@@ -199,15 +193,17 @@ def _lock_parents(session: Session, run_id: int) -> None:
 
 
 def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold) -> None:
+                    hot, cold, published, *, min_count: int) -> None:
     hexagons = np.asarray(cell_boundaries(parents), dtype=object)
     wkb = shapely.to_wkb(hexagons)
     rows = [{"run_id": run_id, "resolution": resolution, "cell": int(parents[i]), "cells": int(cells[i]),
              "incidents": int(incidents[i]), "gi_bin": int(gi_bin[i]), "hot": int(hot[i]), "cold": int(cold[i]),
-             "geom": bytes(wkb[i]), **box_of(hexagons[i])} for i in range(len(parents))]
+             "published": int(published[i]), "k": min_count, "geom": bytes(wkb[i]), **box_of(hexagons[i])}
+            for i in range(len(parents))]
     session.execute(
         text("INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-             "cold_cells, geom, west, south, east, north) VALUES (:run_id, :resolution, :cell, :cells, "
-             ":incidents, :gi_bin, :hot, :cold, :geom, :west, :south, :east, :north)"),
+             "cold_cells, published_incidents, published_min_count, geom, west, south, east, north) VALUES "
+             "(:run_id, :resolution, :cell, :cells, :incidents, :gi_bin, :hot, :cold, :published, :k, :geom, "
+             ":west, :south, :east, :north)"),
         rows,
     )

@@ -1,0 +1,110 @@
+"""The owner-only tables of disclosure control: the privacy rules (k, hold-back), the admin's
+sensitive terms, each category's class, and the release log of shared runs.
+
+Portable SQL: both stores run it. The restricted role cannot read or write these tables
+(migration 0009); the aggregate functions and the published views read them themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.store.sql import json_int
+from spatial.sensitive import Classification
+
+
+def rules(session: Session) -> dict[str, int]:
+    """k and the hold-back days the database applies."""
+    row = session.execute(text("SELECT min_count, hold_back_days FROM privacy_rules WHERE id = 1")).one()
+    return {"min_count": int(row.min_count), "hold_back_days": int(row.hold_back_days)}
+
+
+def set_rules(session: Session, *, min_count: int, hold_back_days: int) -> bool:
+    """Write k and the hold-back (from the service's settings); True when they changed."""
+    result = session.execute(
+        text("UPDATE privacy_rules SET min_count = :k, hold_back_days = :hold, updated_at = CURRENT_TIMESTAMP "
+             "WHERE id = 1 AND (min_count <> :k OR hold_back_days <> :hold)"),
+        {"k": min_count, "hold": hold_back_days})
+    return (result.rowcount or 0) > 0
+
+
+def admin_terms(session: Session) -> list[dict[str, Any]]:
+    """The terms added by admins (or the service's settings, ``added_by`` null), alphabetically."""
+    rows = session.execute(text(
+        "SELECT t.term, t.added_by, u.name AS added_by_name, t.added_at FROM sensitive_terms t "
+        "LEFT JOIN users u ON u.id = t.added_by ORDER BY t.term"))
+    return [dict(r._mapping) for r in rows]
+
+
+def add_term(session: Session, term: str, user_id: int | None) -> bool:
+    """Add a term; False when it was there already."""
+    result = session.execute(
+        text("INSERT INTO sensitive_terms (term, added_by) VALUES (:term, :user) ON CONFLICT (term) DO NOTHING"),
+        {"term": term, "user": user_id})
+    return (result.rowcount or 0) > 0
+
+
+def remove_term(session: Session, term: str) -> bool:
+    result = session.execute(text("DELETE FROM sensitive_terms WHERE term = :term"), {"term": term})
+    return (result.rowcount or 0) > 0
+
+
+def categories(session: Session) -> list[dict[str, Any]]:
+    """Every category classed so far: name, sensitive, the term matched, a near miss."""
+    rows = session.execute(text(
+        "SELECT name, sensitive, matched_term, near_miss, classified_at FROM incident_categories ORDER BY name"))
+    return [{**dict(r._mapping), "sensitive": bool(r.sensitive)} for r in rows]
+
+
+def classified_names(session: Session) -> set[str]:
+    return set(session.execute(text("SELECT name FROM incident_categories")).scalars())
+
+
+def incident_category_names(session: Session) -> list[str]:
+    """Every distinct category of the stored incidents ('' for none)."""
+    return list(session.execute(text("SELECT DISTINCT coalesce(category, '') FROM incidents")).scalars())
+
+
+def save_classes(session: Session, found: list[Classification]) -> None:
+    """Store (or replace) the class of each category."""
+    if not found:
+        return
+    session.execute(
+        text("INSERT INTO incident_categories (name, sensitive, matched_term, near_miss) "
+             "VALUES (:name, :sensitive, :matched, :near) ON CONFLICT (name) DO UPDATE SET "
+             "sensitive = excluded.sensitive, matched_term = excluded.matched_term, near_miss = excluded.near_miss, "
+             "classified_at = CURRENT_TIMESTAMP"),
+        [{"name": c.category, "sensitive": c.sensitive, "matched": c.matched_term, "near": c.near_miss}
+         for c in found])
+
+
+def withdraw_shared_runs(session: Session) -> list[int]:
+    """Make every shared run police-only (they may have counted a category now sensitive); their ids."""
+    ids = list(session.execute(text("SELECT id FROM hotspot_runs WHERE audience = 'shared' ORDER BY id")).scalars())
+    session.execute(text("UPDATE hotspot_runs SET audience = 'police' WHERE audience = 'shared'"))
+    return ids
+
+
+def earlier_shared_runs(session: Session, *, resolution: int, before_id: int | None) -> list[dict[str, Any]]:
+    """Shared runs at ``resolution`` that are (or will be) published, oldest first: the release log."""
+    clause = "AND id < :before" if before_id is not None else ""
+    rows = session.execute(
+        text(f"SELECT id, status, parameters FROM hotspot_runs WHERE audience = 'shared' "
+             f"AND status IN ('queued', 'running', 'completed') "
+             f"AND {json_int(session, 'parameters', 'resolution')} = :resolution {clause} ORDER BY id"),
+        {"resolution": resolution, "before": before_id})
+    return [dict(r._mapping) for r in rows]
+
+
+def stored_cell_counts(session: Session, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """A finished run's published cells and their exact counts (cells sorted)."""
+    rows = session.execute(text("SELECT cell, incidents FROM hotspot_cells WHERE run_id = :id ORDER BY cell"),
+                           {"id": run_id}).all()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    cells, counts = zip(*rows)
+    return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
