@@ -20,7 +20,9 @@ from app.errors import BadRequest, Conflict
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store import tiles as tile_store
-from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
+from app.store import run_counts
+from app.store.run_counts import RunFilters
+from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities, with_incident_cells
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 
 log = logging.getLogger(__name__)
@@ -149,14 +151,16 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
 
     progress("counts", 0.2)
     clock = time.perf_counter()
-    west, south, east, north = shapely.total_bounds(polygons)
-    counted_cells, counted = run_store.counts_per_cell(
-        session, resolution=params["resolution"], bbox=(west, south, east, north),
-        start=_stamp(params["start"]), end=_stamp(params["end"]),
-        categories=params["categories"], sources=params["sources"],
-        excluded_category_patterns=params.get("excluded_category_patterns") or [], hold_back_days=params.get("hold_back_days", 0),
-    )
+    # Counted by each incident's own community (point-in-polygon at import or activation), so a
+    # community's total is the same here as on its page; the grid then takes in every cell holding them.
+    filters = RunFilters.of_run(params, [s["id"] for s in shapes])
+    counted_cells, counted_community, counted = run_counts.counts_per_cell_and_community(
+        session, filters, params["resolution"])
+    grid = with_incident_cells(grid, counted_cells, counted_community, counted)
     counts = counts_on_grid(grid.cells, counted_cells, counted)
+    by_community = {str(s["id"]): 0 for s in shapes}
+    for community_id, n in zip(counted_community.tolist(), counted.tolist()):
+        by_community[str(community_id)] += n
     timings["counts"] = time.perf_counter() - clock
 
     parameters = AnalysisParameters(resolution=params["resolution"], k=params["neighbours_k"],
@@ -182,6 +186,8 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "incidents_used": int(counts.sum()),
         "synthetic": _counts_synthetic(session, params["sources"]),
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
+        # Per community id: its incidents under the run's filters, the figure its ranking shows.
+        "incidents_by_community": by_community,
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {
@@ -205,10 +211,6 @@ def _counts_synthetic(session: Session, sources: list[str]) -> bool:
     page and map that shows it can say so."""
     considered = sources or run_store.import_sources(session)
     return any("synthetic" in source.lower() for source in considered)
-
-
-def _stamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _versions() -> dict[str, str]:

@@ -108,6 +108,12 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     under k are then hidden and a partner sees only its own communities.
     """
     figures = run_store.neighbourhood_figures(session, run["id"])
+    # A community's incidents are its own (point-in-polygon) under the run's filters, as on its page;
+    # runs from before this was recorded fall back to the sum of their cells.
+    by_community = (run_store.get_run(session, run["id"])["provenance"] or {}).get("incidents_by_community")
+    if by_community is not None:
+        for row in figures:
+            row["incidents"] = by_community.get(str(row["community_id"]), 0)
     hottest: dict[int, list[dict[str, Any]]] = {}
     for cell in run_store.top_cells(session, run["id"], top):
         hottest.setdefault(cell["community_id"], []).append(

@@ -42,7 +42,8 @@ def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
     row = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
-            "created_at, started_at, finished_at, error, provenance FROM hotspot_runs WHERE id = :id"
+            "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed "
+            "FROM hotspot_runs WHERE id = :id"
         ),
         {"id": run_id},
     ).first()
@@ -70,7 +71,8 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
     rows = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            f"finished_at, error, {json_flag(session, 'provenance', 'synthetic')} AS synthetic "
+            f"finished_at, error, data_changed_at, data_changed, "
+            f"{json_flag(session, 'provenance', 'synthetic')} AS synthetic "
             f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
         params,

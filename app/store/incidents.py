@@ -113,6 +113,11 @@ def _utc(values: pd.Series) -> pa.Array:
     return pa.array(values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]"), pa.timestamp("us"))
 
 
+def delete_import_rows(session: Session, import_id: int) -> int:
+    """Remove exactly the rows one import inserted; returns how many."""
+    return session.execute(text("DELETE FROM incidents WHERE import_id = :id"), {"id": import_id}).rowcount
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     """Filters for reading incidents; every field optional."""
