@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sql import hold_back_cutoff, in_list, not_like_any
+from app.store.sql import hold_back_cutoff, in_list, not_like_any, window_and_lists
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,10 @@ class RunFilters:
 def _where(session: Session, filters: RunFilters) -> tuple[str, dict[str, Any]]:
     clause, params = in_list(session, "community_id", list(filters.community_ids), "communities")
     clauses = [clause]
-    if filters.start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = filters.start
-    if filters.end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = filters.end
-    for column, values in (("category", filters.categories), ("source", filters.sources)):
-        if values:
-            clause, more = in_list(session, column, list(values), column)
-            clauses.append(clause)
-            params.update(more)
+    more_clauses, more_params = window_and_lists(session, filters.start, filters.end,
+                                                 category=filters.categories, source=filters.sources)
+    clauses += more_clauses
+    params.update(more_params)
     if filters.excluded_category_patterns:
         clause, more = not_like_any(session, "category", list(filters.excluded_category_patterns))
         clauses.append(clause)
