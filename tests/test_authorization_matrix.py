@@ -21,6 +21,7 @@ MINIMUM_ROLE = {
     ("get", "/readyz"): ANYONE,
     ("post", "/api/v1/incidents/imports"): "analyst",
     ("get", "/api/v1/incidents/imports/{import_id}"): "analyst",
+    ("delete", "/api/v1/incidents/imports/{import_id}"): "analyst",
     ("get", "/api/v1/incidents"): "analyst",
     ("get", "/api/v1/boundary-sets"): "viewer",
     ("post", "/api/v1/boundary-sets"): "gis",
@@ -82,6 +83,8 @@ def _url(path: str, world: dict) -> str:
 def _call(client, method: str, url: str, headers: dict):
     if method in ("post", "put"):
         return client.request(method.upper(), url, headers=headers, json={})
+    if method == "delete":
+        return client.request("DELETE", url, headers=headers)
     return client.get(url, headers=headers, follow_redirects=False)
 
 
