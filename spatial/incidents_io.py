@@ -28,7 +28,7 @@ from spatial.row_identity import RowIdentity, repeats_another_row, row_hashes
 __all__ = ["ColumnMapping", "FileReading", "ReadOptions", "read_incident_file", "repeats_another_row", "row_hashes"]
 from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
-from spatial.incident_dates import DateOrder, date_notes, infer_date_order, parse_dates
+from spatial.incident_dates import NUMERIC_PREFIX, DateOrder, date_notes, infer_date_order, parse_dates
 
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv"}
 GEO_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg"}
@@ -150,7 +150,7 @@ def _read_csv(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[C
                 yield np.arange(first_row, first_row + len(frame)), frame.iloc[:, 0]
                 first_row += len(frame)
 
-    reading = FileReading(choice, _date_order(date_columns(), options), decimal_comma=decimal_comma)
+    reading = FileReading(choice, _csv_date_order(sample, mapping, date_columns, options), decimal_comma=decimal_comma)
     size = max(path.stat().st_size, 1)
 
     def chunks() -> Iterator[Chunk]:
@@ -166,6 +166,25 @@ def _read_csv(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[C
                 yield _validate(frame, rows, reading, identity, lon, lat, options, min(handle.tell() / size, 1.0))
 
     return reading, chunks()
+
+
+def _csv_date_order(sample: pd.DataFrame | None, mapping: ColumnMapping, date_columns, options: ReadOptions
+                    ) -> DateOrder:
+    """The order of day and month, from every date of the file.
+
+    The sample is the whole file when it is short. When the first rows hold no
+    day/month date at all (ISO files, the common case), the file is not read a
+    second time: a later day/month date is then read only if it proves its own
+    order (25/03), and an ambiguous one is rejected with its row, never guessed.
+    """
+    if sample is not None and mapping.occurred_at in sample.columns and options.day_first is None:
+        dates = sample[mapping.occurred_at]
+        if len(sample) < SAMPLE_ROWS:
+            return _date_order(iter([(np.arange(2, len(sample) + 2), dates)]), options)
+        if not dates.astype(str).str.strip().str.match(NUMERIC_PREFIX).any():
+            return DateOrder(None, f"no day/month dates in the first {SAMPLE_ROWS:,} rows (a later ambiguous "
+                                   "one is rejected, never guessed)")
+    return _date_order(date_columns(), options)
 
 
 def _date_order(columns: Iterator[tuple[np.ndarray, pd.Series]], options: ReadOptions) -> DateOrder:

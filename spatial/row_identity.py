@@ -7,6 +7,8 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from spatial.column_choice import ColumnMapping
 
@@ -46,7 +48,9 @@ class RowIdentity:
 
 def repeats_another_row(external_ids: np.ndarray) -> np.ndarray:
     """Which ids are the second or later occurrence of an identical row of the file."""
-    return np.array(["#" in i and i.startswith("sha1:") for i in external_ids.tolist()], dtype=bool)
+    ids = pa.array(external_ids, pa.string())
+    numbered = pc.and_(pc.starts_with(ids, "sha1:"), pc.match_substring(ids, "#"))
+    return numbered.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:

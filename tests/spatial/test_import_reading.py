@@ -224,3 +224,16 @@ def test_identical_rows_get_occurrence_numbers_and_keep_the_old_first_id(tmp_pat
     assert len(ids) == 65 and len(set(ids)) == 65
     assert sum("#" in i for i in ids) == 25
     assert all(i.startswith("sha1:") and "#" not in i for i in ids[:40])  # the first of each: the id used before
+
+
+def test_a_late_ambiguous_date_after_iso_rows_is_rejected_never_guessed(tmp_path):
+    rng = np.random.default_rng(12)
+    stamps = _stamps(rng, 2500)
+    rows = [[17.3, -62.7, s.strftime("%Y-%m-%d %H:%M")] for s in stamps]
+    rows[2200][2], rows[2300][2] = "03/04/2024", "25/03/2024"  # past the first 2,000 rows read to choose
+    path = _write(tmp_path / "late.csv", ["latitude", "longitude", "date"], rows)
+    reading, occurred, rejections, _ = _read(path, chunk_rows=1000)
+    assert reading.date_order.day_first is None
+    assert [(r.row, r.reason) for r in rejections] == [
+        (2202, "date '03/04/2024' could be day/month or month/day: import again saying which (day_first)")]
+    assert "2024-03-25 00:00" in _local(occurred)  # 25/03 proves its own order
