@@ -23,7 +23,8 @@ from spatial.incidents_io import ReadOptions
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-@router.post("/imports", status_code=status.HTTP_201_CREATED, summary="Import a file of incidents")
+@router.post("/imports", status_code=status.HTTP_201_CREATED, summary="Import a file of incidents",
+             responses={200: {"description": "A dry run's report: what an import would do; nothing written"}})
 def create_import(
     request: Request,
     response: Response,
@@ -42,12 +43,12 @@ def create_import(
     timezone: Annotated[str | None, Form(description="Zone for times without an offset")] = None,
     day_first: Annotated[bool | None, Form(
         description="true: 03/04/2024 is 3 April; false: March 4; empty: decided from the whole file")] = None,
-    dry_run: Annotated[bool, Query(description="Read the whole file and report what would happen; write nothing")]
-    = False,
+    dry_run: Annotated[bool, Query(description="Read the whole file and report; write nothing")] = False,
 ) -> dict[str, Any]:
     columns = {
         "latitude": latitude_column, "longitude": longitude_column, "occurred_at": date_column,
-        "occurred_time": time_column, "category": category_column, "external_id": id_column, "description": description_column,
+        "occurred_time": time_column, "category": category_column, "external_id": id_column,
+        "description": description_column,
     }
     options = ReadOptions(
         columns={k: v for k, v in columns.items() if v},
