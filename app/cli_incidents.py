@@ -38,22 +38,15 @@ def incidents_import(
     from tqdm import tqdm
 
     from app.cli import _session
-    from app.services.incident_import import import_incidents
+    from app.services.incident_import import import_incidents, read_options
     from app.services.upload_files import incident_file
     from spatial.errors import SpatialInputError
-    from spatial.incidents_io import ReadOptions
 
     settings = Settings()
-    columns = {
-        "latitude": latitude_column, "longitude": longitude_column, "occurred_at": date_column,
-        "occurred_time": time_column, "category": category_column, "external_id": id_column,
-        "description": description_column,
-    }
-    options = ReadOptions(
-        columns={k: v for k, v in columns.items() if v},
-        timezone=ZoneInfo(timezone) if timezone else settings.zone,
-        day_first=day_first, date_order=settings.date_order, service_area=settings.service_area,
-        chunk_rows=settings.import_chunk_rows, h3_resolution=settings.h3_base_resolution, layer=layer,
+    options = read_options(
+        settings, zone=ZoneInfo(timezone) if timezone else settings.zone, day_first=day_first, layer=layer,
+        latitude=latitude_column, longitude=longitude_column, occurred_at=date_column, occurred_time=time_column,
+        category=category_column, external_id=id_column, description=description_column,
     )
     engine, session = _session(settings)
     bar = tqdm(total=100, unit="%", disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}% {postfix}")

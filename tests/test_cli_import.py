@@ -72,6 +72,7 @@ def test_dry_run_prints_the_mapping_and_writes_nothing_then_undo(cli_env, tmp_pa
 
 def test_all_ambiguous_file_is_refused_with_the_fix(cli_env, tmp_path):
     path = tmp_path / "ambiguous.csv"
-    path.write_text("latitude,longitude,date\n" + "".join(f"17.3,-62.7,0{1 + i % 9}/1{i % 3}/2024\n" for i in range(30)))
+    rows = "".join(f"17.3,-62.7,0{1 + i % 9}/1{i % 3}/2024\n" for i in range(30))
+    path.write_text("latitude,longitude,date\n" + rows)
     done = _hotspots(cli_env, "incidents", "import", str(path), "--no-progress", expect=2)
     assert "--day-first or --month-first" in done.stderr

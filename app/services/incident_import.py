@@ -9,10 +9,12 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from app.settings import Settings
 from app.store import communities as community_store
 from app.store import imports as import_store
 from app.store import incidents as incident_store
@@ -66,6 +68,16 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def read_options(settings: Settings, *, zone: ZoneInfo, day_first: bool | None, layer: str | None = None,
+                 **columns: str | None) -> ReadOptions:
+    """How this service reads a file: the importer's column choices, zone and date order; the rest from settings."""
+    return ReadOptions(
+        columns={field_name: column for field_name, column in columns.items() if column}, timezone=zone,
+        day_first=day_first, date_order=settings.date_order, service_area=settings.service_area,
+        chunk_rows=settings.import_chunk_rows, h3_resolution=settings.h3_base_resolution, layer=layer,
+    )
 
 
 def import_incidents(

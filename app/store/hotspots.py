@@ -16,7 +16,9 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import per_backend
-from app.store.sql import hold_back_cutoff, in_list, json_flag, json_int, not_like_any, point_in_box
+from app.store.sql import (
+    hold_back_cutoff, in_list, json_flag, json_int, not_like_any, point_in_box, window_and_lists,
+)
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -199,17 +201,9 @@ def counts_per_cell(
     clauses = [point_in_box(session)]
     params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox, strict=True))
     params["resolution"] = resolution
-    if start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = end
-    for column, values in (("category", categories), ("source", sources)):
-        if values:
-            clause, more = in_list(session, column, values, column)
-            clauses.append(clause)
-            params.update(more)
+    more_clauses, more_params = window_and_lists(session, start, end, category=categories, source=sources)
+    clauses += more_clauses
+    params.update(more_params)
     if excluded_category_patterns:
         clause, more = not_like_any(session, "category", excluded_category_patterns)
         clauses.append(clause)

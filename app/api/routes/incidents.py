@@ -11,14 +11,13 @@ from app.api.deps import Analyst, BBox, DateRangeDep, SessionDep, SettingsDep
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
 from app.services.import_undo import undo_import
-from app.services.incident_import import import_incidents
+from app.services.incident_import import import_incidents, read_options
 from app.services.incident_query import incident_page
 from app.services.upload_files import incident_file
 from app.settings import Settings
 from app.store import imports as import_store
 from app.store.incidents import IncidentFilter
 from app.uploads import received_file
-from spatial.incidents_io import ReadOptions
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -45,19 +44,10 @@ def create_import(
         description="true: 03/04/2024 is 3 April; false: March 4; empty: decided from the whole file")] = None,
     dry_run: Annotated[bool, Query(description="Read the whole file and report; write nothing")] = False,
 ) -> dict[str, Any]:
-    columns = {
-        "latitude": latitude_column, "longitude": longitude_column, "occurred_at": date_column,
-        "occurred_time": time_column, "category": category_column, "external_id": id_column,
-        "description": description_column,
-    }
-    options = ReadOptions(
-        columns={k: v for k, v in columns.items() if v},
-        timezone=_zone(timezone, settings),
-        day_first=day_first,
-        date_order=settings.date_order,
-        service_area=settings.service_area,
-        chunk_rows=settings.import_chunk_rows,
-        h3_resolution=settings.h3_base_resolution,
+    options = read_options(
+        settings, zone=_zone(timezone, settings), day_first=day_first, latitude=latitude_column,
+        longitude=longitude_column, occurred_at=date_column, occurred_time=time_column, category=category_column,
+        external_id=id_column, description=description_column,
     )
     if dry_run:
         response.status_code = status.HTTP_200_OK  # nothing was created
