@@ -59,7 +59,7 @@ class DateOrder:
 
     @property
     def label(self) -> str:
-        return {None: "not needed (no day/month dates)", True: "day/month/year",
+        return {None: "not needed", True: "day/month/year",
                 False: "month/day/year"}[self.day_first]
 
 
