@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from app.cli_incidents import incidents_cli
 from app.cli_sensitive import sensitive_cli
 from app.settings import Settings
 
 cli = typer.Typer(help="Crime-hotspot mapping service.", no_args_is_help=True, pretty_exceptions_enable=False)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_cli = typer.Typer(help="People and their API tokens.", no_args_is_help=True)
-incidents_cli = typer.Typer(help="Incident data.", no_args_is_help=True)
 boundaries_cli = typer.Typer(help="Community boundary sets.", no_args_is_help=True)
 analyses_cli = typer.Typer(help="Hotspot analyses.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -121,71 +121,6 @@ def users_create(
     finally:
         engine.dispose()
     typer.echo(token)
-
-
-@incidents_cli.command("import")
-def incidents_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    source: Annotated[str, typer.Option(help="Name of the feed the file comes from")] = "upload",
-    latitude_column: Optional[str] = None,
-    longitude_column: Optional[str] = None,
-    date_column: Optional[str] = None,
-    category_column: Optional[str] = None,
-    id_column: Optional[str] = None,
-    description_column: Optional[str] = None,
-    timezone: Annotated[Optional[str], typer.Option(help="Zone for times without an offset")] = None,
-    day_first: Annotated[bool, typer.Option(help="Read 03/04/2024 as 3 April")] = False,
-    layer: Annotated[Optional[str], typer.Option(help="GeoPackage layer")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
-    json_report: Annotated[bool, typer.Option("--json", help="Print the full report as JSON")] = False,
-) -> None:
-    """Import incidents from a CSV, GeoJSON, zipped Shapefile or GeoPackage file."""
-    from tqdm import tqdm
-
-    from app.services.incident_import import import_incidents
-    from app.services.upload_files import incident_file
-    from spatial.errors import SpatialInputError
-    from spatial.incidents_io import ReadOptions
-
-    settings = Settings()
-    columns = {
-        "latitude": latitude_column, "longitude": longitude_column, "occurred_at": date_column,
-        "category": category_column, "external_id": id_column, "description": description_column,
-    }
-    options = ReadOptions(
-        columns={k: v for k, v in columns.items() if v},
-        timezone=ZoneInfo(timezone) if timezone else settings.zone,
-        day_first=day_first, service_area=settings.service_area, chunk_rows=settings.import_chunk_rows,
-        h3_resolution=settings.h3_base_resolution, layer=layer,
-    )
-    engine, session = _session(settings)
-    bar = tqdm(total=100, unit="%", disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}% {postfix}")
-
-    def show(rows: int, fraction: float) -> None:
-        bar.n = round(fraction * 100, 1)
-        bar.set_postfix_str(f"{rows:,} rows")
-
-    try:
-        with session, incident_file(file, settings.max_upload_bytes) as path:
-            report = import_incidents(session, path, filename=file.name, source=source, options=options, progress=show)
-    except SpatialInputError as exc:
-        bar.close()
-        typer.echo(f"refused: {exc.message}", err=True)
-        raise typer.Exit(code=2) from exc
-    finally:
-        engine.dispose()
-    bar.close()
-    if json_report:
-        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
-        return
-    typer.echo(
-        f"import {report.import_id}: {report.rows_read:,} rows read, {report.inserted:,} inserted, "
-        f"{report.duplicates:,} duplicates, {report.rejected:,} rejected"
-    )
-    for reason, count in report.rejected_by_reason.items():
-        typer.echo(f"  rejected {count:,}: {reason}")
-    for row in report.rejected_rows[:10]:
-        typer.echo(f"  row {row['row']}: {row['reason']}")
 
 
 @boundaries_cli.command("import")

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     secret_key: str = "dev-secret-change-me"
     timezone: str = "America/St_Kitts"
+    # How to read dates such as 03/04/2025 when a whole file cannot tell (none: refuse and ask).
+    date_order: Literal["day-first", "month-first"] | None = None
     # Optional bounding box of the service area (west, south, east, north), in lon/lat.
     service_area: Annotated[BBox | None, NoDecode] = None
     max_upload_mb: int = Field(default=100, ge=1)

@@ -38,6 +38,9 @@ class HotspotRun(Base):
     # The worker executing the run ("host:pid") and its last sign of life (migration 0008).
     worker: Mapped[str | None] = mapped_column(Text)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when rows this run counted were removed since (an import undone; migration 0009).
+    data_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data_changed: Mapped[str | None] = mapped_column(Text)
 
 
 class HotspotCell(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -14,7 +14,7 @@ from models.types import ID, JSONDocument
 
 class Import(Base):
     __tablename__ = "imports"
-    __table_args__ = (CheckConstraint("status IN ('running','completed','failed')", name="status_known"),)
+    __table_args__ = (CheckConstraint("status IN ('running','completed','failed','undone')", name="status_known"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     filename: Mapped[str] = mapped_column(Text)
@@ -30,3 +30,6 @@ class Import(Base):
     # Full report: column mapping, rejected rows (row number and reason), duplicates sample.
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     error: Mapped[str | None] = mapped_column(Text)
+    # An undone import's rows were removed (migration 0009); the record and its report stay.
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[int | None] = mapped_column(BigInteger)

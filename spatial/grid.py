@@ -14,8 +14,13 @@ in two polygons goes to the *first* polygon in input order, so every cell
 belongs to exactly one community.
 
 Statistics need the cells with no incidents, so the grid is built from the
-polygons, never from the incidents; incident counts are joined onto
-``CommunityGrid.cells`` afterwards (missing cells count zero).
+polygons; incident counts are joined onto ``CommunityGrid.cells`` afterwards
+(missing cells count zero). A border cell whose centre lies outside every
+community analysed can still hold incidents that lie inside one (each
+incident's community is its own point-in-polygon assignment):
+:func:`with_incident_cells` adds such cells, each to the community with the
+most of its incidents (ties: the lowest id), so no incident inside an analysed
+community is lost from the analysis.
 
 Cell ids are H3 indexes as signed 64-bit integers (H3 never sets bit 63, so
 they fit in a PostgreSQL ``bigint``).
@@ -254,3 +259,43 @@ def polygons_from_geojson(path) -> tuple[list, list[dict]]:
     geometries = [shapely.geometry.shape(ft["geometry"]) for ft in collection["features"]]
     properties = [ft.get("properties") or {} for ft in collection["features"]]
     return geometries, properties
+
+
+def with_incident_cells(grid: CommunityGrid, cells: np.ndarray, community: np.ndarray,
+                        incidents: np.ndarray) -> CommunityGrid:
+    """Add to ``grid`` every cell that holds incidents of its communities, so none is lost.
+
+    Parameters
+    ----------
+    grid : CommunityGrid
+        The cells whose centres lie in the communities (:func:`cover_communities`).
+    cells, community, incidents : numpy.ndarray of int64
+        Incidents per (cell, community of the incident), from the incidents' own
+        point-in-polygon assignment; one row per pair.
+
+    Returns
+    -------
+    CommunityGrid
+        ``grid`` plus the border cells whose centre lies outside every community
+        analysed but which hold some of their incidents. Such a cell belongs to
+        the community with the most of its incidents (ties: the lowest id); a cell
+        of ``grid`` keeps the community that holds its centre.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    if len(cells) == 0:
+        return grid
+    community = np.asarray(community, dtype=np.int64)
+    incidents = np.asarray(incidents, dtype=np.int64)
+    missing = ~np.isin(cells, grid.cells)
+    if not missing.any():
+        return grid
+    cells, community, incidents = cells[missing], community[missing], incidents[missing]
+    # Most incidents first, then the lowest id: the first row of each cell is its owner.
+    order = np.lexsort((community, -incidents, cells))
+    cells, community = cells[order], community[order]
+    first = np.ones(len(cells), dtype=bool)
+    first[1:] = cells[1:] != cells[:-1]
+    all_cells = np.concatenate([grid.cells, cells[first]])
+    all_owners = np.concatenate([grid.community, community[first]])
+    order = np.argsort(all_cells, kind="stable")
+    return CommunityGrid(all_cells[order], all_owners[order], grid.resolution)

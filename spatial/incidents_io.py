@@ -11,7 +11,7 @@ number is the feature number, starting at 1.
 
 from __future__ import annotations
 
-import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,40 +22,20 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3
 
+from spatial.column_choice import ColumnChoice, ColumnMapping, choose_columns
+from spatial.row_identity import RowIdentity, repeats_another_row, row_hashes
+
+__all__ = ["ColumnMapping", "FileReading", "ReadOptions", "read_incident_file", "repeats_another_row", "row_hashes"]
 from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
-from spatial.incident_dates import parse_dates
+from spatial.incident_dates import NUMERIC_PREFIX, DateOrder, date_notes, infer_date_order, parse_dates
 
-# Common names for each field, in order of preference (matched case-insensitively).
-COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "latitude": ("latitude", "lat", "y"),
-    "longitude": ("longitude", "lon", "lng", "long", "x"),
-    "occurred_at": ("occurred_at", "date", "datetime", "date_time", "occurred", "incident_date", "time"),
-    "category": ("category", "primary_type", "type", "offense", "offence", "crime_type"),
-    "external_id": ("id", "case_number", "incidntnum", "incident_id", "incident_number", "case_id"),
-    "description": ("description", "descript", "details"),
-    "reported_at": ("reported_at", "report_date", "reported"),
-}
-REQUIRED = ("latitude", "longitude", "occurred_at")
-FIELD_LABELS = {"latitude": "latitude", "longitude": "longitude", "occurred_at": "date"}
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv"}
 GEO_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg"}
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which column of the file holds each incident field (``None``: absent)."""
-
-    latitude: str | None
-    longitude: str | None
-    occurred_at: str
-    category: str | None = None
-    external_id: str | None = None
-    description: str | None = None
-    reported_at: str | None = None
-
-    def mapped(self) -> set[str]:
-        return {c for c in vars(self).values() if c}
+# Rows looked at to choose columns by content.
+SAMPLE_ROWS = 2000
+# Rows of the file shown as they would be stored, in a dry run's report.
+PREVIEW_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -64,7 +44,10 @@ class ReadOptions:
 
     columns: dict[str, str] = field(default_factory=dict)
     timezone: ZoneInfo = ZoneInfo("America/St_Kitts")
-    day_first: bool = False
+    # None: decide day/month order from the whole column (and date_order when it cannot tell).
+    day_first: bool | None = None
+    # The service's HOTSPOTS_DATE_ORDER: "day-first", "month-first" or None.
+    date_order: str | None = None
     service_area: tuple[float, float, float, float] | None = None
     chunk_rows: int = 50_000
     h3_resolution: int = 15
@@ -105,48 +88,38 @@ class Chunk:
     progress: float  # fraction of the file read so far, 0..1
 
 
-def detect_columns(columns: list[str], overrides: dict[str, str] | None = None) -> ColumnMapping:
-    """Match the file's columns to incident fields.
+@dataclass
+class FileReading:
+    """What was decided about a file before its rows are read, and what reading them noticed."""
 
-    Raises
-    ------
-    InvalidUpload
-        When a chosen column does not exist or a required field is not found;
-        the message lists the columns the file has.
-    """
-    overrides = {k: v for k, v in (overrides or {}).items() if v}
-    unknown_fields = set(overrides) - set(COLUMN_CANDIDATES)
-    if unknown_fields:
-        raise InvalidUpload(f"Unknown field(s) to map: {', '.join(sorted(unknown_fields))}.")
-    by_lower = {c.lower().strip(): c for c in columns}
-    chosen: dict[str, str | None] = {}
-    for name, candidates in COLUMN_CANDIDATES.items():
-        if name in overrides:
-            if overrides[name] not in columns:
-                raise InvalidUpload(
-                    f"The column {overrides[name]!r} chosen for {name} is not in the file. "
-                    f"The file's columns are: {', '.join(columns)}.",
-                    details={"columns": columns},
-                )
-            chosen[name] = overrides[name]
-            continue
-        chosen[name] = next((by_lower[c] for c in candidates if c in by_lower), None)
-    missing = [n for n in REQUIRED if not chosen[n]]
-    if missing:
-        labels = " and ".join(FIELD_LABELS[m] for m in missing)
-        raise InvalidUpload(
-            f"Could not find the {labels} column in the file. Name the column(s) explicitly "
-            f"(for example --{missing[0].replace('_', '-')}-column). The file's columns are: {', '.join(columns)}.",
-            details={"columns": columns, "missing": missing},
-        )
-    return ColumnMapping(**chosen)
+    choice: ColumnChoice
+    date_order: DateOrder
+    decimal_comma: bool = False
+    date_notes: Counter[str] = field(default_factory=Counter)
+    decimal_comma_values: int = 0
+
+    @property
+    def mapping(self) -> ColumnMapping:
+        return self.choice.mapping
+
+    def warnings(self) -> list[str]:
+        """What was assumed while reading, for the report: never silent."""
+        notes = date_notes(self.date_notes)
+        if self.date_order.assumed:
+            notes.append(f"{self.date_order.assumed:,} dates could be day/month or month/day and were read as "
+                         f"{self.date_order.label} (the service's HOTSPOTS_DATE_ORDER)")
+        if self.decimal_comma_values:
+            notes.append(f"{self.decimal_comma_values:,} coordinates written with a decimal comma were read "
+                         "(e.g. 17,3 as 17.3)")
+        return notes
 
 
-def read_incident_file(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
-    """Open an incident file and return its column mapping and a chunk iterator.
+def read_incident_file(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[Chunk]]:
+    """Open an incident file and return what was decided about it and a chunk iterator.
 
-    The mapping is worked out before any row is read, so a file with no usable
-    columns is refused before anything is written.
+    The columns (by name and a sample's content) and the order of day and month
+    (from every date of the file) are worked out before any row is validated, so
+    a file that cannot be read safely is refused before anything is written.
     """
     suffix = path.suffix.lower()
     if suffix in TABULAR_SUFFIXES:
@@ -159,35 +132,89 @@ def read_incident_file(path: Path, options: ReadOptions) -> tuple[ColumnMapping,
     )
 
 
-def _read_csv(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
+def _read_csv(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[Chunk]]:
     fmt = sniff_csv(path)
     header = _csv_header(path, fmt)
-    mapping = detect_columns(header, options.columns)
+    decimal_comma = fmt.delimiter in (";", "\t")
+    read = {"dtype": str, "keep_default_na": False, "encoding": fmt.encoding, "encoding_errors": "replace",
+            "sep": fmt.delimiter, "skip_blank_lines": True}
+    sample = _csv_sample(path, read)
+    choice = choose_columns(header, sample, options.columns, decimal_comma=decimal_comma)
+    mapping = choice.mapping
+
+    def date_columns() -> Iterator[tuple[np.ndarray, pd.Series]]:
+        first_row = 2
+        with _malformed_csv_refused(lambda: first_row):
+            for frame in pd.read_csv(path, usecols=lambda c: str(c).strip() == mapping.occurred_at,
+                                     chunksize=options.chunk_rows, **read):
+                yield np.arange(first_row, first_row + len(frame)), frame.iloc[:, 0]
+                first_row += len(frame)
+
+    reading = FileReading(choice, _csv_date_order(sample, mapping, date_columns, options), decimal_comma=decimal_comma)
     size = max(path.stat().st_size, 1)
 
     def chunks() -> Iterator[Chunk]:
-        with path.open("rb") as handle:
-            reader = pd.read_csv(
-                handle, dtype=str, keep_default_na=False, chunksize=options.chunk_rows,
-                encoding=fmt.encoding, encoding_errors="replace", on_bad_lines="error",
-                sep=fmt.delimiter, skip_blank_lines=True,
-            )
-            first_row = 2
-            try:
-                for frame in reader:
-                    frame.columns = [str(c).strip() for c in frame.columns]
-                    rows = np.arange(first_row, first_row + len(frame))
-                    first_row += len(frame)
-                    lat = _to_float(frame[mapping.latitude])
-                    lon = _to_float(frame[mapping.longitude])
-                    yield _validate(frame, rows, mapping, lon, lat, options, min(handle.tell() / size, 1.0))
-            except (pd.errors.ParserError, UnicodeError) as exc:
-                raise InvalidUpload(
-                    f"The CSV file is malformed after row {first_row - 1} ({_first_line(exc)}). Check that every "
-                    "row has the same number of columns and that quotes are closed. Nothing was imported."
-                ) from exc
+        identity = RowIdentity()
+        first_row = 2
+        with path.open("rb") as handle, _malformed_csv_refused(lambda: first_row):
+            for frame in pd.read_csv(handle, chunksize=options.chunk_rows, on_bad_lines="error", **read):
+                frame.columns = [str(c).strip() for c in frame.columns]
+                rows = np.arange(first_row, first_row + len(frame))
+                first_row += len(frame)
+                lat = _to_float(frame[mapping.latitude], reading)
+                lon = _to_float(frame[mapping.longitude], reading)
+                yield _validate(frame, rows, reading, identity, lon, lat, options, min(handle.tell() / size, 1.0))
 
-    return mapping, chunks()
+    return reading, chunks()
+
+
+def _csv_date_order(sample: pd.DataFrame | None, mapping: ColumnMapping, date_columns, options: ReadOptions
+                    ) -> DateOrder:
+    """The order of day and month, from every date of the file.
+
+    The sample is the whole file when it is short. When the first rows hold no
+    day/month date at all (ISO files, the common case), the file is not read a
+    second time: a later day/month date is then read only if it proves its own
+    order (25/03), and an ambiguous one is rejected with its row, never guessed.
+    """
+    if sample is not None and mapping.occurred_at in sample.columns and options.day_first is None:
+        dates = sample[mapping.occurred_at]
+        if len(sample) < SAMPLE_ROWS:
+            return _date_order(iter([(np.arange(2, len(sample) + 2), dates)]), options)
+        if not dates.astype(str).str.strip().str.match(NUMERIC_PREFIX).any():
+            return DateOrder(None, f"no day/month dates in the first {SAMPLE_ROWS:,} rows (a later ambiguous "
+                                   "one is rejected, never guessed)")
+    return _date_order(date_columns(), options)
+
+
+def _date_order(columns: Iterator[tuple[np.ndarray, pd.Series]], options: ReadOptions) -> DateOrder:
+    return infer_date_order(columns, day_first=options.day_first, configured=options.date_order)
+
+
+def _csv_sample(path: Path, read: dict) -> pd.DataFrame | None:
+    try:
+        sample = pd.read_csv(path, nrows=SAMPLE_ROWS, on_bad_lines="skip", **read)
+    except (pd.errors.ParserError, UnicodeError, pd.errors.EmptyDataError):
+        return None  # judged by names; the full read below reports what is wrong, with the row
+    sample.columns = [str(c).strip() for c in sample.columns]
+    return sample
+
+
+class _malformed_csv_refused:
+    """Turn pandas' parser errors into a clerk's message naming the last good row."""
+
+    def __init__(self, last_row) -> None:
+        self._last_row = last_row
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if isinstance(exc, (pd.errors.ParserError, UnicodeError)):
+            raise InvalidUpload(
+                f"The CSV file is malformed after row {self._last_row() - 1} ({_first_line(exc)}). Check that every "
+                "row has the same number of columns and that quotes are closed. Nothing was imported."
+            ) from exc
 
 
 def _first_line(exc: Exception) -> str:
@@ -211,7 +238,7 @@ def _csv_header(path: Path, fmt: CsvFormat) -> list[str]:
     return columns
 
 
-def _read_geo(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
+def _read_geo(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[Chunk]]:
     import pyogrio  # imported here: only geo formats need GDAL
 
     try:
@@ -223,12 +250,24 @@ def _read_geo(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator
         raise InvalidUpload(f"The file holds {info['geometry_type']} features; incidents must be points.")
     if info.get("crs") is None and path.suffix.lower() == ".shp":
         raise InvalidUpload("The shapefile has no .prj file, so its coordinate system is unknown. Export it again with the .prj.")
-    mapping = detect_columns(columns + ["__geometry_x", "__geometry_y"], {
+    sample = _as_text(pyogrio.read_dataframe(path, layer=options.layer, max_features=SAMPLE_ROWS,
+                                             read_geometry=False)) if columns else None
+    choice = choose_columns(columns + ["__geometry_x", "__geometry_y"], sample, {
         "latitude": "__geometry_y", "longitude": "__geometry_x", **options.columns,
     })
+    choice.reasons["latitude"] = choice.reasons["longitude"] = "the features' point geometry"
+    mapping = choice.mapping
     total = max(int(info.get("features") or 0), 1)
 
+    def date_columns() -> Iterator[tuple[np.ndarray, pd.Series]]:
+        dates = _as_text(pyogrio.read_dataframe(path, layer=options.layer, columns=[mapping.occurred_at],
+                                                read_geometry=False))
+        yield np.arange(1, len(dates) + 1), dates[mapping.occurred_at]
+
+    reading = FileReading(choice, _date_order(date_columns(), options))
+
     def chunks() -> Iterator[Chunk]:
+        identity = RowIdentity()
         offset = 0
         while True:
             frame = pyogrio.read_dataframe(
@@ -239,15 +278,18 @@ def _read_geo(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator
             rows = np.arange(offset + 1, offset + 1 + len(frame))
             offset += len(frame)
             frame = _points_to_lonlat(frame)
-            attributes = frame.drop(columns="geometry")
-            attributes = attributes.astype(object).where(attributes.notna(), "").astype(str)
+            attributes = _as_text(frame.drop(columns="geometry"))
             lat = frame["__geometry_y"].to_numpy(dtype=float)
             lon = frame["__geometry_x"].to_numpy(dtype=float)
-            yield _validate(attributes, rows, mapping, lon, lat, options, min(offset / total, 1.0))
+            yield _validate(attributes, rows, reading, identity, lon, lat, options, min(offset / total, 1.0))
             if len(frame) < options.chunk_rows:
                 return
 
-    return mapping, chunks()
+    return reading, chunks()
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
 def _points_to_lonlat(frame: "pd.DataFrame") -> "pd.DataFrame":
@@ -275,34 +317,48 @@ def _gdal_reason(exc: Exception) -> str:
     return text[:300]
 
 
-def _to_float(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values.str.strip(), errors="coerce").to_numpy(dtype=float)
+def _to_float(values: pd.Series, reading: FileReading) -> np.ndarray:
+    values = values.str.strip()
+    if reading.decimal_comma:
+        # With ';' or tab between fields, "17,3" is a decimal comma (Caribbean and European exports).
+        comma = values.str.contains(",", regex=False) & ~values.str.contains(".", regex=False)
+        if comma.any():
+            reading.decimal_comma_values += int(comma.sum())
+            values = values.where(~comma, values.str.replace(",", ".", regex=False))
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
 def _validate(
     frame: pd.DataFrame,
     rows: np.ndarray,
-    mapping: ColumnMapping,
+    reading: FileReading,
+    identity: RowIdentity,
     lon: np.ndarray,
     lat: np.ndarray,
     options: ReadOptions,
     progress: float,
 ) -> Chunk:
+    mapping = reading.mapping
+    external_ids = identity.external_ids(frame, mapping)
     reasons = np.full(len(frame), None, dtype=object)
     _check_coordinates(frame, mapping, lon, lat, options, reasons)
-    occurred, date_reasons = parse_dates(frame[mapping.occurred_at], zone=options.timezone,
-                                         day_first=options.day_first, now=options.now)
+    when = frame[mapping.occurred_at]
+    if mapping.occurred_time:
+        when = when.str.strip() + " " + frame[mapping.occurred_time].str.strip()
+    day_first = reading.date_order.day_first
+    occurred, date_reasons = parse_dates(when, zone=options.timezone, day_first=day_first, now=options.now,
+                                         notes=reading.date_notes)
     _merge_reasons(reasons, date_reasons)
     reported = None
     if mapping.reported_at:
-        reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone,
-                                  day_first=options.day_first, now=options.now)
+        reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone, day_first=day_first,
+                                  now=options.now)
     keep = np.array([r is None for r in reasons], dtype=bool)
     rejections = [Rejection(int(rows[i]), str(reasons[i])) for i in np.flatnonzero(~keep)]
     kept = frame[keep]
     batch = IncidentBatch(
         rows=rows[keep],
-        external_id=_external_ids(kept, mapping),
+        external_id=external_ids[keep],
         occurred_at=occurred[keep].reset_index(drop=True),
         reported_at=reported[keep].reset_index(drop=True) if reported is not None else None,
         category=_text(kept, mapping.category),
@@ -361,25 +417,18 @@ def _text(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:
     return values.where(values != "", None).to_numpy(dtype=object, na_value=None)
 
 
-def _external_ids(frame: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
-    """The file's own id where it has one, else a stable hash of the row's values."""
-    hashed = None
-    if mapping.external_id:
-        ids = frame[mapping.external_id].astype(str).str.strip()
-        missing = (ids == "").to_numpy()
-        if not missing.any():
-            return ids.to_numpy(dtype=object)
-        hashed = row_hashes(frame[missing])
-        result = ids.to_numpy(dtype=object)
-        result[missing] = hashed
-        return result
-    return row_hashes(frame)
-
-
-def row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """A stable id for rows with no id of their own: SHA-1 of the row's values."""
-    joined = frame.astype(str).agg("\x1f".join, axis=1) if len(frame.columns) else pd.Series([], dtype=str)
-    return np.array(["sha1:" + hashlib.sha1(v.encode("utf-8")).hexdigest() for v in joined], dtype=object)
+def preview_rows(batch: IncidentBatch, limit: int = PREVIEW_ROWS) -> list[dict[str, object]]:
+    """The first rows of a batch as they would be stored (a dry run's report)."""
+    n = min(len(batch), limit)
+    return [{
+        "row": int(batch.rows[i]),
+        "external_id": str(batch.external_id[i]),
+        "occurred_at": batch.occurred_at.iat[i].isoformat(),
+        "category": None if batch.category is None else batch.category[i],
+        "description": None if batch.description is None else batch.description[i],
+        "lon": float(batch.lon[i]),
+        "lat": float(batch.lat[i]),
+    } for i in range(n)]
 
 
 def _attributes(frame: pd.DataFrame, mapping: ColumnMapping) -> list[str] | None:

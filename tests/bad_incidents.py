@@ -75,10 +75,21 @@ def make_nan_and_inf(d):
 
 
 def make_many_date_formats(d):
-    dates = ["2024-03-01", "2024-03-01T10:00:00Z", "2024-03-01 10:00:00-04:00", "03/01/2024 10:00 PM",
+    # 03/21 proves month-first; a lone 03/01 would be ambiguous, and refused (make_all_ambiguous_dates).
+    dates = ["2024-03-01", "2024-03-01T10:00:00Z", "2024-03-01 10:00:00-04:00", "03/21/2024 10:00 PM",
              "1 March 2024", "March 1, 2024 10:00", "2024/03/01 10:00"]
     body = HEADER + "".join(f'{i},17.30,-62.72,"{d_}",Theft\n' for i, d_ in enumerate(dates))
     return _text(d, "dates.csv", body), ("partial", len(dates), 0)
+
+
+def make_all_ambiguous_dates(d):
+    body = HEADER + "".join(f"{i},17.30,-62.72,0{1 + i % 9}/1{i % 3}/2024,Theft\n" for i in range(12))
+    return _text(d, "ambiguous.csv", body), ("refused", "day_first")
+
+
+def make_mixed_day_and_month_first(d):
+    body = HEADER + "1,17.3,-62.7,25/03/2024,Theft\n2,17.3,-62.7,03/25/2024,Theft\n" + _good_rows(2, 3)
+    return _text(d, "mixed_orders.csv", body), ("refused", "mixes day-first and month-first")
 
 
 def make_bad_and_future_dates(d):

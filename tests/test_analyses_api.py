@@ -208,7 +208,11 @@ def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, s
     # the shared run was counted without the sensitive category: as a police run of thefts only
     thefts = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, categories=["Theft"])
     assert shared["provenance"]["incidents_used"] == thefts["provenance"]["incidents_used"]
-    assert police["provenance"]["incidents_used"] > thefts["provenance"]["incidents_used"] + 100
+    # a run counts the incidents inside the parishes (their own assignment); some DV points lie in the sea
+    dv_inside = session.execute(text("SELECT count(*) FROM incidents WHERE source = 'dv' AND community_id IS NOT NULL"
+                                     )).scalar_one()
+    assert 90 < dv_inside < 120
+    assert police["provenance"]["incidents_used"] == thefts["provenance"]["incidents_used"] + dv_inside
     cells = client.get(f"/api/v1/analyses/{shared['id']}/cells", headers=viewer, params={"limit": 10000}).json()
     counts = [f["properties"]["incidents"] for f in cells["features"]]
     assert all(c is None or c >= 5 for c in counts) and None in counts

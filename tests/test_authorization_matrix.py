@@ -21,6 +21,7 @@ MINIMUM_ROLE = {
     ("get", "/readyz"): ANYONE,
     ("post", "/api/v1/incidents/imports"): "analyst",
     ("get", "/api/v1/incidents/imports/{import_id}"): "analyst",
+    ("delete", "/api/v1/incidents/imports/{import_id}"): "analyst",
     ("get", "/api/v1/incidents"): "analyst",
     ("get", "/api/v1/boundary-sets"): "viewer",
     ("post", "/api/v1/boundary-sets"): "gis",

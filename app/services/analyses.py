@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
+import numpy as np
 import shapely
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.exc import OperationalError
@@ -23,7 +24,9 @@ from app.settings import Settings
 from app.store import disclosure as disclosure_store
 from app.store import hotspots as run_store
 from app.store import tiles as tile_store
-from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities
+from app.store import run_counts
+from app.store.run_counts import RunFilters
+from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities, with_incident_cells
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 from spatial.sensitive import classify
 
@@ -97,10 +100,10 @@ def submit(session: Session, request: AnalysisRequest, *, settings: Settings, us
                                               request.end and _local(request.end, settings), zone=settings.zone,
                                               hold_back_days=settings.privacy_hold_back_days)
         parameters["start"], parameters["end"] = start and start.isoformat(), end.isoformat()
-        cells, counts = _counts(session, parameters, shapes)
+        cells, counts = _cell_counts(session, parameters, shapes)
         conflict = releases.release_conflict(
             session, parameters, cells, counts, min_count=disclosure_store.rules(session)["min_count"], run_id=None,
-            count_run=lambda earlier: _counts(session, earlier, run_store.community_shapes(
+            count_run=lambda earlier: _cell_counts(session, earlier, run_store.community_shapes(
                 session, set_id, earlier.get("communities") or None)))
         if conflict:
             raise Conflict(conflict)
@@ -115,14 +118,20 @@ def _local(stamp: datetime, settings: Settings) -> datetime:
 
 
 def _counts(session: Session, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
-    """Incidents per cell over the communities' box, as a run with these parameters counts them."""
-    west, south, east, north = shapely.total_bounds(shapely.from_wkb([s["wkb"] for s in shapes]))
-    return run_store.counts_per_cell(
-        session, resolution=parameters["resolution"], bbox=(west, south, east, north),
-        start=_stamp(parameters.get("start")), end=_stamp(parameters.get("end")),
-        categories=parameters.get("categories") or [], sources=parameters.get("sources") or [],
-        without_sensitive=parameters.get("sensitive_categories") == CLASSED,
-        hold_back_days=parameters.get("hold_back_days", 0))
+    """Incidents per (cell, community) as a run with these parameters counts them: each incident in
+    its own community (point-in-polygon at import or activation), under the run's filters."""
+    filters = RunFilters.of_run(parameters, [s["id"] for s in shapes])
+    return run_counts.counts_per_cell_and_community(session, filters, parameters["resolution"])
+
+
+def _per_cell(cells: np.ndarray, communities: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum (cell, community) counts per cell, as a run's cells hold them."""
+    unique, first = np.unique(cells, return_index=True)
+    return unique, np.add.reduceat(counts, first) if len(counts) else counts
+
+
+def _cell_counts(session: Session, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+    return _per_cell(*_counts(session, parameters, shapes))
 
 
 def _check_audience(session: Session, request: AnalysisRequest, settings: Settings) -> None:
@@ -190,15 +199,22 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
 
     progress("counts", 0.2)
     clock = time.perf_counter()
-    counted_cells, counted = _counts(session, params, shapes)
+    # Counted by each incident's own community (point-in-polygon at import or activation), so a
+    # community's total is the same here as on its page; the grid then takes in every cell holding them.
+    counted_cells, counted_community, counted = _counts(session, params, shapes)
+    grid = with_incident_cells(grid, counted_cells, counted_community, counted)
     if run["audience"] == "shared":  # again now: incidents may have been imported since it was queued
         conflict = releases.release_conflict(
-            session, params, counted_cells, counted, min_count=disclosure_store.rules(session)["min_count"],
-            run_id=run_id, count_run=lambda earlier: _counts(session, earlier, run_store.community_shapes(
+            session, params, *_per_cell(counted_cells, counted_community, counted),
+            min_count=disclosure_store.rules(session)["min_count"], run_id=run_id,
+            count_run=lambda earlier: _cell_counts(session, earlier, run_store.community_shapes(
                 session, run["boundary_set_id"], earlier.get("communities") or None)))
         if conflict:
             raise AnalysisRefused(conflict)
     counts = counts_on_grid(grid.cells, counted_cells, counted)
+    by_community = {str(s["id"]): 0 for s in shapes}
+    for community_id, n in zip(counted_community.tolist(), counted.tolist()):
+        by_community[str(community_id)] += n
     timings["counts"] = time.perf_counter() - clock
 
     parameters = AnalysisParameters(resolution=params["resolution"], k=params["neighbours_k"],
@@ -225,6 +241,8 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "incidents_used": int(counts.sum()),
         "synthetic": _counts_synthetic(session, params["sources"]),
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
+        # Per community id: its incidents under the run's filters, the figure its ranking shows.
+        "incidents_by_community": by_community,
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,
@@ -252,10 +270,6 @@ def _counts_synthetic(session: Session, sources: list[str]) -> bool:
     page and map that shows it can say so."""
     considered = sources or run_store.import_sources(session)
     return any("synthetic" in source.lower() for source in considered)
-
-
-def _stamp(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _versions() -> dict[str, str]:

@@ -5,25 +5,32 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from app.services import sensitive_categories
+from app.settings import Settings
 from app.store import communities as community_store
 from app.store import imports as import_store
 from app.store import incidents as incident_store
 from spatial.assign import CommunityLocator
 from spatial.errors import InvalidUpload, SpatialInputError
-from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file
+from spatial.incidents_io import (
+    Chunk, FileReading, IncidentBatch, ReadOptions, preview_rows, read_incident_file, repeats_another_row,
+)
 
 log = logging.getLogger(__name__)
 
 # The report lists at most this many rows of each kind; the counts are always complete.
 REPORT_ROW_LIMIT = 1000
+# A dry run shows this many rows as they would be stored.
+PREVIEW_LIMIT = 10
 
 Progress = Callable[[int, float], None]
 
@@ -41,7 +48,18 @@ class ImportReport:
     duplicates: int = 0
     rejected: int = 0
     outside_communities: int = 0
+    repeated_rows: int = 0
+    dry_run: bool = False
     columns: dict[str, str | None] = field(default_factory=dict)
+    # Why each column was chosen, and the candidates passed over with why.
+    column_reasons: dict[str, str] = field(default_factory=dict)
+    column_alternatives: dict[str, list[str]] = field(default_factory=dict)
+    date_order: str = ""
+    date_order_reason: str = ""
+    # What was assumed or adjusted while reading (never silent), one sentence each.
+    warnings: list[str] = field(default_factory=list)
+    # A dry run's first rows as they would be stored.
+    preview: list[dict[str, Any]] = field(default_factory=list)
     rejected_rows: list[dict[str, Any]] = field(default_factory=list)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -60,6 +78,16 @@ class ImportReport:
         return {k: getattr(self, k) for k in ("rows_read", "inserted", "duplicates", "rejected")}
 
 
+def read_options(settings: Settings, *, zone: ZoneInfo, day_first: bool | None, layer: str | None = None,
+                 **columns: str | None) -> ReadOptions:
+    """How this service reads a file: the importer's column choices, zone and date order; the rest from settings."""
+    return ReadOptions(
+        columns={field_name: column for field_name, column in columns.items() if column}, timezone=zone,
+        day_first=day_first, date_order=settings.date_order, service_area=settings.service_area,
+        chunk_rows=settings.import_chunk_rows, h3_resolution=settings.h3_base_resolution, layer=layer,
+    )
+
+
 def import_incidents(
     session: Session,
     path: Path,
@@ -69,34 +97,30 @@ def import_incidents(
     options: ReadOptions,
     user_id: int | None = None,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import one file in a single transaction and return its report.
 
     A file that cannot be used at all raises :class:`InvalidUpload` and writes
     nothing. Any other failure rolls the data back and leaves a ``failed``
-    import record.
+    import record. A ``dry_run`` reads the whole file and reports what an
+    import would do (mapping, date order, counts, first rows) without writing.
     """
     source = _clean_source(source)
-    mapping, chunks = read_incident_file(path, options)
-    report = ImportReport(import_id=None, filename=filename, source=source, columns=vars(mapping).copy())
+    reading, chunks = read_incident_file(path, options)
+    report = _new_report(reading, filename, source, dry_run)
+    if dry_run:
+        try:
+            _read_all(session, chunks, report, reading, lambda: nullcontext(_CountingWriter(report)), progress,
+                      store_classes=False)
+        finally:
+            session.rollback()
+        return report
     try:
         report.import_id = import_store.start_import(session, filename=filename, source=source, user_id=user_id)
         incident_store.lock_source(session, source)
-        locator = CommunityLocator(*community_store.active_community_shapes(session))
-        stored = incident_store.stored_external_ids(session, source)
-        seen: set[str] = set()
-        reasons: Counter[str] = Counter()
-        with incident_store.incident_writer(session) as writer:
-            for chunk in chunks:
-                _load_chunk(writer, chunk, report, reasons, locator, stored, seen)
-                if progress:
-                    progress(report.rows_read, chunk.progress)
-        report.rejected_by_reason = dict(reasons.most_common())
-        for key, found in sensitive_categories.import_report(
-                sensitive_categories.classify_new(session, report.categories)).items():
-            setattr(report, key, found)
-        if report.inserted == 0 and report.duplicates == 0:
-            raise InvalidUpload(_nothing_usable_message(report), details=report.to_dict())
+        _read_all(session, chunks, report, reading, lambda: incident_store.incident_writer(session), progress,
+                  store_classes=True)
         import_store.finish_import(session, report.import_id, status="completed",
                                    counts=report.counts(), report=report.to_dict())
         session.commit()
@@ -113,7 +137,64 @@ def import_incidents(
     return report
 
 
-def _load_chunk(writer: incident_store.IncidentWriter, chunk: Chunk, report: ImportReport, reasons: Counter[str],
+def _new_report(reading: FileReading, filename: str, source: str, dry_run: bool) -> ImportReport:
+    return ImportReport(
+        import_id=None, filename=filename, source=source, dry_run=dry_run, columns=vars(reading.mapping).copy(),
+        column_reasons=dict(reading.choice.reasons), column_alternatives=dict(reading.choice.alternatives),
+        date_order=reading.date_order.label, date_order_reason=reading.date_order.explanation,
+    )
+
+
+class _CountingWriter:
+    """Stands in for the database in a dry run: counts, and keeps the first rows for the preview."""
+
+    def __init__(self, report: ImportReport) -> None:
+        self._report = report
+
+    def write(self, batch: IncidentBatch, **_: Any) -> int:
+        room = PREVIEW_LIMIT - len(self._report.preview)
+        if room > 0:
+            self._report.preview.extend(preview_rows(batch, room))
+        return len(batch)
+
+
+def _read_all(session: Session, chunks, report: ImportReport, reading: FileReading, open_writer,
+              progress: Progress | None, *, store_classes: bool) -> None:
+    """Validate, de-duplicate, place and write every chunk; then finish the report.
+
+    Boundaries and stored ids are read before the writer opens: no other statement
+    can run on the connection while a COPY is open.
+    """
+    locator = CommunityLocator(*community_store.active_community_shapes(session))
+    stored = incident_store.stored_external_ids(session, report.source)
+    seen: set[str] = set()
+    reasons: Counter[str] = Counter()
+    with open_writer() as writer:
+        for chunk in chunks:
+            _load_chunk(writer, chunk, report, reasons, locator, stored, seen)
+            if progress:
+                progress(report.rows_read, chunk.progress)
+    report.rejected_by_reason = dict(reasons.most_common())
+    # New categories are classed (sensitive or not) once; a dry run classes them without storing.
+    found = sensitive_categories.classify_new(session, report.categories, store=store_classes)
+    for key, value in sensitive_categories.import_report(found).items():
+        setattr(report, key, value)
+    report.warnings = reading.warnings() + _row_warnings(report, locator)
+    if report.inserted == 0 and report.duplicates == 0:
+        raise InvalidUpload(_nothing_usable_message(report), details=report.to_dict())
+
+
+def _row_warnings(report: ImportReport, locator: CommunityLocator) -> list[str]:
+    notes = []
+    if report.repeated_rows:
+        notes.append(f"{report.repeated_rows:,} rows repeat another row exactly: kept as separate incidents")
+    if report.outside_communities and locator.tree is not None:
+        notes.append(f"{report.outside_communities:,} incidents lie in no community of the active boundary set: "
+                     "kept, but no community page or analysis counts them")
+    return notes
+
+
+def _load_chunk(writer, chunk: Chunk, report: ImportReport, reasons: Counter[str],
                 locator: CommunityLocator, stored: set[str], seen: set[str]) -> None:
     report.rows_read += chunk.rows_read
     report.rejected += len(chunk.rejections)
@@ -126,6 +207,7 @@ def _load_chunk(writer: incident_store.IncidentWriter, chunk: Chunk, report: Imp
         report.categories.add("")
     else:
         report.categories.update("" if c is None or c != c else str(c) for c in set(batch.category.tolist()))
+    report.repeated_rows += int(repeats_another_row(batch.external_id).sum())
     community = locator.locate(batch.lon, batch.lat)
     if community is not None:
         report.outside_communities += int((community < 0).sum())

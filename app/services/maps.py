@@ -163,7 +163,9 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
                  "(the default conditional test does not).</div>")
     synthetic = ('<div class="hotspots-synthetic"><strong>SYNTHETIC incidents</strong>: generated for a '
                  "demonstration, not police data.</div>") if provenance.get("synthetic") else ""
-    return (f"<h3>Hotspot run {int(run['id'])}</h3>" + synthetic +
+    changed = (f'<div class="hotspots-data-changed"><strong>Data changed since this run</strong>: '
+               f"{html.escape(run['data_changed'])}</div>") if run.get("data_changed") else ""
+    return (f"<h3>Hotspot run {int(run['id'])}</h3>" + synthetic + changed +
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
@@ -182,6 +184,7 @@ def _verdict(provenance: dict[str, Any], audience: Audience | None) -> str | Non
 def _page_key(settings: Settings, run: dict[str, Any], audience: Audience) -> str:
     """Changes whenever the saved page would differ: another run with this id, another basemap, audience, ..."""
     parts = [MAP_VERSION, str(run["id"]), str(run.get("finished_at")), str(run.get("created_at")),
+             str(run.get("data_changed_at")),
              settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run)),
              audience.cache_key()]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -19,6 +19,7 @@ from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results
 from app.settings import Settings
+from app.store import communities as community_store
 from app.store import maps as map_store
 
 RECENT_RUNS = 20
@@ -30,8 +31,10 @@ def home(session: Session, audience: Audience) -> dict[str, Any]:
         params = run.get("parameters") or {}
         run["communities_label"] = ", ".join(params.get("communities") or []) or "all communities"
         run["resolution"] = params.get("resolution")
+    # Police see how many incidents no community counts (outside every boundary): none is lost silently.
+    outside = community_store.incidents_in_no_community(session) if audience.raw else None
     return {"communities": community_service.active_communities(session, audience), "runs": runs,
-            "min_count": None if audience.raw else audience.min_count,
+            "outside": outside, "min_count": None if audience.raw else audience.min_count,
             "synthetic": any(run.get("synthetic") for run in runs)}
 
 

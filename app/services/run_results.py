@@ -129,6 +129,13 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     """
     published = audience is not None and not audience.raw
     figures = run_store.neighbourhood_figures(session, run["id"], published=published)
+    # For police a community's incidents are its own (point-in-polygon) under the run's filters, as on
+    # its page (runs from before this was recorded fall back to the sum of their cells). Below analyst
+    # only the published cells are summed: an exact total would bound the hidden ones.
+    by_community = None if published else (run.get("provenance") or {}).get("incidents_by_community")
+    if by_community is not None:
+        for row in figures:
+            row["incidents"] = by_community.get(str(row["community_id"]), 0)
     hottest: dict[int, list[dict[str, Any]]] = {}
     for cell in run_store.top_cells(session, run["id"], top, published=published):
         shown = {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_bin": cell["gi_bin"]}

@@ -25,15 +25,16 @@ def terms(session: Session) -> list[str]:
     return sorted({*SHIPPED_TERMS, *(t["term"] for t in disclosure_store.admin_terms(session))})
 
 
-def classify_new(session: Session, names: Iterable[str | None]) -> list[Classification]:
-    """Class the categories not classed yet (an import's), store them, and return them."""
+def classify_new(session: Session, names: Iterable[str | None], store: bool = True) -> list[Classification]:
+    """Class the categories not classed yet (an import's), store them (unless a dry run), and return them."""
     known = disclosure_store.classified_names(session)
     fresh = sorted({n or "" for n in names} - known)
     if not fresh:
         return []
     in_force = terms(session)
     found = [classify(name, in_force) for name in fresh]
-    disclosure_store.save_classes(session, found)
+    if store:
+        disclosure_store.save_classes(session, found)
     return found
 
 

@@ -350,8 +350,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 HOTSPOT_FIELDS = {
     "cell": "H3 cell index (hex string)",
     "resolution": "H3 resolution of this feature's cell (coarser than the run's at low zoom)",
-    "incidents": "Incidents in the cell (summed over its cells when aggregated; for audiences other than "
-                 "police only the cells shown are summed); left out below the privacy threshold",
+    "incidents": "Incidents in the cell that lie in the communities analysed (summed over its cells when "
+                 "aggregated; for audiences other than police only the cells shown are summed); left out "
+                 "below the privacy threshold",
     "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
     "gi_bin": "Gi* confidence class: ±3 99 %, ±2 95 %, ±1 90 %, 0 not significant "
               "(aggregated: the strongest class among its cells)",

@@ -207,3 +207,11 @@ def community_breakdown_aggregated(session: Session, community_id: int, zone: st
                          key=lambda r: (-r["incidents"], r["category"]))
     by_month = [{"month": r.label, "incidents": r.incidents} for r in rows if r.kind == "month"]
     return {"incidents": total, "by_category": by_category, "by_month": by_month}
+
+
+def incidents_in_no_community(session: Session) -> int | None:
+    """Incidents outside every community of the active boundary set (None when no set is active)."""
+    return session.execute(text(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM boundary_sets WHERE is_active) "
+        "THEN (SELECT count(*) FROM incidents WHERE community_id IS NULL) END"
+    )).scalar_one()

@@ -16,7 +16,9 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from app.store.backend import per_backend
-from app.store.sql import hold_back_cutoff, in_list, json_flag, json_int, not_sensitive, point_in_box
+from app.store.sql import (
+    hold_back_cutoff, in_list, json_flag, json_int, not_sensitive, point_in_box, window_and_lists,
+)
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -42,7 +44,8 @@ def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
     row = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
-            "created_at, started_at, finished_at, error, provenance FROM hotspot_runs WHERE id = :id"
+            "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed "
+            "FROM hotspot_runs WHERE id = :id"
         ),
         {"id": run_id},
     ).first()
@@ -70,7 +73,8 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
     rows = session.execute(
         text(
             "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            f"finished_at, error, {json_flag(session, 'provenance', 'synthetic')} AS synthetic "
+            f"finished_at, error, data_changed_at, data_changed, "
+            f"{json_flag(session, 'provenance', 'synthetic')} AS synthetic "
             f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
         params,
@@ -198,17 +202,9 @@ def counts_per_cell(
     clauses = [point_in_box(session)]
     params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox, strict=True))
     params["resolution"] = resolution
-    if start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = end
-    for column, values in (("category", categories), ("source", sources)):
-        if values:
-            clause, more = in_list(session, column, values, column)
-            clauses.append(clause)
-            params.update(more)
+    more_clauses, more_params = window_and_lists(session, start, end, category=categories, source=sources)
+    clauses += more_clauses
+    params.update(more_params)
     if without_sensitive:
         clauses.append(not_sensitive("category"))
     if hold_back_days:

@@ -53,3 +53,11 @@ def list_imports(session: Session, *, limit: int, after_id: int | None = None) -
 def _plain(value: Any) -> Any:
     """The report with anything JSON cannot hold (dates, numpy numbers) as text."""
     return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+def mark_undone(session: Session, import_id: int, *, user_id: int | None) -> None:
+    """The import's rows were removed: keep its record and report, as 'undone', with who and when."""
+    session.execute(
+        text("UPDATE imports SET status = 'undone', undone_at = now(), undone_by = :user_id WHERE id = :id"),
+        {"id": import_id, "user_id": user_id},
+    )

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.store.backend import per_backend
-from app.store.sql import in_list, point_in_box
+from app.store.sql import point_in_box, window_and_lists
 from spatial.incidents_io import IncidentBatch
 
 COPY_COLUMNS = (
@@ -113,6 +113,11 @@ def _utc(values: pd.Series) -> pa.Array:
     return pa.array(values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]"), pa.timestamp("us"))
 
 
+def delete_import_rows(session: Session, import_id: int) -> int:
+    """Remove exactly the rows one import inserted; returns how many."""
+    return session.execute(text("DELETE FROM incidents WHERE import_id = :id"), {"id": import_id}).rowcount
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     """Filters for reading incidents; every field optional."""
@@ -131,17 +136,10 @@ def _where(session: Session, filters: IncidentFilter) -> tuple[list[str], dict[s
     if filters.bbox is not None:
         clauses.append(point_in_box(session))
         params.update(zip(("west", "south", "east", "north"), filters.bbox, strict=True))
-    if filters.start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = filters.start
-    if filters.end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = filters.end
-    for column, values in (("category", filters.categories), ("source", filters.sources)):
-        if values:
-            clause, more = in_list(session, column, list(values), column)
-            clauses.append(clause)
-            params.update(more)
+    more_clauses, more_params = window_and_lists(session, filters.start, filters.end,
+                                                 category=filters.categories, source=filters.sources)
+    clauses += more_clauses
+    params.update(more_params)
     if filters.community_id is not None:
         clauses.append("community_id = :community_id")
         params["community_id"] = filters.community_id

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,25 @@ def in_list(session: Session, column: str, values: list[Any], name: str) -> tupl
     if is_sqlite(session):
         return f"{column} IN (SELECT value FROM json_each(:{name}))", {name: json.dumps(list(values))}
     return f"{column} = ANY(:{name})", {name: list(values)}
+
+
+def window_and_lists(session: Session, start: datetime | None, end: datetime | None,
+                     **lists: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """``occurred_at`` in [start, end) and each named column in its list (an empty list: no condition)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = start
+    if end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = end
+    for column, values in lists.items():
+        if values:
+            clause, more = in_list(session, column, list(values), column)
+            clauses.append(clause)
+            params.update(more)
+    return clauses, params
 
 
 def json_int(session: Session, column: str, key: str) -> str:

@@ -5,26 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
 from app.api.deps import Analyst, BBox, DateRangeDep, SessionDep, SettingsDep
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
-from app.services.incident_import import import_incidents
+from app.services.import_undo import undo_import
+from app.services.incident_import import import_incidents, read_options
 from app.services.incident_query import incident_page
 from app.services.upload_files import incident_file
 from app.settings import Settings
 from app.store import imports as import_store
 from app.store.incidents import IncidentFilter
 from app.uploads import received_file
-from spatial.incidents_io import ReadOptions
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-@router.post("/imports", status_code=status.HTTP_201_CREATED, summary="Import a file of incidents")
+@router.post("/imports", status_code=status.HTTP_201_CREATED, summary="Import a file of incidents",
+             responses={200: {"description": "A dry run's report: what an import would do; nothing written"}})
 def create_import(
     request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     user: Analyst,
@@ -33,24 +35,26 @@ def create_import(
     latitude_column: Annotated[str | None, Form()] = None,
     longitude_column: Annotated[str | None, Form()] = None,
     date_column: Annotated[str | None, Form()] = None,
+    time_column: Annotated[str | None, Form(description="A time-of-day column to combine with the date")] = None,
     category_column: Annotated[str | None, Form()] = None,
     id_column: Annotated[str | None, Form()] = None,
     description_column: Annotated[str | None, Form()] = None,
     timezone: Annotated[str | None, Form(description="Zone for times without an offset")] = None,
-    day_first: Annotated[bool, Form(description="Read 03/04/2024 as 3 April")] = False,
+    day_first: Annotated[bool | None, Form(
+        description="true: 03/04/2024 is 3 April; false: March 4; empty: decided from the whole file")] = None,
+    dry_run: Annotated[bool, Query(description="Read the whole file and report; write nothing")] = False,
 ) -> dict[str, Any]:
-    columns = {
-        "latitude": latitude_column, "longitude": longitude_column, "occurred_at": date_column,
-        "category": category_column, "external_id": id_column, "description": description_column,
-    }
-    options = ReadOptions(
-        columns={k: v for k, v in columns.items() if v},
-        timezone=_zone(timezone, settings),
-        day_first=day_first,
-        service_area=settings.service_area,
-        chunk_rows=settings.import_chunk_rows,
-        h3_resolution=settings.h3_base_resolution,
+    options = read_options(
+        settings, zone=_zone(timezone, settings), day_first=day_first, latitude=latitude_column,
+        longitude=longitude_column, occurred_at=date_column, occurred_time=time_column, category=category_column,
+        external_id=id_column, description=description_column,
     )
+    if dry_run:
+        response.status_code = status.HTTP_200_OK  # nothing was created
+        with received_file(file, settings.max_upload_bytes) as received, \
+                incident_file(received, settings.max_upload_bytes) as path:
+            return import_incidents(session, path, filename=received.name, source=source, options=options,
+                                    dry_run=True).to_dict()
     with audited(session, "incidents.import", principal=user, request=request, target=file.filename) as entry, \
             received_file(file, settings.max_upload_bytes) as received, \
             incident_file(received, settings.max_upload_bytes) as path:
@@ -71,8 +75,19 @@ def get_import(import_id: int, session: SessionDep, _: Analyst) -> dict[str, Any
         "id": record.id, "filename": record.filename, "source": record.source, "status": record.status,
         "started_at": record.started_at, "finished_at": record.finished_at, "rows_read": record.rows_read,
         "inserted": record.inserted, "duplicates": record.duplicates, "rejected": record.rejected,
-        "error": record.error, "report": record.report,
+        "error": record.error, "report": record.report, "undone_at": record.undone_at,
     }
+
+
+@router.delete("/imports/{import_id}", summary="Undo an import: remove exactly the rows it inserted")
+def delete_import(import_id: int, request: Request, session: SessionDep, user: Analyst) -> dict[str, Any]:
+    """One transaction; refused (409) while an analysis that may count the rows is running. Finished runs
+    that counted them are marked "data changed since this run"."""
+    with audited(session, "incidents.import.undo", principal=user, request=request,
+                 target=f"import {import_id}") as entry:
+        result = undo_import(session, import_id, user_id=user.user_id)
+        entry.details = result
+    return result
 
 
 @router.get("", summary="Incidents as a GeoJSON FeatureCollection (points: analysts and above)")
