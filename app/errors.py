@@ -73,7 +73,8 @@ QUERY_CANCELED = "57014"
 STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
 
 
-def _body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+def error_body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    """The JSON body of every refusal: {"error": {"message": ..., "details": ...}}."""
     body: dict[str, Any] = {"error": {"message": message}}
     if details is not None:
         body["error"]["details"] = details
@@ -91,12 +92,12 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
-        return JSONResponse(_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(SpatialInputError)
     async def _spatial(_: Request, exc: SpatialInputError) -> JSONResponse:
         status = next((s for cls, s in STATUS_FOR_SPATIAL.items() if isinstance(exc, cls)), 422)
-        return JSONResponse(_body(exc.message, exc.details), status_code=status)
+        return JSONResponse(error_body(exc.message, exc.details), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -104,11 +105,11 @@ def install_error_handlers(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(_body("Some parameters are not valid.", problems), status_code=422)
+        return JSONResponse(error_body("Some parameters are not valid.", problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -121,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             message = "The database is not reachable right now. Try again shortly."
-        return JSONResponse(_body(message, request_id=_request_id(request)), status_code=503,
+        return JSONResponse(error_body(message, request_id=_request_id(request)), status_code=503,
                             headers={"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)
@@ -141,6 +142,6 @@ def _internal(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     log.error("unhandled error, request %s", request_id, exc_info=exc)
     return JSONResponse(
-        _body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
+        error_body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
         status_code=500,
     )

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import analyses, audit, boundaries, communities, health, incidents, maps, pages, tiles, users
 from app.api.tile_fast_path import HotspotTileFastPath
@@ -17,10 +16,14 @@ from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
+from app.api.static_assets import VendorAssets
+from app.request_guard import RequestGuard
 from app.ratelimit import PrincipalCache, RateLimiter
 from app.services.tiles import TileCache
 from app.settings import Settings
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
+from spatial.file_guard import gdal_offline
+from spatial.uploads import remove_stale_workspaces
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     uncommitted data of a test's shared connection).
     """
     settings = settings or Settings()
+    gdal_offline()  # no file or coordinate system ever makes GDAL or PROJ go on the network
     if fast_tiles is None:
         fast_tiles = engine is None
     fast_tiles = fast_tiles and settings.database_url.startswith("postgresql")
@@ -45,6 +49,9 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
             log.warning("running on the embedded SQLite store (%s): one writer at a time and no restricted "
                         "database role; use PostGIS for police data in production (README: 'When to move "
                         "to PostGIS')", settings.database_url)
+        removed = remove_stale_workspaces()
+        if removed:
+            log.info("removed %d upload folders left by stopped processes", len(removed))
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
@@ -94,6 +101,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     install_error_handlers(app)
     if fast_tiles:  # outside the request-id middleware: it sets X-Request-ID itself
         app.add_middleware(HotspotTileFastPath, service=app)
+    app.add_middleware(RequestGuard, service=app)  # outermost: before any body is read
     app.include_router(health.router)
     app.include_router(incidents.router)
     app.include_router(boundaries.router)
@@ -104,6 +112,6 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(maps.router)
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
-    app.mount("/static/vendor", StaticFiles(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
+    app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
     app.include_router(tiles.router)
     return app

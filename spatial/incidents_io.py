@@ -24,6 +24,7 @@ from h3.api import basic_int as h3
 
 from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
+from spatial.file_guard import check_before_gdal, check_feature_count
 from spatial.incident_dates import parse_dates
 
 # Common names for each field, in order of preference (matched case-insensitively).
@@ -70,6 +71,7 @@ class ReadOptions:
     h3_resolution: int = 15
     now: datetime | None = None
     layer: str | None = None
+    max_features: int = 5_000_000  # points in one GeoJSON, Shapefile or GeoPackage
 
 
 @dataclass
@@ -214,10 +216,12 @@ def _csv_header(path: Path, fmt: CsvFormat) -> list[str]:
 def _read_geo(path: Path, options: ReadOptions) -> tuple[ColumnMapping, Iterator[Chunk]]:
     import pyogrio  # imported here: only geo formats need GDAL
 
+    check_before_gdal(path, path.name)
     try:
         info = pyogrio.read_info(path, layer=options.layer)
     except Exception as exc:  # GDAL raises several types for unreadable files
         raise InvalidUpload(f"The file could not be read as a {path.suffix} file: {_gdal_reason(exc)}.") from exc
+    check_feature_count(info.get("features"), options.max_features, path.name, "incidents")
     columns = [str(c) for c in info["fields"]]
     if info.get("geometry_type") not in (None, "Point", "MultiPoint", "Unknown", "Point Z", "MultiPoint Z"):
         raise InvalidUpload(f"The file holds {info['geometry_type']} features; incidents must be points.")
