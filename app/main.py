@@ -18,7 +18,7 @@ from app.errors import install_error_handlers
 from app.jobs import RunWorker
 from app.api.static_assets import VendorAssets
 from app.request_guard import RequestGuard
-from app.ratelimit import PrincipalCache, RateLimiter
+from app.ratelimit import PrincipalCache, RateLimiter, SignInLimits
 from app.services.tiles import TileCache
 from app.settings import Settings
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     # Who holds a token, remembered for a few seconds so a burst of tile requests needs no query.
     app.state.principals = PrincipalCache(settings.auth_cache_s)
     app.state.limits = {
-        "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
+        "failed_auth": SignInLimits(settings.failed_auth_limit, settings.failed_auth_address_limit,
+                                    settings.failed_auth_window_s),
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)

@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     ]
     privacy_hold_back_days: int = Field(default=0, ge=0)
     public_access: bool = Field(default=False, description="Let anonymous visitors see public aggregates")
-    # Abuse limits: failed sign-ins per client address, heavy requests (analyses, exports) per user.
+    # Abuse limits: failed sign-ins per token and client address (and, much higher, per address: it
+    # never refuses a valid token; app/ratelimit.py), heavy requests (analyses, exports) per user.
     failed_auth_limit: int = Field(default=10, ge=1)
+    failed_auth_address_limit: int = Field(default=200, ge=1)
     failed_auth_window_s: int = Field(default=300, ge=1)
     heavy_requests_per_minute: int = Field(default=30, ge=1)
     # Seconds a checked token is remembered (0: check the database on every request).

@@ -62,26 +62,29 @@ def get_principal(
 ) -> Principal:
     """Who is asking: the bearer token if one is sent, else the browser session cookie.
 
-    Failed tokens count towards the per-address limit and are audited.
+    Failed tokens count towards the sign-in limits (per token and address; app/ratelimit.py) and
+    are audited. A valid token is always let in.
     """
     failures = request.app.state.limits["failed_auth"]
     address = client_ip(request) or "unknown"
-    wait = failures.retry_after(address)
-    if wait is not None:
-        raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
     known = request.app.state.principals
     generation = known.generation
     if credentials is not None and credentials.credentials:
         hashed = hash_token(credentials.credentials)
+        wait = failures.retry_after(address, hashed)
+        if wait is not None:
+            raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
         principal = known.get(hashed)
         if principal is not None:
             return _restricted(session, principal)
         principal = principal_for_token(session, hashed)
         if principal is None:
             session.rollback()
-            failures.hit(address)
+            wait = failures.failed(address, hashed)
             record(session, action="auth.failed", outcome="refused", request=request,
                    target=request.url.path, details={"reason": "unknown or revoked token"})
+            if wait is not None:
+                raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
         session.commit()  # keep last_used_at
         known.put(hashed, principal, generation)
