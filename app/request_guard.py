@@ -57,15 +57,15 @@ class RequestGuard:
         upload_role = self._upload_role(scope)
         upload = upload_role is not None
         limit = settings.max_upload_bytes + MULTIPART_SLACK_BYTES if upload else MAX_OTHER_BODY_BYTES
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _too_large(limit, upload)(scope, receive, send)
-            return
-        if upload_role is not None:
+        if upload_role is not None:  # who is asking comes first: a stranger learns nothing, not even the limit
             refusal = await run_in_threadpool(self._sign_in_refusal, scope, upload_role)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(settings.max_upload_bytes if upload else limit, upload)(scope, receive, send)
+            return
         await self._limited(scope, receive, send, limit, upload)
 
     @staticmethod
@@ -130,7 +130,8 @@ class RequestGuard:
             if not over or started:
                 raise
         if over and not started:
-            await _too_large(limit, upload)(scope, receive, send)
+            shown = limit - MULTIPART_SLACK_BYTES if upload else limit
+            await _too_large(shown, upload)(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
