@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spatial.errors import InvalidUpload, SpatialInputError, UploadTooLarge
@@ -69,6 +69,10 @@ class TooManyRequests(ServiceError):
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
 QUERY_CANCELED = "57014"
+# A value too big for an index row (a 9 KB name in an indexed column).
+PROGRAM_LIMIT_EXCEEDED = "54000"
+VALUE_NOT_USABLE = ("A value in this request cannot be used: a number is out of range, or a text contains a NUL "
+                    "character or an invalid character, or is far too long. Correct it and try again.")
 
 STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
 
@@ -111,8 +115,27 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value from the request (NUL byte, number or date out of range).
+        log.info("value refused by the database on %s: %s", request.url.path, type(exc.orig).__name__)
+        return JSONResponse(error_body(VALUE_NOT_USABLE), status_code=422)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _bad_text(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # A JSON "\ud800" escape decodes to a lone surrogate, which no database can store.
+        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "invalid character (a lone \\u escape)"}),
+                            status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # A time past year 9999 once converted to UTC, an id too big for the embedded store.
+        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "out of range"}), status_code=422)
+
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == PROGRAM_LIMIT_EXCEEDED:
+            return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "too long"}), status_code=422)
         if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
             log.warning("statement timeout on %s", request.url.path)
             message = "The database took too long to answer this request. Narrow it (a smaller area or period)."

@@ -1,5 +1,7 @@
 """Checks that need no request body, made before the body is read.
 
+A NUL character in the path or query string is refused here, once for every route.
+
 FastAPI reads (and spools to disk) a multipart body before it runs any dependency, so a
 150 MB upload without a token would be written in full before the 401. This ASGI middleware
 runs first: for an upload route it refuses a ``Content-Length`` over the limit and checks the
@@ -54,6 +56,11 @@ class RequestGuard:
         settings = self.service.state.settings
         if settings.public_url:
             _use_public_url(scope, settings.public_url)
+        if _has_nul(scope):
+            await JSONResponse(error_body(
+                "The address of this request contains a NUL character (%00), which no name, filter or id "
+                "can hold. Remove it and try again."), status_code=400)(scope, receive, send)
+            return
         upload_role = self._upload_role(scope)
         upload = upload_role is not None
         limit = settings.max_upload_bytes + MULTIPART_SLACK_BYTES if upload else MAX_OTHER_BODY_BYTES
@@ -132,6 +139,11 @@ class RequestGuard:
         if over and not started:
             shown = limit - MULTIPART_SLACK_BYTES if upload else limit
             await _too_large(shown, upload)(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -297,6 +297,7 @@ def _validate(
     occurred, date_reasons = parse_dates(frame[mapping.occurred_at], zone=options.timezone,
                                          day_first=options.day_first, now=options.now)
     _merge_reasons(reasons, date_reasons)
+    _check_text(frame, mapping, reasons)
     reported = None
     if mapping.reported_at:
         reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone,
@@ -317,6 +318,24 @@ def _validate(
         attributes=_attributes(kept, mapping),
     )
     return Chunk(batch=batch, rejections=rejections, rows_read=len(frame), progress=progress)
+
+
+# Ids and categories are indexed and shown in lists: a longer value is a broken row, not a name.
+MAX_LABEL_CHARS = 200
+
+
+def _check_text(frame: pd.DataFrame, mapping: ColumnMapping, reasons: np.ndarray) -> None:
+    """Reject rows whose id or category is far too long or holds a NUL character (no database stores it)."""
+    for field, column in (("id", mapping.external_id), ("category", mapping.category)):
+        if not column:
+            continue
+        values = frame[column].astype(str).str.strip()
+        lengths = values.str.len().to_numpy()
+        has_nul = values.str.contains("\x00", regex=False).to_numpy()
+        for i in np.flatnonzero((lengths > MAX_LABEL_CHARS) | has_nul):
+            if reasons[i] is None:
+                reasons[i] = (f"the {field} contains a NUL character" if has_nul[i] else
+                              f"the {field} is too long ({lengths[i]:,} characters; at most {MAX_LABEL_CHARS})")
 
 
 def _merge_reasons(reasons: np.ndarray, more: np.ndarray) -> None:

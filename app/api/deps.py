@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator, StringConstraints
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -185,6 +186,23 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
 
 
+# Ids are PostgreSQL bigints; a larger number can name nothing.
+MAX_ID = 2**63 - 1
+# Names, categories, sources, layer and column names: a longer value is a mistake or an attack.
+MAX_NAME_CHARS = 200
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("contains a NUL character, which no name can hold")
+    return value
+
+
+# A short text field of a form or query: no NUL character, at most MAX_NAME_CHARS characters.
+ShortText = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), AfterValidator(_no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+
+
 async def parse_bbox(
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)",
                                       examples=["-62.86,17.09,-62.53,17.42"])] = None,
@@ -225,7 +243,13 @@ async def parse_date_range(
 
 def _localise(value: datetime | None, settings: Settings) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=settings.zone)
+        value = value.replace(tzinfo=settings.zone)
+    if value is not None:
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            raise BadRequest(f"{value.isoformat()} is past the last date that can be stored (year 9999); "
+                             "give a real date.") from None
     return value
 
 
