@@ -366,7 +366,27 @@ def _check_coordinates(frame, mapping, lon, lat, options, reasons) -> None:
         if options.service_area is not None:
             west, south, east, north = options.service_area
             outside = (lon < west) | (lon > east) | (lat < south) | (lat > north)
+            swapped_inside = ~((lat < west) | (lat > east) | (lon < south) | (lon > north))
+            usable = np.array([r is None for r in reasons], dtype=bool)
+            refuse_if_swapped(int((outside & usable).sum()), int((swapped_inside & usable).sum()),
+                              int(usable.sum()), "the service area")
             mark(outside, lambda i: f"location {lat[i]:.6f},{lon[i]:.6f} is outside the service area")
+
+
+def refuse_if_swapped(outside: int, inside_if_swapped: int, total: int, area: str) -> None:
+    """Refuse a file whose latitude and longitude columns look exchanged.
+
+    When most usable rows fall outside ``area`` but most would fall inside it with the two
+    columns swapped, importing would silently put the incidents somewhere else (or nowhere).
+    """
+    if total and outside * 2 > total and inside_if_swapped * 2 > total:
+        raise InvalidUpload(
+            f"The latitude and longitude columns look swapped: {outside:,} of {total:,} rows fall outside "
+            f"{area}, but with the two columns exchanged {inside_if_swapped:,} fall inside it. Nothing was "
+            "imported. Check the file's header, or name the columns explicitly (latitude_column and "
+            "longitude_column).",
+            {"outside": outside, "rows": total, "inside_if_swapped": inside_if_swapped, "reason": "swapped_columns"},
+        )
 
 
 def cells_for(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from app.store import imports as import_store
 from app.store import incidents as incident_store
 from spatial.assign import CommunityLocator
 from spatial.errors import InvalidUpload, SpatialInputError
-from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file
+from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file, refuse_if_swapped
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,10 @@ def _load_chunk(writer: incident_store.IncidentWriter, chunk: Chunk, report: Imp
     batch = _drop_duplicates(chunk.batch, report, stored, seen)
     community = locator.locate(batch.lon, batch.lat)
     if community is not None:
+        outside = int((community < 0).sum())
+        if outside * 2 > len(community):  # most rows in no community: are the columns swapped?
+            swapped = locator.locate(batch.lat, batch.lon)
+            refuse_if_swapped(outside, int((swapped >= 0).sum()), len(community), "every community")
         report.outside_communities += int((community < 0).sum())
         community = np.where(community < 0, np.nan, community)
     report.inserted += writer.write(batch, source=report.source, import_id=report.import_id, community_id=community)
