@@ -6,13 +6,13 @@ import numpy as np
 from sqlalchemy import text
 
 from tests.conftest import auth
-from tests.test_analyses_api import ST_KITTS_BOX, _activate_parishes
+from tests.test_analyses_api import BASSETERRE, _activate_parishes
 
 
 def _calls(tmp_path, swapped: bool, n: int = 40, strays: int = 0):
+    """Points in and around Basseterre (on land), written in the right or the exchanged columns."""
     rng = np.random.default_rng(5)
-    south, north, west, east = ST_KITTS_BOX
-    lat, lon = rng.uniform(south, north, n), rng.uniform(west, east, n)
+    lat, lon = BASSETERRE[0] + rng.uniform(-0.005, 0.01, n), BASSETERRE[1] + rng.uniform(-0.01, 0.01, n)
     lines = ["id,latitude,longitude,date,category"]
     for i, (a, b) in enumerate(zip(lat, lon)):
         first, second = (b, a) if swapped else (a, b)
