@@ -59,7 +59,7 @@ class RequestGuard:
         if _has_nul(scope):
             await JSONResponse(error_body(
                 "The address of this request contains a NUL character (%00), which no name, filter or id "
-                "can hold. Remove it and try again."), status_code=400)(scope, receive, send)
+                "can hold. Remove it and try again."), status_code=400, headers={"Connection": "close"})(scope, receive, send)
             return
         upload_role = self._upload_role(scope)
         upload = upload_role is not None
@@ -97,7 +97,7 @@ class RequestGuard:
             if not role_allows(principal.role, role):
                 raise Forbidden(f"This needs the '{role}' role or higher; your role is '{principal.role}'.")
         except ServiceError as refused:
-            headers = dict(refused.headers or {})
+            headers = {**(refused.headers or {}), "Connection": "close"}  # the body is never read
             if refused.status_code == 401:
                 headers["WWW-Authenticate"] = "Bearer"
             return JSONResponse(error_body(refused.message, refused.details), status_code=refused.status_code,

@@ -25,6 +25,7 @@ from h3.api import basic_int as h3
 from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
 from spatial.file_guard import check_before_gdal, check_feature_count
+from spatial.row_checks import check_labels, refuse_if_swapped
 from spatial.incident_dates import parse_dates
 
 # Common names for each field, in order of preference (matched case-insensitively).
@@ -297,7 +298,7 @@ def _validate(
     occurred, date_reasons = parse_dates(frame[mapping.occurred_at], zone=options.timezone,
                                          day_first=options.day_first, now=options.now)
     _merge_reasons(reasons, date_reasons)
-    _check_text(frame, mapping, reasons)
+    check_labels(frame, [("id", mapping.external_id), ("category", mapping.category)], reasons)
     reported = None
     if mapping.reported_at:
         reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone,
@@ -318,24 +319,6 @@ def _validate(
         attributes=_attributes(kept, mapping),
     )
     return Chunk(batch=batch, rejections=rejections, rows_read=len(frame), progress=progress)
-
-
-# Ids and categories are indexed and shown in lists: a longer value is a broken row, not a name.
-MAX_LABEL_CHARS = 200
-
-
-def _check_text(frame: pd.DataFrame, mapping: ColumnMapping, reasons: np.ndarray) -> None:
-    """Reject rows whose id or category is far too long or holds a NUL character (no database stores it)."""
-    for field, column in (("id", mapping.external_id), ("category", mapping.category)):
-        if not column:
-            continue
-        values = frame[column].astype(str).str.strip()
-        lengths = values.str.len().to_numpy()
-        has_nul = values.str.contains("\x00", regex=False).to_numpy()
-        for i in np.flatnonzero((lengths > MAX_LABEL_CHARS) | has_nul):
-            if reasons[i] is None:
-                reasons[i] = (f"the {field} contains a NUL character" if has_nul[i] else
-                              f"the {field} is too long ({lengths[i]:,} characters; at most {MAX_LABEL_CHARS})")
 
 
 def _merge_reasons(reasons: np.ndarray, more: np.ndarray) -> None:
@@ -371,22 +354,6 @@ def _check_coordinates(frame, mapping, lon, lat, options, reasons) -> None:
             refuse_if_swapped(int((outside & usable).sum()), int((swapped_inside & usable).sum()),
                               int(usable.sum()), "the service area")
             mark(outside, lambda i: f"location {lat[i]:.6f},{lon[i]:.6f} is outside the service area")
-
-
-def refuse_if_swapped(outside: int, inside_if_swapped: int, total: int, area: str) -> None:
-    """Refuse a file whose latitude and longitude columns look exchanged.
-
-    When most usable rows fall outside ``area`` but most would fall inside it with the two
-    columns swapped, importing would silently put the incidents somewhere else (or nowhere).
-    """
-    if total and outside * 2 > total and inside_if_swapped * 2 > total:
-        raise InvalidUpload(
-            f"The latitude and longitude columns look swapped: {outside:,} of {total:,} rows fall outside "
-            f"{area}, but with the two columns exchanged {inside_if_swapped:,} fall inside it. Nothing was "
-            "imported. Check the file's header, or name the columns explicitly (latitude_column and "
-            "longitude_column).",
-            {"outside": outside, "rows": total, "inside_if_swapped": inside_if_swapped, "reason": "swapped_columns"},
-        )
 
 
 def cells_for(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:

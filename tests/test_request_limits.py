@@ -69,13 +69,14 @@ def _headers(path: str, extra: dict[str, str]) -> bytes:
 
 
 def _answer(sock: socket.socket, within_s: float = 5) -> tuple[int, bytes]:
+    """The status and the whole answer (the server closes the connection after a refusal)."""
     sock.settimeout(within_s)
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
     status = int(data.split(b" ", 2)[1])
     return status, data
 

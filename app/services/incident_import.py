@@ -17,7 +17,8 @@ from app.store import imports as import_store
 from app.store import incidents as incident_store
 from spatial.assign import CommunityLocator
 from spatial.errors import InvalidUpload, SpatialInputError
-from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file, refuse_if_swapped
+from spatial.incidents_io import Chunk, IncidentBatch, ReadOptions, read_incident_file
+from spatial.row_checks import refuse_if_swapped
 
 log = logging.getLogger(__name__)
 
