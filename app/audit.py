@@ -32,13 +32,30 @@ def client_ip(request: Request | None) -> str | None:
 def record(session: Session, *, action: str, outcome: str = "ok", principal: Principal | None = None,
            request: Request | None = None, target: str | None = None, details: dict[str, Any] | None = None,
            actor: str | None = None) -> None:
-    """Append one entry and commit it (an audit entry must not depend on the caller's transaction)."""
+    """Append one entry and commit it (an audit entry must not depend on the caller's transaction).
+
+    Text from the request is made storable first (a NUL byte or a 9 KB name must not turn the
+    refusal of a bad request into a failure to audit it).
+    """
     audit_store.append(
-        session, action=action, outcome=outcome, target=target, client_ip=client_ip(request), details=details,
+        session, action=action, outcome=outcome, target=_storable(target), client_ip=client_ip(request),
+        details=_storable(details),
         user_id=principal.user_id if principal else None,
         user_name=principal.name if principal else actor, role=principal.role if principal else None,
     )
     session.commit()
+
+
+def _storable(value: Any, limit: int = 1000) -> Any:
+    """Strings with NUL and lone surrogates replaced by U+FFFD and cut at ``limit``, at any depth."""
+    if isinstance(value, str):
+        cleaned = value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+        return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
+    if isinstance(value, dict):
+        return {_storable(k, 200): _storable(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v, limit) for v in value]
+    return value
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spatial.errors import InvalidUpload, SpatialInputError, UploadTooLarge
@@ -75,11 +75,16 @@ class TooManyRequests(ServiceError):
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
 QUERY_CANCELED = "57014"
+# A value too big for an index row (a 9 KB name in an indexed column).
+PROGRAM_LIMIT_EXCEEDED = "54000"
+VALUE_NOT_USABLE = ("A value in this request cannot be used: a number is out of range, or a text contains a NUL "
+                    "character or an invalid character, or is far too long. Correct it and try again.")
 
 STATUS_FOR_SPATIAL: dict[type[SpatialInputError], int] = {UploadTooLarge: 413, InvalidUpload: 422}
 
 
-def _body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+def error_body(message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    """The JSON body of every refusal: {"error": {"message": ..., "details": ...}}."""
     body: dict[str, Any] = {"error": {"message": message}}
     if details is not None:
         body["error"]["details"] = details
@@ -97,12 +102,12 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
-        return JSONResponse(_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(SpatialInputError)
     async def _spatial(_: Request, exc: SpatialInputError) -> JSONResponse:
         status = next((s for cls, s in STATUS_FOR_SPATIAL.items() if isinstance(exc, cls)), 422)
-        return JSONResponse(_body(exc.message, exc.details), status_code=status)
+        return JSONResponse(error_body(exc.message, exc.details), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,14 +115,33 @@ def install_error_handlers(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(_body("Some parameters are not valid.", problems), status_code=422)
+        return JSONResponse(error_body("Some parameters are not valid.", problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value from the request (NUL byte, number or date out of range).
+        log.info("value refused by the database on %s: %s", request.url.path, type(exc.orig).__name__)
+        return JSONResponse(error_body(VALUE_NOT_USABLE), status_code=422)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _bad_text(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # A JSON "\ud800" escape decodes to a lone surrogate, which no database can store.
+        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "invalid character (a lone \\u escape)"}),
+                            status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # A time past year 9999 once converted to UTC, an id too big for the embedded store.
+        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "out of range"}), status_code=422)
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == PROGRAM_LIMIT_EXCEEDED:
+            return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "too long"}), status_code=422)
         if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
             log.warning("statement timeout on %s", request.url.path)
             message = "The database took too long to answer this request. Narrow it (a smaller area or period)."
@@ -127,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             message = "The database is not reachable right now. Try again shortly."
-        return JSONResponse(_body(message, request_id=_request_id(request)), status_code=503,
+        return JSONResponse(error_body(message, request_id=_request_id(request)), status_code=503,
                             headers={"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)
@@ -147,6 +171,6 @@ def _internal(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     log.error("unhandled error, request %s", request_id, exc_info=exc)
     return JSONResponse(
-        _body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
+        error_body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
         status_code=500,
     )

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import (analyses, audit, boundaries, communities, health, incidents, maps, pages,
                             sensitive_terms, tiles, users)
@@ -19,11 +18,15 @@ from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
-from app.ratelimit import PrincipalCache, RateLimiter
+from app.api.static_assets import VendorAssets
+from app.ratelimit import PrincipalCache, RateLimiter, SignInLimits
+from app.request_guard import RequestGuard
 from app.services import sensitive_categories
 from app.services.tiles import TileCache
 from app.settings import Settings
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
+from spatial.file_guard import gdal_offline
+from spatial.uploads import remove_stale_workspaces
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     uncommitted data of a test's shared connection).
     """
     settings = settings or Settings()
+    gdal_offline()  # no file or coordinate system ever makes GDAL or PROJ go on the network
     if fast_tiles is None:
         fast_tiles = engine is None
     fast_tiles = fast_tiles and settings.database_url.startswith("postgresql")
@@ -67,6 +71,9 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
             log.warning("running on the embedded SQLite store (%s): one writer at a time and no restricted "
                         "database role; use PostGIS for police data in production (README: 'When to move "
                         "to PostGIS')", settings.database_url)
+        removed = remove_stale_workspaces()
+        if removed:
+            log.info("removed %d upload folders left by stopped processes", len(removed))
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
         publish_privacy_rules(app.state.sessionmaker, settings)
@@ -102,7 +109,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     # Who holds a token, remembered for a few seconds so a burst of tile requests needs no query.
     app.state.principals = PrincipalCache(settings.auth_cache_s)
     app.state.limits = {
-        "failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
+        "failed_auth": SignInLimits(settings.failed_auth_limit, settings.failed_auth_address_limit,
+                                    settings.failed_auth_window_s),
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     install_error_handlers(app)
     if fast_tiles:  # outside the request-id middleware: it sets X-Request-ID itself
         app.add_middleware(HotspotTileFastPath, service=app)
+    app.add_middleware(RequestGuard, service=app)  # outermost: before any body is read
     app.include_router(health.router)
     app.include_router(incidents.router)
     app.include_router(boundaries.router)
@@ -128,6 +137,6 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(maps.router)
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
-    app.mount("/static/vendor", StaticFiles(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
+    app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
     app.include_router(tiles.router)
     return app

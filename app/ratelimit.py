@@ -45,6 +45,37 @@ class RateLimiter:
         return events
 
 
+class SignInLimits:
+    """Failed sign-ins, limited so that the people with a valid token are never locked out.
+
+    Each presented token is counted per client address (``per_token``: the same wrong token
+    from the same address, a misconfigured script, is refused before its lookup). The address
+    as a whole has a much higher limit (``per_address``) that only ever turns a *failed*
+    attempt's 401 into a 429: a valid token is looked up and let in whatever its neighbours
+    behind the same NAT got wrong. Guessing a 256-bit token is hopeless, so the address limit
+    is there to slow scripts and keep the audit log readable, not to stop guessing.
+    """
+
+    def __init__(self, per_token: int, per_address: int, window: float) -> None:
+        self.per_token = RateLimiter(per_token, window)
+        self.per_address = RateLimiter(per_address, window)
+
+    @staticmethod
+    def _key(address: str, fingerprint: str) -> str:
+        return f"{address} {fingerprint[:16]}"
+
+    def retry_after(self, address: str, fingerprint: str) -> int | None:
+        """Seconds to wait before this token may be tried again from this address, else None."""
+        return self.per_token.retry_after(self._key(address, fingerprint))
+
+    def failed(self, address: str, fingerprint: str) -> int | None:
+        """Count one failure; seconds to wait when this token or this address is now over its limit."""
+        token_wait = self.per_token.hit(self._key(address, fingerprint))
+        address_wait = self.per_address.hit(address)
+        waits = [w for w in (token_wait, address_wait) if w is not None]
+        return max(waits) if waits else None
+
+
 class PrincipalCache:
     """Token → principal for ``ttl`` seconds (0 turns it off).
 

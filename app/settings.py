@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,8 +64,10 @@ class Settings(BaseSettings):
     ]
     privacy_hold_back_days: int = Field(default=0, ge=0)
     public_access: bool = Field(default=False, description="Let anonymous visitors see public aggregates")
-    # Abuse limits: failed sign-ins per client address, heavy requests (analyses, exports) per user.
+    # Abuse limits: failed sign-ins per token and client address (and, much higher, per address: it
+    # never refuses a valid token; app/ratelimit.py), heavy requests (analyses, exports) per user.
     failed_auth_limit: int = Field(default=10, ge=1)
+    failed_auth_address_limit: int = Field(default=200, ge=1)
     failed_auth_window_s: int = Field(default=300, ge=1)
     heavy_requests_per_minute: int = Field(default=30, ge=1)
     # Seconds a checked token is remembered (0: check the database on every request).
@@ -79,6 +82,10 @@ class Settings(BaseSettings):
     basemap_url: str | None = None  # e.g. https://tile.example.org/{z}/{x}/{y}.png
     basemap_attribution: str = ""
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # The address people and QGIS use, e.g. https://hotspots.example.gov.kn. When set, absolute URLs
+    # (TileJSON tiles, Location, next links) are built from it and never from the request's Host;
+    # required in production.
+    public_url: str | None = None
     # Memory for finished runs' vector tiles (they never change, so repeats skip the database).
     tile_cache_mb: int = Field(default=64, ge=0)
 
@@ -115,6 +122,18 @@ class Settings(BaseSettings):
             raise ValueError("service_area must be west,south,east,north in degrees, west<east and south<north")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") \
+                or parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("HOTSPOTS_PUBLIC_URL must be the service's address with no path, "
+                             "e.g. https://hotspots.example.gov.kn")
+        return f"{parts.scheme}://{parts.netloc}"
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -131,6 +150,9 @@ class Settings(BaseSettings):
         if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16:
             raise ValueError("HOTSPOTS_SECRET_KEY is a placeholder or too short; set a real secret (16+ characters) "
                              "before running in production")
+        if not self.public_url:
+            raise ValueError("HOTSPOTS_PUBLIC_URL is not set; set it to the service's public address "
+                             "(e.g. https://hotspots.example.gov.kn) so that links never echo a request's Host header")
         if self.public_access and (self.privacy_min_count < 5 or not self.sensitive_categories
                                    or self.privacy_max_resolution > 8):
             raise ValueError("HOTSPOTS_PUBLIC_ACCESS is on with weakened privacy (k below 5, no sensitive "

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from spatial.errors import InvalidUpload, UploadTooLarge
+from spatial.uploads import upload_workspace
 
 CHUNK = 1024 * 1024
 
@@ -26,8 +25,7 @@ def safe_filename(name: str | None) -> str:
 @contextmanager
 def received_file(upload: UploadFile, max_bytes: int) -> Iterator[Path]:
     """Copy an upload to a temporary directory that is always removed afterwards."""
-    workdir = Path(tempfile.mkdtemp(prefix="hotspots-upload-"))
-    try:
+    with upload_workspace(prefix="upload-") as workdir:
         target = workdir / safe_filename(upload.filename)
         written = 0
         with target.open("wb") as out:
@@ -41,5 +39,3 @@ def received_file(upload: UploadFile, max_bytes: int) -> Iterator[Path]:
         if written == 0:
             raise InvalidUpload("The uploaded file is empty.")
         yield target
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

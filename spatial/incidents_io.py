@@ -28,7 +28,9 @@ from spatial.row_identity import RowIdentity, repeats_another_row, row_hashes
 __all__ = ["ColumnMapping", "FileReading", "ReadOptions", "read_incident_file", "repeats_another_row", "row_hashes"]
 from spatial.csv_format import CsvFormat, sniff_csv
 from spatial.errors import InvalidUpload
+from spatial.file_guard import check_before_gdal, check_feature_count
 from spatial.incident_dates import NUMERIC_PREFIX, DateOrder, date_notes, infer_date_order, parse_dates
+from spatial.row_checks import check_labels, refuse_if_swapped
 
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv"}
 GEO_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg"}
@@ -53,6 +55,7 @@ class ReadOptions:
     h3_resolution: int = 15
     now: datetime | None = None
     layer: str | None = None
+    max_features: int = 5_000_000  # points in one GeoJSON, Shapefile or GeoPackage
 
 
 @dataclass
@@ -241,10 +244,12 @@ def _csv_header(path: Path, fmt: CsvFormat) -> list[str]:
 def _read_geo(path: Path, options: ReadOptions) -> tuple[FileReading, Iterator[Chunk]]:
     import pyogrio  # imported here: only geo formats need GDAL
 
+    check_before_gdal(path, path.name)
     try:
         info = pyogrio.read_info(path, layer=options.layer)
     except Exception as exc:  # GDAL raises several types for unreadable files
         raise InvalidUpload(f"The file could not be read as a {path.suffix} file: {_gdal_reason(exc)}.") from exc
+    check_feature_count(info.get("features"), options.max_features, path.name, "incidents")
     columns = [str(c) for c in info["fields"]]
     if info.get("geometry_type") not in (None, "Point", "MultiPoint", "Unknown", "Point Z", "MultiPoint Z"):
         raise InvalidUpload(f"The file holds {info['geometry_type']} features; incidents must be points.")
@@ -349,6 +354,7 @@ def _validate(
     occurred, date_reasons = parse_dates(when, zone=options.timezone, day_first=day_first, now=options.now,
                                          notes=reading.date_notes)
     _merge_reasons(reasons, date_reasons)
+    check_labels(frame, [("id", mapping.external_id), ("category", mapping.category)], reasons)
     reported = None
     if mapping.reported_at:
         reported, _ = parse_dates(frame[mapping.reported_at], zone=options.timezone, day_first=day_first,
@@ -399,6 +405,10 @@ def _check_coordinates(frame, mapping, lon, lat, options, reasons) -> None:
         if options.service_area is not None:
             west, south, east, north = options.service_area
             outside = (lon < west) | (lon > east) | (lat < south) | (lat > north)
+            swapped_inside = ~((lat < west) | (lat > east) | (lon < south) | (lon > north))
+            usable = np.array([r is None for r in reasons], dtype=bool)
+            refuse_if_swapped(int((outside & usable).sum()), int((swapped_inside & usable).sum()),
+                              int(usable.sum()), "the service area")
             mark(outside, lambda i: f"location {lat[i]:.6f},{lon[i]:.6f} is outside the service area")
 
 

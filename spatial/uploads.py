@@ -21,6 +21,7 @@ The rules, in the order they are applied:
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import shutil
 import stat
@@ -55,16 +56,53 @@ class UploadLimits:
     max_archive_entries: int = 1000
     max_compression_ratio: float = 200.0
     ratio_check_min_bytes: int = 1 * MB
+    # A set of community boundaries: far above any real one (St Kitts and Nevis: 14 parishes,
+    # a city's neighbourhoods: a few thousand), low enough that overlap checks stay quick.
+    max_boundary_features: int = 50_000
+    max_boundary_vertices: int = 5_000_000
+
+
+# Every workspace is named after the process that made it, so that one left behind by a killed
+# process (kill -9 runs no clean-up) can be recognised and removed at the next start.
+WORKSPACE_PREFIX = "hotspots-work-"
+_WORKSPACE_NAME = re.compile(rf"^{WORKSPACE_PREFIX}(\d+)-")
 
 
 @contextmanager
 def upload_workspace(prefix: str = "upload-") -> Iterator[Path]:
     """A private temporary directory, removed on exit whatever happens."""
-    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    directory = Path(tempfile.mkdtemp(prefix=f"{WORKSPACE_PREFIX}{os.getpid()}-{prefix}"))
     try:
         yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def remove_stale_workspaces(temp_dir: Path | None = None) -> list[Path]:
+    """Remove upload workspaces whose process is gone (left by a killed process); return them.
+
+    Workspaces of live processes (other workers of the service, this process) are kept.
+    """
+    removed = []
+    for entry in Path(temp_dir or tempfile.gettempdir()).iterdir():
+        match = _WORKSPACE_NAME.match(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink() or _process_alive(int(match.group(1))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or a name we cannot judge: leave it
+    return True
 
 
 def check_upload_size(path: Path, limits: UploadLimits) -> int:

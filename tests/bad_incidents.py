@@ -115,7 +115,7 @@ def make_no_location_columns(d):
 
 def make_swapped_coordinates(d):
     body = HEADER + "".join(f"{i},-62.72,17.30,2024-03-01,Theft\n" for i in range(3))
-    return _text(d, "swapped.csv", body), ("refused", "None of the 3 rows")
+    return _text(d, "swapped.csv", body), ("refused", "look swapped")
 
 
 def make_ragged_rows(d):

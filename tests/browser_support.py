@@ -86,8 +86,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_service(database_url: str, static_dir: Path, **settings: str) -> Iterator[str]:
-    """The real service under uvicorn on 127.0.0.1; yields its origin. Maps are saved under ``static_dir``."""
+def live_service(database_url: str, static_dir: Path, environ: dict[str, str] | None = None,
+                 **settings: str) -> Iterator[str]:
+    """The real service under uvicorn on 127.0.0.1; yields its origin. Maps are saved under ``static_dir``.
+
+    ``environ``: more environment variables for the service (e.g. its ``TMPDIR``)."""
     static_dir.mkdir(parents=True, exist_ok=True)
     vendor = static_dir / "vendor"
     if not vendor.exists():
@@ -95,7 +98,7 @@ def live_service(database_url: str, static_dir: Path, **settings: str) -> Iterat
     port = free_port()
     env = {**os.environ, "HOTSPOTS_DATABASE_URL": database_url, "HOTSPOTS_STATIC_DIR": str(static_dir),
            "HOTSPOTS_ENVIRONMENT": "test", "HOTSPOTS_SECRET_KEY": os.urandom(16).hex(),
-           **{f"HOTSPOTS_{k.upper()}": v for k, v in settings.items()}}
+           **{f"HOTSPOTS_{k.upper()}": v for k, v in settings.items()}, **(environ or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],

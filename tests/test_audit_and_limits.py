@@ -81,12 +81,31 @@ def test_audit_entries_cannot_be_changed(session, client, tokens):
 
 
 def test_failed_authentication_is_rate_limited(app, client):
-    app.state.limits["failed_auth"].limit = 3
+    app.state.limits["failed_auth"].per_address.limit = 3
     statuses = [client.get("/api/v1/communities", headers=auth(f"hs_guess{i}")).status_code for i in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
     limited = client.get("/api/v1/communities", headers=auth("hs_guess"))
     assert int(limited.headers["Retry-After"]) > 0
     assert "Too many failed sign-in attempts" in limited.json()["error"]["message"]
+
+
+def test_bad_tokens_from_one_address_never_lock_out_a_valid_token(app, client, tokens):
+    """Behind one NAT: ten wrong tokens, then the admin's valid token from the same address works."""
+    statuses = [client.get("/api/v1/communities", headers=auth(f"hs_wrong{i}")).status_code for i in range(10)]
+    assert statuses == [401] * 10
+    assert client.get("/api/v1/users", headers=auth(tokens["admin"])).status_code == 200
+    # Even past the address-wide limit the valid token is looked up and let in; only failures get 429.
+    app.state.limits["failed_auth"].per_address.limit = 10
+    assert client.get("/api/v1/communities", headers=auth("hs_wrong-again")).status_code == 429
+    assert client.get("/api/v1/users", headers=auth(tokens["admin"])).status_code == 200
+
+
+def test_the_same_wrong_token_is_refused_before_its_lookup(app, client, tokens):
+    """A script repeating one wrong token is stopped (429) without touching anyone else."""
+    statuses = [client.get("/api/v1/communities", headers=auth("hs_stale")).status_code for _ in range(12)]
+    assert statuses == [401] * 10 + [429] * 2
+    assert client.get("/api/v1/communities", headers=auth("hs_other-wrong")).status_code == 401
+    assert client.get("/api/v1/communities", headers=auth(tokens["viewer"])).status_code == 200
 
 
 def test_analysis_submissions_are_rate_limited(app, client, tokens):

@@ -13,7 +13,7 @@ from schemathesis.checks import content_type_conformance, not_a_server_error, re
 
 from app.jobs import RunWorker
 from app.main import create_app
-from app.ratelimit import RateLimiter
+from app.ratelimit import RateLimiter, SignInLimits
 from app.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, auth
 
@@ -30,7 +30,7 @@ def wired_app(session_factory):
     APP.state.run_worker = RunWorker(session_factory, "inline")
     # Fresh limits per test, so one test's refusals cannot turn the next one's calls into 429s.
     settings = APP.state.settings
-    APP.state.limits = {"failed_auth": RateLimiter(settings.failed_auth_limit, settings.failed_auth_window_s),
+    APP.state.limits = {"failed_auth": SignInLimits(10_000, 10_000, settings.failed_auth_window_s),
                         "heavy": RateLimiter(10_000, 60)}
     return APP
 

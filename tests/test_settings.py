@@ -30,16 +30,32 @@ def test_bad_values_are_refused(bad):
         Settings(**bad)
 
 
+PUBLIC_URL = "https://hotspots.example.gov.kn"
+
+
 def test_production_refuses_a_placeholder_secret():
     with pytest.raises(ValidationError, match="placeholder"):
-        Settings(environment="production")
-    assert Settings(environment="production", secret_key=SECRET).environment == "production"
+        Settings(environment="production", public_url=PUBLIC_URL)
+    assert Settings(environment="production", secret_key=SECRET, public_url=PUBLIC_URL).environment == "production"
+
+
+def test_production_needs_the_public_url():
+    with pytest.raises(ValidationError, match="HOTSPOTS_PUBLIC_URL"):
+        Settings(environment="production", secret_key=SECRET)
+    assert Settings(environment="development").public_url is None  # development keeps the request's Host
+
+
+@pytest.mark.parametrize("bad", ["ftp://x.org", "https://x.org/hotspots", "https://user:pw@x.org", "x.org"])
+def test_public_url_must_be_an_address_without_a_path(bad):
+    with pytest.raises(ValidationError, match="PUBLIC_URL"):
+        Settings(public_url=bad)
+    assert Settings(public_url="https://x.org:8443/").public_url == "https://x.org:8443"
 
 
 @pytest.mark.parametrize("weakened", [{"privacy_min_count": 3}, {"sensitive_categories": []},
                                       {"privacy_max_resolution": 9}])
 def test_production_refuses_public_access_with_weakened_privacy(weakened):
     with pytest.raises(ValidationError, match="PUBLIC_ACCESS"):
-        Settings(environment="production", secret_key=SECRET, public_access=True, **weakened)
-    Settings(environment="production", secret_key=SECRET, public_access=False, **weakened)
-    Settings(environment="production", secret_key=SECRET, public_access=True)
+        Settings(environment="production", secret_key=SECRET, public_url=PUBLIC_URL, public_access=True, **weakened)
+    Settings(environment="production", secret_key=SECRET, public_url=PUBLIC_URL, public_access=False, **weakened)
+    Settings(environment="production", secret_key=SECRET, public_url=PUBLIC_URL, public_access=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator, StringConstraints
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -62,26 +63,29 @@ def get_principal(
 ) -> Principal:
     """Who is asking: the bearer token if one is sent, else the browser session cookie.
 
-    Failed tokens count towards the per-address limit and are audited.
+    Failed tokens count towards the sign-in limits (per token and address; app/ratelimit.py) and
+    are audited. A valid token is always let in.
     """
     failures = request.app.state.limits["failed_auth"]
     address = client_ip(request) or "unknown"
-    wait = failures.retry_after(address)
-    if wait is not None:
-        raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
     known = request.app.state.principals
     generation = known.generation
     if credentials is not None and credentials.credentials:
         hashed = hash_token(credentials.credentials)
+        wait = failures.retry_after(address, hashed)
+        if wait is not None:
+            raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
         principal = known.get(hashed)
         if principal is not None:
             return _restricted(session, principal)
         principal = principal_for_token(session, hashed)
         if principal is None:
             session.rollback()
-            failures.hit(address)
+            wait = failures.failed(address, hashed)
             record(session, action="auth.failed", outcome="refused", request=request,
                    target=request.url.path, details={"reason": "unknown or revoked token"})
+            if wait is not None:
+                raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
         session.commit()  # keep last_used_at
         known.put(hashed, principal, generation)
@@ -182,6 +186,23 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
 
 
+# Ids are PostgreSQL bigints; a larger number can name nothing.
+MAX_ID = 2**63 - 1
+# Names, categories, sources, layer and column names: a longer value is a mistake or an attack.
+MAX_NAME_CHARS = 200
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("contains a NUL character, which no name can hold")
+    return value
+
+
+# A short text field of a form or query: no NUL character, at most MAX_NAME_CHARS characters.
+ShortText = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), AfterValidator(_no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+
+
 async def parse_bbox(
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)",
                                       examples=["-62.86,17.09,-62.53,17.42"])] = None,
@@ -222,7 +243,13 @@ async def parse_date_range(
 
 def _localise(value: datetime | None, settings: Settings) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=settings.zone)
+        value = value.replace(tzinfo=settings.zone)
+    if value is not None:
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            raise BadRequest(f"{value.isoformat()} is past the last date that can be stored (year 9999); "
+                             "give a real date.") from None
     return value
 
 

@@ -137,14 +137,15 @@ def _run_id(query_string: bytes) -> int | None:
 
 def _cached_principal(request: Request, state: Any) -> Principal | None:
     """Who is asking, as ``app.api.deps.get_principal`` would say, when that needs no database; else None."""
-    if state.limits["failed_auth"].retry_after(client_ip(request) or "unknown") is not None:
-        return None
     known = state.principals
     generation = known.generation
     authorization = request.headers.get("Authorization")
     scheme, credentials = get_authorization_scheme_param(authorization)
     if authorization and scheme and credentials and scheme.lower() == "bearer":
-        return known.get(hash_token(credentials))
+        hashed = hash_token(credentials)
+        if state.limits["failed_auth"].retry_after(client_ip(request) or "unknown", hashed) is not None:
+            return None  # the route answers 429
+        return known.get(hashed)
     cookie = request.cookies.get(web_sessions.COOKIE_NAME)
     if cookie is None:
         return PUBLIC if state.settings.public_access else None

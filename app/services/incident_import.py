@@ -24,6 +24,7 @@ from spatial.errors import InvalidUpload, SpatialInputError
 from spatial.incidents_io import (
     Chunk, FileReading, IncidentBatch, ReadOptions, preview_rows, read_incident_file, repeats_another_row,
 )
+from spatial.row_checks import refuse_if_swapped
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,10 @@ def _load_chunk(writer, chunk: Chunk, report: ImportReport, reasons: Counter[str
     report.repeated_rows += int(repeats_another_row(batch.external_id).sum())
     community = locator.locate(batch.lon, batch.lat)
     if community is not None:
+        outside = int((community < 0).sum())
+        if outside * 2 > len(community):  # most rows in no community: are the columns swapped?
+            swapped = locator.locate(batch.lat, batch.lon)
+            refuse_if_swapped(outside, int((swapped >= 0).sum()), len(community), "every community")
         report.outside_communities += int((community < 0).sum())
         community = np.where(community < 0, np.nan, community)
     report.inserted += writer.write(batch, source=report.source, import_id=report.import_id, community_id=community)

@@ -33,6 +33,7 @@ from spatial.boundaries.models import (
 )
 from spatial.boundaries.sources import SHAPEFILE, BoundarySource, prepare_source, reader_call
 from spatial.errors import InvalidUpload
+from spatial.file_guard import check_feature_count, check_vertex_count
 from spatial.uploads import UploadLimits, upload_workspace
 
 NO_PRJ_MESSAGE = (
@@ -83,6 +84,7 @@ def read_boundary_file(
         info = reader_call(lambda: pyogrio.read_info(source.path, layer=_layer_arg(source)), source.format)
         crs = _source_crs(source, info.get("crs"), source_crs)
         crs_note = _override_note(info.get("crs"), crs, source_crs)
+        check_feature_count(info.get("features"), limits.max_boundary_features, original_name, "boundaries")
         frame = reader_call(
             lambda: pyogrio.read_dataframe(source.path, layer=_layer_arg(source), on_invalid="fix"),
             source.format,
@@ -92,6 +94,8 @@ def read_boundary_file(
             f"The layer '{source.layer}' in '{original_name}' contains no features, so there are no boundaries to read.",
             {"layer": source.layer},
         )
+    check_vertex_count(int(shapely.get_num_coordinates(np.asarray(frame.geometry.values, dtype=object)).sum()),
+                       limits.max_boundary_vertices, original_name)
     request = _Request(original_name, name_field, code_field, population_field, service_area, sliver_area_m2)
     result = _build_result(frame, source, crs, request)
     if crs_note:

@@ -17,6 +17,7 @@ import pyogrio
 import pyogrio.errors
 
 from spatial import uploads
+from spatial.file_guard import check_before_gdal
 from spatial.boundaries.shapefile import check_shapefile_parts
 from spatial.errors import InvalidUpload
 from spatial.uploads import ArchiveEntry, UploadLimits
@@ -227,7 +228,11 @@ def _gather_siblings(shp: ArchiveEntry, entries: list[ArchiveEntry]) -> dict[str
 
 
 def choose_layer(path: Path, fmt: str, layer: str | None, shown_name: str) -> str:
-    """The layer to read: the one named, else the only layer with geometry."""
+    """The layer to read: the one named, else the only layer with geometry.
+
+    This is the first time GDAL sees the file, so the checks GDAL must not skip run here.
+    """
+    check_before_gdal(path, shown_name)
     layers = reader_call(lambda: pyogrio.list_layers(path), fmt)
     names = [str(name) for name, _ in layers]
     spatial = [str(name) for name, geometry_type in layers if geometry_type is not None]

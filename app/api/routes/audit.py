@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from app.api.csv_export import csv_response
-from app.api.deps import Admin, DateRangeDep, SessionDep, limit_heavy
+from app.api.deps import MAX_ID, Admin, DateRangeDep, SessionDep, limit_heavy
 from app.audit import record
 from app.store import audit as audit_store
 
@@ -22,7 +22,7 @@ def list_audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
     user_name: Annotated[str | None, Query(alias="user", max_length=120)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Cursor: entries older than this id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Cursor: entries older than this id")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ):
     filters = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}

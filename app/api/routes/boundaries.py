@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
-from app.api.deps import GisStaff, SessionDep, SettingsDep, Viewer
+from app.api.deps import GisStaff, LongText, SessionDep, SettingsDep, ShortText, Viewer
 from app.audit import audited
 from app.errors import NotFound
 from app.services import boundaries as boundary_service
@@ -23,13 +23,13 @@ def upload_boundary_set(
     settings: SettingsDep,
     user: GisStaff,
     file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, KML or KMZ")],
-    name: Annotated[str | None, Form(description="A name for this set, e.g. 'Parishes 2024'")] = None,
-    layer: Annotated[str | None, Form(description="GeoPackage layer, when the file has several")] = None,
-    name_field: Annotated[str | None, Form()] = None,
-    code_field: Annotated[str | None, Form()] = None,
-    population_field: Annotated[str | None, Form()] = None,
-    source_crs: Annotated[str | None, Form(description="e.g. EPSG:32620, for a Shapefile without .prj")] = None,
-    attribution: Annotated[str | None, Form()] = None,
+    name: Annotated[ShortText | None, Form(description="A name for this set, e.g. 'Parishes 2024'")] = None,
+    layer: Annotated[ShortText | None, Form(description="GeoPackage layer, when the file has several")] = None,
+    name_field: Annotated[ShortText | None, Form()] = None,
+    code_field: Annotated[ShortText | None, Form()] = None,
+    population_field: Annotated[ShortText | None, Form()] = None,
+    source_crs: Annotated[ShortText | None, Form(description="e.g. EPSG:32620, for a Shapefile without .prj")] = None,
+    attribution: Annotated[LongText | None, Form()] = None,
     activate: Annotated[bool, Form(description="Make this the active set straight away")] = False,
 ) -> dict[str, Any]:
     options = boundary_service.BoundaryOptions(

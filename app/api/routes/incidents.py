@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
-from app.api.deps import Analyst, BBox, DateRangeDep, SessionDep, SettingsDep
+from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, SessionDep, SettingsDep, ShortText
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
 from app.services.import_undo import undo_import
@@ -31,15 +31,15 @@ def create_import(
     settings: SettingsDep,
     user: Analyst,
     file: Annotated[UploadFile, File(description="CSV, GeoJSON, zipped Shapefile or GeoPackage")],
-    source: Annotated[str, Form(description="Name of the feed, e.g. 'rsknpf-cad'")] = "upload",
-    latitude_column: Annotated[str | None, Form()] = None,
-    longitude_column: Annotated[str | None, Form()] = None,
-    date_column: Annotated[str | None, Form()] = None,
-    time_column: Annotated[str | None, Form(description="A time-of-day column to combine with the date")] = None,
-    category_column: Annotated[str | None, Form()] = None,
-    id_column: Annotated[str | None, Form()] = None,
-    description_column: Annotated[str | None, Form()] = None,
-    timezone: Annotated[str | None, Form(description="Zone for times without an offset")] = None,
+    source: Annotated[ShortText, Form(description="Name of the feed, e.g. 'rsknpf-cad'")] = "upload",
+    latitude_column: Annotated[ShortText | None, Form()] = None,
+    longitude_column: Annotated[ShortText | None, Form()] = None,
+    date_column: Annotated[ShortText | None, Form()] = None,
+    time_column: Annotated[ShortText | None, Form(description="A time-of-day column to combine with the date")] = None,
+    category_column: Annotated[ShortText | None, Form()] = None,
+    id_column: Annotated[ShortText | None, Form()] = None,
+    description_column: Annotated[ShortText | None, Form()] = None,
+    timezone: Annotated[ShortText | None, Form(description="Zone for times without an offset")] = None,
     day_first: Annotated[bool | None, Form(
         description="true: 03/04/2024 is 3 April; false: March 4; empty: decided from the whole file")] = None,
     dry_run: Annotated[bool, Query(description="Read the whole file and report; write nothing")] = False,
@@ -98,11 +98,11 @@ def list_incidents(
     user: Analyst,
     bbox: BBox,
     dates: DateRangeDep,
-    category: Annotated[list[str] | None, Query(description="One or more categories")] = None,
-    community: Annotated[int | None, Query(description="Community id")] = None,
-    source: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Cursor from the previous page's next link")] = None,
+    category: Annotated[list[ShortText] | None, Query(description="One or more categories")] = None,
+    community: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Community id")] = None,
+    source: Annotated[list[ShortText] | None, Query()] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Page size (capped by the server)")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Cursor from the previous page's next link")] = None,
 ) -> dict[str, Any]:
     filters = IncidentFilter(
         bbox=bbox, start=dates.start, end=dates.end, categories=tuple(category or ()),

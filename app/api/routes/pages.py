@@ -48,15 +48,18 @@ def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
     _require_same_origin(request)
     failures = request.app.state.limits["failed_auth"]
     address = client_ip(request) or "unknown"
-    wait = failures.retry_after(address)
+    hashed = hash_token(token.strip())
+    wait = failures.retry_after(address, hashed)
     if wait is not None:
-        raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
-    principal = principal_for_token(session, hash_token(token.strip()))
+        raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
+    principal = principal_for_token(session, hashed)
     if principal is None or principal.token_id is None:
         session.rollback()
-        failures.hit(address)
+        wait = failures.failed(address, hashed)
         record(session, action="auth.failed", outcome="refused", request=request, target="/sign-in",
                details={"reason": "unknown or revoked token"})
+        if wait is not None:
+            raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
         return templates.TemplateResponse(
             request, "sign_in.html", {"next": web_sessions.local_path(next),
                                       "error": "That token is not valid, or has been revoked."},
