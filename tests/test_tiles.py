@@ -315,3 +315,32 @@ def test_gdal_reads_a_tile(client, tokens, real_run, tmp_path):
     assert "Layer name: hotspots" in out
     assert f"Feature Count: {expected}" in out
     assert "gi_bin" in out and "lisa_label" in out
+
+
+def test_incidents_in_no_community_have_their_own_tiles(client, tokens, session, tmp_path):
+    """Analysts can see where the incidents that no community counts lie (?outside=true)."""
+    import math
+
+    import mapbox_vector_tile
+
+    from tests.test_analyses_api import _activate_parishes, _import_points
+
+    _activate_parishes(client, tokens["gis"])
+    _import_points(session, tmp_path, [17.2955] * 3, [-62.7261] * 3, "inside")  # Basseterre
+    _import_points(session, tmp_path, [17.25] * 2, [-62.95] * 2, "at-sea")  # west of St Kitts, in no parish
+    tile = "/tiles/incidents/14/{}/{}.mvt"
+    headers = {"Authorization": f"Bearer {tokens['analyst']}"}
+    for lat, lon, expected_all, expected_outside in ((17.2955, -62.7261, 3, 0), (17.25, -62.95, 2, 2)):
+        n = 2 ** 14
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        for outside, expected in ((False, expected_all), (True, expected_outside)):
+            response = client.get(tile.format(x, y), headers=headers, params={"outside": str(outside).lower()})
+            if expected == 0:
+                assert response.status_code == 204
+                continue
+            assert response.status_code == 200, response.text
+            layer = mapbox_vector_tile.decode(response.content)["incidents"]
+            assert sum(f["properties"].get("incidents", 1) for f in layer["features"]) == expected
+    assert client.get(tile.format(0, 0) + "?outside=true",
+                      headers={"Authorization": f"Bearer {tokens['viewer']}"}).status_code in (403, 404)

@@ -313,14 +313,18 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
     raise TileTooLarge(f"The communities in tile {at.z}/{at.x}/{at.y} are too many to draw in one tile.")
 
 
-def incidents_tile(session: Session, at: TileAddress) -> Tile:
-    """Points from INCIDENT_POINTS_MIN_ZOOM when they fit; otherwise counts per H3 cell."""
+def incidents_tile(session: Session, at: TileAddress, outside: bool = False) -> Tile:
+    """Points from INCIDENT_POINTS_MIN_ZOOM when they fit; otherwise counts per H3 cell.
+
+    ``outside``: only the incidents that lie in no community (where the analyses cannot see them).
+    """
     if at.z >= INCIDENT_POINTS_MIN_ZOOM:
-        count, content = tile_store.incident_points_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1)
+        count, content = tile_store.incident_points_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1, outside=outside)
         if _fits(count, content):
             return Tile(content, _content_etag(content))
     for res in range(resolution_for_zoom(at.z), -1, -1):
-        count, content = tile_store.incident_cells_tile(session, res, at.z, at.x, at.y, FEATURE_CAP + 1)
+        count, content = tile_store.incident_cells_tile(session, res, at.z, at.x, at.y, FEATURE_CAP + 1,
+                                                        outside=outside)
         if _fits(count, content):
             return Tile(content, _content_etag(content))
     raise TileTooLarge(f"Tile {at.z}/{at.x}/{at.y} is too dense to draw even as resolution-0 counts.")

@@ -121,7 +121,7 @@ INCIDENT_POINTS = (
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS occurred_at, "
     f"{_MVT_GEOM.format(geom='i.geom')} "
     "FROM incidents i CROSS JOIN bounds b "
-    "WHERE i.geom && ST_Transform(b.tile, 4326) LIMIT :limit) "
+    "WHERE i.geom && ST_Transform(b.tile, 4326) AND (NOT :outside OR i.community_id IS NULL) LIMIT :limit) "
     f"{_TILE}"
 )
 
@@ -132,7 +132,8 @@ INCIDENT_CELLS = (
     f"WITH {_BOUNDS}, per_cell AS ("
     "SELECT to_hex(h3_parent(i.h3_cell, :resolution)) AS cell, count(*) AS incidents, "
     "ST_Centroid(ST_Collect(i.geom)) AS centre "
-    "FROM incidents i CROSS JOIN bounds b WHERE i.geom && ST_Transform(b.tile, 4326) GROUP BY 1), "
+    "FROM incidents i CROSS JOIN bounds b WHERE i.geom && ST_Transform(b.tile, 4326) "
+    "AND (NOT :outside OR i.community_id IS NULL) GROUP BY 1), "
     "features AS (SELECT a.cell, :resolution AS resolution, a.incidents, "
     f"{_MVT_GEOM.format(geom='a.centre')} FROM per_cell a CROSS JOIN bounds b LIMIT :limit) "
     f"{_TILE}"
@@ -186,14 +187,17 @@ def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit:
 
 
 @per_backend
-def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
-    return _tile(session, INCIDENT_POINTS, "incidents", z, x, y, limit)
+def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int, *,
+                         outside: bool = False) -> tuple[int, bytes]:
+    """Incident points in one tile (``outside``: only those in no community of the active set)."""
+    return _tile(session, INCIDENT_POINTS, "incidents", z, x, y, limit, outside=outside)
 
 
 @per_backend
 def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
-                        limit: int) -> tuple[int, bytes]:
-    return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution)
+                        limit: int, *, outside: bool = False) -> tuple[int, bytes]:
+    """Incident counts per H3 cell in one tile (``outside``: only incidents in no community)."""
+    return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution, outside=outside)
 
 
 @per_backend

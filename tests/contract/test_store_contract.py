@@ -437,3 +437,21 @@ def test_only_runs_whose_worker_stopped_are_failed(store: Store):
                                           {"id": ids["this host, process gone"]}).one()
     assert status == "failed" and "Interrupted" in error
     assert run_store.get_run(store.session, ids["another host, beating"])["status"] == "running"
+
+
+def test_incident_tiles_can_show_only_incidents_in_no_community(store: Store, tmp_path):
+    load_parishes(store)
+    inside = write_rows(tmp_path, "inside.csv", [(f"in{i}", "2024-03-01 10:00", "Theft", 17.2955, -62.7261, "")
+                                                 for i in range(3)])
+    at_sea = write_rows(tmp_path, "sea.csv", [(f"sea{i}", "2024-03-01 10:00", "Theft", 17.25, -62.95, "")
+                                              for i in range(2)])
+    for path in (inside, at_sea):
+        import_incidents(store.session, path, filename=path.name, source=path.stem,
+                         options=ReadOptions(timezone=store.settings.zone))
+    for (lon, lat), everything, outside in (((-62.7261, 17.2955), 3, 0), ((-62.95, 17.25), 2, 2)):
+        x, y = tile_of(lon, lat, 12)
+        for only_outside, expected in ((False, everything), (True, outside)):
+            for tile in (tile_store.incident_points_tile(store.session, 12, x, y, 100, outside=only_outside)[1],
+                         tile_store.incident_cells_tile(store.session, 9, 12, x, y, 100, outside=only_outside)[1]):
+                features = mapbox_vector_tile.decode(tile)["incidents"]["features"] if tile else []
+                assert sum(f["properties"].get("incidents", 1) for f in features) == expected

@@ -76,8 +76,10 @@ def communities_tile(z: str, x: str, y: str, session: SessionDep, _: Reader, aud
 @router.get("/incidents/{z}/{x}/{y}.mvt", name="incidents_tile", summary="Incidents (analysts and above)",
             response_class=Response, responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {}, 304: {}})
 def incidents_tile(z: str, x: str, y: str, session: SessionDep, _: Analyst,
-                   if_none_match: IfNoneMatch = None) -> Response:
-    tile = tile_service.incidents_tile(session, tile_service.parse_tile_address(z, x, y))
+                   if_none_match: IfNoneMatch = None,
+                   outside: Annotated[bool, Query(description="Only incidents that lie in no community")] = False,
+                   ) -> Response:
+    tile = tile_service.incidents_tile(session, tile_service.parse_tile_address(z, x, y), outside)
     return _response(tile, CACHE_INCIDENTS, if_none_match)
 
 

@@ -128,10 +128,15 @@ def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit:
 _IN_TILE = "i.lat BETWEEN :south AND :north AND i.lon BETWEEN :west AND :east"
 
 
-def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -> tuple[int, bytes]:
+def _outside(outside: bool) -> str:
+    return " AND i.community_id IS NULL" if outside else ""
+
+
+def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int, *,
+                         outside: bool = False) -> tuple[int, bytes]:
     rows = session.execute(
-        text(f"SELECT i.id, i.category, i.source, i.occurred_at, i.lon, i.lat FROM incidents i WHERE {_IN_TILE} "
-             "LIMIT :limit"),
+        text(f"SELECT i.id, i.category, i.source, i.occurred_at, i.lon, i.lat FROM incidents i WHERE {_IN_TILE}"
+             f"{_outside(outside)} LIMIT :limit"),
         {"limit": limit, **_box(z, x, y, 0.0)},
     ).all()
     features = [(shapely.Point(r.lon, r.lat), {
@@ -142,10 +147,10 @@ def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int) -
 
 
 def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
-                        limit: int) -> tuple[int, bytes]:
+                        limit: int, *, outside: bool = False) -> tuple[int, bytes]:
     rows = session.execute(
         text(f"SELECT h3_parent(i.h3_cell, :resolution) AS cell, count(*) AS incidents, avg(i.lon) AS lon, "
-             f"avg(i.lat) AS lat FROM incidents i WHERE {_IN_TILE} GROUP BY 1 LIMIT :limit"),
+             f"avg(i.lat) AS lat FROM incidents i WHERE {_IN_TILE}{_outside(outside)} GROUP BY 1 LIMIT :limit"),
         {"resolution": resolution, "limit": limit, **_box(z, x, y, 0.0)},
     ).all()
     features = [(shapely.Point(r.lon, r.lat), {"cell": _hex(r.cell), "resolution": resolution,
