@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
-from zoneinfo import ZoneInfo
 
 import typer
 

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     tile_cache_mb: int = Field(default=64, ge=0)
 
     @model_validator(mode="after")
-    def _default_embedded_database(self) -> "Settings":
+    def _default_embedded_database(self) -> Settings:
         if self.static_dir is None:
             self.static_dir = PROJECT_ROOT / "static" if CHECKOUT else self.data_dir / "static"
         if not self.database_url.strip():
@@ -144,7 +144,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> "Settings":
+    def _refuse_unsafe_production(self) -> Settings:
         if self.environment != "production":
             return self
         if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 16:

@@ -26,6 +26,9 @@ HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db upgrade head
 HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db downgrade base
 HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db upgrade head
 
+echo "== ruff (app/, spatial/) =="
+"$venv"/bin/ruff check app spatial
+
 echo "== pytest =="
 set +e
 HOTSPOTS_TEST_DATABASE_URL="$url" "$venv"/bin/python -m pytest "$@"

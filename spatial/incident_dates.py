@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -178,7 +178,7 @@ def parse_dates(values: pd.Series, *, zone: ZoneInfo, day_first: bool | None = N
         elif numeric[i]:
             reasons[i] = (f"date {original.iat[i]!r} could be day/month or month/day: import again "
                           "saying which (day_first)")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     future = (parsed > pd.Timestamp(now + FUTURE_TOLERANCE)).to_numpy(dtype=bool)
     for i in np.flatnonzero(future):
         reasons[i] = f"date {original.iat[i]!r} is in the future"

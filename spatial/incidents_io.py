@@ -297,7 +297,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
-def _points_to_lonlat(frame: "pd.DataFrame") -> "pd.DataFrame":
+def _points_to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
     import shapely
 
     geometry = frame.geometry

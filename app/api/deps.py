@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -246,7 +246,7 @@ def _localise(value: datetime | None, settings: Settings) -> datetime | None:
         value = value.replace(tzinfo=settings.zone)
     if value is not None:
         try:
-            value.astimezone(timezone.utc)
+            value.astimezone(UTC)
         except OverflowError:
             raise BadRequest(f"{value.isoformat()} is past the last date that can be stored (year 9999); "
                              "give a real date.") from None

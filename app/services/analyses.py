@@ -64,7 +64,7 @@ class AnalysisRequest(BaseModel):
         return sorted({v.strip() for v in values if v and v.strip()})
 
     @model_validator(mode="after")
-    def _window(self) -> "AnalysisRequest":
+    def _window(self) -> AnalysisRequest:
         if self.start and self.end and self.start >= self.end:
             raise ValueError("start must be before end")
         return self

@@ -33,7 +33,7 @@ class RunFilters:
     hold_back_days: int = 0
 
     @classmethod
-    def of_run(cls, parameters: dict[str, Any], community_ids: list[int]) -> "RunFilters":
+    def of_run(cls, parameters: dict[str, Any], community_ids: list[int]) -> RunFilters:
         """The filters recorded in a run's parameters."""
         def stamp(key: str) -> datetime | None:
             return datetime.fromisoformat(parameters[key]) if parameters.get(key) else None
