@@ -46,9 +46,6 @@ class Evidence:
         The plain-words verdict for planners, with the figures (None when hot
         spots were found or the data were dense enough for "none found" to be
         informative).
-    shared_message : str or None
-        The same verdict without any figure, for audiences below analyst
-        (a count, a mean or a period factor would bound a suppressed count).
     incidents, cells : int
     mean_per_cell : float
     hot_cells, cold_cells : int
@@ -66,7 +63,6 @@ class Evidence:
 
     enough_data: bool
     message: str | None
-    shared_message: str | None
     incidents: int
     cells: int
     mean_per_cell: float
@@ -105,6 +101,12 @@ def _advice(mean: float, resolution: int) -> str:
     return (" Try " + " or ".join(options) + ".") if options else ""
 
 
+# Below analyst the verdict may rest on published classes only (a count, a mean or "fewer than one
+# incident a cell" would bound hidden counts): said wherever no 95 % hot spot is shown.
+NO_HOT_SPOT_NOTE = ("No 95 % hot spot is shown. When incidents are few, that does not show there is none: "
+                    "a longer period or a coarser grid may show more.")
+
+
 def _reason(could_pass: bool | None) -> str:
     return (" No arrangement of so few incidents could be significant." if could_pass is False else
             " No hot spot was found, but a real cluster this sparse would often be missed, so this does "
@@ -119,14 +121,8 @@ def sparse_message(place: str, incidents: int, cells: int, resolution: int, coul
     return lead + _reason(could_pass) + _advice(mean, resolution)
 
 
-def shared_sparse_message(place: str, resolution: int, could_pass: bool | None) -> str:
-    """The same verdict without figures (for partners: no count can be bounded from it)."""
-    return (f"Too few incidents in {place} to find hot spots at resolution {resolution}." + _reason(could_pass)
-            + " A longer period or a coarser grid may show more.")
-
-
 def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray,
-                    smallest_p: np.ndarray | None, *, alpha: float,
+                    smallest_p: np.ndarray | None, *, alpha: float, fdr: bool = True,
                     names: dict[int, str] | None = None) -> Evidence:
     """The verdict on a run (and on each community in it) from its counts and classes."""
     names = names or {}
@@ -135,11 +131,10 @@ def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray
     incidents, cells = int(counts.sum()), len(counts)
     mean = incidents / cells if cells else 0.0
     hot, cold = int((gi_bins >= 2).sum()), int((gi_bins <= -2).sum())
-    could = could_any_pass(smallest_p, alpha) if smallest_p is not None else None
+    could = could_any_pass(smallest_p, alpha, fdr) if smallest_p is not None else None
     sparse = (could is False) or (hot == 0 and mean < POWER_MEAN)
     coarser, longer = suggestion(mean, grid.resolution)
     message = sparse_message("the area analysed", incidents, cells, grid.resolution, could) if sparse else None
-    shared = shared_sparse_message("the area analysed", grid.resolution, could) if sparse else None
     communities = {}
     for community_id in np.unique(grid.community):
         mask = grid.community == community_id
@@ -149,7 +144,7 @@ def assess_evidence(grid: CommunityGrid, counts: np.ndarray, gi_bins: np.ndarray
         name = names.get(int(community_id), f"community {community_id}")
         communities[int(community_id)] = sparse_message(name, c_incidents, c_cells, grid.resolution,
                                                         False if could is False else None)
-    return Evidence(enough_data=not sparse, message=message, shared_message=shared, incidents=incidents, cells=cells,
+    return Evidence(enough_data=not sparse, message=message, incidents=incidents, cells=cells,
                     mean_per_cell=round(mean, 4), hot_cells=hot, cold_cells=cold,
                     suggested_resolution=coarser if sparse else None,
                     suggested_period_factor=longer if sparse else None, could_pass=could,

@@ -149,7 +149,8 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     moran = (timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params)) if np.ptp(y) > 0
              else {"message": "Every cell has the same count: there is no variation to measure."})
     by_community = timed("moran_by_community", 0.75, lambda: _moran_by_community(grid, y, params, names or {}))
-    evidence = assess_evidence(grid, counts, cells.gi_bin, local.smallest_p, alpha=params.alpha, names=names or {})
+    evidence = assess_evidence(grid, counts, cells.gi_bin, local.smallest_p, alpha=params.alpha, fdr=params.fdr,
+                               names=names or {})
     warnings = []
     if len(graph.islands):
         warnings.append(f"{len(graph.islands)} cells have no neighbour in the grid and get no statistic.")

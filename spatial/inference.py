@@ -211,21 +211,24 @@ def exact_tails(y: np.ndarray, graph: NeighbourGraph) -> LocalTails:
     if max_k == 0:
         return _tails(upper, lower, smallest, EXACT, None)
     table = subset_sum_table(counts, max_k)
+    ordered = np.sort(counts)
     for own in np.unique(counts[k > 0]):
         reduced = _without_one(table, n, int(own))
+        # the other cells' values, for the support: the division leaves ~1e-18 residues at sums
+        # no draw can make, so the extreme sums are read off the data, not the table
+        others = np.delete(ordered, np.searchsorted(ordered, own))
         cells_own = np.flatnonzero((counts == own) & (k > 0))
         for size in np.unique(k[cells_own]):
             cells = cells_own[k[cells_own] == size]
             probability = reduced[size]
             at_most = np.cumsum(probability)
             at_least = np.cumsum(probability[::-1])[::-1]
-            support = np.flatnonzero(probability > 1e-300)
             s = np.clip(observed[cells], 0, len(probability) - 1)
             lower[cells] = at_most[s]
             upper[cells] = at_least[s]
-            if len(support):
-                edge = min(probability[support[0]], probability[support[-1]])
-                smallest[cells] = min(1.0, 2.0 * max(edge, P_FLOOR))
+            low_end, high_end = int(others[:size].sum()), int(others[-size:].sum())
+            edge = min(probability[low_end], probability[high_end])
+            smallest[cells] = min(1.0, 2.0 * max(edge, P_FLOOR))
     return _tails(upper, lower, smallest, EXACT, None)
 
 
@@ -274,8 +277,9 @@ def conditional_tails(y: np.ndarray, graph: NeighbourGraph, *, seed: int,
     return monte_carlo_tails(y, graph, seed=seed, permutations=permutations)
 
 
-def could_any_pass(smallest_p: np.ndarray, alpha: float) -> bool:
-    """Whether Benjamini–Hochberg at ``alpha`` could flag any cell at all.
+def could_any_pass(smallest_p: np.ndarray, alpha: float, fdr: bool = True) -> bool:
+    """Whether any cell could be flagged at all (by Benjamini–Hochberg at ``alpha``, or at raw
+    ``alpha`` when ``fdr`` is off).
 
     Each cell's p can be no smaller than its ``smallest_p``; BH flags the j
     smallest when the j-th is at most ``j * alpha / m``. If even the cells'
@@ -285,4 +289,6 @@ def could_any_pass(smallest_p: np.ndarray, alpha: float) -> bool:
     m = len(best)
     if not m:
         return False
+    if not fdr:
+        return bool(best[0] <= alpha)
     return bool(np.any(best <= alpha * np.arange(1, m + 1) / m))

@@ -182,7 +182,7 @@ def test_one_category_difference_is_refused(client, tokens, world):
     attack = _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Robbery", "Homicide"])
     assert attack.status_code == 409, attack.text
     message = attack.json()["error"]["message"]
-    assert f"shared run {first.json()['id']}" in message and "differ by 1 to 4" in message
+    assert f"shared run {first.json()['id']}" in message and "reveal counts of 1 to 4" in message
     # The same release again changes nothing; a category group that does not overlap is fine.
     assert _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Robbery"]).status_code == 202
     assert _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Theft"]).status_code == 202
@@ -271,3 +271,26 @@ def test_admin_terms_reclass_categories_and_withdraw_shared_runs(client, tokens,
     assert shipped.status_code == 400 and "shipped" in shipped.json()["error"]["message"]
     assert client.delete("/api/v1/sensitive-categories/terms/obeah", headers=admin).status_code == 200
     assert client.post("/api/v1/sensitive-categories/terms", headers=admin, json={"term": "\u200b"}).status_code == 400
+
+
+def test_another_resolution_of_the_same_release_is_refused(client, tokens, world):
+    """A resolution-7 cell minus its resolution-8 children shown is the sum of the hidden children."""
+    analyst = tokens["analyst"]
+    fine = _submit(client, analyst, start="2024-01-01", end="2025-01-01", resolution=8)
+    assert fine.status_code == 202, fine.text
+    coarse = _submit(client, analyst, start="2024-01-01", end="2025-01-01", resolution=7)
+    assert coarse.status_code == 409, coarse.text
+    assert f"shared run {fine.json()['id']}" in coarse.json()["error"]["message"]
+
+
+def test_a_withdrawn_release_stays_in_the_log(client, tokens, world, session, tmp_path):
+    """Partners may have kept a run withdrawn when a category became sensitive: the same month again
+    without that category would locate its incidents."""
+    _import(session, tmp_path, "april", [("2024-04-04 12:00", "Theft")] * 5 + [("2024-04-05 12:00", "Obeah rite")] * 3)
+    first = _submit(client, tokens["analyst"], start="2024-04-01", end="2024-05-01")
+    assert first.status_code == 202, first.text
+    added = client.post("/api/v1/sensitive-categories/terms", headers=auth(tokens["admin"]), json={"term": "obeah"})
+    assert first.json()["id"] in added.json()["shared_runs_withdrawn"]
+    again = _submit(client, tokens["analyst"], start="2024-04-01", end="2024-05-01")
+    assert again.status_code == 409, again.text
+    assert f"shared run {first.json()['id']}" in again.json()["error"]["message"]

@@ -220,7 +220,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
     parameters = AnalysisParameters(resolution=params["resolution"], k=params["neighbours_k"],
                                     permutations=params["permutations"], seed=run["seed"],
                                     fdr=params["fdr"], alpha=params["alpha"],
-                                    inference=params.get("inference", "analytic"))
+                                    inference=params.get("inference", "conditional"))
     result = analyse(grid, counts, parameters, progress=progress, names={s["id"]: s["name"] for s in shapes})
     timings.update(result.timings)
 

@@ -41,6 +41,7 @@ from app.privacy import Audience
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store import maps as map_store
+from spatial.evidence import NO_HOT_SPOT_NOTE
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
 MAP_VERSION = "4"
@@ -174,11 +175,16 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
 
 
 def _verdict(provenance: dict[str, Any], audience: Audience | None) -> str | None:
-    """"Too few incidents to conclude", with figures for police and without for everyone else."""
+    """"Too few incidents to conclude" with figures for police; below analyst only what the published
+    classes show (see run_results.shared_provenance)."""
     evidence = provenance.get("evidence") or {}
     if audience is None or audience.raw:
         return evidence.get("message")
-    return evidence.get("shared_message") or (evidence.get("message") if "sparse_communities" in evidence else None)
+    if audience.communities is not None:
+        return None
+    if "hot_cells" not in evidence:  # already shaped for this audience
+        return evidence.get("message")
+    return None if evidence.get("hot_cells") else NO_HOT_SPOT_NOTE
 
 
 def _page_key(settings: Settings, run: dict[str, Any], audience: Audience) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Unprocessable
 from app.store import disclosure as disclosure_store
+from spatial.grid import h3_parent_bits
 
 PERIOD_MONTHS = {1: "calendar month", 3: "calendar quarter", 12: "calendar year"}
 
@@ -75,10 +76,11 @@ def release_conflict(session: Session, parameters: dict[str, Any], cells: np.nda
     """Why this shared run may not be published next to an earlier one (None: it may).
 
     ``cells``/``counts``: the new run's counts per cell; ``count_run(parameters)`` counts an
-    earlier run not finished yet the same way.
+    earlier run not finished yet the same way. Earlier runs at another resolution count too (a
+    coarse cell minus its finer children shown gives the hidden children's sum), and so do runs
+    once shared and since withdrawn (partners may have kept them).
     """
-    for earlier in disclosure_store.earlier_shared_runs(session, resolution=parameters["resolution"],
-                                                        before_id=run_id):
+    for earlier in disclosure_store.earlier_shared_runs(session, before_id=run_id):
         theirs = earlier["parameters"]
         if not _overlap(parameters, theirs):
             continue
@@ -86,14 +88,20 @@ def release_conflict(session: Session, parameters: dict[str, Any], cells: np.nda
             their_cells, their_counts = disclosure_store.stored_cell_counts(session, earlier["id"])
         else:
             their_cells, their_counts = count_run(theirs)
-        exposed = exposing_cells(cells, counts, their_cells, their_counts, min_count)
+        mine_res, their_res = parameters["resolution"], theirs["resolution"]
+        if mine_res == their_res:
+            exposed = exposing_cells(cells, counts, their_cells, their_counts, min_count)
+        elif mine_res > their_res:
+            exposed = exposing_children(cells, counts, their_cells, their_counts, their_res, min_count)
+        else:
+            exposed = exposing_children(their_cells, their_counts, cells, counts, mine_res, min_count)
         if exposed:
             return (f"This shared run would be published next to shared run {earlier['id']} "
-                    f"({_describe(theirs)}), and in {exposed} cell(s) shown in both the two differ by 1 to "
-                    f"{min_count - 1} incidents: subtracting one from the other would reveal counts under "
-                    f"{min_count}. Use the same calendar period and categories as run {earlier['id']}, or a "
-                    "period or category group that does not overlap it; a new shared run of the same period "
-                    "after late reports must wait for the next period.")
+                    f"({_describe(theirs)}, resolution {their_res}), and in {exposed} cell(s) subtracting one "
+                    f"from the other would reveal counts of 1 to {min_count - 1} incidents. Use the same "
+                    f"calendar period, categories and resolution as run {earlier['id']}, or a period or "
+                    "category group that does not overlap it; a new shared run of the same period after late "
+                    "reports must wait for the next period.")
     return None
 
 
@@ -105,6 +113,26 @@ def exposing_cells(cells_a: np.ndarray, counts_a: np.ndarray, cells_b: np.ndarra
     shown = (a >= min_count) & (b >= min_count)
     difference = np.abs(a - b)
     return int(np.count_nonzero(shown & (difference >= 1) & (difference < min_count)))
+
+
+def exposing_children(fine_cells: np.ndarray, fine_counts: np.ndarray, coarse_cells: np.ndarray,
+                      coarse_counts: np.ndarray, coarse_resolution: int, min_count: int) -> int:
+    """How many coarse cells shown (k or more) exceed the sum of their finer children shown by 1 to k-1:
+    that difference is the hidden children's sum, which would then be known."""
+    shown = fine_counts >= min_count
+    parents = h3_parent_bits(fine_cells[shown], coarse_resolution)
+    order = np.argsort(parents)
+    parents, sums = parents[order], fine_counts[shown][order]
+    unique, first = np.unique(parents, return_index=True)
+    children_shown = np.add.reduceat(sums, first) if len(sums) else sums
+    visible = coarse_counts >= min_count
+    below = np.zeros(len(coarse_cells), dtype=np.int64)
+    if len(unique):
+        position = np.clip(np.searchsorted(unique, coarse_cells), 0, len(unique) - 1)
+        found = unique[position] == coarse_cells
+        below[found] = children_shown[position[found]]
+    difference = coarse_counts - below
+    return int(np.count_nonzero(visible & (difference >= 1) & (difference < min_count)))
 
 
 def _overlap(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:

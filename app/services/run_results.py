@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound
 from app.privacy import Audience
 from app.store import hotspots as run_store
-from spatial.evidence import shared_sparse_message
+from spatial.evidence import NO_HOT_SPOT_NOTE
 
 # What of a run's provenance below-analyst audiences are shown: no count, and no statistic
 # computed from exact counts (Moran's I), from which suppressed counts could be solved.
@@ -73,11 +73,10 @@ def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[st
     if "significance" in shown:  # a p reachable only by the largest counts is a figure of them
         shown["significance"] = {k: v for k, v in shown["significance"].items() if k != "smallest_reachable_p"}
     evidence = provenance.get("evidence")
-    if evidence:  # the verdict without figures: a count or a mean would bound a suppressed count
-        shown["evidence"] = {
-            "enough_data": evidence["enough_data"], "message": evidence.get("shared_message"),
-            "sparse_communities": sorted(n for n in evidence.get("communities") or {} if audience.sees_community(n)),
-        }
+    if evidence and audience.communities is None:
+        # From the published classes only (whether a 95 % hot spot is shown): whether the counts were
+        # "too few" is a threshold on exact counts and would bound the hidden ones.
+        shown["evidence"] = {"message": None if evidence.get("hot_cells") else NO_HOT_SPOT_NOTE}
     return shown
 
 
@@ -85,14 +84,9 @@ DISCLOSURE_NOTE = ("Counts under the privacy threshold are hidden; only the Gi_B
                    "published, never z-scores, p-values or Moran's I; every sum counts the cells shown only.")
 
 
-def sparse_verdicts(run: dict[str, Any], audience: Audience | None) -> dict[str, str]:
-    """Community name -> "too few incidents to conclude", worded for the audience (figures for police only)."""
-    evidence = (run.get("provenance") or {}).get("evidence") or {}
-    if audience is None or audience.raw:
-        return dict(evidence.get("communities") or {})
-    names = evidence.get("sparse_communities") or list(evidence.get("communities") or {})
-    resolution = (run.get("parameters") or {}).get("resolution")
-    return {name: shared_sparse_message(name, resolution, None) for name in names if audience.sees_community(name)}
+def sparse_verdicts(run: dict[str, Any]) -> dict[str, str]:
+    """Community name -> "too few incidents to conclude", with its figures (police only)."""
+    return dict(((run.get("provenance") or {}).get("evidence") or {}).get("communities") or {})
 
 
 def scope_ids(session: Session, run: dict[str, Any], audience: Audience) -> list[int] | None:
@@ -135,6 +129,7 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     by_community = None if published else (run.get("provenance") or {}).get("incidents_by_community")
     if by_community is not None:
         for row in figures:
+            row["incidents_in_cells"] = row["incidents"]
             row["incidents"] = by_community.get(str(row["community_id"]), 0)
     hottest: dict[int, list[dict[str, Any]]] = {}
     for cell in run_store.top_cells(session, run["id"], top, published=published):
@@ -143,10 +138,11 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
             shown["gi_z"] = cell["gi_z"]
         hottest.setdefault(cell["community_id"], []).append(shown)
     moran = {} if published else (run.get("provenance") or {}).get("moran_by_community", {})
-    verdicts = sparse_verdicts(run, audience)
+    verdicts = {} if published else sparse_verdicts(run)
     ranking = [_ranked(row, hottest.get(row["community_id"], []), moran.get(row["community"])) for row in figures]
-    for entry in ranking:
-        entry["evidence"] = verdicts.get(entry["community"])
+    for entry in ranking:  # below analyst from the published classes only
+        no_hot = not (entry["hot_cells"]["99%"] or entry["hot_cells"]["95%"])
+        entry["evidence"] = (NO_HOT_SPOT_NOTE if no_hot else None) if published else verdicts.get(entry["community"])
     ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
     for place, entry in enumerate(ranking, start=1):
         entry["rank"] = place
@@ -164,6 +160,9 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
 def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[str, Any] | None) -> dict[str, Any]:
     incidents = int(row["incidents"] or 0)
     in_hot = int(row["incidents_in_hot_cells"])
+    # The share compares cell sums with cell sums: a border cell holds every analysed community's
+    # incidents, so dividing by the community's own count could pass 100 %.
+    in_cells = int(row.get("incidents_in_cells") or incidents)
     return {
         "community_id": row["community_id"],
         "community": row["community"],
@@ -174,7 +173,7 @@ def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[st
         "hot_cells": {"99%": row["hot_99"], "95%": row["hot_95"], "90%": row["hot_90"]},
         "cold_cells": row["cold"],
         "incidents_in_hot_cells": in_hot,
-        "share_in_hot_cells": round(in_hot / incidents, 3) if incidents else 0.0,
+        "share_in_hot_cells": round(in_hot / in_cells, 3) if in_cells else 0.0,
         "cells_hidden": int(row["cells_hidden"] or 0),
         "top_cells": top_cells,
         "moran": moran,

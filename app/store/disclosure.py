@@ -7,13 +7,13 @@ Portable SQL: both stores run it. The restricted role cannot read or write these
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.sql import json_int
 from spatial.sensitive import Classification
 
 
@@ -89,15 +89,19 @@ def withdraw_shared_runs(session: Session) -> list[int]:
     return ids
 
 
-def earlier_shared_runs(session: Session, *, resolution: int, before_id: int | None) -> list[dict[str, Any]]:
-    """Shared runs at ``resolution`` that are (or will be) published, oldest first: the release log."""
+def earlier_shared_runs(session: Session, *, before_id: int | None) -> list[dict[str, Any]]:
+    """Runs submitted as shared that are (or will be, or once were) published, oldest first: the
+    release log. Withdrawn runs stay in it (partners may have kept them); every resolution counts."""
     clause = "AND id < :before" if before_id is not None else ""
     rows = session.execute(
-        text(f"SELECT id, status, parameters FROM hotspot_runs WHERE audience = 'shared' "
-             f"AND status IN ('queued', 'running', 'completed') "
-             f"AND {json_int(session, 'parameters', 'resolution')} = :resolution {clause} ORDER BY id"),
-        {"resolution": resolution, "before": before_id})
-    return [dict(r._mapping) for r in rows]
+        text(f"SELECT id, status, audience, parameters FROM hotspot_runs "
+             f"WHERE status IN ('queued', 'running', 'completed') {clause} ORDER BY id"),
+        {"before": before_id})
+    runs = [dict(r._mapping) for r in rows]
+    for run in runs:
+        if isinstance(run["parameters"], str):  # SQLite keeps JSON as text
+            run["parameters"] = json.loads(run["parameters"])
+    return [r for r in runs if r["audience"] == "shared" or (r["parameters"] or {}).get("audience") == "shared"]
 
 
 def stored_cell_counts(session: Session, run_id: int) -> tuple[np.ndarray, np.ndarray]:
