@@ -294,3 +294,26 @@ def test_a_withdrawn_release_stays_in_the_log(client, tokens, world, session, tm
     again = _submit(client, tokens["analyst"], start="2024-04-01", end="2024-05-01")
     assert again.status_code == 409, again.text
     assert f"shared run {first.json()['id']}" in again.json()["error"]["message"]
+
+
+def test_community_figures_do_not_move_with_the_day(client, tokens, world, session, tmp_path):
+    """Totals cut at 'now minus the hold-back' changed every day, giving a day's incidents per
+    community; they now count whole calendar months that have ended (and only their groups of k)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    viewer = auth(tokens["viewer"])
+    community = session.execute(text("SELECT community_id FROM incidents WHERE source = 'robbery' LIMIT 1")).scalar_one()
+    before = client.get(f"/api/v1/communities/{community}", headers=viewer).json()["properties"]
+    listed_before = client.get("/api/v1/communities", headers=viewer).json()
+    moment = datetime.now(ZoneInfo("America/St_Kitts")) - timedelta(minutes=30)
+    if moment.day == 1 and moment.hour == 0:  # keep the new incidents inside the current month
+        moment += timedelta(minutes=29)
+    _import(session, tmp_path, "today", [(moment.strftime("%Y-%m-%d %H:%M"), "Robbery")] * 7)
+    after = client.get(f"/api/v1/communities/{community}", headers=viewer).json()["properties"]
+    assert after["incidents"] == before["incidents"] and after["by_month"] == before["by_month"]
+    assert after["by_category"] == before["by_category"]
+    assert client.get("/api/v1/communities", headers=viewer).json() == listed_before
+    assert moment.strftime("%Y-%m") not in {m["month"] for m in after["by_month"]}
+    police = client.get(f"/api/v1/communities/{community}", headers=auth(tokens["analyst"])).json()["properties"]
+    assert moment.strftime("%Y-%m") in {m["month"] for m in police["by_month"]}

@@ -100,14 +100,14 @@ def settings_pending(session: Session, settings: Settings) -> bool:
     """Whether the database's rules or terms lag behind the settings (a read, no lock taken)."""
     rules = disclosure_store.rules(session)
     return (rules != {"min_count": max(settings.privacy_min_count, 3),
-                      "hold_back_days": settings.privacy_hold_back_days}
+                      "hold_back_days": settings.privacy_hold_back_days, "zone": settings.timezone}
             or bool(_fresh_terms(session, settings)))
 
 
 def sync_settings(session: Session, settings: Settings) -> None:
     """At start-up: the database applies the settings' k and hold-back, and their terms are in force."""
     disclosure_store.set_rules(session, min_count=max(settings.privacy_min_count, 3),
-                               hold_back_days=settings.privacy_hold_back_days)
+                               hold_back_days=settings.privacy_hold_back_days, zone=settings.timezone)
     fresh = _fresh_terms(session, settings)
     for term in fresh:
         disclosure_store.add_term(session, term, None)

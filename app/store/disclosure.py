@@ -17,18 +17,19 @@ from sqlalchemy.orm import Session
 from spatial.sensitive import Classification
 
 
-def rules(session: Session) -> dict[str, int]:
-    """k and the hold-back days the database applies."""
-    row = session.execute(text("SELECT min_count, hold_back_days FROM privacy_rules WHERE id = 1")).one()
-    return {"min_count": int(row.min_count), "hold_back_days": int(row.hold_back_days)}
+def rules(session: Session) -> dict[str, Any]:
+    """k, the hold-back days and the zone of calendar months the database applies."""
+    row = session.execute(text("SELECT min_count, hold_back_days, zone FROM privacy_rules WHERE id = 1")).one()
+    return {"min_count": int(row.min_count), "hold_back_days": int(row.hold_back_days), "zone": str(row.zone)}
 
 
-def set_rules(session: Session, *, min_count: int, hold_back_days: int) -> bool:
-    """Write k and the hold-back (from the service's settings); True when they changed."""
+def set_rules(session: Session, *, min_count: int, hold_back_days: int, zone: str) -> bool:
+    """Write k, the hold-back and the zone (from the service's settings); True when they changed."""
     result = session.execute(
-        text("UPDATE privacy_rules SET min_count = :k, hold_back_days = :hold, updated_at = CURRENT_TIMESTAMP "
-             "WHERE id = 1 AND (min_count <> :k OR hold_back_days <> :hold)"),
-        {"k": min_count, "hold": hold_back_days})
+        text("UPDATE privacy_rules SET min_count = :k, hold_back_days = :hold, zone = :zone, "
+             "updated_at = CURRENT_TIMESTAMP "
+             "WHERE id = 1 AND (min_count <> :k OR hold_back_days <> :hold OR zone <> :zone)"),
+        {"k": min_count, "hold": hold_back_days, "zone": zone})
     return (result.rowcount or 0) > 0
 
 

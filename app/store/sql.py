@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,13 @@ def json_flag(session: Session, column: str, key: str) -> str:
     if is_sqlite(session):
         return f"coalesce(json_extract({column}, '$.{key}'), 0)"
     return f"coalesce(({column}->>'{key}')::boolean, false)"
+
+
+def month_cutoff(days: int, zone: str) -> datetime:
+    """The start (in ``zone``) of the calendar month holding ``now() - days``, in UTC: community
+    figures below analyst count only months that ended at least the hold-back ago."""
+    moment = (datetime.now(UTC) - timedelta(days=max(days, 0))).astimezone(ZoneInfo(zone))
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def local_month(session: Session, column: str) -> str:

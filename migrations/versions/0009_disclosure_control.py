@@ -42,40 +42,38 @@ SQLITE_K = "(SELECT max(min_count, 3) FROM privacy_rules WHERE id = 1)"
 # classed yet (written around the import service) stays out until it is (fail safe).
 KEPT = ("coalesce({col}, '') IN (SELECT name FROM incident_categories WHERE NOT sensitive)")
 
+# Community figures below analyst are sums of published "atoms": the incidents of one category in one
+# calendar month (local time, ``privacy_rules.zone``), each shown only at k or more, and only months
+# that ended at least the hold-back ago. A total or a group is the sum of its atoms shown, so neither
+# the total minus the groups shown nor one day's (or month's) figures minus the next's reveals a count
+# under k (only an atom already shown can grow, by late reports).
+ATOMS = f"""
+  SELECT i.community_id, coalesce(i.category, '(none)') AS category,
+         to_char(date_trunc('month', i.occurred_at AT TIME ZONE r.zone), 'YYYY-MM') AS month, count(*) AS n
+  FROM incidents i CROSS JOIN privacy_rules r
+  WHERE r.id = 1 AND {{where}} AND {KEPT.format(col='i.category')}
+    AND i.occurred_at < (date_trunc('month', (now() - make_interval(days => r.hold_back_days)) AT TIME ZONE r.zone)
+                         AT TIME ZONE r.zone)
+  GROUP BY 1, 2, 3 HAVING count(*) >= {K}"""
+
 FUNCTIONS = f"""
 CREATE FUNCTION community_incident_totals(set_id bigint)
 RETURNS TABLE (community_id bigint, incidents bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT c.id, CASE WHEN count(i.id) >= {K} THEN count(i.id) END
-  FROM communities c
-  LEFT JOIN incidents i ON i.community_id = c.id
-       AND {KEPT.format(col='i.category')}
-       AND i.occurred_at < now() - make_interval(days => (SELECT hold_back_days FROM privacy_rules WHERE id = 1))
+  WITH atoms AS ({ATOMS.format(where='i.community_id IN (SELECT id FROM communities WHERE boundary_set_id = set_id)')})
+  SELECT c.id, CAST(sum(a.n) AS bigint)
+  FROM communities c LEFT JOIN atoms a ON a.community_id = c.id
   WHERE c.boundary_set_id = set_id
   GROUP BY c.id
 $$;
 CREATE FUNCTION community_incident_breakdown(community bigint, zone text)
 RETURNS TABLE (kind text, label text, incidents bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  WITH kept AS (
-    SELECT category, occurred_at FROM incidents
-    WHERE community_id = community AND {KEPT.format(col='category')}
-      AND occurred_at < now() - make_interval(days => (SELECT hold_back_days FROM privacy_rules WHERE id = 1))
-  ), groups AS (
-    SELECT 'category' AS kind, coalesce(category, '(none)') AS label, count(*) AS n FROM kept GROUP BY 2
-    UNION ALL
-    SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE zone), 'YYYY-MM'), count(*)
-    FROM kept GROUP BY 2
-  ), ranked AS (
-    SELECT kind, label, n,
-           count(*) FILTER (WHERE n < {K}) OVER (PARTITION BY kind) AS small,
-           row_number() OVER (PARTITION BY kind, n >= {K} ORDER BY n, label) AS smallest
-    FROM groups
-  )
-  -- Groups under k are left out; when only one is, the smallest shown group goes too, so the
-  -- community total minus the groups shown never reveals a single small count.
-  SELECT kind, label, n FROM ranked
-  WHERE n >= {K} AND NOT (small = 1 AND smallest = 1)
+  -- ``zone`` is kept for the signature; months are the rules' zone, as in the totals.
+  WITH atoms AS ({ATOMS.format(where='i.community_id = community')})
+  SELECT 'category', category, CAST(sum(n) AS bigint) FROM atoms GROUP BY 2
+  UNION ALL
+  SELECT 'month', month, CAST(sum(n) AS bigint) FROM atoms GROUP BY 2
 $$;"""
 
 
@@ -124,12 +122,13 @@ def upgrade() -> None:
         sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("min_count", sa.Integer, nullable=False),
         sa.Column("hold_back_days", sa.Integer, nullable=False),
+        sa.Column("zone", sa.Text, nullable=False, server_default="UTC"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=now_default()),
         sa.CheckConstraint("id = 1", name="one_row"),
         sa.CheckConstraint("min_count >= 3", name="k_at_least_3"),
         sa.CheckConstraint("hold_back_days >= 0", name="hold_back_not_negative"),
     )
-    op.execute("INSERT INTO privacy_rules (id, min_count, hold_back_days) VALUES (1, 5, 0)")
+    op.execute("INSERT INTO privacy_rules (id, min_count, hold_back_days, zone) VALUES (1, 5, 0, 'UTC')")
     op.create_table(
         "sensitive_terms",
         sa.Column("term", sa.Text, primary_key=True),

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.store import disclosure as disclosure_store
-from app.store.sql import hold_back_cutoff, local_month, not_sensitive
+from app.store.sql import local_month, month_cutoff, not_sensitive
 from app.store.sqlite.common import box_of, geojson_text
 from spatial.assign import CommunityLocator
 from spatial.boundaries import Community
@@ -100,19 +100,30 @@ def _with_geojson(row) -> dict[str, Any] | None:
     return found
 
 
-def _totals(session: Session, set_clause: str, params: dict[str, Any]) -> dict[int, int | None]:
-    """``community_incident_totals`` of migration 0009: the rules from ``privacy_rules``, only
-    categories classed not sensitive, counts under max(k, 3) None."""
+def _atoms(session: Session, where: str, params: dict[str, Any]) -> list[Any]:
+    """The published atoms of migration 0009 (incidents of one category in one local calendar month
+    that ended at least the hold-back ago, k or more each): every community figure below analyst
+    is a sum of them."""
     rules = disclosure_store.rules(session)
     rows = session.execute(
-        text(
-            f"SELECT c.id, count(i.id) AS n FROM communities c LEFT JOIN incidents i ON i.community_id = c.id "
-            f"AND {not_sensitive('i.category')} AND i.occurred_at < :cutoff WHERE {set_clause} GROUP BY c.id"
-        ),
-        {**params, "cutoff": hold_back_cutoff(rules["hold_back_days"])},
+        text(f"SELECT i.community_id, coalesce(i.category, '(none)') AS category, "
+             f"{local_month(session, 'i.occurred_at')} AS month, count(*) AS n FROM incidents i "
+             f"WHERE {where} AND {not_sensitive('i.category')} AND i.occurred_at < :cutoff GROUP BY 1, 2, 3"),
+        {**params, "zone": rules["zone"], "cutoff": month_cutoff(rules["hold_back_days"], rules["zone"])},
     ).all()
     k = max(rules["min_count"], 3)
-    return {r.id: (r.n if r.n >= k else None) for r in rows}
+    return [r for r in rows if r.n >= k]
+
+
+def _totals(session: Session, set_clause: str, params: dict[str, Any]) -> dict[int, int | None]:
+    """``community_incident_totals`` of migration 0009: each community's published atoms summed
+    (None when it has none)."""
+    ids = session.execute(text(f"SELECT c.id FROM communities c WHERE {set_clause}"), params).scalars().all()
+    totals: dict[int, int | None] = dict.fromkeys(ids)
+    where = f"i.community_id IN (SELECT c.id FROM communities c WHERE {set_clause})"
+    for atom in _atoms(session, where, params):
+        totals[atom.community_id] = (totals.get(atom.community_id) or 0) + atom.n
+    return totals
 
 
 def list_active_communities_aggregated(session: Session) -> list[dict[str, Any]]:
@@ -125,32 +136,15 @@ def list_active_communities_aggregated(session: Session) -> list[dict[str, Any]]
 
 
 def community_breakdown_aggregated(session: Session, community_id: int, zone: str) -> dict[str, Any]:
-    """``community_incident_breakdown`` of migration 0009, with the same complementary suppression."""
-    rules = disclosure_store.rules(session)
-    params = {"id": community_id, "zone": zone, "cutoff": hold_back_cutoff(rules["hold_back_days"])}
-    where = f"community_id = :id AND {not_sensitive('category')} AND occurred_at < :cutoff"
-    groups = {
-        "category": session.execute(text(
-            f"SELECT coalesce(category, '(none)') AS label, count(*) AS n FROM incidents WHERE {where} GROUP BY 1"
-        ), params).all(),
-        "month": session.execute(text(
-            f"SELECT {local_month(session, 'occurred_at')} AS label, count(*) AS n FROM incidents WHERE {where} "
-            "GROUP BY 1"
-        ), params).all(),
-    }
-    k = max(rules["min_count"], 3)
-    shown: dict[str, list[tuple[str, int]]] = {}
-    for kind, rows in groups.items():
-        kept = sorted(((r.label, r.n) for r in rows if r.n >= k), key=lambda g: (g[1], g[0]))
-        if sum(1 for r in rows if r.n < k) == 1 and kept:
-            kept = kept[1:]  # one hidden group: the smallest shown goes too (total minus shown reveals nothing)
-        shown[kind] = kept
-    set_id = session.execute(text("SELECT boundary_set_id FROM communities WHERE id = :id"),
-                             {"id": community_id}).scalar_one_or_none()
-    total = None
-    if set_id is not None:
-        total = _totals(session, "c.id = :community", {"community": community_id}).get(community_id)
-    by_category = sorted(({"category": label, "incidents": n} for label, n in shown["category"]),
+    """``community_incident_breakdown`` of migration 0009: sums of the published atoms by category and
+    by month, and their total."""
+    by: dict[str, dict[str, int]] = {"category": {}, "month": {}}
+    atoms = _atoms(session, "i.community_id = :id", {"id": community_id})
+    for atom in atoms:
+        by["category"][atom.category] = by["category"].get(atom.category, 0) + atom.n
+        by["month"][atom.month] = by["month"].get(atom.month, 0) + atom.n
+    total = sum(a.n for a in atoms) or None
+    by_category = sorted(({"category": label, "incidents": n} for label, n in by["category"].items()),
                          key=lambda r: (-r["incidents"], r["category"]))
-    by_month = sorted(({"month": label, "incidents": n} for label, n in shown["month"]), key=lambda r: r["month"])
+    by_month = sorted(({"month": label, "incidents": n} for label, n in by["month"].items()), key=lambda r: r["month"])
     return {"incidents": total, "by_category": by_category, "by_month": by_month}
