@@ -344,3 +344,20 @@ def test_incidents_in_no_community_have_their_own_tiles(client, tokens, session,
             assert sum(f["properties"].get("incidents", 1) for f in layer["features"]) == expected
     assert client.get(tile.format(0, 0) + "?outside=true",
                       headers={"Authorization": f"Bearer {tokens['viewer']}"}).status_code in (403, 404)
+
+
+def test_shared_run_facts_are_read_again_after_a_few_seconds(monkeypatch):
+    """Another process (an admin's command, another replica) may withdraw a shared run from partners:
+    its remembered facts expire, so tiles are not served to them from memory for long."""
+    from app.services import tiles as tile_service
+
+    cache = tile_service.TileCache(1_000_000)
+    shared = tile_service.FinishedRun(id=1, resolution=8, bounds=(0, 0, 1, 1), boundary_set_id=1,
+                                      audience="shared", parameters={})
+    police = tile_service.FinishedRun(id=2, resolution=8, bounds=(0, 0, 1, 1), boundary_set_id=1,
+                                      audience="police", parameters={})
+    cache.remember_run(shared)
+    cache.remember_run(police)
+    assert cache.run(1) is shared and cache.run(2) is police
+    monkeypatch.setattr(tile_service, "SHARED_FACTS_TTL_S", -1.0)
+    assert cache.run(1) is None and cache.run(2) is police

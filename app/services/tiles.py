@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from collections.abc import Generator
@@ -130,6 +131,10 @@ class FinishedRun:
         return {"audience": self.audience, "parameters": self.parameters}
 
 
+# Seconds a shared run's facts are trusted from memory before the database is asked again.
+SHARED_FACTS_TTL_S = 10.0
+
+
 class TileCache:
     """Finished runs' tiles and run facts, in memory: an LRU bounded in bytes.
 
@@ -141,7 +146,7 @@ class TileCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._tiles: OrderedDict[tuple, Tile] = OrderedDict()
-        self._runs: dict[int, FinishedRun] = {}
+        self._runs: dict[int, tuple[FinishedRun, float]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> Tile | None:
@@ -173,13 +178,21 @@ class TileCache:
             self.bytes = 0
 
     def run(self, run_id: int) -> FinishedRun | None:
-        return self._runs.get(run_id)
+        """The run's remembered facts; a shared run's only for ``SHARED_FACTS_TTL_S`` (it can be
+        withdrawn from partners by another process: an admin's command, another replica)."""
+        found = self._runs.get(run_id)
+        if found is None:
+            return None
+        run, remembered_at = found
+        if run.audience == "shared" and time.monotonic() - remembered_at > SHARED_FACTS_TTL_S:
+            return None
+        return run
 
     def remember_run(self, run: FinishedRun) -> None:
         with self._lock:
             if len(self._runs) > 1000:
                 self._runs.clear()
-            self._runs[run.id] = run
+            self._runs[run.id] = (run, time.monotonic())
 
 
 def finished_run(session: Session, cache: TileCache, run_id: int | None, audience: Audience) -> FinishedRun:
