@@ -199,7 +199,8 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
                                 island=gi.island, permutations=0, seed=params.seed, draws_method="")
     else:
         lisa = timed("local_moran", 0.6, lambda: local_moran(y, graph, seed=params.seed, permutations=0))
-    # Local Moran's I_i is 0 whatever the neighbours when the cell sits exactly at the mean.
+    # I_i is 0 when the cell (whatever its neighbours) or its neighbours sit exactly at the mean: never
+    # labelled (conservative where only the lag is at the mean).
     lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
     gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
     lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
