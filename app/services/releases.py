@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Unprocessable
 from app.store import disclosure as disclosure_store
-from spatial.grid import h3_parent_bits
+from app.store.tiles import aggregate_to_parents
 
 PERIOD_MONTHS = {1: "calendar month", 3: "calendar quarter", 12: "calendar year"}
 
@@ -119,17 +119,13 @@ def exposing_children(fine_cells: np.ndarray, fine_counts: np.ndarray, coarse_ce
                       coarse_counts: np.ndarray, coarse_resolution: int, min_count: int) -> int:
     """How many coarse cells shown (k or more) exceed the sum of their finer children shown by 1 to k-1:
     that difference is the hidden children's sum, which would then be known."""
-    shown = fine_counts >= min_count
-    parents = h3_parent_bits(fine_cells[shown], coarse_resolution)
-    order = np.argsort(parents)
-    parents, sums = parents[order], fine_counts[shown][order]
-    unique, first = np.unique(parents, return_index=True)
-    children_shown = np.add.reduceat(sums, first) if len(sums) else sums
+    parents, *_, children_shown = aggregate_to_parents(fine_cells, fine_counts, np.zeros(len(fine_cells)),
+                                                        coarse_resolution, min_count)
     visible = coarse_counts >= min_count
     below = np.zeros(len(coarse_cells), dtype=np.int64)
-    if len(unique):
-        position = np.clip(np.searchsorted(unique, coarse_cells), 0, len(unique) - 1)
-        found = unique[position] == coarse_cells
+    if len(parents):
+        position = np.clip(np.searchsorted(parents, coarse_cells), 0, len(parents) - 1)
+        found = parents[position] == coarse_cells
         below[found] = children_shown[position[found]]
     difference = coarse_counts - below
     return int(np.count_nonzero(visible & (difference >= 1) & (difference < min_count)))

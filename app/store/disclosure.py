@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store.sql import json_text
 from spatial.sensitive import Classification
 
 
@@ -95,14 +96,16 @@ def earlier_shared_runs(session: Session, *, before_id: int | None) -> list[dict
     release log. Withdrawn runs stay in it (partners may have kept them); every resolution counts."""
     clause = "AND id < :before" if before_id is not None else ""
     rows = session.execute(
-        text(f"SELECT id, status, audience, parameters FROM hotspot_runs "
-             f"WHERE status IN ('queued', 'running', 'completed') {clause} ORDER BY id"),
+        text(f"SELECT id, status, parameters FROM hotspot_runs "
+             f"WHERE status IN ('queued', 'running', 'completed') "
+             f"AND (audience = 'shared' OR {json_text(session, 'parameters', 'audience')} = 'shared') {clause} "
+             "ORDER BY id"),
         {"before": before_id})
     runs = [dict(r._mapping) for r in rows]
     for run in runs:
         if isinstance(run["parameters"], str):  # SQLite keeps JSON as text
             run["parameters"] = json.loads(run["parameters"])
-    return [r for r in runs if r["audience"] == "shared" or (r["parameters"] or {}).get("audience") == "shared"]
+    return runs
 
 
 def stored_cell_counts(session: Session, run_id: int) -> tuple[np.ndarray, np.ndarray]:

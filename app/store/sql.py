@@ -50,6 +50,13 @@ def json_int(session: Session, column: str, key: str) -> str:
     return f"({column}->>'{key}')::int"
 
 
+def json_text(session: Session, column: str, key: str) -> str:
+    """SQL for a text field of a JSON column (``key`` from the store's own code, never a request)."""
+    if is_sqlite(session):
+        return f"json_extract({column}, '$.{key}')"
+    return f"({column}->>'{key}')"
+
+
 def json_flag(session: Session, column: str, key: str) -> str:
     """SQL for a true/false field of a JSON column, false when missing (1/0 on SQLite)."""
     if is_sqlite(session):

@@ -10,9 +10,7 @@ to every SQLite connection in the process.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -81,29 +79,6 @@ def local_month(stored: str | None, zone: str) -> str | None:
     return from_text(stored).astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
 
-@functools.lru_cache(maxsize=64)
-def _like_patterns(patterns_json: str) -> re.Pattern[str]:
-    """SQL LIKE patterns (``%``, ``_``, backslash escapes) as one regular expression matching any."""
-    alternatives = []
-    for pattern in json.loads(patterns_json):
-        parts, escaped = [], False
-        for char in pattern:
-            if escaped:
-                parts.append(re.escape(char))
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            else:
-                parts.append({"%": ".*", "_": "."}.get(char) or re.escape(char))
-        alternatives.append("(?:" + "".join(parts) + ")")
-    return re.compile("|".join(alternatives), re.DOTALL)
-
-
-def like_any(value: str | None, patterns_json: str) -> int:
-    """``lower(coalesce(value, '')) LIKE ANY(patterns)`` as PostgreSQL answers it (Unicode lower case)."""
-    return int(_like_patterns(patterns_json).fullmatch((value or "").lower()) is not None)
-
-
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
@@ -121,7 +96,6 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
     dbapi_connection.create_function("now", 0, _now)
     # SQLite's own lower() folds ASCII only; sensitive-category matching must fold 'VIOLACIÓN' too.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-    dbapi_connection.create_function("like_any", 2, like_any, deterministic=True)
     dbapi_connection.create_function("h3_parent", 2, h3_parent, deterministic=True)
     dbapi_connection.create_function("local_month", 2, local_month, deterministic=True)
 
