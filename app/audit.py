@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 
-from app.store import audit as audit_store
-from app.store.users import Principal
+from app.store.backends import Store
+from app.security import Principal
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def client_ip(request: Request | None) -> str | None:
         return None
 
 
-def record(session: Session, *, action: str, outcome: str = "ok", principal: Principal | None = None,
+def record(store: Store, *, action: str, outcome: str = "ok", principal: Principal | None = None,
            request: Request | None = None, target: str | None = None, details: dict[str, Any] | None = None,
            actor: str | None = None) -> None:
     """Append one entry and commit it (an audit entry must not depend on the caller's transaction).
@@ -37,13 +36,13 @@ def record(session: Session, *, action: str, outcome: str = "ok", principal: Pri
     Text from the request is made storable first (a NUL byte or a 9 KB name must not turn the
     refusal of a bad request into a failure to audit it).
     """
-    audit_store.append(
-        session, action=action, outcome=outcome, target=_storable(target), client_ip=client_ip(request),
+    store.audit.append(
+        action=action, outcome=outcome, target=_storable(target), client_ip=client_ip(request),
         details=_storable(details),
         user_id=principal.user_id if principal else None,
         user_name=principal.name if principal else actor, role=principal.role if principal else None,
     )
-    session.commit()
+    store.session.commit()
 
 
 def _storable(value: Any, limit: int = 1000) -> Any:
@@ -65,7 +64,7 @@ class Entry:
 
 
 @contextmanager
-def audited(session: Session, action: str, *, principal: Principal | None, request: Request | None,
+def audited(store: Store, action: str, *, principal: Principal | None, request: Request | None,
             target: str | None = None) -> Iterator[Entry]:
     """Record ``action`` as ok when the block succeeds, refused/failed (and re-raise) when it does not."""
     from app.errors import ServiceError
@@ -75,14 +74,14 @@ def audited(session: Session, action: str, *, principal: Principal | None, reque
     try:
         yield entry
     except (ServiceError, SpatialInputError) as exc:
-        session.rollback()
-        record(session, action=action, outcome="refused", principal=principal, request=request,
+        store.session.rollback()
+        record(store, action=action, outcome="refused", principal=principal, request=request,
                target=entry.target, details={**entry.details, "reason": getattr(exc, "message", str(exc))[:500]})
         raise
     except Exception:
-        session.rollback()
-        record(session, action=action, outcome="failed", principal=principal, request=request,
+        store.session.rollback()
+        record(store, action=action, outcome="failed", principal=principal, request=request,
                target=entry.target, details=entry.details or None)
         raise
-    record(session, action=action, principal=principal, request=request, target=entry.target,
+    record(store, action=action, principal=principal, request=request, target=entry.target,
            details=entry.details or None)

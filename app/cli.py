@@ -29,11 +29,13 @@ SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geo
 SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"
 
 
-def _session(settings: Settings):
+def _store(settings: Settings):
+    """The engine of the configured database and a store on a new session of it."""
     from app.db import make_engine, make_sessionmaker
+    from app.store.backends import backend_for
 
     engine = make_engine(settings)
-    return engine, make_sessionmaker(engine)()
+    return engine, backend_for(engine).bind(make_sessionmaker(engine)())
 
 
 def alembic_config(database_url: str):
@@ -73,11 +75,11 @@ def db_copy_to(target_url: Annotated[str, typer.Argument(help="postgresql+psycop
     if not target_url.startswith("postgresql"):
         raise typer.BadParameter("the target must be a PostGIS URL, postgresql+psycopg://...")
     command.upgrade(alembic_config(target_url), "head")
-    source_engine, source = _session(settings)
-    target_engine, target = _session(Settings(database_url=target_url, statement_timeout_ms=0))
+    source_engine, source = _store(settings)
+    target_engine, target = _store(Settings(database_url=target_url, statement_timeout_ms=0))
     try:
-        with source, target:
-            copied = copy_store(source, target, progress=lambda table, n: typer.echo(f"  {table}: {n:,} rows"))
+        with source.session, target.session:
+            copied = copy_store(source.session, target.session, progress=lambda table, n: typer.echo(f"  {table}: {n:,} rows"))
     except Conflict as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -108,11 +110,11 @@ def users_create(
     from app.audit import record
     from app.errors import ServiceError
 
-    engine, session = _session(Settings())
+    engine, store = _store(Settings())
     try:
-        with session:
-            token = create_user_with_token(session, name, role, communities=community or [])
-            record(session, action="token.create", actor="command line", target=name,
+        with store.session:
+            token = create_user_with_token(store, name, role, communities=community or [])
+            record(store, action="token.create", actor="command line", target=name,
                    details={"role": role, "new_user": True, "communities": community or []})
     except ServiceError as exc:
         typer.echo(exc.message, err=True)
@@ -150,10 +152,10 @@ def boundaries_import(
     options = BoundaryOptions(name=name, layer=layer, name_field=name_field, code_field=code_field,
                               population_field=population_field, source_crs=source_crs,
                               attribution=attribution, activate=activate)
-    engine, session = _session(settings)
+    engine, store = _store(settings)
     try:
-        with session:
-            body = upload_boundary_set(session, file, original_name=file.name, options=options,
+        with store.session:
+            body = upload_boundary_set(store, file, original_name=file.name, options=options,
                                        service_area=settings.service_area, max_bytes=settings.max_upload_bytes)
     except SpatialInputError as exc:
         typer.echo(f"refused: {exc.message}", err=True)
@@ -180,10 +182,10 @@ def boundaries_activate(set_id: int) -> None:
     from app.errors import ServiceError
     from app.services.boundaries import activate
 
-    engine, session = _session(Settings())
+    engine, store = _store(Settings())
     try:
-        with session:
-            body = activate(session, set_id)
+        with store.session:
+            body = activate(store, set_id)
     except ServiceError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(code=2) from exc
@@ -195,11 +197,9 @@ def boundaries_activate(set_id: int) -> None:
 @boundaries_cli.command("list")
 def boundaries_list() -> None:
     """List boundary sets."""
-    from app.store.communities import list_boundary_sets
-
-    engine, session = _session(Settings())
-    with session:
-        for row in list_boundary_sets(session):
+    engine, store = _store(Settings())
+    with store.session:
+        for row in store.boundaries.list_boundary_sets():
             mark = "*" if row["is_active"] else " "
             typer.echo(f"{mark} {row['id']:>4}  {row['communities']:>4} communities  {row['name']}  ({row['filename']})")
     engine.dispose()
@@ -226,7 +226,6 @@ def analyses_run(
 
     from app.errors import ServiceError
     from app.services import analyses, run_results
-    from app.store import hotspots as run_store
 
     if community and all_communities:
         raise typer.BadParameter("use --community or --all, not both")
@@ -238,17 +237,17 @@ def analyses_run(
         )
     except ValidationError as exc:
         raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
-    engine, session = _session(settings)
+    engine, store = _store(settings)
     try:
-        with session:
-            run_id = analyses.submit(session, request, settings=settings, user_id=None)
+        with store.session:
+            run_id = analyses.submit(store, request, settings=settings, user_id=None)
             typer.echo(f"run {run_id}: analysing...")
-            analyses.execute(session, run_id)
-            run = run_store.get_run(session, run_id)
+            analyses.execute(store, run_id)
+            run = store.runs.get_run(run_id)
             if run["status"] != "completed":
                 typer.echo(f"run {run_id} {run['status']}: {run['error']}", err=True)
                 raise typer.Exit(code=1)
-            ranking = run_results.neighbourhood_ranking(session, run)
+            ranking = run_results.neighbourhood_ranking(store, run)
     except ServiceError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(code=2) from exc
@@ -287,9 +286,9 @@ def demo(
     settings = Settings()
     _ensure_map_assets(settings)
     command.upgrade(alembic_config(settings.database_url), "head")
-    engine, session = _session(settings)
-    with session:
-        ready = prepare_demo(session, settings, sample_boundaries=SAMPLE_BOUNDARIES,
+    engine, store = _store(settings)
+    with store.session:
+        ready = prepare_demo(store, settings, sample_boundaries=SAMPLE_BOUNDARIES,
                              attribution=SAMPLE_ATTRIBUTION, incidents=incidents)
     engine.dispose()
     base = f"http://{host}:{port}"

@@ -37,7 +37,7 @@ def incidents_import(
     """Import incidents from a CSV, GeoJSON, zipped Shapefile or GeoPackage file."""
     from tqdm import tqdm
 
-    from app.cli import _session
+    from app.cli import _store
     from app.services.incident_import import import_incidents, read_options
     from app.services.upload_files import incident_file
     from spatial.errors import SpatialInputError
@@ -48,7 +48,7 @@ def incidents_import(
         latitude=latitude_column, longitude=longitude_column, occurred_at=date_column, occurred_time=time_column,
         category=category_column, external_id=id_column, description=description_column,
     )
-    engine, session = _session(settings)
+    engine, store = _store(settings)
     bar = tqdm(total=100, unit="%", disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}% {postfix}")
 
     def show(rows: int, fraction: float) -> None:
@@ -56,8 +56,8 @@ def incidents_import(
         bar.set_postfix_str(f"{rows:,} rows")
 
     try:
-        with session, incident_file(file, settings.max_upload_bytes) as path:
-            report = import_incidents(session, path, filename=file.name, source=source, options=options,
+        with store.session, incident_file(file, settings.max_upload_bytes) as path:
+            report = import_incidents(store, path, filename=file.name, source=source, options=options,
                                       progress=show, dry_run=dry_run)
     except SpatialInputError as exc:
         bar.close()
@@ -102,22 +102,22 @@ def _print_report(report: dict[str, Any]) -> None:
 def incidents_undo(import_id: int) -> None:
     """Undo an import: remove exactly the rows it inserted (one transaction; audited)."""
     from app.audit import record
-    from app.cli import _session
+    from app.cli import _store
     from app.errors import ServiceError
     from app.services.import_undo import undo_import
 
     settings = Settings()
-    engine, session = _session(settings)
+    engine, store = _store(settings)
     try:
-        with session:
+        with store.session:
             try:
-                result = undo_import(session, import_id, user_id=None)
+                result = undo_import(store, import_id, user_id=None)
             except ServiceError as exc:
-                record(session, action="incidents.import.undo", outcome="refused", actor="command line",
+                record(store, action="incidents.import.undo", outcome="refused", actor="command line",
                        target=f"import {import_id}", details={"reason": exc.message[:500]})
                 typer.echo(f"refused: {exc.message}", err=True)
                 raise typer.Exit(code=2) from exc
-            record(session, action="incidents.import.undo", actor="command line", target=f"import {import_id}",
+            record(store, action="incidents.import.undo", actor="command line", target=f"import {import_id}",
                    details=result)
     finally:
         engine.dispose()

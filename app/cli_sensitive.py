@@ -15,24 +15,24 @@ sensitive_cli = typer.Typer(help="Sensitive incident categories (left out of eve
 
 def _change(action: str, term: str) -> None:
     from app.audit import record
-    from app.cli import _session
+    from app.cli import _store
     from app.errors import ServiceError
     from app.services import sensitive_categories
 
-    engine, session = _session(Settings())
+    engine, store = _store(Settings())
     try:
-        with session:
+        with store.session:
             try:
-                changes = (sensitive_categories.add_term(session, term, None) if action == "add"
-                           else sensitive_categories.remove_term(session, term))
+                changes = (sensitive_categories.add_term(store, term, None) if action == "add"
+                           else sensitive_categories.remove_term(store, term))
             except ServiceError as exc:
-                session.rollback()
-                record(session, action=f"sensitive_term.{action}", outcome="refused", actor="command line",
+                store.session.rollback()
+                record(store, action=f"sensitive_term.{action}", outcome="refused", actor="command line",
                        target=term, details={"reason": exc.message})
                 typer.echo(exc.message, err=True)
                 raise typer.Exit(code=2) from exc
-            session.commit()
-            record(session, action=f"sensitive_term.{action}", actor="command line", target=changes["term"],
+            store.session.commit()
+            record(store, action=f"sensitive_term.{action}", actor="command line", target=changes["term"],
                    details={k: changes[k] for k in ("now_sensitive", "no_longer_sensitive", "shared_runs_withdrawn")})
     finally:
         engine.dispose()
@@ -54,12 +54,11 @@ def sensitive_remove(term: str) -> None:
 @sensitive_cli.command("list")
 def sensitive_list() -> None:
     """Every category with its class; near misses marked '?' for review."""
-    from app.cli import _session
-    from app.store import disclosure as disclosure_store
+    from app.cli import _store
 
-    engine, session = _session(Settings())
-    with session:
-        for row in disclosure_store.categories(session):
+    engine, store = _store(Settings())
+    with store.session:
+        for row in store.disclosure.categories():
             mark = "S" if row["sensitive"] else ("?" if row["near_miss"] else " ")
             why = row["matched_term"] or (f"close to '{row['near_miss']}'" if row["near_miss"] else "")
             typer.echo(f"{mark} {row['name'] or '(none)'}  {why}")

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.services import analyses
+from app.store.backends import Backend, Store
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 60
@@ -41,8 +42,10 @@ def process_alive(pid: int) -> bool:
 
 
 class RunWorker:
-    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], mode: str = "thread") -> None:
+    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], backend: Backend,
+                 mode: str = "thread") -> None:
         self.sessions = sessions
+        self.backend = backend
         self.mode = mode
         self.host = socket.gethostname()
         self.name = f"{self.host}:{os.getpid()}"
@@ -57,8 +60,8 @@ class RunWorker:
 
     def _recover(self, queued_before: datetime | None) -> None:
         with self.sessions() as session:
-            failed, queued = analyses.recover_interrupted(session, host=self.host, alive=process_alive,
-                                                          queued_before=queued_before)
+            failed, queued = analyses.recover_interrupted(self.backend.bind(session), host=self.host,
+                                                          alive=process_alive, queued_before=queued_before)
         if failed:
             log.warning("marked interrupted runs as failed: %s", failed)
         for run_id in queued:
@@ -71,13 +74,14 @@ class RunWorker:
             except Exception:  # the database may be away for a while; try again next time
                 log.warning("checking for interrupted runs failed", exc_info=True)
 
-    def submit(self, run_id: int, session: Session | None = None) -> Future | None:
+    def submit(self, run_id: int, store: Store | None = None) -> Future | None:
+        """Run it: inline (in ``store``'s session if given, as tests and the demo do), or on the worker thread."""
         if self._pool is None:
-            if session is not None:
-                analyses.execute(session, run_id, self.name)
+            if store is not None:
+                analyses.execute(store, run_id, self.name)
             else:
                 with self.sessions() as own:
-                    analyses.execute(own, run_id, self.name)
+                    analyses.execute(self.backend.bind(own), run_id, self.name)
             return None
         return self._pool.submit(self._run, run_id)
 
@@ -87,7 +91,7 @@ class RunWorker:
                          daemon=True).start()
         try:
             with self.sessions() as session:
-                analyses.execute(session, run_id, self.name)
+                analyses.execute(self.backend.bind(session), run_id, self.name)
         finally:
             done.set()
 
@@ -95,7 +99,7 @@ class RunWorker:
         while not done.wait(analyses.HEARTBEAT.total_seconds()):
             try:
                 with self.sessions() as session:
-                    analyses.heartbeat(session, run_id)
+                    analyses.heartbeat(self.backend.bind(session), run_id)
             except Exception:
                 log.warning("heartbeat of run %s failed", run_id, exc_info=True)
 

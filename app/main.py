@@ -24,6 +24,7 @@ from app.request_guard import RequestGuard
 from app.services import sensitive_categories
 from app.services.tiles import TileCache
 from app.settings import Settings
+from app.store.backends import Backend, backend_for
 from app.store.sqlite.audit_writer import flush_all as flush_audit_entries
 from spatial.file_guard import gdal_offline
 from spatial.uploads import remove_stale_workspaces
@@ -31,7 +32,7 @@ from spatial.uploads import remove_stale_workspaces
 log = logging.getLogger(__name__)
 
 
-def publish_privacy_rules(sessions, settings: Settings) -> None:
+def publish_privacy_rules(sessions, backend: Backend, settings: Settings) -> None:
     """The database's own disclosure rules (k, hold-back, terms) follow the settings, before any request.
 
     Read first: on SQLite a writing session waits for the one write lock, which another process
@@ -40,10 +41,10 @@ def publish_privacy_rules(sessions, settings: Settings) -> None:
     the rules it last had until the next start."""
     try:
         with sessions(read_only=True) as session:
-            if not sensitive_categories.settings_pending(session, settings):
+            if not sensitive_categories.settings_pending(backend.bind(session), settings):
                 return
         with sessions() as session:
-            sensitive_categories.sync_settings(session, settings)
+            sensitive_categories.sync_settings(backend.bind(session), settings)
             session.commit()
     except (OperationalError, ProgrammingError) as exc:
         log.error("privacy rules not written to the database (%s); it keeps the rules it last had",
@@ -76,14 +77,15 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
             log.info("removed %d upload folders left by stopped processes", len(removed))
         app.state.engine = engine or make_engine(settings)
         app.state.sessionmaker = RequestSessions(app.state.engine)
-        publish_privacy_rules(app.state.sessionmaker, settings)
+        app.state.backend = backend_for(app.state.engine)  # PostGIS or the embedded store, once
+        publish_privacy_rules(app.state.sessionmaker, app.state.backend, settings)
         # Objects alive at start-up (modules, schemas) never need collecting: keep them out of
         # the garbage collector's way, which trims the slowest requests.
         if settings.environment != "test":  # tests build many apps in one process
             gc.collect()
             gc.freeze()
             gc.set_threshold(20_000, 20, 20)  # fewer young-generation passes under a burst of requests
-        app.state.run_worker = RunWorker(app.state.sessionmaker, settings.analysis_worker)
+        app.state.run_worker = RunWorker(app.state.sessionmaker, app.state.backend, settings.analysis_worker)
         if start_worker:
             app.state.run_worker.start()
         if fast_tiles:

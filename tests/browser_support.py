@@ -168,6 +168,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
     from app.services.boundaries import BoundaryOptions, upload_boundary_set
     from app.services.incident_import import import_incidents
     from app.settings import Settings
+    from app.store.backends import backend_for
     from spatial.incidents_io import ReadOptions
     from spatial.synthetic import write_synthetic_csv
 
@@ -175,23 +176,24 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
     engine = make_engine(settings)
     try:
         with make_sessionmaker(engine)() as session:
-            upload_boundary_set(session, SAMPLE_BOUNDARIES, original_name=SAMPLE_BOUNDARIES.name,
+            store = backend_for(engine).bind(session)
+            upload_boundary_set(store, SAMPLE_BOUNDARIES, original_name=SAMPLE_BOUNDARIES.name,
                                 options=BoundaryOptions(name="KNA parishes", attribution=SAMPLE_ATTRIBUTION,
                                                         activate=True),
                                 service_area=None, max_bytes=settings.max_upload_bytes)
-            session.commit()
+            store.session.commit()
             csv_path = ROOT / "tests" / "artifacts" / f"synthetic-{incidents}-{seed}.csv"
             write_synthetic_csv(csv_path, incidents, seed)
-            import_incidents(session, csv_path, filename="SYNTHETIC incidents", source="SYNTHETIC",
+            import_incidents(store, csv_path, filename="SYNTHETIC incidents", source="SYNTHETIC",
                              options=ReadOptions(timezone=settings.zone))
-            session.commit()
-            run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=9, permutations=permutations,
+            store.session.commit()
+            run_id = analyses.submit(store, analyses.AnalysisRequest(resolution=9, permutations=permutations,
                                                                        seed=seed),
                                      settings=settings, user_id=None)
-            analyses.execute(session, run_id)
-            run = run_results.run_or_404(session, run_id)
+            analyses.execute(store, run_id)
+            run = run_results.run_or_404(store, run_id)
             assert run["status"] == "completed", run
-            token = create_user_with_token(session, "browser-analyst", "analyst")
+            token = create_user_with_token(store, "browser-analyst", "analyst")
             return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token}
     finally:
         engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.main import create_app
 from app.services.accounts import create_user_with_token
 from app.settings import Settings
+from app.store.backends import POSTGIS, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -73,6 +74,12 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
+def store(session: Session) -> Store:
+    """The PostGIS store working through the test's session."""
+    return POSTGIS.bind(session)
+
+
+@pytest.fixture
 def app(settings: Settings, connection: Connection, session_factory: sessionmaker[Session]):
     app = create_app(settings, engine=connection.engine, start_worker=False)
     return app
@@ -87,9 +94,9 @@ def client(app, session_factory) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def tokens(session: Session) -> dict[str, str]:
+def tokens(store: Store) -> dict[str, str]:
     """One API token per role."""
-    return {role: create_user_with_token(session, f"test-{role}", role) for role in ("viewer", "analyst", "gis", "admin")}
+    return {role: create_user_with_token(store, f"test-{role}", role) for role in ("viewer", "analyst", "gis", "admin")}
 
 
 @pytest.fixture(scope="module")

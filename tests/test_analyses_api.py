@@ -31,20 +31,20 @@ def _activate_parishes(client, token) -> None:
     assert response.status_code == 201, response.text
 
 
-def _import_points(session, tmp_path, lat, lon, source: str, category: str = "Theft") -> int:
+def _import_points(store, tmp_path, lat, lon, source: str, category: str = "Theft") -> int:
     path = tmp_path / f"{source}.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "latitude", "longitude", "date", "category"])
         for i, (a, b) in enumerate(zip(lat, lon)):
             writer.writerow([f"{source}-{i}", f"{a:.6f}", f"{b:.6f}", f"2024-{(i % 12) + 1:02d}-15 12:00", category])
-    return import_incidents(session, path, filename=path.name, source=source, options=ReadOptions()).inserted
+    return import_incidents(store, path, filename=path.name, source=source, options=ReadOptions()).inserted
 
 
-def _random_background(session, tmp_path, seed: int, n: int = 400, source: str = "background") -> None:
+def _random_background(store, tmp_path, seed: int, n: int = 400, source: str = "background") -> None:
     rng = np.random.default_rng(seed)
     south, north, west, east = ST_KITTS_BOX
-    _import_points(session, tmp_path, rng.uniform(south, north, n), rng.uniform(west, east, n), source)
+    _import_points(store, tmp_path, rng.uniform(south, north, n), rng.uniform(west, east, n), source)
 
 
 def _run(client, token, **body) -> dict:
@@ -59,10 +59,10 @@ def parishes(client, tokens):
     _activate_parishes(client, tokens["gis"])
 
 
-def test_planted_cluster_is_a_99_percent_hot_spot(client, tokens, session, tmp_path, parishes):
+def test_planted_cluster_is_a_99_percent_hot_spot(client, tokens, store, tmp_path, parishes):
     rng = np.random.default_rng(1)
-    _random_background(session, tmp_path, seed=2)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.0015, 300),
+    _random_background(store, tmp_path, seed=2)
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.0015, 300),
                    BASSETERRE[1] + rng.normal(0, 0.0015, 300), "cluster")
     run = _run(client, tokens["analyst"], resolution=9, permutations=199, seed=11)
     assert run["status"] == "completed", run
@@ -88,16 +88,16 @@ def test_planted_cluster_is_a_99_percent_hot_spot(client, tokens, session, tmp_p
     assert "Saint George Basseterre" in provenance["moran_by_community"]
 
 
-def test_random_field_gives_few_false_hot_spots(client, tokens, session, tmp_path, parishes):
+def test_random_field_gives_few_false_hot_spots(client, tokens, store, tmp_path, parishes):
     """Under spatial randomness, FDR at 5 % should leave (almost) no 95 % hot cells."""
     false_hot, cells = 0, 0
     for seed in range(4):
-        _random_background(session, tmp_path, seed=100 + seed, n=600, source=f"random{seed}")
+        _random_background(store, tmp_path, seed=100 + seed, n=600, source=f"random{seed}")
         run = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=seed,
                    sources=[f"random{seed}"], communities=["Saint Peter Basseterre", "Saint George Basseterre",
                                                           "Christ Church Nichola Town", "Saint Mary Cayon"])
         assert run["status"] == "completed", run
-        counts = session.execute(text(
+        counts = store.session.execute(text(
             "SELECT count(*) FILTER (WHERE gi_bin >= 2), count(*) FROM hotspot_cells WHERE run_id = :id"
         ), {"id": run["id"]}).one()
         false_hot += counts[0]
@@ -106,35 +106,35 @@ def test_random_field_gives_few_false_hot_spots(client, tokens, session, tmp_pat
     assert false_hot / cells <= 0.01
 
 
-def test_same_parameters_and_seed_give_identical_results(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=5)
+def test_same_parameters_and_seed_give_identical_results(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=5)
     first = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=7)
     second = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=7)
     query = text("SELECT cell, incidents, gi_z, gi_p_sim, gi_bin, lisa_i, lisa_p_sim, lisa_label "
                  "FROM hotspot_cells WHERE run_id = :id ORDER BY cell")
-    a = session.execute(query, {"id": first["id"]}).all()
-    b = session.execute(query, {"id": second["id"]}).all()
+    a = store.session.execute(query, {"id": first["id"]}).all()
+    b = store.session.execute(query, {"id": second["id"]}).all()
     assert len(a) > 100
     assert [tuple(r) for r in a] == [tuple(r) for r in b]
 
 
-def test_community_too_small_gets_a_clear_message(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=3)
+def test_community_too_small_gets_a_clear_message(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=3)
     run = _run(client, tokens["analyst"], resolution=7, communities=["Saint Paul Capisterre"], seed=1)
     assert run["status"] == "failed"
     assert "at least 30" in run["error"] and "resolution" in run["error"]
 
 
-def test_small_community_inside_a_larger_run_is_named_in_warnings(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=3)
+def test_small_community_inside_a_larger_run_is_named_in_warnings(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=3)
     run = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
     assert run["status"] == "completed", run
     small = [name for name, moran in run["provenance"]["moran_by_community"].items() if "message" in moran]
     assert small and any("at least 30" in w for w in run["provenance"]["warnings"])
 
 
-def test_cells_geojson_pages_and_csv(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=4)
+def test_cells_geojson_pages_and_csv(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=4)
     run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=2,
                communities=["Saint George Basseterre"])
     url = f"/api/v1/analyses/{run['id']}/cells"
@@ -182,20 +182,20 @@ def test_results_of_a_failed_run_are_409(client, tokens, parishes):
 # --- privacy tiers: shared runs for partners and viewers ------------------------------------
 
 
-def _partner(session, name: str, communities: list[str]) -> str:
+def _partner(store, name: str, communities: list[str]) -> str:
     from app.services.accounts import create_user_with_token
     from app.store.users import find_user, set_scope
 
-    token = create_user_with_token(session, name, "partner")
-    set_scope(session, find_user(session, name).id, communities)
-    session.commit()
+    token = create_user_with_token(store, name, "partner")
+    set_scope(store, find_user(store, name).id, communities)
+    store.session.commit()
     return token
 
 
-def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, session, tmp_path, parishes):
+def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, store, tmp_path, parishes):
     rng = np.random.default_rng(8)
-    _random_background(session, tmp_path, seed=9)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.002, 120),
+    _random_background(store, tmp_path, seed=9)
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.002, 120),
                    BASSETERRE[1] + rng.normal(0, 0.002, 120), "dv", category="Domestic violence")
     police = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
     shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, audience="shared")
@@ -210,7 +210,7 @@ def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, s
     thefts = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, categories=["Theft"])
     assert shared["provenance"]["incidents_used"] == thefts["provenance"]["incidents_used"]
     # a run counts the incidents inside the parishes (their own assignment); some DV points lie in the sea
-    dv_inside = session.execute(text("SELECT count(*) FROM incidents WHERE source = 'dv' AND community_id IS NOT NULL"
+    dv_inside = store.session.execute(text("SELECT count(*) FROM incidents WHERE source = 'dv' AND community_id IS NOT NULL"
                                      )).scalar_one()
     assert 90 < dv_inside < 120
     assert police["provenance"]["incidents_used"] == thefts["provenance"]["incidents_used"] + dv_inside
@@ -238,10 +238,10 @@ def test_shared_runs_refuse_fine_cells_and_sensitive_categories(client, tokens, 
     assert sensitive.status_code == 400 and "sensitive" in sensitive.json()["error"]["message"]
 
 
-def test_partner_sees_only_its_communities(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=10, n=800)
+def test_partner_sees_only_its_communities(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=10, n=800)
     shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=2, audience="shared")
-    token = _partner(session, "cayon-council", ["Saint Mary Cayon"])
+    token = _partner(store, "cayon-council", ["Saint Mary Cayon"])
     partner = auth(token)
     ranking = client.get(f"/api/v1/analyses/{shared['id']}/neighbourhoods", headers=partner).json()
     assert [r["community"] for r in ranking["neighbourhoods"]] == ["Saint Mary Cayon"]
@@ -257,8 +257,8 @@ def test_partner_sees_only_its_communities(client, tokens, session, tmp_path, pa
     assert client.get("/api/v1/incidents", headers=partner).status_code == 403
 
 
-def test_scopes_are_set_through_the_api_and_hide_other_runs(client, tokens, session, tmp_path, parishes):
-    _random_background(session, tmp_path, seed=11, n=800)
+def test_scopes_are_set_through_the_api_and_hide_other_runs(client, tokens, store, tmp_path, parishes):
+    _random_background(store, tmp_path, seed=11, n=800)
     admin, analyst = auth(tokens["admin"]), auth(tokens["analyst"])
     nevis = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=3, audience="shared",
                  communities=["Saint Paul Charlestown", "Saint James Windward", "Saint John Figtree",
@@ -284,27 +284,27 @@ def test_scopes_are_set_through_the_api_and_hide_other_runs(client, tokens, sess
     assert client.get(f"/api/v1/analyses/{nevis['id']}", headers=analyst).status_code == 200
 
 
-def test_a_run_without_permutations_labels_cells_not_tested(client, tokens, session, tmp_path, parishes):
+def test_a_run_without_permutations_labels_cells_not_tested(client, tokens, store, tmp_path, parishes):
     """Only the analytic inference draws permutations for LISA; the default exact test needs none."""
-    _random_background(session, tmp_path, seed=12)
+    _random_background(store, tmp_path, seed=12)
     run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1, inference="analytic",
                communities=["Saint George Basseterre"])
-    labels = set(session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
+    labels = set(store.session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
                                  {"id": run["id"]}).scalars())
     assert labels <= {"Not tested", "No neighbours"} and "Not tested" in labels
 
     exact = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=1,
                  communities=["Saint George Basseterre"])
-    labels = set(session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
+    labels = set(store.session.execute(text("SELECT DISTINCT lisa_label FROM hotspot_cells WHERE run_id = :id"),
                                  {"id": exact["id"]}).scalars())
     assert "Not tested" not in labels
     assert exact["provenance"]["significance"]["permutations_per_cell"] == "exact (all arrangements)"
 
 
-def test_a_run_too_sparse_to_conclude_says_so_everywhere(client, tokens, session, tmp_path, parishes):
+def test_a_run_too_sparse_to_conclude_says_so_everywhere(client, tokens, store, tmp_path, parishes):
     """60 spatially random incidents over the parishes at resolution 8: no hot spot, and the run, the
     map and the ranking say there were too few incidents, with figures for police and none for viewers."""
-    _random_background(session, tmp_path, seed=31, n=60)
+    _random_background(store, tmp_path, seed=31, n=60)
     run = _run(client, tokens["analyst"], resolution=8, seed=4, audience="shared")
     assert run["status"] == "completed", run
     evidence = run["provenance"]["evidence"]

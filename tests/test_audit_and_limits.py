@@ -68,13 +68,13 @@ def test_audit_is_admin_only_and_exports_csv(client, tokens):
     assert set(rows[0]) >= {"at", "user_name", "action", "target", "outcome", "client_ip"}
 
 
-def test_audit_entries_cannot_be_changed(session, client, tokens):
+def test_audit_entries_cannot_be_changed(store, client, tokens):
     client.get("/api/v1/incidents", headers=auth(tokens["analyst"]))
     for statement in ("UPDATE audit_events SET outcome = 'ok'", "DELETE FROM audit_events",
                       "TRUNCATE audit_events"):
         with pytest.raises(DBAPIError, match="append-only"):
-            with session.begin_nested():
-                session.execute(text(statement))
+            with store.session.begin_nested():
+                store.session.execute(text(statement))
     methods = {m for path, ops in client.app.openapi()["paths"].items() if path.startswith("/api/v1/audit")
                for m in ops}
     assert methods == {"get"}

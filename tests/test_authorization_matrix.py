@@ -55,7 +55,7 @@ ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 
 @pytest.fixture
-def world(client, session, tokens):
+def world(client, store, tokens):
     """Boundaries, a few incidents and a completed shared run, so ids in paths exist."""
     with KNA.open("rb") as handle:
         set_id = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
@@ -68,8 +68,8 @@ def world(client, session, tokens):
     run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
                       json={"resolution": 8, "permutations": 0, "seed": 1, "audience": "shared"}).json()
     community_id = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"][0]["id"]
-    tokens = {**tokens, "partner": create_user_with_token(session, "test-partner", "partner")}
-    create_user_with_token(session, "matrix-target", "viewer")  # whose tokens the admin routes act on
+    tokens = {**tokens, "partner": create_user_with_token(store, "test-partner", "partner")}
+    create_user_with_token(store, "matrix-target", "viewer")  # whose tokens the admin routes act on
     target = next(u["id"] for u in client.get("/api/v1/users", headers=auth(tokens["admin"])).json()["users"]
                   if u["name"] == "matrix-target")
     return {

@@ -23,8 +23,8 @@ def _upload(client, token, path: Path, name: str | None = None, **form):
                            files={"file": (name or path.name, handle)}, data=form)
 
 
-def _state(session) -> tuple:
-    return tuple(session.execute(text(
+def _state(store) -> tuple:
+    return tuple(store.session.execute(text(
         "SELECT (SELECT count(*) FROM boundary_sets), (SELECT count(*) FROM communities), "
         "(SELECT coalesce(sum(community_id), 0) FROM incidents), "
         "(SELECT count(*) FROM boundary_sets WHERE is_active)"
@@ -52,26 +52,26 @@ def test_every_format_uploads(client, tokens, made, which, expected, form):
     assert stored["report"]["format"] == body["report"]["format"]
 
 
-def test_multi_layer_geopackage_lists_layers_then_takes_one(client, tokens, made, session):
-    before = _state(session)
+def test_multi_layer_geopackage_lists_layers_then_takes_one(client, tokens, made, store):
+    before = _state(store)
     refused = _upload(client, tokens["gis"], made["multi_gpkg"])
     assert refused.status_code == 422
     message = refused.json()["error"]["message"]
     assert "parishes" in message and "chicago_areas" in message
-    assert _state(session) == before
+    assert _state(store) == before
     chosen = _upload(client, tokens["gis"], made["multi_gpkg"], layer="chicago_areas", name_field="community")
     assert chosen.status_code == 201 and chosen.json()["communities"] == 77
 
 
 @pytest.mark.parametrize("case", sorted(set(BAD_FILES) - REPAIRED_NOT_REFUSED))
-def test_bad_files_are_refused_and_write_nothing(client, tokens, session, tmp_path, case):
+def test_bad_files_are_refused_and_write_nothing(client, tokens, store, tmp_path, case):
     path, original_name = BAD_FILES[case](tmp_path)
-    before = _state(session)
+    before = _state(store)
     response = _upload(client, tokens["gis"], path, name=original_name)
     assert 400 <= response.status_code < 500, response.text
     message = response.json()["error"]["message"]
     assert len(message) > 20 and "Traceback" not in message
-    assert _state(session) == before
+    assert _state(store) == before
 
 
 def test_bowtie_is_repaired_and_named_in_the_report(client, tokens, tmp_path):
@@ -86,7 +86,7 @@ def test_only_gis_staff_upload(client, tokens):
         assert _upload(client, tokens[role], KNA).status_code == 403
 
 
-def _planted_incidents(session, tmp_path) -> None:
+def _planted_incidents(store, tmp_path) -> None:
     """Three incidents in Saint George Basseterre, one in Saint Paul Charlestown (Nevis)."""
     path = tmp_path / "kna.csv"
     with path.open("w", newline="") as handle:
@@ -95,16 +95,16 @@ def _planted_incidents(session, tmp_path) -> None:
         for i in range(3):
             writer.writerow([f"b{i}", 17.2955 + i * 0.001, -62.7261, "2024-03-0%d 10:00" % (i + 1), "Theft"])
         writer.writerow(["n1", 17.1385, -62.6230, "2024-04-02 10:00", "Drugs"])
-    import_incidents(session, path, filename=path.name, source="kna-test", options=ReadOptions())
+    import_incidents(store, path, filename=path.name, source="kna-test", options=ReadOptions())
 
 
-def test_activation_moves_incidents_between_sets(client, tokens, session, tmp_path, made):
-    _planted_incidents(session, tmp_path)
-    assert session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NOT NULL")).scalar_one() == 0
+def test_activation_moves_incidents_between_sets(client, tokens, store, tmp_path, made):
+    _planted_incidents(store, tmp_path)
+    assert store.session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NOT NULL")).scalar_one() == 0
 
     parishes = _upload(client, tokens["gis"], KNA, activate="true").json()
     assert parishes["incidents_reassigned"] == 4
-    names = dict(session.execute(text(
+    names = dict(store.session.execute(text(
         "SELECT i.external_id, c.name FROM incidents i JOIN communities c ON c.id = i.community_id"
     )).all())
     assert names["n1"] == "Saint Paul Charlestown"
@@ -128,7 +128,7 @@ def test_activation_moves_incidents_between_sets(client, tokens, session, tmp_pa
     assert second["active"] is False
     moved = client.post(f"/api/v1/boundary-sets/{second['id']}/activate", headers=auth(tokens["gis"])).json()
     assert moved["incidents_reassigned"] == 4
-    owners = session.execute(text(
+    owners = store.session.execute(text(
         "SELECT DISTINCT c.boundary_set_id FROM incidents i JOIN communities c ON c.id = i.community_id"
     )).scalars().all()
     assert owners == [second["id"]]
@@ -136,10 +136,10 @@ def test_activation_moves_incidents_between_sets(client, tokens, session, tmp_pa
     assert [s["is_active"] for s in sets if s["id"] in (parishes["id"], second["id"])] == [True, False]
 
 
-def test_incidents_imported_later_are_assigned_on_the_way_in(client, tokens, session, tmp_path):
+def test_incidents_imported_later_are_assigned_on_the_way_in(client, tokens, store, tmp_path):
     _upload(client, tokens["gis"], KNA, activate="true")
-    _planted_incidents(session, tmp_path)
-    missing = session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NULL")).scalar_one()
+    _planted_incidents(store, tmp_path)
+    missing = store.session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NULL")).scalar_one()
     assert missing == 0
 
 

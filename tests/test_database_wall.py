@@ -8,8 +8,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app.db import make_engine
-from app.store import incidents as incident_store
-from app.store.session_roles import restrict, unrestrict
+from app.store.backends import POSTGIS
+from app.store.database import PostgisDatabase
+from app.store.incidents import IncidentFilter
+
+
+def restrict(session) -> None:
+    POSTGIS.bind(session).database.restrict()
+
+
+def unrestrict(session) -> None:
+    POSTGIS.bind(session).database.unrestrict()
 
 
 def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
@@ -17,7 +26,7 @@ def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
     try:
         with pytest.raises(ProgrammingError, match="permission denied"):
             with session.begin_nested():
-                incident_store.list_incidents(session, incident_store.IncidentFilter(), after_id=None, limit=1)
+                POSTGIS.bind(session).incidents.list_incidents(IncidentFilter(), after_id=None, limit=1)
         for table in ("incidents", "api_tokens", "users", "imports"):
             with pytest.raises(ProgrammingError, match="permission denied"):
                 with session.begin_nested():
@@ -31,16 +40,14 @@ def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
 
 
 def test_viewer_requests_run_as_the_restricted_role(client, tokens, session, monkeypatch):
-    from app.api import deps
-
     seen = []
-    original = deps.restrict
+    original = PostgisDatabase.restrict
 
-    def spy(db_session):
-        original(db_session)
-        seen.append(db_session.execute(text("SELECT current_user")).scalar_one())
+    def spy(database):
+        original(database)
+        seen.append(database.session.execute(text("SELECT current_user")).scalar_one())
 
-    monkeypatch.setattr(deps, "restrict", spy)
+    monkeypatch.setattr(PostgisDatabase, "restrict", spy)
     client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['viewer']}"})
     client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['analyst']}"})
     assert seen == ["hotspots_restricted"]  # only the viewer's request

@@ -32,7 +32,7 @@ STATISTICS = {"gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "lisa_i", "lisa_p_sim", "l
               "moran_by_community", "incidents_used", "z_norm", "p_norm", "p_sim"}
 
 
-def _import(session, tmp_path, name: str, rows: list[tuple[str, str]], lat=BASSETERRE[0], lon=BASSETERRE[1]):
+def _import(store, tmp_path, name: str, rows: list[tuple[str, str]], lat=BASSETERRE[0], lon=BASSETERRE[1]):
     """Import incidents at one point: ``rows`` are (local time, category)."""
     path = tmp_path / f"{name}.csv"
     with path.open("w", newline="") as handle:
@@ -40,7 +40,7 @@ def _import(session, tmp_path, name: str, rows: list[tuple[str, str]], lat=BASSE
         writer.writerow(["id", "latitude", "longitude", "date", "category"])
         for i, (when, category) in enumerate(rows):
             writer.writerow([f"{name}-{i}", lat, lon, when, category])
-    return import_incidents(session, path, filename=path.name, source=name, options=ReadOptions())
+    return import_incidents(store, path, filename=path.name, source=name, options=ReadOptions())
 
 
 def _submit(client, token, **body):
@@ -49,11 +49,11 @@ def _submit(client, token, **body):
 
 
 @pytest.fixture
-def world(client, tokens, session, tmp_path) -> dict:
+def world(client, tokens, store, tmp_path) -> dict:
     _activate_parishes(client, tokens["gis"])
-    _random_background(session, tmp_path, seed=21, n=900)
-    _import(session, tmp_path, "robbery", [("2024-01-10 12:00", "Robbery")] * 10 + [("2024-02-10 12:00", "Robbery")] * 2)
-    _import(session, tmp_path, "homicide", [("2024-01-20 12:00", "Homicide")] * 2)
+    _random_background(store, tmp_path, seed=21, n=900)
+    _import(store, tmp_path, "robbery", [("2024-01-10 12:00", "Robbery")] * 10 + [("2024-02-10 12:00", "Robbery")] * 2)
+    _import(store, tmp_path, "homicide", [("2024-01-20 12:00", "Homicide")] * 2)
     return {}
 
 
@@ -188,53 +188,51 @@ def test_one_category_difference_is_refused(client, tokens, world):
     assert _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Theft"]).status_code == 202
 
 
-def test_nested_periods_and_late_reports_are_refused(client, tokens, world, session, tmp_path):
+def test_nested_periods_and_late_reports_are_refused(client, tokens, world, store, tmp_path):
     """A month inside a published year, or the same year again after late reports, differs by a few."""
     analyst = tokens["analyst"]
     year = _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Robbery"])
     assert year.status_code == 202
     january = _submit(client, analyst, start="2024-01-01", end="2024-02-01", categories=["Robbery"])
     assert january.status_code == 409, january.text  # 10 in January, 12 in the year: 2 in February
-    _import(session, tmp_path, "late", [("2024-03-03 12:00", "Robbery")])
+    _import(store, tmp_path, "late", [("2024-03-03 12:00", "Robbery")])
     again = _submit(client, analyst, start="2024-01-01", end="2025-01-01", categories=["Robbery"])
     assert again.status_code == 409 and f"shared run {year.json()['id']}" in again.json()["error"]["message"]
 
 
-def test_the_worker_checks_the_release_log_again(client, tokens, world, session):
+def test_the_worker_checks_the_release_log_again(client, tokens, world, store):
     """Runs queued together are checked against each other when they execute (an earlier queued run
     is counted again), so submitting both before either runs does not get round the log."""
     from app.services import analyses
-    from app.store import hotspots as run_store
 
     settings = client.app.state.settings
-    first = analyses.submit(session, analyses.AnalysisRequest(
+    first = analyses.submit(store, analyses.AnalysisRequest(
         resolution=8, permutations=0, seed=1, audience="shared", start="2024-01-01", end="2025-01-01",
         categories=["Robbery"]), settings=settings, user_id=None)
     with pytest.raises(Exception, match=f"shared run {first}"):  # refused at once, the first still queued
-        analyses.submit(session, analyses.AnalysisRequest(
+        analyses.submit(store, analyses.AnalysisRequest(
             resolution=8, permutations=0, seed=1, audience="shared", start="2024-01-01", end="2025-01-01",
             categories=["Robbery", "Homicide"]), settings=settings, user_id=None)
-    session.rollback()
+    store.session.rollback()
     # Written around the service's check (as a second process racing the first would): the worker refuses it.
-    parameters = {**run_store.get_run(session, first)["parameters"], "categories": ["Homicide", "Robbery"]}
-    second = run_store.create_run(session, parameters=parameters, seed=1, boundary_set_id=run_store.get_run(
-        session, first)["boundary_set_id"], user_id=None, audience="shared")
-    session.commit()
-    analyses.execute(session, first)
-    analyses.execute(session, second)
-    status = dict(session.execute(text("SELECT id, status FROM hotspot_runs WHERE id IN (:a, :b)"),
+    parameters = {**store.runs.get_run(first)["parameters"], "categories": ["Homicide", "Robbery"]}
+    second = store.runs.create_run(parameters=parameters, seed=1, boundary_set_id=store.runs.get_run(first)["boundary_set_id"], user_id=None, audience="shared")
+    store.session.commit()
+    analyses.execute(store, first)
+    analyses.execute(store, second)
+    status = dict(store.session.execute(text("SELECT id, status FROM hotspot_runs WHERE id IN (:a, :b)"),
                                   {"a": first, "b": second}).all())
     assert status == {first: "completed", second: "failed"}
-    error = session.execute(text("SELECT error FROM hotspot_runs WHERE id = :id"), {"id": second}).scalar_one()
+    error = store.session.execute(text("SELECT error FROM hotspot_runs WHERE id = :id"), {"id": second}).scalar_one()
     assert f"shared run {first}" in error
 
 
-def test_spelling_variants_never_reach_a_partner(client, tokens, world, session, tmp_path):
+def test_spelling_variants_never_reach_a_partner(client, tokens, world, store, tmp_path):
     from tests.spatial.test_sensitive import VARIANTS
 
-    report = _import(session, tmp_path, "variants", [("2024-05-05 12:00", v) for v in VARIANTS for _ in range(6)])
+    report = _import(store, tmp_path, "variants", [("2024-05-05 12:00", v) for v in VARIANTS for _ in range(6)])
     assert {c["category"] for c in report.sensitive_categories} == set(VARIANTS)
-    partner = auth(_partner(session, "basseterre-partner", ["Saint George Basseterre"]))
+    partner = auth(_partner(store, "basseterre-partner", ["Saint George Basseterre"]))
     run = _submit(client, tokens["analyst"], start="2024-05-01", end="2024-06-01")
     assert run.status_code == 202, run.text
     community = next(c for c in client.get("/api/v1/communities", headers=partner).json()["communities"])
@@ -245,17 +243,17 @@ def test_spelling_variants_never_reach_a_partner(client, tokens, world, session,
     for variant in VARIANTS:
         assert variant not in body and variant.lower() not in body.lower()
     # May 2024 holds only the background thefts for the partner: the 6 x 21 variants add nothing.
-    counted = session.execute(text(
+    counted = store.session.execute(text(
         "SELECT coalesce(sum(incidents), 0) FROM hotspot_cells WHERE run_id = :r"), {"r": run.json()["id"]}).scalar_one()
-    thefts = session.execute(text(
+    thefts = store.session.execute(text(
         "SELECT count(*) FROM incidents WHERE category = 'Theft' AND occurred_at >= '2024-05-01' "
         "AND occurred_at < '2024-06-01'")).scalar_one()
     assert counted <= thefts
 
 
-def test_admin_terms_reclass_categories_and_withdraw_shared_runs(client, tokens, world, session, tmp_path):
+def test_admin_terms_reclass_categories_and_withdraw_shared_runs(client, tokens, world, store, tmp_path):
     admin, viewer = auth(tokens["admin"]), auth(tokens["viewer"])
-    _import(session, tmp_path, "obeah", [("2024-04-04 12:00", "Obeah practice")] * 6)
+    _import(store, tmp_path, "obeah", [("2024-04-04 12:00", "Obeah practice")] * 6)
     run = _submit(client, tokens["analyst"], start="2024-04-01", end="2024-05-01").json()["id"]
     assert client.get(f"/api/v1/analyses/{run}", headers=viewer).status_code == 200
     added = client.post("/api/v1/sensitive-categories/terms", headers=admin, json={"term": "  OBÉAH "})
@@ -283,10 +281,10 @@ def test_another_resolution_of_the_same_release_is_refused(client, tokens, world
     assert f"shared run {fine.json()['id']}" in coarse.json()["error"]["message"]
 
 
-def test_a_withdrawn_release_stays_in_the_log(client, tokens, world, session, tmp_path):
+def test_a_withdrawn_release_stays_in_the_log(client, tokens, world, store, tmp_path):
     """Partners may have kept a run withdrawn when a category became sensitive: the same month again
     without that category would locate its incidents."""
-    _import(session, tmp_path, "april", [("2024-04-04 12:00", "Theft")] * 5 + [("2024-04-05 12:00", "Obeah rite")] * 3)
+    _import(store, tmp_path, "april", [("2024-04-04 12:00", "Theft")] * 5 + [("2024-04-05 12:00", "Obeah rite")] * 3)
     first = _submit(client, tokens["analyst"], start="2024-04-01", end="2024-05-01")
     assert first.status_code == 202, first.text
     added = client.post("/api/v1/sensitive-categories/terms", headers=auth(tokens["admin"]), json={"term": "obeah"})
@@ -296,20 +294,20 @@ def test_a_withdrawn_release_stays_in_the_log(client, tokens, world, session, tm
     assert f"shared run {first.json()['id']}" in again.json()["error"]["message"]
 
 
-def test_community_figures_do_not_move_with_the_day(client, tokens, world, session, tmp_path):
+def test_community_figures_do_not_move_with_the_day(client, tokens, world, store, tmp_path):
     """Totals cut at 'now minus the hold-back' changed every day, giving a day's incidents per
     community; they now count whole calendar months that have ended (and only their groups of k)."""
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     viewer = auth(tokens["viewer"])
-    community = session.execute(text("SELECT community_id FROM incidents WHERE source = 'robbery' LIMIT 1")).scalar_one()
+    community = store.session.execute(text("SELECT community_id FROM incidents WHERE source = 'robbery' LIMIT 1")).scalar_one()
     before = client.get(f"/api/v1/communities/{community}", headers=viewer).json()["properties"]
     listed_before = client.get("/api/v1/communities", headers=viewer).json()
     moment = datetime.now(ZoneInfo("America/St_Kitts")) - timedelta(minutes=30)
     if moment.day == 1 and moment.hour == 0:  # keep the new incidents inside the current month
         moment += timedelta(minutes=29)
-    _import(session, tmp_path, "today", [(moment.strftime("%Y-%m-%d %H:%M"), "Robbery")] * 7)
+    _import(store, tmp_path, "today", [(moment.strftime("%Y-%m-%d %H:%M"), "Robbery")] * 7)
     after = client.get(f"/api/v1/communities/{community}", headers=viewer).json()["properties"]
     assert after["incidents"] == before["incidents"] and after["by_month"] == before["by_month"]
     assert after["by_category"] == before["by_category"]

@@ -15,6 +15,7 @@ from app.jobs import RunWorker
 from app.main import create_app
 from app.ratelimit import RateLimiter, SignInLimits
 from app.settings import Settings
+from app.store.backends import POSTGIS
 from tests.conftest import TEST_DATABASE_URL, auth
 
 APP = create_app(Settings(environment="test", database_url=TEST_DATABASE_URL, statement_timeout_ms=0,
@@ -27,7 +28,8 @@ CHECKS = [not_a_server_error, content_type_conformance, response_schema_conforma
 def wired_app(session_factory):
     """Join the module's app to this test's rolled-back transaction."""
     APP.state.sessionmaker = session_factory
-    APP.state.run_worker = RunWorker(session_factory, "inline")
+    APP.state.backend = POSTGIS
+    APP.state.run_worker = RunWorker(session_factory, POSTGIS, "inline")
     # Fresh limits per test, so one test's refusals cannot turn the next one's calls into 429s.
     settings = APP.state.settings
     APP.state.limits = {"failed_auth": SignInLimits(10_000, 10_000, settings.failed_auth_window_s),
@@ -36,10 +38,10 @@ def wired_app(session_factory):
 
 
 @pytest.fixture
-def partner_token(session) -> str:
+def partner_token(store) -> str:
     from app.services.accounts import create_user_with_token
 
-    return create_user_with_token(session, "fuzz-partner", "partner", communities=["Saint Mary Cayon"])
+    return create_user_with_token(store, "fuzz-partner", "partner", communities=["Saint Mary Cayon"])
 
 
 @schema.parametrize()

@@ -40,17 +40,17 @@ def test_analyst_and_above_see_points(client, tokens):
         assert client.get("/api/v1/incidents", headers=auth(tokens[role])).status_code == 200
 
 
-def test_tokens_are_stored_hashed(session, tokens):
-    stored = session.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+def test_tokens_are_stored_hashed(store, tokens):
+    stored = store.session.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
     assert len(stored) == 4
     for token in tokens.values():
         assert token not in stored
         assert all(token not in h for h in stored)
 
 
-def test_revoked_token_is_refused(client, session, tokens):
-    session.execute(text("UPDATE api_tokens SET revoked_at = now()"))
-    session.commit()
+def test_revoked_token_is_refused(client, store, tokens):
+    store.session.execute(text("UPDATE api_tokens SET revoked_at = now()"))
+    store.session.commit()
     assert client.get("/api/v1/incidents", headers=auth(tokens["admin"])).status_code == 401
 
 
@@ -67,15 +67,15 @@ def test_every_route_declares_its_role(app):
     assert not unprotected, unprotected
 
 
-def test_remembered_tokens_are_forgotten_when_revoked_through_the_api(app, client, session, tokens):
+def test_remembered_tokens_are_forgotten_when_revoked_through_the_api(app, client, store, tokens):
     from app.ratelimit import PrincipalCache
 
     app.state.principals = PrincipalCache(60)
     viewer, admin = auth(tokens["viewer"]), auth(tokens["admin"])
     assert client.get("/api/v1/communities", headers=viewer).status_code == 200
-    session.execute(text("UPDATE api_tokens t SET revoked_at = now() FROM users u "
+    store.session.execute(text("UPDATE api_tokens t SET revoked_at = now() FROM users u "
                          "WHERE u.id = t.user_id AND u.name = 'test-viewer'"))
-    session.commit()
+    store.session.commit()
     # remembered for up to auth_cache_s in a process that did not see the revocation...
     assert client.get("/api/v1/communities", headers=viewer).status_code == 200
     user_id = next(u["id"] for u in client.get("/api/v1/users", headers=admin).json()["users"]

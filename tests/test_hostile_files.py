@@ -103,11 +103,11 @@ REMOTE_CRS = {
 
 @pytest.mark.parametrize("variant", list(REMOTE_CRS))
 def test_boundary_upload_with_a_remote_crs_is_refused_and_nothing_is_fetched(
-        client, session, tokens, tmp_path, listener, variant):
+        client, store, tokens, tmp_path, listener, variant):
     key, crs = REMOTE_CRS[variant](listener.port)
     path = tmp_path / "parishes.geojson"
     path.write_text(_boundaries_with(crs, key))
-    before = session.execute(text("SELECT count(*) FROM boundary_sets")).scalar_one()
+    before = store.session.execute(text("SELECT count(*) FROM boundary_sets")).scalar_one()
     with path.open("rb") as handle:
         response = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
                                files={"file": ("parishes.geojson", handle)})
@@ -115,12 +115,12 @@ def test_boundary_upload_with_a_remote_crs_is_refused_and_nothing_is_fetched(
     message = response.json()["error"]["message"]
     assert "coordinate system" in message and "EPSG" in message
     assert listener.received == []
-    assert session.execute(text("SELECT count(*) FROM boundary_sets")).scalar_one() == before
+    assert store.session.execute(text("SELECT count(*) FROM boundary_sets")).scalar_one() == before
 
 
 @pytest.mark.parametrize("where", ["top", "feature", "geometry"])
 def test_incident_import_with_a_remote_crs_is_refused_and_nothing_is_fetched(
-        client, session, tokens, tmp_path, listener, where):
+        client, store, tokens, tmp_path, listener, where):
     path = tmp_path / "calls.geojson"
     path.write_text(_geojson(_link(listener.port), where))
     with path.open("rb") as handle:
@@ -129,7 +129,7 @@ def test_incident_import_with_a_remote_crs_is_refused_and_nothing_is_fetched(
     assert response.status_code == 422, response.text
     assert "link or URL" in response.json()["error"]["message"]
     assert listener.received == []
-    assert session.execute(text("SELECT count(*) FROM incidents WHERE source = 'ssrf'")).scalar_one() == 0
+    assert store.session.execute(text("SELECT count(*) FROM incidents WHERE source = 'ssrf'")).scalar_one() == 0
 
 
 def test_epsg_names_are_still_accepted(client, tokens, tmp_path):
@@ -210,9 +210,9 @@ def test_other_requests_keep_answering_while_the_file_is_refused(committed_datab
     from tests.browser_support import live_service
 
     engine = create_engine(committed_database)
-    with Session(engine) as session:
-        token = create_user_with_token(session, "gis-endless", "gis")
-        session.commit()
+    with Session(engine) as store:
+        token = create_user_with_token(store, "gis-endless", "gis")
+        store.session.commit()
     engine.dispose()
     path = _recursive_view_geopackage(tmp_path)
     body, content_type = _multipart(path.read_bytes(), "endless.gpkg")

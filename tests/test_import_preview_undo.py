@@ -53,13 +53,13 @@ def _activate_parishes(client, token) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_dry_run_reports_everything_and_writes_nothing(client, session, tokens, tmp_path):
+def test_dry_run_reports_everything_and_writes_nothing(client, store, tokens, tmp_path):
     _activate_parishes(client, tokens["gis"])
     path = _houston_like(tmp_path / "houston.csv", seed=1)
-    before = checksum(session)
+    before = checksum(store)
     preview = _upload(client, tokens["analyst"], path, "?dry_run=true", source="houston")
     assert preview.status_code == 200, preview.text
-    assert checksum(session) == before
+    assert checksum(store) == before
     report = preview.json()
     assert report["dry_run"] is True and report["import_id"] is None
     assert (report["rows_read"], report["inserted"], report["rejected"]) == (342, 340, 2)
@@ -79,16 +79,16 @@ def test_dry_run_reports_everything_and_writes_nothing(client, session, tokens, 
     assert (again["inserted"], again["duplicates"]) == (0, 340)
 
 
-def test_identical_rows_kept_and_files_imported_before_numbering_still_recognised(client, session, tokens,
+def test_identical_rows_kept_and_files_imported_before_numbering_still_recognised(client, store, tokens,
                                                                                     tmp_path):
     path = _houston_like(tmp_path / "h.csv", seed=2)
     first = _upload(client, tokens["analyst"], path, source="h").json()
     assert first["inserted"] == 340 and first["duplicates"] == 0
-    stored = session.execute(text("SELECT count(*) FROM incidents WHERE source = 'h'")).scalar_one()
+    stored = store.session.execute(text("SELECT count(*) FROM incidents WHERE source = 'h'")).scalar_one()
     assert stored == 340
     # As the importer stored such a file before rows were numbered: each distinct row once, by its hash.
-    session.execute(text("DELETE FROM incidents WHERE source = 'h' AND external_id LIKE '%#%'"))
-    session.commit()
+    store.session.execute(text("DELETE FROM incidents WHERE source = 'h' AND external_id LIKE '%#%'"))
+    store.session.commit()
     again = _upload(client, tokens["analyst"], path, source="h").json()
     assert again["duplicates"] == 340 - 40 and again["inserted"] == 40
 
@@ -99,7 +99,7 @@ def _run(client, token, **body) -> dict:
     return client.get(response.json()["url"], headers=auth(token)).json()
 
 
-def test_undo_removes_exactly_its_rows_then_reimport_with_another_mapping(client, session, tokens, tmp_path):
+def test_undo_removes_exactly_its_rows_then_reimport_with_another_mapping(client, store, tokens, tmp_path):
     _activate_parishes(client, tokens["gis"])
     path = _houston_like(tmp_path / "h.csv", seed=3)
     other = _upload(client, tokens["analyst"], _houston_like(tmp_path / "other.csv", seed=4), source="other").json()
@@ -110,21 +110,21 @@ def test_undo_removes_exactly_its_rows_then_reimport_with_another_mapping(client
     elsewhere = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, sources=["other"])
 
     # A run that counts the rows is running: refused, nothing changed.
-    session.execute(text("UPDATE hotspot_runs SET status = 'running' WHERE id = :id"), {"id": run["id"]})
-    session.commit()
-    before = checksum(session)
+    store.session.execute(text("UPDATE hotspot_runs SET status = 'running' WHERE id = :id"), {"id": run["id"]})
+    store.session.commit()
+    before = checksum(store)
     refused = client.delete(f"/api/v1/incidents/imports/{wrong['import_id']}", headers=auth(tokens["analyst"]))
     assert refused.status_code == 409 and f"run(s) {run['id']}" in refused.json()["error"]["message"]
-    assert checksum(session) == before
-    session.execute(text("UPDATE hotspot_runs SET status = 'completed' WHERE id = :id"), {"id": run["id"]})
-    session.commit()
+    assert checksum(store) == before
+    store.session.execute(text("UPDATE hotspot_runs SET status = 'completed' WHERE id = :id"), {"id": run["id"]})
+    store.session.commit()
 
     assert client.delete(f"/api/v1/incidents/imports/{wrong['import_id']}",
                          headers=auth(tokens["viewer"])).status_code == 403
     undone = client.delete(f"/api/v1/incidents/imports/{wrong['import_id']}", headers=auth(tokens["analyst"]))
     assert undone.status_code == 200, undone.text
     assert undone.json()["removed"] == 340 and undone.json()["runs_marked_data_changed"] == [run["id"]]
-    counts = dict(session.execute(text("SELECT source, count(*) FROM incidents GROUP BY source")).all())
+    counts = dict(store.session.execute(text("SELECT source, count(*) FROM incidents GROUP BY source")).all())
     assert counts == {"other": other["inserted"]}
     record = client.get(f"/api/v1/incidents/imports/{wrong['import_id']}", headers=auth(tokens["analyst"])).json()
     assert record["status"] == "undone" and record["undone_at"] is not None
@@ -135,7 +135,7 @@ def test_undo_removes_exactly_its_rows_then_reimport_with_another_mapping(client
         "data_changed"] is None
     assert client.delete(f"/api/v1/incidents/imports/{wrong['import_id']}",
                          headers=auth(tokens["analyst"])).status_code == 409
-    audit = session.execute(text("SELECT outcome FROM audit_events WHERE action = 'incidents.import.undo' "
+    audit = store.session.execute(text("SELECT outcome FROM audit_events WHERE action = 'incidents.import.undo' "
                                  "ORDER BY id")).scalars().all()
     assert audit == ["refused", "ok", "refused"]  # the viewer was stopped before the handler (403)
     home = BeautifulSoup(client.get("/", headers=auth(tokens["analyst"])).text, "html.parser")
@@ -143,14 +143,14 @@ def test_undo_removes_exactly_its_rows_then_reimport_with_another_mapping(client
 
     right = _upload(client, tokens["analyst"], path, source="h", category_column="offense").json()
     assert right["inserted"] == 340 and right["duplicates"] == 0
-    categories = set(session.execute(text("SELECT DISTINCT category FROM incidents WHERE source = 'h'")).scalars())
+    categories = set(store.session.execute(text("SELECT DISTINCT category FROM incidents WHERE source = 'h'")).scalars())
     assert categories == {"Theft", "Burglary", "Robbery"}
 
 
-def test_home_page_says_how_many_incidents_lie_in_no_community(client, session, tokens, tmp_path):
+def test_home_page_says_how_many_incidents_lie_in_no_community(client, store, tokens, tmp_path):
     _activate_parishes(client, tokens["gis"])
     _upload(client, tokens["analyst"], _houston_like(tmp_path / "h.csv", seed=5), source="h")
-    outside = session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NULL")).scalar_one()
+    outside = store.session.execute(text("SELECT count(*) FROM incidents WHERE community_id IS NULL")).scalar_one()
     assert outside > 0
     page = BeautifulSoup(client.get("/", headers=auth(tokens["analyst"])).text, "html.parser")
     assert page.select_one(".outside-communities").get_text().startswith(f"{outside:,} incidents lie in no community")

@@ -16,10 +16,10 @@ TABLES = {
 }
 
 
-def checksum(session) -> dict[str, str]:
+def checksum(store) -> dict[str, str]:
     """An md5 of every row of each table (ordered by its text form)."""
     return {
-        table: session.execute(text(
+        table: store.session.execute(text(
             f"SELECT md5(coalesce(string_agg({row}::text, '|' ORDER BY {row}::text), '')) FROM {table} t"
         )).scalar_one()
         for table, row in TABLES.items()
@@ -35,10 +35,10 @@ SERVICE_AREA = (-63.0, 17.0, -62.4, 17.5)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INCIDENT_FILES))
-def test_bad_incident_file(app, client, session, tokens, tmp_path, case):
+def test_bad_incident_file(app, client, store, tokens, tmp_path, case):
     app.state.settings = app.state.settings.model_copy(update={"service_area": SERVICE_AREA})
     path, expected = BAD_INCIDENT_FILES[case](tmp_path)
-    before = checksum(session)
+    before = checksum(store)
     with path.open("rb") as handle:
         response = client.post("/api/v1/incidents/imports", headers=auth(tokens["analyst"]),
                                files={"file": (path.name, handle)}, data={"source": f"corpus-{case}"})
@@ -48,13 +48,13 @@ def test_bad_incident_file(app, client, session, tokens, tmp_path, case):
         message = response.json()["error"]["message"]
         assert expected[1] in message, message
         assert "Traceback" not in message
-        assert checksum(session) == before
+        assert checksum(store) == before
         return
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["inserted"], body["rejected"]) == expected[1:], body
-    after = checksum(session)
+    after = checksum(store)
     assert {t for t in TABLES if after[t] != before[t]} == {"incidents", "imports"}
-    stored = session.execute(text("SELECT count(*) FROM incidents WHERE source = :s"),
+    stored = store.session.execute(text("SELECT count(*) FROM incidents WHERE source = :s"),
                              {"s": f"corpus-{case}"}).scalar_one()
     assert stored == expected[1]

@@ -13,7 +13,7 @@ from tests.conftest import auth
 
 
 @pytest.fixture
-def planted(session, tmp_path) -> int:
+def planted(store, tmp_path) -> int:
     """25 incidents on St Kitts: 15 thefts in January, 10 drug offences in February."""
     path = tmp_path / "planted.csv"
     with path.open("w", newline="") as handle:
@@ -22,7 +22,7 @@ def planted(session, tmp_path) -> int:
         for i in range(25):
             month, category = (1, "Theft") if i < 15 else (2, "Drugs")
             writer.writerow([f"p{i}", 17.29 + i * 0.001, -62.72, f"2024-{month:02d}-{(i % 28) + 1:02d} 12:00", category])
-    return import_incidents(session, path, filename=path.name, source="planted", options=ReadOptions()).inserted
+    return import_incidents(store, path, filename=path.name, source="planted", options=ReadOptions()).inserted
 
 
 def _get(client, token, **params):
@@ -81,7 +81,7 @@ def test_bad_filters_are_clear_4xx(client, tokens, params, fragment):
     assert fragment in response.json()["error"]["message"]
 
 
-def test_h3_parent_sql_matches_h3(session):
+def test_h3_parent_sql_matches_h3(store):
     import h3
     import numpy as np
 
@@ -89,5 +89,5 @@ def test_h3_parent_sql_matches_h3(session):
     for lat, lon in zip(rng.uniform(-80, 80, 50), rng.uniform(-180, 180, 50)):
         cell = h3.latlng_to_cell(lat, lon, 15)
         for res in (7, 9, 11, 14):
-            parent = session.execute(text("SELECT h3_parent(:c, :r)"), {"c": h3.str_to_int(cell), "r": res}).scalar_one()
+            parent = store.session.execute(text("SELECT h3_parent(:c, :r)"), {"c": h3.str_to_int(cell), "r": res}).scalar_one()
             assert h3.int_to_str(parent) == h3.cell_to_parent(cell, res)

@@ -70,10 +70,10 @@ def test_odd_json_values_answer_4xx(client, tokens, role, method, url, body):
     assert response.json()["error"]["message"]
 
 
-def test_scopes_with_nul_answer_4xx(client, tokens, session):
+def test_scopes_with_nul_answer_4xx(client, tokens, store):
     from app.services.accounts import create_user_with_token
 
-    create_user_with_token(session, "scoped-partner", "partner")
+    create_user_with_token(store, "scoped-partner", "partner")
     users = client.get("/api/v1/users", headers=auth(tokens["admin"])).json()["users"]
     partner = next(u for u in users if u["name"] == "scoped-partner")
     for scope in ([f"Saint{NUL}"], [BIG]):
@@ -112,7 +112,7 @@ def test_odd_boundary_form_fields_answer_4xx(client, tokens, form):
     assert 400 <= response.status_code < 500, response.text[:300]
 
 
-def test_rows_with_nul_or_9kb_values_are_rejected_not_fatal(client, tokens, tmp_path, session):
+def test_rows_with_nul_or_9kb_values_are_rejected_not_fatal(client, tokens, tmp_path, store):
     """Cell values go into indexed columns: a 9 KB id or category is a rejected row with its reason."""
     path = tmp_path / "calls.csv"
     path.write_text("id,latitude,longitude,date,category\n"

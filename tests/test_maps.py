@@ -82,13 +82,13 @@ def make_client(settings, session_factory, connection, tmp_path):
 
 
 @pytest.fixture
-def completed_run(client, tokens, session, tmp_path) -> dict:
+def completed_run(client, tokens, store, tmp_path) -> dict:
     _activate_parishes(client, tokens["gis"])
-    _random_background(session, tmp_path, seed=21, n=300)
+    _random_background(store, tmp_path, seed=21, n=300)
     # a cluster spread over a few cells: one cell alone, however busy, is not a cluster to the
     # conditional test (its neighbours are what is tested)
     rng = np.random.default_rng(5)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.004, 150),
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.004, 150),
                    BASSETERRE[1] + rng.normal(0, 0.004, 150), "cluster")
     run = _run(client, tokens["analyst"], resolution=8, permutations=99, seed=3)
     assert run["status"] == "completed", run
@@ -163,17 +163,17 @@ def test_large_run_draws_from_vector_tiles(make_client, tokens, completed_run):
     assert len(geojson_variables(html)) == 1  # only the community outlines are inlined
 
 
-def test_map_of_unfinished_or_missing_run(make_client, tokens, session, completed_run):
+def test_map_of_unfinished_or_missing_run(make_client, tokens, store, completed_run):
     client = make_client()
     assert client.get("/maps/analyses/999999", headers=auth(tokens["analyst"])).status_code == 404
-    session.execute(text("UPDATE hotspot_runs SET status = 'failed' WHERE id = :id"), {"id": completed_run["id"]})
-    session.commit()
+    store.session.execute(text("UPDATE hotspot_runs SET status = 'failed' WHERE id = :id"), {"id": completed_run["id"]})
+    store.session.commit()
     assert client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"])).status_code == 409
 
 
-def test_community_names_are_escaped_in_the_map(make_client, tokens, session, completed_run):
-    session.execute(text("UPDATE communities SET name = '</script><b>x' WHERE name = 'Saint George Basseterre'"))
-    session.commit()
+def test_community_names_are_escaped_in_the_map(make_client, tokens, store, completed_run):
+    store.session.execute(text("UPDATE communities SET name = '</script><b>x' WHERE name = 'Saint George Basseterre'"))
+    store.session.commit()
     client = make_client()
     html = client.get(f"/maps/analyses/{completed_run['id']}", headers=auth(tokens["analyst"])).text
     assert "</script><b>" not in html and "<\\/script><b>x" in html
@@ -233,12 +233,12 @@ def test_cookie_authenticated_writes_need_same_origin(make_client, tokens, compl
     assert client.post("/api/v1/analyses", json=body, headers=auth(tokens["analyst"])).status_code == 202
 
 
-def test_revoking_the_token_ends_the_browser_session(make_client, tokens, session):
+def test_revoking_the_token_ends_the_browser_session(make_client, tokens, store):
     client = make_client()
     sign_in(client, tokens["viewer"])
     assert client.get("/").status_code == 200
-    session.execute(text("UPDATE api_tokens SET revoked_at = now()"))
-    session.commit()
+    store.session.execute(text("UPDATE api_tokens SET revoked_at = now()"))
+    store.session.commit()
     assert client.get("/").status_code == 303
 
 
@@ -277,9 +277,9 @@ def test_home_lists_communities_and_runs_with_links(make_client, tokens, complet
     assert "Saint George Basseterre" in html and outside_urls(html) == set()
 
 
-def test_community_page_shows_trend_and_ranking_place(make_client, tokens, session, completed_run):
+def test_community_page_shows_trend_and_ranking_place(make_client, tokens, store, completed_run):
     client = make_client()
-    community_id = session.execute(
+    community_id = store.session.execute(
         text("SELECT id FROM communities WHERE name = 'Saint George Basseterre'")).scalar_one()
     response = client.get(f"/communities/{community_id}", headers=auth(tokens["analyst"]))
     assert response.status_code == 200

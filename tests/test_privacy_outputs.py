@@ -19,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app.services import tiles as tile_service
-from app.store.session_roles import restrict, unrestrict
 from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _partner, _random_background, _run
 from tests.test_maps import geojson_variables, make_client, parse  # noqa: F401  (make_client: a fixture)
@@ -33,33 +32,33 @@ KNA_BOUNDS = (-62.87, 17.09, -62.53, 17.42)
 
 
 @pytest.fixture
-def world(client, tokens, session, tmp_path) -> dict:
+def world(client, tokens, store, tmp_path) -> dict:
     _activate_parishes(client, tokens["gis"])
     rng = np.random.default_rng(11)
-    _random_background(session, tmp_path, seed=12, n=500)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.002, 120),
+    _random_background(store, tmp_path, seed=12, n=500)
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.002, 120),
                    BASSETERRE[1] + rng.normal(0, 0.002, 120), "dv", category=SENSITIVE)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.004, 150),
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.004, 150),
                    BASSETERRE[1] + rng.normal(0, 0.004, 150), "thefts")
-    _import_points(session, tmp_path, [CHARLESTOWN[0]] * 3, [CHARLESTOWN[1]] * 3, "few")
+    _import_points(store, tmp_path, [CHARLESTOWN[0]] * 3, [CHARLESTOWN[1]] * 3, "few")
     police = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
     shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, audience="shared")
     assert police["status"] == shared["status"] == "completed"
-    ids = dict(session.execute(text(
+    ids = dict(store.session.execute(text(
         "SELECT c.name, c.id FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active"
     )).all())
-    without_sensitive = dict(session.execute(text(
+    without_sensitive = dict(store.session.execute(text(
         "SELECT community_id, count(*) FROM incidents WHERE category IS DISTINCT FROM :c GROUP BY 1"),
         {"c": SENSITIVE}).all())
-    everything = dict(session.execute(text("SELECT community_id, count(*) FROM incidents GROUP BY 1")).all())
+    everything = dict(store.session.execute(text("SELECT community_id, count(*) FROM incidents GROUP BY 1")).all())
     # what viewers may see of a community: its (category, local month) groups of k or more, summed
-    published = dict(session.execute(text(
+    published = dict(store.session.execute(text(
         "SELECT community_id, sum(n) FROM (SELECT community_id, category, count(*) AS n FROM incidents "
         "WHERE category IS DISTINCT FROM :c GROUP BY 1, 2, date_trunc('month', occurred_at AT TIME ZONE "
         "'America/St_Kitts') HAVING count(*) >= :k) atoms GROUP BY 1"), {"c": SENSITIVE, "k": K}).all())
     return {"police": police["id"], "shared": shared["id"], "ids": ids,
             "without_sensitive": without_sensitive, "everything": everything, "published": published,
-            "partner": _partner(session, "cayon-partner", [CAYON])}
+            "partner": _partner(store, "cayon-partner", [CAYON])}
 
 
 def _safe_count(value) -> bool:
@@ -281,19 +280,19 @@ def test_police_pages_keep_exact_counts(map_client, tokens, world):
 
 # --- the database wall ---------------------------------------------------------------------------
 
-def test_restricted_role_reads_published_parents_but_never_incidents(session):
-    restrict(session)
+def test_restricted_role_reads_published_parents_but_never_incidents(store):
+    store.database.restrict()
     try:
         with pytest.raises(ProgrammingError, match="permission denied"):
-            with session.begin_nested():
-                session.execute(text("SELECT 1 FROM incidents LIMIT 1"))
-        session.execute(text("SELECT incidents FROM published_cell_parents LIMIT 1")).all()
+            with store.session.begin_nested():
+                store.session.execute(text("SELECT 1 FROM incidents LIMIT 1"))
+        store.session.execute(text("SELECT incidents FROM published_cell_parents LIMIT 1")).all()
         for column in ("incidents", "published_incidents"):
             with pytest.raises(ProgrammingError, match="permission denied"):
-                with session.begin_nested():
-                    session.execute(text(f"SELECT {column} FROM hotspot_cell_parents LIMIT 1"))
-        assert not session.execute(text(
+                with store.session.begin_nested():
+                    store.session.execute(text(f"SELECT {column} FROM hotspot_cell_parents LIMIT 1"))
+        assert not store.session.execute(text(
             "SELECT has_table_privilege('hotspots_restricted', 'hotspot_cell_parents', 'INSERT')")).scalar_one()
     finally:
-        session.rollback()
-        unrestrict(session)
+        store.session.rollback()
+        store.database.unrestrict()

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.main import create_app
+from app.store.backends import POSTGIS
 from tests.browser_support import live_service
 from tests.conftest import auth
 from tests.spatial.bad_boundaries import KNA
@@ -48,7 +49,7 @@ def service(committed_database, tmp_path_factory) -> Iterator[dict]:
     from app.services.accounts import create_user_with_token
 
     with Session(engine) as session:
-        tokens = {role: create_user_with_token(session, f"limits-{role}", role) for role in ("viewer", "gis")}
+        tokens = {role: create_user_with_token(POSTGIS.bind(session), f"limits-{role}", role) for role in ("viewer", "gis")}
         session.commit()
     engine.dispose()
     with live_service(committed_database, tmp_path_factory.mktemp("static"), environ={"TMPDIR": str(temp)},

@@ -14,7 +14,7 @@ from tests.spatial.bad_boundaries import KNA
 BASSETERRE = (17.2955, -62.7261)
 
 
-def test_community_figures_are_sums_of_published_category_months(client, session, tokens, tmp_path):
+def test_community_figures_are_sums_of_published_category_months(client, store, tokens, tmp_path):
     with KNA.open("rb") as handle:
         client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
                     files={"file": ("kna.geojson", handle)}, data={"activate": "true"})
@@ -28,8 +28,8 @@ def test_community_figures_are_sums_of_published_category_months(client, session
             for _ in range(n):
                 writer.writerow([f"g{i}", BASSETERRE[0] + (i % 10) * 0.0002, BASSETERRE[1], "2024-03-10", category])
                 i += 1
-    import_incidents(session, path, filename=path.name, source="groups", options=ReadOptions())
-    community = session.execute(text("SELECT community_id FROM incidents WHERE source = 'groups' LIMIT 1")).scalar_one()
+    import_incidents(store, path, filename=path.name, source="groups", options=ReadOptions())
+    community = store.session.execute(text("SELECT community_id FROM incidents WHERE source = 'groups' LIMIT 1")).scalar_one()
 
     viewer = client.get(f"/api/v1/communities/{community}", headers=auth(tokens["viewer"])).json()["properties"]
     shown = {r["category"]: r["incidents"] for r in viewer["by_category"]}

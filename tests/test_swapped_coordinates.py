@@ -29,28 +29,28 @@ def _import(client, token, path):
                            data={"source": "swap-check"})
 
 
-def _stored(session) -> int:
-    return session.execute(text("SELECT count(*) FROM incidents WHERE source = 'swap-check'")).scalar_one()
+def _stored(store) -> int:
+    return store.session.execute(text("SELECT count(*) FROM incidents WHERE source = 'swap-check'")).scalar_one()
 
 
-def test_swapped_columns_are_refused_against_the_communities(client, tokens, session, tmp_path):
+def test_swapped_columns_are_refused_against_the_communities(client, tokens, store, tmp_path):
     _activate_parishes(client, tokens["gis"])
     response = _import(client, tokens["analyst"], _calls(tmp_path, swapped=True))
     assert response.status_code == 422, response.text
     message = response.json()["error"]["message"]
     assert "look swapped" in message and "40 of 40 rows fall outside every community" in message
-    assert _stored(session) == 0
+    assert _stored(store) == 0
 
 
-def test_swapped_columns_are_refused_against_the_service_area(app, client, tokens, session, tmp_path):
+def test_swapped_columns_are_refused_against_the_service_area(app, client, tokens, store, tmp_path):
     app.state.settings = app.state.settings.model_copy(update={"service_area": (-62.9, 17.0, -62.5, 17.5)})
     response = _import(client, tokens["analyst"], _calls(tmp_path, swapped=True))
     assert response.status_code == 422, response.text
     assert "outside the service area" in response.json()["error"]["message"]
-    assert _stored(session) == 0
+    assert _stored(store) == 0
 
 
-def test_a_few_stray_points_still_import_and_are_reported(client, tokens, session, tmp_path):
+def test_a_few_stray_points_still_import_and_are_reported(client, tokens, store, tmp_path):
     _activate_parishes(client, tokens["gis"])
     response = _import(client, tokens["analyst"], _calls(tmp_path, swapped=False, strays=5))
     assert response.status_code == 201, response.text

@@ -28,6 +28,7 @@ from app.services import tiles as tile_service
 from app.services.accounts import create_user_with_token
 from app.settings import Settings
 from app.store import tiles_async
+from app.store.backends import POSTGIS
 from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _random_background, _run
 from tests.test_tiles import decode, tiles_covering
@@ -43,16 +44,17 @@ def world(committed_database, tmp_path_factory) -> dict:
     engine = create_engine(committed_database)
     tmp_path = tmp_path_factory.mktemp("fast-tiles")
     with Session(engine) as session:
-        tokens = {role: create_user_with_token(session, f"fast-{role}", role)
+        store = POSTGIS.bind(session)
+        tokens = {role: create_user_with_token(store, f"fast-{role}", role)
                   for role in ("viewer", "analyst", "gis")}
-        tokens["partner"] = create_user_with_token(session, "fast-partner", "partner", communities=[CAYON])
+        tokens["partner"] = create_user_with_token(store, "fast-partner", "partner", communities=[CAYON])
         session.commit()
         setup = create_app(settings, start_worker=False, fast_tiles=False)
         with TestClient(setup) as client:
             _activate_parishes(client, tokens["gis"])
             rng = np.random.default_rng(21)
-            _random_background(session, tmp_path, seed=22, n=500)
-            _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.003, 200),
+            _random_background(store, tmp_path, seed=22, n=500)
+            _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.003, 200),
                            BASSETERRE[1] + rng.normal(0, 0.003, 200), "cluster")
             police = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1)
             shared = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, audience="shared")

@@ -18,7 +18,6 @@ import shapely
 from sqlalchemy import text
 
 from app.services import tiles as tile_service
-from app.store import hotspots as run_store
 from app.store import tiles as tile_store
 from spatial.grid import cell_boundaries, cover_communities, h3_parent_bits
 from tests.conftest import auth
@@ -52,10 +51,10 @@ def parishes(client, tokens):
 
 
 @pytest.fixture
-def real_run(client, tokens, session, tmp_path, parishes) -> int:
+def real_run(client, tokens, store, tmp_path, parishes) -> int:
     rng = np.random.default_rng(1)
-    _random_background(session, tmp_path, seed=2)
-    _import_points(session, tmp_path, BASSETERRE[0] + rng.normal(0, 0.0015, 200),
+    _random_background(store, tmp_path, seed=2)
+    _import_points(store, tmp_path, BASSETERRE[0] + rng.normal(0, 0.0015, 200),
                    BASSETERRE[1] + rng.normal(0, 0.0015, 200), "cluster")
     run = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=3)
     assert run["status"] == "completed", run
@@ -63,17 +62,17 @@ def real_run(client, tokens, session, tmp_path, parishes) -> int:
 
 
 @pytest.fixture
-def dense_run(session, parishes) -> dict:
+def dense_run(store, parishes) -> dict:
     """Every resolution-10 cell of the parishes, with made-up incidents and Gi_Bin classes."""
-    set_id = run_store.active_boundary_set_id(session)
-    shapes = run_store.community_shapes(session, set_id, None)
+    set_id = store.boundaries.active_boundary_set_id()
+    shapes = store.boundaries.community_shapes(set_id, None)
     grid = cover_communities(shapely.from_wkb([s["wkb"] for s in shapes]), [s["id"] for s in shapes], 10)
-    run_id = run_store.create_run(session, parameters={"synthetic": True}, seed=1, boundary_set_id=set_id,
+    run_id = store.runs.create_run(parameters={"synthetic": True}, seed=1, boundary_set_id=set_id,
                                   user_id=None)
     rng = np.random.default_rng(7)
     incidents = rng.poisson(0.7, len(grid))
     gi_bin = rng.integers(-3, 4, len(grid))
-    session.execute(
+    store.session.execute(
         text(
             "INSERT INTO hotspot_cells (run_id, cell, community_id, incidents, gi_z, gi_p_fdr, gi_bin, "
             "lisa_quadrant, lisa_label, geom) SELECT :run_id, u.cell, u.community, u.incidents, u.gi_bin * 1.1, "
@@ -85,9 +84,9 @@ def dense_run(session, parishes) -> dict:
          "incidents": incidents.tolist(), "gi_bin": gi_bin.tolist(),
          "wkb": list(shapely.to_wkb(np.asarray(cell_boundaries(grid.cells), dtype=object)))},
     )
-    run_store.claim_run(session, run_id)
-    run_store.complete_run(session, run_id, {"synthetic": True})
-    session.commit()
+    store.runs.claim_run(run_id)
+    store.runs.complete_run(run_id, {"synthetic": True})
+    store.session.commit()
     return {"id": run_id, "cells": len(grid), "incidents": int(incidents.sum())}
 
 
@@ -153,7 +152,7 @@ def test_bad_tile_addresses_are_400(client, tokens, real_run, address, fragment)
     assert fragment in response.json()["error"]["message"]
 
 
-def test_layer_and_run_errors(client, tokens, session, real_run):
+def test_layer_and_run_errors(client, tokens, store, real_run):
     analyst = auth(tokens["analyst"])
     unknown = client.get("/tiles/parcels/1/0/0.mvt", headers=analyst)
     assert unknown.status_code == 404 and "hotspots" in unknown.json()["error"]["message"]
@@ -161,15 +160,15 @@ def test_layer_and_run_errors(client, tokens, session, real_run):
     missing = client.get("/tiles/hotspots/1/0/0.mvt", headers=analyst)
     assert missing.status_code == 400 and "run" in missing.json()["error"]["message"]
     assert client.get("/tiles/hotspots/1/0/0.mvt", params={"run": 999999}, headers=analyst).status_code == 404
-    set_id = run_store.active_boundary_set_id(session)
-    queued = run_store.create_run(session, parameters={}, seed=1, boundary_set_id=set_id, user_id=None)
-    session.commit()
+    set_id = store.boundaries.active_boundary_set_id()
+    queued = store.runs.create_run(parameters={}, seed=1, boundary_set_id=set_id, user_id=None)
+    store.session.commit()
     response = client.get("/tiles/hotspots/1/0/0.mvt", params={"run": queued}, headers=analyst)
     assert response.status_code == 409 and "queued" in response.json()["error"]["message"]
     assert client.get("/tiles/hotspots/1/0/0.mvt", params={"run": real_run}).status_code == 401
 
 
-def test_incidents_layer_is_for_analysts(client, tokens, real_run, session):
+def test_incidents_layer_is_for_analysts(client, tokens, real_run, store):
     x, y = tile_of(*BASSETERRE, 12)
     url = f"/tiles/incidents/12/{x}/{y}.mvt"
     assert client.get(url, headers=auth(tokens["viewer"])).status_code == 403
@@ -179,7 +178,7 @@ def test_incidents_layer_is_for_analysts(client, tokens, real_run, session):
     assert response.headers["cache-control"] == "private, no-cache"
     features = decode(response.content)["incidents"]["features"]
     assert all(f["geometry"]["type"] == "Point" and f["properties"]["resolution"] == 9 for f in features)
-    in_tile = session.execute(text(
+    in_tile = store.session.execute(text(
         "SELECT count(*) FROM incidents WHERE geom && ST_Transform(ST_TileEnvelope(12, :x, :y), 4326)"),
         {"x": x, "y": y}).scalar_one()
     assert sum(f["properties"]["incidents"] for f in features) == in_tile > 200
@@ -245,8 +244,8 @@ def _all_features(client, token, run_id: int, z: int, bounds) -> tuple[dict, int
     return seen, largest
 
 
-def test_dense_run_tiles_stay_small_and_complete(client, tokens, session, dense_run):
-    bounds = tile_store.run_extent(session, dense_run["id"])
+def test_dense_run_tiles_stay_small_and_complete(client, tokens, store, dense_run):
+    bounds = store.tiles.run_extent(dense_run["id"])
     for z in (8, 10, 12, 14):
         seen, largest = _all_features(client, tokens["analyst"], dense_run["id"], z, bounds)
         assert largest < 500 * 1024, f"z{z}: a {largest}-byte tile"
@@ -258,7 +257,7 @@ def test_dense_run_tiles_stay_small_and_complete(client, tokens, session, dense_
             assert sum(p["cells"] for p in seen.values()) == dense_run["cells"], f"z{z}"
 
 
-def test_over_the_cap_a_tile_is_drawn_coarser_not_cut(client, tokens, session, dense_run, monkeypatch):
+def test_over_the_cap_a_tile_is_drawn_coarser_not_cut(client, tokens, store, dense_run, monkeypatch):
     """With a cap of 40 features, every cell of the run inside a tile is still drawn (by a parent).
 
     "Inside" means the cell's centre is well inside the tile: H3 children poke
@@ -266,12 +265,12 @@ def test_over_the_cap_a_tile_is_drawn_coarser_not_cut(client, tokens, session, d
     tile its hexagon reaches, not in the one its child pokes into.
     """
     monkeypatch.setattr(tile_service, "FEATURE_CAP", 40)
-    bounds = tile_store.run_extent(session, dense_run["id"])
+    bounds = store.tiles.run_extent(dense_run["id"])
     coarser = 0
     for x, y in tiles_covering(bounds, 14):
         response = client.get(f"/tiles/hotspots/14/{x}/{y}.mvt", params={"run": dense_run["id"]},
                               headers=auth(tokens["analyst"]))
-        inside = np.array(session.execute(text(
+        inside = np.array(store.session.execute(text(
             "SELECT cell FROM hotspot_cells WHERE run_id = :id AND ST_Intersects(ST_Centroid(geom), "
             "ST_Transform(ST_TileEnvelope(14, :x, :y, margin => -0.05), 4326))"
         ), {"id": dense_run["id"], "x": x, "y": y}).scalars().all(), dtype=np.int64)
@@ -317,7 +316,7 @@ def test_gdal_reads_a_tile(client, tokens, real_run, tmp_path):
     assert "gi_bin" in out and "lisa_label" in out
 
 
-def test_incidents_in_no_community_have_their_own_tiles(client, tokens, session, tmp_path):
+def test_incidents_in_no_community_have_their_own_tiles(client, tokens, store, tmp_path):
     """Analysts can see where the incidents that no community counts lie (?outside=true)."""
     import math
 
@@ -326,8 +325,8 @@ def test_incidents_in_no_community_have_their_own_tiles(client, tokens, session,
     from tests.test_analyses_api import _activate_parishes, _import_points
 
     _activate_parishes(client, tokens["gis"])
-    _import_points(session, tmp_path, [17.2955] * 3, [-62.7261] * 3, "inside")  # Basseterre
-    _import_points(session, tmp_path, [17.25] * 2, [-62.95] * 2, "at-sea")  # west of St Kitts, in no parish
+    _import_points(store, tmp_path, [17.2955] * 3, [-62.7261] * 3, "inside")  # Basseterre
+    _import_points(store, tmp_path, [17.25] * 2, [-62.95] * 2, "at-sea")  # west of St Kitts, in no parish
     tile = "/tiles/incidents/14/{}/{}.mvt"
     headers = {"Authorization": f"Bearer {tokens['analyst']}"}
     for lat, lon, expected_all, expected_outside in ((17.2955, -62.7261, 3, 0), (17.25, -62.95, 2, 2)):

@@ -22,10 +22,9 @@ from app.audit import client_ip, record
 from app.db import RequestSessions
 from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired, TooManyRequests
 from app.privacy import Audience, audience_for
-from app.security import hash_token, role_allows, sees_raw_data
+from app.security import PUBLIC, Principal, hash_token, role_allows, sees_raw_data
 from app.settings import Settings
-from app.store.session_roles import restrict, unrestrict
-from app.store.users import PUBLIC, Principal, principal_for_token, principal_for_token_id
+from app.store.backends import Backend, Store
 
 
 async def get_settings(request: Request) -> Settings:
@@ -47,18 +46,30 @@ def get_session(request: Request) -> Iterator[Session]:
         finally:
             if session.info.pop("restricted", False):
                 session.rollback()
-                unrestrict(session)
+                _backend(request).bind(session).database.unrestrict()
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(request: Request, session: SessionDep) -> Store:
+    """The store of the service's backend (chosen at start-up), working through the request's session."""
+    return _backend(request).bind(session)
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
 
 _bearer = HTTPBearer(auto_error=False, description="API token, e.g. `Authorization: Bearer hs_...`")
 
 
 def get_principal(
     request: Request,
-    session: SessionDep,
+    store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Who is asking: the bearer token if one is sent, else the browser session cookie.
@@ -77,52 +88,52 @@ def get_principal(
             raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
         principal = known.get(hashed)
         if principal is not None:
-            return _restricted(session, principal)
-        principal = principal_for_token(session, hashed)
+            return _restricted(store, principal)
+        principal = store.accounts.principal_for_token(hashed)
         if principal is None:
-            session.rollback()
+            store.session.rollback()
             wait = failures.failed(address, hashed)
-            record(session, action="auth.failed", outcome="refused", request=request,
+            record(store, action="auth.failed", outcome="refused", request=request,
                    target=request.url.path, details={"reason": "unknown or revoked token"})
             if wait is not None:
                 raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
             raise NotAuthenticated("The API token is not valid, or has been revoked.")
-        session.commit()  # keep last_used_at
+        store.session.commit()  # keep last_used_at
         known.put(hashed, principal, generation)
-        return _restricted(session, principal)
+        return _restricted(store, principal)
     cookie = request.cookies.get(web_sessions.COOKIE_NAME)
     token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
     principal = None
     if token_id is not None:
-        principal = known.get(f"token:{token_id}") or principal_for_token_id(session, token_id)
+        principal = known.get(f"token:{token_id}") or store.accounts.principal_for_token_id(token_id)
         if principal is not None:
             known.put(f"token:{token_id}", principal, generation)
     if principal is None and cookie is None and request.app.state.settings.public_access:
-        return _restricted(session, PUBLIC)
+        return _restricted(store, PUBLIC)
     if principal is None:
         raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>' "
                                "(browsers: sign in at /sign-in).")
     if request.method not in web_sessions.SAFE_METHODS and not web_sessions.same_origin(request):
         # The cookie rides along on cross-site requests; a write must come from our own pages (CSRF).
         raise Forbidden("This request did not come from this site's own pages; sign in again and retry.")
-    return _restricted(session, principal)
+    return _restricted(store, principal)
 
 
-def _restricted(session: Session, principal: Principal) -> Principal:
+def _restricted(store: Store, principal: Principal) -> Principal:
     """Below analyst, the rest of the request runs as the restricted database role."""
     if not sees_raw_data(principal.role):
-        restrict(session)
+        store.database.restrict()
     return principal
 
 
 def get_page_principal(
     request: Request,
-    session: SessionDep,
+    store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """As ``get_principal``, but a browser page without a session is sent to the sign-in page."""
     try:
-        return get_principal(request, session, credentials)
+        return get_principal(request, store, credentials)
     except NotAuthenticated as exc:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(f"/sign-in?{urlencode({'next': target})}") from exc

@@ -52,7 +52,7 @@ from app.security import hash_token, role_allows
 from app.services import tiles as tile_service
 from app.services.tiles import FinishedRun, HotspotQuery, Tile, TileAddress
 from app.store import tiles_async
-from app.store.users import PUBLIC, Principal
+from app.security import PUBLIC, Principal
 
 PREFIX = "/tiles/hotspots/"
 _PATH = re.compile(r"^/tiles/hotspots/([^/]+)/([^/]+)/([^/]+)\.mvt$")  # as FastAPI's route matches it

@@ -15,16 +15,13 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict
 from app.privacy import CLASSED
 from app.services import releases, sensitive_categories
 from app.settings import Settings
-from app.store import disclosure as disclosure_store
 from app.store import hotspots as run_store
-from app.store import tiles as tile_store
-from app.store import run_counts
+from app.store.backends import Store
 from app.store.run_counts import RunFilters
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities, with_incident_cells
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
@@ -70,17 +67,17 @@ class AnalysisRequest(BaseModel):
         return self
 
 
-def submit(session: Session, request: AnalysisRequest, *, settings: Settings, user_id: int | None) -> int:
+def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_id: int | None) -> int:
     """Check the request against the active boundary set and the privacy rules, and queue a run.
 
     A shared run must also be on the publication calendar and pass the release log
     (app/services/releases.py): refused with 422 or 409 and what to change.
     """
-    _check_audience(session, request, settings)
-    set_id = run_store.active_boundary_set_id(session)
+    _check_audience(store, request, settings)
+    set_id = store.boundaries.active_boundary_set_id()
     if set_id is None:
         raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.")
-    shapes = run_store.community_shapes(session, set_id, request.communities or None)
+    shapes = store.boundaries.community_shapes(set_id, request.communities or None)
     missing = sorted(set(request.communities) - {s["name"] for s in shapes})
     if missing:
         raise BadRequest(f"No community of the active set is called {', '.join(map(repr, missing))}.")
@@ -100,16 +97,16 @@ def submit(session: Session, request: AnalysisRequest, *, settings: Settings, us
                                               request.end and _local(request.end, settings), zone=settings.zone,
                                               hold_back_days=settings.privacy_hold_back_days)
         parameters["start"], parameters["end"] = start and start.isoformat(), end.isoformat()
-        cells, counts = _cell_counts(session, parameters, shapes)
+        cells, counts = _cell_counts(store, parameters, shapes)
         conflict = releases.release_conflict(
-            session, parameters, cells, counts, min_count=disclosure_store.rules(session)["min_count"], run_id=None,
-            count_run=lambda earlier: _cell_counts(session, earlier, run_store.community_shapes(
-                session, set_id, earlier.get("communities") or None)))
+            store, parameters, cells, counts, min_count=store.disclosure.rules()["min_count"], run_id=None,
+            count_run=lambda earlier: _cell_counts(store, earlier, store.boundaries.community_shapes(
+                set_id, earlier.get("communities") or None)))
         if conflict:
             raise Conflict(conflict)
-    run_id = run_store.create_run(session, parameters=parameters, seed=seed, boundary_set_id=set_id,
+    run_id = store.runs.create_run(parameters=parameters, seed=seed, boundary_set_id=set_id,
                                   user_id=user_id, audience=request.audience)
-    session.commit()
+    store.session.commit()
     return run_id
 
 
@@ -117,11 +114,11 @@ def _local(stamp: datetime, settings: Settings) -> datetime:
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=settings.zone)
 
 
-def _counts(session: Session, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+def _counts(store: Store, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
     """Incidents per (cell, community) as a run with these parameters counts them: each incident in
     its own community (point-in-polygon at import or activation), under the run's filters."""
     filters = RunFilters.of_run(parameters, [s["id"] for s in shapes])
-    return run_counts.counts_per_cell_and_community(session, filters, parameters["resolution"])
+    return store.counts.counts_per_cell_and_community(filters, parameters["resolution"])
 
 
 def _per_cell(cells: np.ndarray, communities: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,69 +127,69 @@ def _per_cell(cells: np.ndarray, communities: np.ndarray, counts: np.ndarray) ->
     return unique, np.add.reduceat(counts, first) if len(counts) else counts
 
 
-def _cell_counts(session: Session, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
-    return _per_cell(*_counts(session, parameters, shapes))
+def _cell_counts(store: Store, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+    return _per_cell(*_counts(store, parameters, shapes))
 
 
-def _check_audience(session: Session, request: AnalysisRequest, settings: Settings) -> None:
+def _check_audience(store: Store, request: AnalysisRequest, settings: Settings) -> None:
     if request.audience != "shared":
         return
     if request.resolution > settings.privacy_max_resolution:
         raise BadRequest(f"A shared run must be at H3 resolution {settings.privacy_max_resolution} or coarser "
                          f"(asked for {request.resolution}): finer cells can point to single addresses.")
-    terms = sensitive_categories.terms(session)
+    terms = sensitive_categories.terms(store)
     sensitive = sorted(c for c in request.categories if classify(c, terms).sensitive)
     if sensitive:
         raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
 
 
-def execute(session: Session, run_id: int, worker: str | None = None) -> None:
+def execute(store: Store, run_id: int, worker: str | None = None) -> None:
     """Run a queued analysis to completion (or failure), committing progress as it goes."""
-    if not run_store.claim_run(session, run_id, worker):
-        session.rollback()
+    if not store.runs.claim_run(run_id, worker):
+        store.session.rollback()
         return
-    session.commit()
+    store.session.commit()
     try:
-        provenance = _execute(session, run_id)
+        provenance = _execute(store, run_id)
     except AnalysisRefused as exc:  # a planner-facing reason: too few cells, no incidents
-        _record_failure(session, run_id, str(exc))
+        _record_failure(store, run_id, str(exc))
         return
     except Exception:
         log.exception("hotspot run %s failed", run_id)
-        _record_failure(session, run_id, "The analysis failed on our side; it has been logged.")
+        _record_failure(store, run_id, "The analysis failed on our side; it has been logged.")
         return
-    run_store.complete_run(session, run_id, provenance)
-    session.commit()
+    store.runs.complete_run(run_id, provenance)
+    store.session.commit()
 
 
-def _record_failure(session: Session, run_id: int, message: str, attempts: int = 3) -> None:
+def _record_failure(store: Store, run_id: int, message: str, attempts: int = 3) -> None:
     """Mark the run failed, retrying while the database is busy (the embedded store has one writer);
     if it still cannot, start-up will fail the run as interrupted."""
     for attempt in range(attempts):
         try:
-            session.rollback()
-            run_store.fail_run(session, run_id, message)
-            session.commit()
+            store.session.rollback()
+            store.runs.fail_run(run_id, message)
+            store.session.commit()
             return
         except OperationalError:
             log.warning("could not mark run %s failed (attempt %s)", run_id, attempt + 1)
             time.sleep(2**attempt)
-    session.rollback()
+    store.session.rollback()
     log.error("run %s is left running; it will be marked interrupted at the next start-up", run_id)
 
 
-def _execute(session: Session, run_id: int) -> dict[str, Any]:
-    run = run_store.get_run(session, run_id)
+def _execute(store: Store, run_id: int) -> dict[str, Any]:
+    run = store.runs.get_run(run_id)
     params = run["parameters"]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
     def progress(stage: str, fraction: float) -> None:
-        run_store.set_progress(session, run_id, stage, fraction)
-        session.commit()
+        store.runs.set_progress(run_id, stage, fraction)
+        store.session.commit()
 
     progress("grid", 0.05)
-    shapes = run_store.community_shapes(session, run["boundary_set_id"], params["communities"] or None)
+    shapes = store.boundaries.community_shapes(run["boundary_set_id"], params["communities"] or None)
     polygons = shapely.from_wkb([s["wkb"] for s in shapes])
     grid = cover_communities(polygons, [s["id"] for s in shapes], params["resolution"])
     timings["grid"] = time.perf_counter() - clock
@@ -201,14 +198,14 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
     clock = time.perf_counter()
     # Counted by each incident's own community (point-in-polygon at import or activation), so a
     # community's total is the same here as on its page; the grid then takes in every cell holding them.
-    counted_cells, counted_community, counted = _counts(session, params, shapes)
+    counted_cells, counted_community, counted = _counts(store, params, shapes)
     grid = with_incident_cells(grid, counted_cells, counted_community, counted)
     if run["audience"] == "shared":  # again now: incidents may have been imported since it was queued
         conflict = releases.release_conflict(
-            session, params, *_per_cell(counted_cells, counted_community, counted),
-            min_count=disclosure_store.rules(session)["min_count"], run_id=run_id,
-            count_run=lambda earlier: _cell_counts(session, earlier, run_store.community_shapes(
-                session, run["boundary_set_id"], earlier.get("communities") or None)))
+            store, params, *_per_cell(counted_cells, counted_community, counted),
+            min_count=store.disclosure.rules()["min_count"], run_id=run_id,
+            count_run=lambda earlier: _cell_counts(store, earlier, store.boundaries.community_shapes(
+                run["boundary_set_id"], earlier.get("communities") or None)))
         if conflict:
             raise AnalysisRefused(conflict)
     counts = counts_on_grid(grid.cells, counted_cells, counted)
@@ -226,9 +223,9 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
 
     progress("storing", 0.85)
     clock = time.perf_counter()
-    run_store.store_cells(session, run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)))
+    store.runs.store_cells(run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)))
     # The coarser parents low-zoom tiles draw, now, so no tile request has to write them later.
-    tile_store.fill_cell_parents(session, run_id, params["resolution"])
+    store.tiles.fill_cell_parents(run_id, params["resolution"])
     timings["store"] = time.perf_counter() - clock
     names = {s["id"]: s["name"] for s in shapes}
     return {
@@ -239,7 +236,7 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         "communities": [{"id": s["id"], "name": s["name"]} for s in shapes],
         "cells": len(grid),
         "incidents_used": int(counts.sum()),
-        "synthetic": _counts_synthetic(session, params["sources"]),
+        "synthetic": _counts_synthetic(store, params["sources"]),
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
         # Per community id: its incidents under the run's filters, the figure its ranking shows.
         "incidents_by_community": by_community,
@@ -265,10 +262,10 @@ def _evidence(result, names: dict[int, str]) -> dict[str, Any] | None:
     return evidence
 
 
-def _counts_synthetic(session: Session, sources: list[str]) -> bool:
+def _counts_synthetic(store: Store, sources: list[str]) -> bool:
     """Whether the run may have counted SYNTHETIC incidents (a demo or benchmark feed), so every
     page and map that shows it can say so."""
-    considered = sources or run_store.import_sources(session)
+    considered = sources or store.imports.import_sources()
     return any("synthetic" in source.lower() for source in considered)
 
 
@@ -299,20 +296,20 @@ def worker_gone(worker: str | None, heartbeat_at: datetime | None, *, host: str,
     return heartbeat_at < now - STALE_AFTER
 
 
-def recover_interrupted(session: Session, *, host: str, alive: Callable[[int], bool],
+def recover_interrupted(store: Store, *, host: str, alive: Callable[[int], bool],
                         queued_before: datetime | None = None) -> tuple[list[int], list[int]]:
     """Fail the runs whose worker has stopped; return them and the queued runs to take up (all of
     them, or those queued before ``queued_before``, which no live worker has taken)."""
     now = datetime.now(UTC)
-    gone = [r["id"] for r in run_store.running_runs(session)
+    gone = [r["id"] for r in store.runs.running_runs()
             if worker_gone(r["worker"], r["heartbeat_at"], host=host, now=now, alive=alive)]
-    failed = run_store.fail_interrupted_runs(session, gone)
-    session.commit()
-    queued = (run_store.queued_run_ids(session) if queued_before is None
-              else run_store.stale_queued_run_ids(session, queued_before))
+    failed = store.runs.fail_interrupted_runs(gone)
+    store.session.commit()
+    queued = (store.runs.queued_run_ids() if queued_before is None
+              else store.runs.stale_queued_run_ids(queued_before))
     return failed, queued
 
 
-def heartbeat(session: Session, run_id: int) -> None:
-    run_store.beat(session, run_id)
-    session.commit()
+def heartbeat(store: Store, run_id: int) -> None:
+    store.runs.beat(run_id)
+    store.session.commit()

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.store import communities as community_store
+from app.store.backends import Store
 from spatial.boundaries import UploadLimits, read_boundary_file
 
 
@@ -28,7 +27,7 @@ class BoundaryOptions:
 
 
 def upload_boundary_set(
-    session: Session, path: Path, *, original_name: str, options: BoundaryOptions,
+    store: Store, path: Path, *, original_name: str, options: BoundaryOptions,
     service_area: tuple[float, float, float, float] | None, max_bytes: int, user_id: int | None = None,
 ) -> dict[str, Any]:
     """Read, check and store a boundary file as a new set; activate it when asked.
@@ -48,20 +47,20 @@ def upload_boundary_set(
         "fields": result.fields.to_dict(),
         "source_crs_name": result.source_crs_name,
     }
-    set_id = community_store.create_boundary_set(
-        session, name=options.name or Path(original_name).stem, filename=original_name,
+    set_id = store.boundaries.create_boundary_set(
+        name=options.name or Path(original_name).stem, filename=original_name,
         source_crs=result.source_crs, attribution=options.attribution, user_id=user_id,
         report=report, communities=result.communities,
     )
-    moved = community_store.activate_boundary_set(session, set_id) if options.activate else None
-    session.commit()
+    moved = store.boundaries.activate_boundary_set(set_id) if options.activate else None
+    store.session.commit()
     return {"id": set_id, "communities": len(result.communities), "active": options.activate,
             "incidents_reassigned": moved, "report": report}
 
 
-def activate(session: Session, set_id: int) -> dict[str, Any]:
-    if not community_store.boundary_set_exists(session, set_id):
+def activate(store: Store, set_id: int) -> dict[str, Any]:
+    if not store.boundaries.boundary_set_exists(set_id):
         raise NotFound(f"There is no boundary set {set_id}.")
-    moved = community_store.activate_boundary_set(session, set_id)
-    session.commit()
+    moved = store.boundaries.activate_boundary_set(set_id)
+    store.session.commit()
     return {"id": set_id, "active": True, "incidents_reassigned": moved}

@@ -12,13 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from app.services import sensitive_categories
 from app.settings import Settings
-from app.store import communities as community_store
-from app.store import imports as import_store
-from app.store import incidents as incident_store
+from app.store.backends import Store
 from spatial.assign import CommunityLocator
 from spatial.errors import InvalidUpload, SpatialInputError
 from spatial.incidents_io import (
@@ -90,7 +87,7 @@ def read_options(settings: Settings, *, zone: ZoneInfo, day_first: bool | None, 
 
 
 def import_incidents(
-    session: Session,
+    store: Store,
     path: Path,
     *,
     filename: str,
@@ -112,28 +109,28 @@ def import_incidents(
     report = _new_report(reading, filename, source, dry_run)
     if dry_run:
         try:
-            _read_all(session, chunks, report, reading, lambda: nullcontext(_CountingWriter(report)), progress,
+            _read_all(store, chunks, report, reading, lambda: nullcontext(_CountingWriter(report)), progress,
                       store_classes=False)
         finally:
-            session.rollback()
+            store.session.rollback()
         return report
     try:
-        report.import_id = import_store.start_import(session, filename=filename, source=source, user_id=user_id)
-        incident_store.lock_source(session, source)
-        _read_all(session, chunks, report, reading, lambda: incident_store.incident_writer(session), progress,
+        report.import_id = store.imports.start_import(filename=filename, source=source, user_id=user_id)
+        store.incidents.lock_source(source)
+        _read_all(store, chunks, report, reading, lambda: store.incidents.incident_writer(), progress,
                   store_classes=True)
-        import_store.finish_import(session, report.import_id, status="completed",
+        store.imports.finish_import(report.import_id, status="completed",
                                    counts=report.counts(), report=report.to_dict())
-        session.commit()
+        store.session.commit()
     except SpatialInputError:
-        session.rollback()
+        store.session.rollback()
         raise
     except Exception as exc:
-        session.rollback()
+        store.session.rollback()
         log.exception("import of %s failed", filename)
-        import_store.record_failed_import(session, filename=filename, source=source, user_id=user_id,
+        store.imports.record_failed_import(filename=filename, source=source, user_id=user_id,
                                           error=f"{type(exc).__name__}: import stopped and was rolled back")
-        session.commit()
+        store.session.commit()
         raise
     return report
 
@@ -159,15 +156,15 @@ class _CountingWriter:
         return len(batch)
 
 
-def _read_all(session: Session, chunks, report: ImportReport, reading: FileReading, open_writer,
+def _read_all(store: Store, chunks, report: ImportReport, reading: FileReading, open_writer,
               progress: Progress | None, *, store_classes: bool) -> None:
     """Validate, de-duplicate, place and write every chunk; then finish the report.
 
     Boundaries and stored ids are read before the writer opens: no other statement
     can run on the connection while a COPY is open.
     """
-    locator = CommunityLocator(*community_store.active_community_shapes(session))
-    stored = incident_store.stored_external_ids(session, report.source)
+    locator = CommunityLocator(*store.boundaries.active_community_shapes())
+    stored = store.incidents.stored_external_ids(report.source)
     seen: set[str] = set()
     reasons: Counter[str] = Counter()
     with open_writer() as writer:
@@ -177,7 +174,7 @@ def _read_all(session: Session, chunks, report: ImportReport, reading: FileReadi
                 progress(report.rows_read, chunk.progress)
     report.rejected_by_reason = dict(reasons.most_common())
     # New categories are classed (sensitive or not) once; a dry run classes them without storing.
-    found = sensitive_categories.classify_new(session, report.categories, store=store_classes)
+    found = sensitive_categories.classify_new(store, report.categories, save=store_classes)
     for key, value in sensitive_categories.import_report(found).items():
         setattr(report, key, value)
     report.warnings = reading.warnings() + _row_warnings(report, locator)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import h3
-from sqlalchemy.orm import Session
 from starlette.datastructures import URL
 
-from app.store.incidents import IncidentFilter, list_incidents
+from app.store.backends import Store
+from app.store.incidents import IncidentFilter
 
 
-def incident_page(session: Session, filters: IncidentFilter, *, after: int | None, limit: int, base_url: URL) -> dict[str, Any]:
-    rows = list_incidents(session, filters, after_id=after, limit=limit + 1)
+def incident_page(store: Store, filters: IncidentFilter, *, after: int | None, limit: int, base_url: URL) -> dict[str, Any]:
+    rows = store.incidents.list_incidents(filters, after_id=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     links = []

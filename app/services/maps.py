@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import folium
-from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
 from app.services.map_elements import (
@@ -39,8 +38,7 @@ from app.services.map_elements import (
 )
 from app.privacy import Audience
 from app.settings import Settings
-from app.store import hotspots as run_store
-from app.store import maps as map_store
+from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
@@ -55,9 +53,9 @@ def maps_dir(settings: Settings) -> Path:
     return settings.static_dir / "maps"
 
 
-def map_page(session: Session, settings: Settings, run_id: int, audience: Audience) -> Path:
+def map_page(store: Store, settings: Settings, run_id: int, audience: Audience) -> Path:
     """The saved map page of a completed run as ``audience`` may see it, built first if it is missing."""
-    run = run_store.get_run(session, run_id)
+    run = store.runs.get_run(run_id)
     if run is None or not audience.sees_run(run):
         raise NotFound(f"There is no analysis run {run_id}.")
     if run["status"] != "completed":
@@ -66,7 +64,7 @@ def map_page(session: Session, settings: Settings, run_id: int, audience: Audien
     prefix = f"run-{run_id}-{audience.cache_key()}-"
     path = maps_dir(settings) / f"{prefix}{_page_key(settings, run, audience)}.html"
     if not path.is_file():
-        _write_atomically(path, build_map_html(session, settings, run, audience))
+        _write_atomically(path, build_map_html(store, settings, run, audience))
         for stale in path.parent.glob(f"{prefix}*.html"):
             if stale != path:
                 stale.unlink(missing_ok=True)
@@ -77,7 +75,7 @@ def uses_tiles(settings: Settings, run: dict[str, Any]) -> bool:
     return int((run.get("provenance") or {}).get("cells") or 0) > settings.map_inline_max_cells
 
 
-def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
+def build_map_html(store: Store, settings: Settings, run: dict[str, Any],
                    audience: Audience | None = None) -> str:
     """The map page of a completed run as HTML text (``audience`` None: police, everything shown)."""
     provenance = run.get("provenance") or {}
@@ -87,7 +85,7 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
     scope = None
     if audience is not None and audience.communities is not None:
         scope = [c["id"] for c in communities]
-    outlines, bounds = map_store.communities_feature_collection(session, [c["id"] for c in communities])
+    outlines, bounds = store.maps.communities_feature_collection([c["id"] for c in communities])
     west, south, east, north = bounds or (-180.0, -85.0, 180.0, 85.0)
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
@@ -106,8 +104,8 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
         TileCellsLayer(url, "giStyle", GI_LAYER).add_to(fmap)
         TileCellsLayer(url, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
     else:
-        cells = GeoJsonData(map_store.cells_feature_collection(
-            session, run["id"], min_count=audience.min_count if restricted else None, scope=scope))
+        cells = GeoJsonData(store.maps.cells_feature_collection(
+            run["id"], min_count=audience.min_count if restricted else None, scope=scope))
         cells.add_to(fmap)
         InlineCellsLayer(cells, "giStyle", GI_LAYER).add_to(fmap)
         InlineCellsLayer(cells, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)

@@ -13,44 +13,42 @@ import dataclasses
 import html
 from typing import Any
 
-from sqlalchemy.orm import Session
 
 from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results
 from app.settings import Settings
-from app.store import communities as community_store
-from app.store import maps as map_store
+from app.store.backends import Store
 
 RECENT_RUNS = 20
 
 
-def home(session: Session, audience: Audience) -> dict[str, Any]:
-    runs = run_results.visible_runs(session, audience, limit=RECENT_RUNS, before_id=None)
+def home(store: Store, audience: Audience) -> dict[str, Any]:
+    runs = run_results.visible_runs(store, audience, limit=RECENT_RUNS, before_id=None)
     for run in runs:
         params = run.get("parameters") or {}
         run["communities_label"] = ", ".join(params.get("communities") or []) or "all communities"
         run["resolution"] = params.get("resolution")
     # Police see how many incidents no community counts (outside every boundary): none is lost silently.
-    outside = community_store.incidents_in_no_community(session) if audience.raw else None
-    return {"communities": community_service.active_communities(session, audience), "runs": runs,
+    outside = store.boundaries.incidents_in_no_community() if audience.raw else None
+    return {"communities": community_service.active_communities(store, audience), "runs": runs,
             "outside": outside, "min_count": None if audience.raw else audience.min_count,
             "synthetic": any(run.get("synthetic") for run in runs)}
 
 
-def community(session: Session, settings: Settings, community_id: int, audience: Audience) -> dict[str, Any]:
+def community(store: Store, settings: Settings, community_id: int, audience: Audience) -> dict[str, Any]:
     """One community's page: its figures, monthly trend and place in the latest run the audience may see."""
-    found = community_service.community_detail(session, community_id, audience, settings.timezone)
+    found = community_service.community_detail(store, community_id, audience, settings.timezone)
     months = fill_months(found.pop("by_month"), gap=0 if audience.raw else None)
     for key in ("geometry", "by_category"):
         found.pop(key, None)
-    latest = map_store.latest_completed_run_with_community(
-        session, community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution)
+    latest = store.maps.latest_completed_run_with_community(
+        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution)
     place = None
     if latest is not None and audience.sees_run(latest):
         # "of" counts every community of the run; below analyst the ranking is worked out from the
         # published cells only (a partner's scope only limits which entries it is shown).
-        everyone = run_results.neighbourhood_ranking(session, latest, None if audience.raw else
+        everyone = run_results.neighbourhood_ranking(store, latest, None if audience.raw else
                                                      dataclasses.replace(audience, communities=None))
         shown = everyone if audience.raw else audience.keep(everyone)
         entry = next((r for r in shown if r["community_id"] == community_id), None)

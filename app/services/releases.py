@@ -25,10 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from app.errors import Unprocessable
-from app.store import disclosure as disclosure_store
+from app.store.backends import Store
 from app.store.tiles import aggregate_to_parents
 
 PERIOD_MONTHS = {1: "calendar month", 3: "calendar quarter", 12: "calendar year"}
@@ -71,7 +70,7 @@ def _month_start(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def release_conflict(session: Session, parameters: dict[str, Any], cells: np.ndarray, counts: np.ndarray, *,
+def release_conflict(store: Store, parameters: dict[str, Any], cells: np.ndarray, counts: np.ndarray, *,
                      min_count: int, run_id: int | None, count_run) -> str | None:
     """Why this shared run may not be published next to an earlier one (None: it may).
 
@@ -80,12 +79,12 @@ def release_conflict(session: Session, parameters: dict[str, Any], cells: np.nda
     coarse cell minus its finer children shown gives the hidden children's sum), and so do runs
     once shared and since withdrawn (partners may have kept them).
     """
-    for earlier in disclosure_store.earlier_shared_runs(session, before_id=run_id):
+    for earlier in store.disclosure.earlier_shared_runs(before_id=run_id):
         theirs = earlier["parameters"]
         if not _overlap(parameters, theirs):
             continue
         if earlier["status"] == "completed":
-            their_cells, their_counts = disclosure_store.stored_cell_counts(session, earlier["id"])
+            their_cells, their_counts = store.disclosure.stored_cell_counts(earlier["id"])
         else:
             their_cells, their_counts = count_run(theirs)
         mine_res, their_res = parameters["resolution"], theirs["resolution"]

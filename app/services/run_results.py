@@ -10,11 +10,10 @@ import json
 from typing import Any
 
 import h3
-from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
 from app.privacy import Audience
-from app.store import hotspots as run_store
+from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 
 # What of a run's provenance below-analyst audiences are shown: no count, and no statistic
@@ -23,9 +22,9 @@ SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells
                      "warnings", "versions")
 
 
-def run_or_404(session: Session, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
+def run_or_404(store: Store, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
     """The run, or 404 if it does not exist or this audience may not see it."""
-    run = run_store.get_run(session, run_id)
+    run = store.runs.get_run(run_id)
     if run is None or (audience is not None and not audience.sees_run(run)):
         raise NotFound(f"There is no analysis run {run_id}.")
     if audience is not None and not audience.raw:
@@ -36,17 +35,17 @@ def run_or_404(session: Session, run_id: int, audience: Audience | None = None) 
     return run
 
 
-def completed_run(session: Session, run_id: int, audience: Audience) -> dict[str, Any]:
-    run = run_or_404(session, run_id, audience)
+def completed_run(store: Store, run_id: int, audience: Audience) -> dict[str, Any]:
+    run = run_or_404(store, run_id, audience)
     if run["status"] != "completed":
         raise Conflict(f"Run {run_id} is {run['status']}; its results are not available.",
                        details={"status": run["status"], "error": run["error"]})
     return run
 
 
-def visible_runs(session: Session, audience: Audience, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
+def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
     scope = sorted(audience.communities) if audience.communities is not None else None
-    runs = run_store.list_runs(session, limit=limit, before_id=before_id,
+    runs = store.runs.list_runs(limit=limit, before_id=before_id,
                                shared_up_to_resolution=None if audience.raw else audience.max_resolution,
                                covering_any_of=scope)
     if scope is not None:
@@ -89,11 +88,11 @@ def sparse_verdicts(run: dict[str, Any]) -> dict[str, str]:
     return dict(((run.get("provenance") or {}).get("evidence") or {}).get("communities") or {})
 
 
-def scope_ids(session: Session, run: dict[str, Any], audience: Audience) -> list[int] | None:
+def scope_ids(store: Store, run: dict[str, Any], audience: Audience) -> list[int] | None:
     """Community ids of the run a scoped partner may see (None: no limit)."""
     if audience.communities is None:
         return None
-    return [c["id"] for c in run_store.community_shapes(session, run["boundary_set_id"], sorted(audience.communities))]
+    return [c["id"] for c in store.boundaries.community_shapes(run["boundary_set_id"], sorted(audience.communities))]
 
 
 def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
@@ -112,7 +111,7 @@ def cell_feature(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
     return {"type": "Feature", "id": row["cell"], "geometry": geometry, "properties": row}
 
 
-def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audience | None = None,
+def neighbourhood_ranking(store: Store, run: dict[str, Any], audience: Audience | None = None,
                           top: int = 3) -> list[dict[str, Any]]:
     """Communities ranked for targeting.
 
@@ -122,7 +121,7 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     place in the order bounds a hidden count; a partner sees only its own communities.
     """
     published = audience is not None and not audience.raw
-    figures = run_store.neighbourhood_figures(session, run["id"], published=published)
+    figures = store.runs.neighbourhood_figures(run["id"], published=published)
     # For police a community's incidents are its own (point-in-polygon) under the run's filters, as on
     # its page (runs from before this was recorded fall back to the sum of their cells). Below analyst
     # only the published cells are summed: an exact total would bound the hidden ones.
@@ -132,7 +131,7 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
             row["incidents_in_cells"] = row["incidents"]
             row["incidents"] = by_community.get(str(row["community_id"]), 0)
     hottest: dict[int, list[dict[str, Any]]] = {}
-    for cell in run_store.top_cells(session, run["id"], top, published=published):
+    for cell in store.runs.top_cells(run["id"], top, published=published):
         shown = {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_bin": cell["gi_bin"]}
         if not published:
             shown["gi_z"] = cell["gi_z"]

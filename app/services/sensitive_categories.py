@@ -10,31 +10,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.orm import Session
 
 from app.errors import BadRequest
 from app.settings import Settings
-from app.store import disclosure as disclosure_store
+from app.store.backends import Store
 from spatial.sensitive import SHIPPED_TERMS, Classification, classify, normalise_term
 
 MAX_TERM_LENGTH = 120
 
 
-def terms(session: Session) -> list[str]:
+def terms(store: Store) -> list[str]:
     """Every term in force: shipped, and the admins' (the settings' are added at start-up)."""
-    return sorted({*SHIPPED_TERMS, *(t["term"] for t in disclosure_store.admin_terms(session))})
+    return sorted({*SHIPPED_TERMS, *(t["term"] for t in store.disclosure.admin_terms())})
 
 
-def classify_new(session: Session, names: Iterable[str | None], store: bool = True) -> list[Classification]:
+def classify_new(store: Store, names: Iterable[str | None], save: bool = True) -> list[Classification]:
     """Class the categories not classed yet (an import's), store them (unless a dry run), and return them."""
-    known = disclosure_store.classified_names(session)
+    known = store.disclosure.classified_names()
     fresh = sorted({n or "" for n in names} - known)
     if not fresh:
         return []
-    in_force = terms(session)
+    in_force = terms(store)
     found = [classify(name, in_force) for name in fresh]
-    if store:
-        disclosure_store.save_classes(session, found)
+    if save:
+        store.disclosure.save_classes(found)
     return found
 
 
@@ -47,19 +46,19 @@ def import_report(found: list[Classification]) -> dict[str, Any]:
     }
 
 
-def reclassify(session: Session) -> dict[str, Any]:
+def reclassify(store: Store) -> dict[str, Any]:
     """Class every stored category again under the terms in force.
 
     When a category becomes sensitive, every shared run may have counted it: they are made
     police-only (partners no longer see them) and listed, so the analyst can run them again.
     """
-    before = {c["name"]: c["sensitive"] for c in disclosure_store.categories(session)}
-    in_force = terms(session)
-    names = set(before) | set(disclosure_store.incident_category_names(session)) | {""}
+    before = {c["name"]: c["sensitive"] for c in store.disclosure.categories()}
+    in_force = terms(store)
+    names = set(before) | set(store.disclosure.incident_category_names()) | {""}
     found = [classify(name, in_force) for name in sorted(names)]
-    disclosure_store.save_classes(session, found)
+    store.disclosure.save_classes(found)
     now_sensitive = sorted(c.category for c in found if c.sensitive and not before.get(c.category, False))
-    withdrawn = disclosure_store.withdraw_shared_runs(session) if now_sensitive else []
+    withdrawn = store.disclosure.withdraw_shared_runs() if now_sensitive else []
     return {"now_sensitive": now_sensitive,
             "no_longer_sensitive": sorted(c.category for c in found if not c.sensitive and before.get(c.category)),
             "near_misses": [{"category": c.category, "close_to": c.near_miss} for c in found if c.near_miss],
@@ -75,41 +74,41 @@ def clean_term(term: str) -> str:
     return cleaned
 
 
-def add_term(session: Session, term: str, user_id: int | None) -> dict[str, Any]:
+def add_term(store: Store, term: str, user_id: int | None) -> dict[str, Any]:
     """Add an admin term and class every category again; what changed."""
     cleaned = clean_term(term)
-    added = disclosure_store.add_term(session, cleaned, user_id)
-    return {"term": cleaned, "added": added, **reclassify(session)}
+    added = store.disclosure.add_term(cleaned, user_id)
+    return {"term": cleaned, "added": added, **reclassify(store)}
 
 
-def remove_term(session: Session, term: str) -> dict[str, Any]:
+def remove_term(store: Store, term: str) -> dict[str, Any]:
     """Remove an admin term (shipped terms stay) and class every category again."""
     cleaned = clean_term(term)
     if cleaned in SHIPPED_TERMS:
         raise BadRequest(f"'{cleaned}' is one of the shipped terms, which cannot be removed.")
-    removed = disclosure_store.remove_term(session, cleaned)
-    return {"term": cleaned, "removed": removed, **reclassify(session)}
+    removed = store.disclosure.remove_term(cleaned)
+    return {"term": cleaned, "removed": removed, **reclassify(store)}
 
 
-def _fresh_terms(session: Session, settings: Settings) -> list[str]:
-    known = {t["term"] for t in disclosure_store.admin_terms(session)} | set(SHIPPED_TERMS)
+def _fresh_terms(store: Store, settings: Settings) -> list[str]:
+    known = {t["term"] for t in store.disclosure.admin_terms()} | set(SHIPPED_TERMS)
     return sorted({normalise_term(t) for t in settings.sensitive_categories} - known - {""})
 
 
-def settings_pending(session: Session, settings: Settings) -> bool:
+def settings_pending(store: Store, settings: Settings) -> bool:
     """Whether the database's rules or terms lag behind the settings (a read, no lock taken)."""
-    rules = disclosure_store.rules(session)
+    rules = store.disclosure.rules()
     return (rules != {"min_count": max(settings.privacy_min_count, 3),
                       "hold_back_days": settings.privacy_hold_back_days, "zone": settings.timezone}
-            or bool(_fresh_terms(session, settings)))
+            or bool(_fresh_terms(store, settings)))
 
 
-def sync_settings(session: Session, settings: Settings) -> None:
+def sync_settings(store: Store, settings: Settings) -> None:
     """At start-up: the database applies the settings' k and hold-back, and their terms are in force."""
-    disclosure_store.set_rules(session, min_count=max(settings.privacy_min_count, 3),
+    store.disclosure.set_rules(min_count=max(settings.privacy_min_count, 3),
                                hold_back_days=settings.privacy_hold_back_days, zone=settings.timezone)
-    fresh = _fresh_terms(session, settings)
+    fresh = _fresh_terms(store, settings)
     for term in fresh:
-        disclosure_store.add_term(session, term, None)
+        store.disclosure.add_term(term, None)
     if fresh:
-        reclassify(session)
+        reclassify(store)

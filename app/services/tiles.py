@@ -47,12 +47,10 @@ from collections.abc import Generator
 from typing import Any, Literal
 
 import h3
-from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict, NotFound, ServiceError
 from app.privacy import Audience
-from app.store import hotspots as run_store
-from app.store import tiles as tile_store
+from app.store.backends import Store
 
 MAX_ZOOM = 22
 MIN_EDGE_PX = 4
@@ -195,7 +193,7 @@ class TileCache:
             self._runs[run.id] = (run, time.monotonic())
 
 
-def finished_run(session: Session, cache: TileCache, run_id: int | None, audience: Audience) -> FinishedRun:
+def finished_run(store: Store, cache: TileCache, run_id: int | None, audience: Audience) -> FinishedRun:
     """A completed run's facts (cached), or a 400/404/409 saying why its tiles cannot be drawn.
 
     A run this audience may not see answers 404, whatever its state, as if it did not exist.
@@ -204,25 +202,25 @@ def finished_run(session: Session, cache: TileCache, run_id: int | None, audienc
         raise BadRequest("The hotspots layer needs a run: add ?run=<analysis run id>.")
     known = cache.run(run_id)
     if known is None:
-        known = _load_finished_run(session, cache, run_id, audience)
+        known = _load_finished_run(store, cache, run_id, audience)
     if not audience.sees_run(known.facts()):
         raise NotFound(f"There is no analysis run {run_id}.")
     return known
 
 
-def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience: Audience) -> FinishedRun:
-    run = run_store.get_run(session, run_id)
+def _load_finished_run(store: Store, cache: TileCache, run_id: int, audience: Audience) -> FinishedRun:
+    run = store.runs.get_run(run_id)
     if run is None or not audience.sees_run(run):
         raise NotFound(f"There is no analysis run {run_id}.")
     if run["status"] != "completed":
         raise Conflict(f"Run {run_id} is {run['status']}; it has no cells to draw yet.",
                        details={"status": run["status"], "error": run["error"]})
-    resolution = tile_store.run_cell_resolution(session, run_id)
-    bounds = tile_store.run_extent(session, run_id)
+    resolution = store.tiles.run_cell_resolution(run_id)
+    bounds = store.tiles.run_extent(run_id)
     if resolution is None or bounds is None:
         raise Conflict(f"Run {run_id} finished without cells; there is nothing to draw.")
     if resolution > 0:
-        tile_store.ensure_cell_parents(session, run_id, resolution)
+        store.tiles.ensure_cell_parents(run_id, resolution)
     found = FinishedRun(run_id, resolution, bounds, run["boundary_set_id"], run.get("audience") or "police",
                         dict(run.get("parameters") or {}),
                         bool((run.get("provenance") or {}).get("synthetic")))
@@ -234,7 +232,7 @@ def hotspot_cache_key(run: FinishedRun, at: TileAddress, audience: Audience) -> 
     return ("hotspots", run.id, audience.cache_key(), at.z, at.x, at.y)
 
 
-def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileAddress, audience: Audience) -> Tile:
+def hotspot_tile(store: Store, cache: TileCache, run: FinishedRun, at: TileAddress, audience: Audience) -> Tile:
     """A finished run's tile as ``audience`` may see it, from memory when it has been drawn before."""
     key = hotspot_cache_key(run, at, audience)
     cached = cache.get(key)
@@ -244,7 +242,7 @@ def hotspot_tile(session: Session, cache: TileCache, run: FinishedRun, at: TileA
     try:
         query = next(steps)
         while True:
-            query = steps.send(_run_query(session, run, at, query))
+            query = steps.send(_run_query(store, run, at, query))
     except StopIteration as done:
         content = done.value
     # Finished runs never change: the ETag is a name, so a 304 needs no drawing.
@@ -265,13 +263,14 @@ class HotspotQuery:
     names: list[str] | None = None
 
 
-def _run_query(session: Session, run: FinishedRun, at: TileAddress, query: HotspotQuery) -> Any:
+def _run_query(store: Store, run: FinishedRun, at: TileAddress, query: HotspotQuery) -> Any:
     if query.kind == "scope":
-        return tile_store.community_ids_named(session, run.boundary_set_id, query.names or [])
-    draw = tile_store.hotspot_cells_tile if query.kind == "cells" else tile_store.hotspot_parents_tile
-    extra = {"scope": query.scope} if query.kind == "cells" else {}
-    return draw(session, run.id, query.resolution, at.z, at.x, at.y, FEATURE_CAP + 1, min_count=query.min_count,
-                **extra)
+        return store.boundaries.community_ids_named(run.boundary_set_id, query.names or [])
+    if query.kind == "cells":
+        return store.tiles.hotspot_cells_tile(run.id, query.resolution, at.z, at.x, at.y, FEATURE_CAP + 1,
+                                              min_count=query.min_count, scope=query.scope)
+    return store.tiles.hotspot_parents_tile(run.id, query.resolution, at.z, at.x, at.y, FEATURE_CAP + 1,
+                                            min_count=query.min_count)
 
 
 def hotspot_queries(run: FinishedRun, at: TileAddress, audience: Audience) -> Generator[HotspotQuery, Any, bytes]:
@@ -306,7 +305,7 @@ def hotspot_etag(run_id: int, at: TileAddress, audience: Audience) -> str:
     return f'"h{run_id}-{at.z}-{at.x}-{at.y}-{TILE_FORMAT}-{audience.cache_key()}"'
 
 
-def communities_tile(session: Session, at: TileAddress, audience: Audience) -> Tile:
+def communities_tile(store: Store, at: TileAddress, audience: Audience) -> Tile:
     """The active boundary set (a partner: its communities) with counts as ``audience`` may see them.
 
     Simplified harder (1, 4, 16 px) until the tile fits.
@@ -315,10 +314,10 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
     for factor in (1, 4, 16, 64):
         tolerance = degrees_per_px * factor
         if audience.raw:
-            count, content = tile_store.communities_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance)
+            count, content = store.tiles.communities_tile(at.z, at.x, at.y, FEATURE_CAP + 1, tolerance)
         else:
-            count, content = tile_store.communities_tile_aggregated(
-                session, at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
+            count, content = store.tiles.communities_tile_aggregated(
+                at.z, at.x, at.y, FEATURE_CAP + 1, tolerance,
                 names=None if audience.communities is None else sorted(audience.communities))
         if _fits(count, content):
             # Content-addressed, with the audience too: a 304 never confirms another audience's copy.
@@ -326,17 +325,17 @@ def communities_tile(session: Session, at: TileAddress, audience: Audience) -> T
     raise TileTooLarge(f"The communities in tile {at.z}/{at.x}/{at.y} are too many to draw in one tile.")
 
 
-def incidents_tile(session: Session, at: TileAddress, outside: bool = False) -> Tile:
+def incidents_tile(store: Store, at: TileAddress, outside: bool = False) -> Tile:
     """Points from INCIDENT_POINTS_MIN_ZOOM when they fit; otherwise counts per H3 cell.
 
     ``outside``: only the incidents that lie in no community (where the analyses cannot see them).
     """
     if at.z >= INCIDENT_POINTS_MIN_ZOOM:
-        count, content = tile_store.incident_points_tile(session, at.z, at.x, at.y, FEATURE_CAP + 1, outside=outside)
+        count, content = store.tiles.incident_points_tile(at.z, at.x, at.y, FEATURE_CAP + 1, outside=outside)
         if _fits(count, content):
             return Tile(content, _content_etag(content))
     for res in range(resolution_for_zoom(at.z), -1, -1):
-        count, content = tile_store.incident_cells_tile(session, res, at.z, at.x, at.y, FEATURE_CAP + 1,
+        count, content = store.tiles.incident_cells_tile(res, at.z, at.x, at.y, FEATURE_CAP + 1,
                                                         outside=outside)
         if _fits(count, content):
             return Tile(content, _content_etag(content))
@@ -417,16 +416,16 @@ def tilejson(layer: str, tiles_url: str, bounds: tuple[float, float, float, floa
     }
 
 
-def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: str,
+def layer_tilejson(store: Store, cache: TileCache, layer: str, tiles_url: str,
                    run_id: int | None, audience: Audience) -> dict[str, Any]:
     """TileJSON for ``layer`` as ``audience`` may see it; hotspots needs a finished run it may see."""
     names = None if audience.communities is None else sorted(audience.communities)
     if layer == "hotspots":
-        run = finished_run(session, cache, run_id, audience)
+        run = finished_run(store, cache, run_id, audience)
         bounds = run.bounds
         if names is not None:
-            scope = tile_store.community_ids_named(session, run.boundary_set_id, names)
-            bounds = tile_store.run_extent(session, run.id, scope) if scope else None
+            scope = store.boundaries.community_ids_named(run.boundary_set_id, names)
+            bounds = store.tiles.run_extent(run.id, scope) if scope else None
         return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
                         name=f"Hotspot run {run.id}" + (" (SYNTHETIC incidents)" if run.synthetic else ""),
                         fields=HOTSPOT_FIELDS if audience.raw else PUBLISHED_HOTSPOT_FIELDS,
@@ -435,11 +434,11 @@ def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: st
                                     "cells; " + ("coarser H3 parents at low zoom." if names is None else
                                                  "only the cells of your communities, at every zoom."))
     if layer == "communities":
-        return tilejson(layer, tiles_url, tile_store.active_communities_extent(session, names), maxzoom=16,
+        return tilejson(layer, tiles_url, store.tiles.active_communities_extent(names), maxzoom=16,
                         name="Communities", fields=COMMUNITY_FIELDS,
                         description="Communities of the active boundary set, with incident counts.")
     if layer == "incidents":
-        return tilejson(layer, tiles_url, tile_store.incidents_extent(session), maxzoom=MAX_ZOOM,
+        return tilejson(layer, tiles_url, store.tiles.incidents_extent(), maxzoom=MAX_ZOOM,
                         name="Incidents", fields=INCIDENT_FIELDS,
                         description=f"Incidents: counts per H3 cell, points from zoom {INCIDENT_POINTS_MIN_ZOOM} "
                                     "where a tile holds few enough. Restricted to analysts.")

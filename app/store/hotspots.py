@@ -1,8 +1,9 @@
-"""Hotspot runs: queue state, per-cell counts from incidents, stored results, rankings."""
+"""Hotspot runs: queue state, stored cell results, rankings."""
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -13,12 +14,7 @@ import pyarrow.csv as pa_csv
 import shapely
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
-from sqlalchemy.orm import Session
-
-from app.store.backend import per_backend
-from app.store.sql import (
-    hold_back_cutoff, in_list, json_flag, json_int, not_sensitive, point_in_box, window_and_lists,
-)
+from app.store.sql import BoundToSession
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -28,230 +24,283 @@ CELL_COLUMNS = (
 )
 
 
-def create_run(session: Session, *, parameters: dict[str, Any], seed: int, boundary_set_id: int,
-               user_id: int | None, audience: str = "police") -> int:
-    return int(session.execute(
-        text(
-            "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage, audience) "
-            "VALUES (:parameters, :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
-        ).bindparams(bindparam("parameters", type_=JSONDocument)),
-        {"parameters": json.loads(json.dumps(parameters, default=str)), "seed": seed, "set_id": boundary_set_id,
-         "user_id": user_id, "audience": audience},
-    ).scalar_one())
+class Runs(BoundToSession, ABC):
+    """Hotspot runs and their cells: the portable SQL; a backend adds how runs covering communities
+    are found, how cells are stored, and how a cell's hexagon and centre are read."""
+
+    def create_run(self, *, parameters: dict[str, Any], seed: int, boundary_set_id: int,
+                   user_id: int | None, audience: str = "police") -> int:
+        return int(self.session.execute(
+            text(
+                "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage, audience) "
+                "VALUES (:parameters, :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
+            ).bindparams(bindparam("parameters", type_=JSONDocument)),
+            {"parameters": json.loads(json.dumps(parameters, default=str)), "seed": seed, "set_id": boundary_set_id,
+             "user_id": user_id, "audience": audience},
+        ).scalar_one())
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        row = self.session.execute(
+            text(
+                "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
+                "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed "
+                "FROM hotspot_runs WHERE id = :id"
+            ),
+            {"id": run_id},
+        ).first()
+        return dict(row._mapping) if row else None
+
+    def list_runs(self, *, limit: int, before_id: int | None = None,
+                  shared_up_to_resolution: int | None = None,
+                  covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
+        with ``covering_any_of`` only runs of all communities or of at least one of these."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        if covering_any_of is not None:
+            clause, more = self._covering(covering_any_of)
+            clauses.append(clause)
+            params.update(more)
+        if before_id is not None:
+            clauses.append("id < :before")
+            params["before"] = before_id
+        if shared_up_to_resolution is not None:
+            clauses.append(f"audience = 'shared' AND {self.sql.json_int('parameters', 'resolution')} <= :max_resolution")
+            params["max_resolution"] = shared_up_to_resolution
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.session.execute(
+            text(
+                "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
+                f"finished_at, error, data_changed_at, data_changed, "
+                f"{self.sql.json_flag('provenance', 'synthetic')} AS synthetic "
+                f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
+            ),
+            params,
+        )
+        return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
+
+    def claim_run(self, run_id: int, worker: str | None = None) -> bool:
+        """Move a queued run to running for ``worker``; False if another worker took it or it is gone."""
+        result = self.session.execute(
+            text(
+                "UPDATE hotspot_runs SET status = 'running', started_at = now(), stage = 'starting', progress = 0, "
+                "worker = :worker, heartbeat_at = now() WHERE id = :id AND status = 'queued'"
+            ),
+            {"id": run_id, "worker": worker},
+        )
+        return (result.rowcount or 0) == 1
+
+    def beat(self, run_id: int) -> None:
+        """The run's worker is alive."""
+        self.session.execute(text("UPDATE hotspot_runs SET heartbeat_at = now() WHERE id = :id AND status = 'running'"),
+                        {"id": run_id})
+
+    def set_progress(self, run_id: int, stage: str, progress: float) -> None:
+        self.session.execute(
+            text("UPDATE hotspot_runs SET stage = :stage, progress = :progress, heartbeat_at = now() WHERE id = :id"),
+            {"id": run_id, "stage": stage, "progress": progress},
+        )
+
+    def complete_run(self, run_id: int, provenance: dict[str, Any]) -> None:
+        self.session.execute(
+            text(
+                "UPDATE hotspot_runs SET status = 'completed', stage = 'done', progress = 1, finished_at = now(), "
+                "provenance = :provenance WHERE id = :id AND status = 'running'"
+            ).bindparams(bindparam("provenance", type_=JSONDocument)),
+            {"id": run_id, "provenance": json.loads(json.dumps(_finite(provenance), default=_json_default))},
+        )
+
+    def fail_run(self, run_id: int, error: str) -> None:
+        self.session.execute(
+            text("UPDATE hotspot_runs SET status = 'failed', finished_at = now(), error = :error WHERE id = :id"),
+            {"id": run_id, "error": error},
+        )
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        """Runs in progress: id, worker, last heartbeat."""
+        rows = self.session.execute(text("SELECT id, worker, heartbeat_at FROM hotspot_runs WHERE status = 'running'"))
+        return [dict(r._mapping) for r in rows]
+
+    def fail_interrupted_runs(self, run_ids: list[int]) -> list[int]:
+        """These runs' workers are gone: fail them (if still running); queued ones stay queued."""
+        if not run_ids:
+            return []
+        ids, params = self.sql.in_list("id", run_ids, "ids")
+        rows = self.session.execute(
+            text(
+                "UPDATE hotspot_runs SET status = 'failed', finished_at = now(), "
+                "error = 'Interrupted: the service stopped while this run was in progress. Submit it again.' "
+                f"WHERE status = 'running' AND {ids} RETURNING id"
+            ),
+            params,
+        )
+        return sorted(r.id for r in rows)
+
+    def stale_queued_run_ids(self, queued_before: datetime) -> list[int]:
+        """Queued runs no worker has taken since ``queued_before`` (their worker may be gone)."""
+        return list(self.session.execute(
+            text("SELECT id FROM hotspot_runs WHERE status = 'queued' AND created_at < :before ORDER BY id"),
+            {"before": queued_before},
+        ).scalars())
+
+    def queued_run_ids(self) -> list[int]:
+        return list(self.session.execute(text("SELECT id FROM hotspot_runs WHERE status = 'queued' ORDER BY id")).scalars())
+
+    def _cell_filters(self, community_id: int | None, gi_bins: list[int],
+                      within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
+        clauses, params = [], {}
+        if within is not None:
+            clause, more = self.sql.in_list("h.community_id", within, "within")
+            clauses.append(clause)
+            params.update(more)
+        if community_id is not None:
+            clauses.append("h.community_id = :community_id")
+            params["community_id"] = community_id
+        if gi_bins:
+            clause, more = self.sql.in_list("h.gi_bin", gi_bins, "gi_bin")
+            clauses.append(clause)
+            params.update(more)
+        return "".join(f" AND {c}" for c in clauses), params
+
+    # How a backend hands out a cell's hexagon (GeoJSON text) and centre (lat, lon): SQL, then Python.
+    CELL_GEOMETRY = ""
+    CELL_CENTRE = ""
+    STREAM_CELLS: dict[str, Any] = {}
+
+    def _with_geometry(self, cell: dict[str, Any]) -> dict[str, Any]:
+        return cell
+
+    def _with_centre(self, cell: dict[str, Any]) -> dict[str, Any]:
+        return cell
+
+    def cell_page(self, run_id: int, *, after_cell: int | None, limit: int,
+                  community_id: int | None = None, gi_bins: list[int] | None = None,
+                  within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
+        """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these
+        communities; ``published``: as audiences below analyst see them)."""
+        select, table = cell_source(published)
+        extra, params = self._cell_filters(community_id, gi_bins or [], within)
+        if after_cell is not None:
+            extra += " AND h.cell > :after"
+            params["after"] = after_cell
+        rows = self.session.execute(
+            text(
+                f"{select}, {self.CELL_GEOMETRY} FROM {table} h "
+                f"JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
+                "ORDER BY h.cell LIMIT :limit"
+            ),
+            {"run_id": run_id, "limit": limit, **params},
+        )
+        return [self._with_geometry(dict(r._mapping)) for r in rows]
+
+    def iter_cells(self, run_id: int, community_id: int | None = None,
+                   gi_bins: list[int] | None = None, within: list[int] | None = None,
+                   published: bool = False) -> Iterator[dict[str, Any]]:
+        """Every cell of a run, streamed (for CSV export), with the cell centre."""
+        select, table = cell_source(published)
+        extra, params = self._cell_filters(community_id, gi_bins or [], within)
+        result = self.session.execute(
+            text(
+                f"{select}, {self.CELL_CENTRE} "
+                f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
+                "ORDER BY h.cell"
+            ),
+            {"run_id": run_id, **params},
+            execution_options=self.STREAM_CELLS,
+        )
+        for row in result:
+            yield self._with_centre(dict(row._mapping))
+
+    def neighbourhood_figures(self, run_id: int, published: bool = False) -> list[dict[str, Any]]:
+        """Per community: incidents, area, hot cells by confidence, incidents inside hot cells.
+
+        ``published``: summed over the published cells only (counts under k are NULL there and
+        add nothing), so every figure is worked out from what the audience is shown.
+        """
+        table = "published_cells" if published else "hotspot_cells"
+        rows = self.session.execute(
+            text(
+                "SELECT c.id AS community_id, c.name AS community, c.area_km2, c.population, "
+                "count(*) AS cells, coalesce(sum(h.incidents), 0) AS incidents, "
+                "sum(CASE WHEN h.gi_bin = 3 THEN 1 ELSE 0 END) AS hot_99, "
+                "sum(CASE WHEN h.gi_bin = 2 THEN 1 ELSE 0 END) AS hot_95, "
+                "sum(CASE WHEN h.gi_bin = 1 THEN 1 ELSE 0 END) AS hot_90, "
+                "sum(CASE WHEN h.gi_bin < 0 THEN 1 ELSE 0 END) AS cold, "
+                "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
+                "coalesce(sum(CASE WHEN h.gi_bin >= 2 THEN h.incidents END), 0) AS incidents_in_hot_cells "
+                f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+                "GROUP BY c.id ORDER BY c.id"
+            ),
+            {"run_id": run_id},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def top_cells(self, run_id: int, per_community: int, published: bool = False) -> list[dict[str, Any]]:
+        """The hottest cells of each community: highest Gi* z among hot cells; ``published``: by class,
+        then published count (hidden last), then cell, so the order tells nothing a z would."""
+        columns, table, order = (("NULL AS gi_z", "published_cells", "h.gi_bin DESC, h.incidents DESC NULLS LAST, h.cell")
+                                 if published else ("gi_z", "hotspot_cells", "h.gi_z DESC NULLS LAST"))
+        rows = self.session.execute(
+            text(
+                f"SELECT community_id, cell, incidents, {columns}, gi_bin FROM ("
+                f"  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY {order}) AS r "
+                f"  FROM {table} h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
+                "WHERE r <= :n ORDER BY community_id, r"
+            ),
+            {"run_id": run_id, "n": per_community},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    @abstractmethod
+    def _covering(self, names: list[str]) -> tuple[str, dict[str, Any]]:
+        """Runs of every community (none named) or naming at least one of ``names``."""
+
+    @abstractmethod
+    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
+        """Store a run's cells (with their hexagons) in the session's transaction."""
 
 
-def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
-    row = session.execute(
-        text(
-            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
-            "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed "
-            "FROM hotspot_runs WHERE id = :id"
-        ),
-        {"id": run_id},
-    ).first()
-    return dict(row._mapping) if row else None
+class PostgisRuns(Runs):
+    """jsonb operators, COPY, hexagons as GeoJSON and centres from PostGIS."""
 
+    CELL_GEOMETRY = "ST_AsGeoJSON(h.geom, 6) AS geometry"
+    CELL_CENTRE = "ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon"
+    STREAM_CELLS = {"stream_results": True, "yield_per": 5000}
 
-def list_runs(session: Session, *, limit: int, before_id: int | None = None,
-              shared_up_to_resolution: int | None = None,
-              covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
-    with ``covering_any_of`` only runs of all communities or of at least one of these."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if covering_any_of is not None:
-        clause, more = _covering(session, covering_any_of)
-        clauses.append(clause)
-        params.update(more)
-    if before_id is not None:
-        clauses.append("id < :before")
-        params["before"] = before_id
-    if shared_up_to_resolution is not None:
-        clauses.append(f"audience = 'shared' AND {json_int(session, 'parameters', 'resolution')} <= :max_resolution")
-        params["max_resolution"] = shared_up_to_resolution
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = session.execute(
-        text(
-            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-            f"finished_at, error, data_changed_at, data_changed, "
-            f"{json_flag(session, 'provenance', 'synthetic')} AS synthetic "
-            f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
-        ),
-        params,
-    )
-    return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
+    def _covering(self, names: list[str]) -> tuple[str, dict[str, Any]]:
+        """Runs of every community (none named) or naming at least one of ``names``."""
+        return ("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)",
+                {"covering": names})
 
+    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
+        """COPY a run's cells (with their hexagons) in the session's transaction."""
+        n = len(cells)
 
-@per_backend
-def _covering(session: Session, names: list[str]) -> tuple[str, dict[str, Any]]:
-    """Runs of every community (none named) or naming at least one of ``names``."""
-    return ("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)",
-            {"covering": names})
+        def floats(values: np.ndarray) -> pa.Array:
+            return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)
 
-
-def claim_run(session: Session, run_id: int, worker: str | None = None) -> bool:
-    """Move a queued run to running for ``worker``; False if another worker took it or it is gone."""
-    result = session.execute(
-        text(
-            "UPDATE hotspot_runs SET status = 'running', started_at = now(), stage = 'starting', progress = 0, "
-            "worker = :worker, heartbeat_at = now() WHERE id = :id AND status = 'queued'"
-        ),
-        {"id": run_id, "worker": worker},
-    )
-    return (result.rowcount or 0) == 1
-
-
-def beat(session: Session, run_id: int) -> None:
-    """The run's worker is alive."""
-    session.execute(text("UPDATE hotspot_runs SET heartbeat_at = now() WHERE id = :id AND status = 'running'"),
-                    {"id": run_id})
-
-
-def set_progress(session: Session, run_id: int, stage: str, progress: float) -> None:
-    session.execute(
-        text("UPDATE hotspot_runs SET stage = :stage, progress = :progress, heartbeat_at = now() WHERE id = :id"),
-        {"id": run_id, "stage": stage, "progress": progress},
-    )
-
-
-def complete_run(session: Session, run_id: int, provenance: dict[str, Any]) -> None:
-    session.execute(
-        text(
-            "UPDATE hotspot_runs SET status = 'completed', stage = 'done', progress = 1, finished_at = now(), "
-            "provenance = :provenance WHERE id = :id AND status = 'running'"
-        ).bindparams(bindparam("provenance", type_=JSONDocument)),
-        {"id": run_id, "provenance": json.loads(json.dumps(_finite(provenance), default=_json_default))},
-    )
-
-
-def fail_run(session: Session, run_id: int, error: str) -> None:
-    session.execute(
-        text("UPDATE hotspot_runs SET status = 'failed', finished_at = now(), error = :error WHERE id = :id"),
-        {"id": run_id, "error": error},
-    )
-
-
-def running_runs(session: Session) -> list[dict[str, Any]]:
-    """Runs in progress: id, worker, last heartbeat."""
-    rows = session.execute(text("SELECT id, worker, heartbeat_at FROM hotspot_runs WHERE status = 'running'"))
-    return [dict(r._mapping) for r in rows]
-
-
-def fail_interrupted_runs(session: Session, run_ids: list[int]) -> list[int]:
-    """These runs' workers are gone: fail them (if still running); queued ones stay queued."""
-    if not run_ids:
-        return []
-    ids, params = in_list(session, "id", run_ids, "ids")
-    rows = session.execute(
-        text(
-            "UPDATE hotspot_runs SET status = 'failed', finished_at = now(), "
-            "error = 'Interrupted: the service stopped while this run was in progress. Submit it again.' "
-            f"WHERE status = 'running' AND {ids} RETURNING id"
-        ),
-        params,
-    )
-    return sorted(r.id for r in rows)
-
-
-def stale_queued_run_ids(session: Session, queued_before: datetime) -> list[int]:
-    """Queued runs no worker has taken since ``queued_before`` (their worker may be gone)."""
-    return list(session.execute(
-        text("SELECT id FROM hotspot_runs WHERE status = 'queued' AND created_at < :before ORDER BY id"),
-        {"before": queued_before},
-    ).scalars())
-
-
-def queued_run_ids(session: Session) -> list[int]:
-    return list(session.execute(text("SELECT id FROM hotspot_runs WHERE status = 'queued' ORDER BY id")).scalars())
-
-
-@per_backend
-def community_shapes(session: Session, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
-    """Communities of a set (all, or those named), with WKB polygons, in id order."""
-    clause = "AND c.name = ANY(:names)" if names else ""
-    rows = session.execute(
-        text(
-            "SELECT c.id, c.name, c.area_km2, ST_AsBinary(c.geom) AS wkb FROM communities c "
-            f"WHERE c.boundary_set_id = :set_id {clause} ORDER BY c.id"
-        ),
-        {"set_id": boundary_set_id, "names": names},
-    )
-    return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
-
-
-def import_sources(session: Session) -> list[str]:
-    """The source names of every completed import (the feeds a run may have counted)."""
-    return list(session.execute(
-        text("SELECT DISTINCT source FROM imports WHERE status = 'completed' ORDER BY source")).scalars())
-
-
-def active_boundary_set_id(session: Session) -> int | None:
-    return session.execute(text("SELECT id FROM boundary_sets WHERE is_active")).scalar_one_or_none()
-
-
-def counts_per_cell(
-    session: Session, *, resolution: int, bbox: tuple[float, float, float, float],
-    start: datetime | None, end: datetime | None, categories: list[str], sources: list[str],
-    without_sensitive: bool = False, hold_back_days: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Incidents per H3 cell at ``resolution``: a GROUP BY on the stored cell's parent.
-
-    ``without_sensitive``: only categories classed not sensitive (shared runs).
-    Returns (cells sorted ascending, counts). Never loads incidents one by one.
-    """
-    clauses = [point_in_box(session)]
-    params: dict[str, Any] = dict(zip(("west", "south", "east", "north"), bbox, strict=True))
-    params["resolution"] = resolution
-    more_clauses, more_params = window_and_lists(session, start, end, category=categories, source=sources)
-    clauses += more_clauses
-    params.update(more_params)
-    if without_sensitive:
-        clauses.append(not_sensitive("category"))
-    if hold_back_days:
-        clauses.append("occurred_at < :cutoff")
-        params["cutoff"] = hold_back_cutoff(hold_back_days)
-    rows = session.execute(
-        text(
-            "SELECT h3_parent(h3_cell, :resolution) AS cell, count(*) AS incidents FROM incidents "
-            f"WHERE {' AND '.join(clauses)} GROUP BY 1 ORDER BY 1"
-        ),
-        params,
-    ).all()
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    cells, counts = zip(*rows)
-    return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
-
-
-@per_backend
-def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
-    """COPY a run's cells (with their hexagons) in the session's transaction."""
-    n = len(cells)
-
-    def floats(values: np.ndarray) -> pa.Array:
-        return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)
-
-    table = pa.table({
-        "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
-        "cell": pa.array(cells.cells, pa.int64()),
-        "community_id": pa.array(cells.community, pa.int64()),
-        "incidents": pa.array(cells.incidents, pa.int64()),
-        "gi_z": floats(cells.gi_z), "gi_p": floats(cells.gi_p), "gi_p_sim": floats(cells.gi_p_sim),
-        "gi_p_fdr": floats(cells.gi_p_fdr), "gi_bin": pa.array(cells.gi_bin, pa.int64()),
-        "lisa_i": floats(cells.lisa_i), "lisa_quadrant": pa.array(cells.lisa_quadrant, pa.int64()),
-        "lisa_p_sim": floats(cells.lisa_p_sim), "lisa_p_fdr": floats(cells.lisa_p_fdr),
-        "lisa_label": pa.array(cells.lisa_label.tolist(), pa.string()),
-        "geom": pa.array([w.hex() for w in polygons_wkb], pa.string()),
-    })
-    out = pa.BufferOutputStream()
-    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-    driver = session.connection().connection.driver_connection
-    sql = f"COPY hotspot_cells ({', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-    with driver.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
-        copy.write(out.getvalue().to_pybytes())
+        table = pa.table({
+            "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
+            "cell": pa.array(cells.cells, pa.int64()),
+            "community_id": pa.array(cells.community, pa.int64()),
+            "incidents": pa.array(cells.incidents, pa.int64()),
+            "gi_z": floats(cells.gi_z), "gi_p": floats(cells.gi_p), "gi_p_sim": floats(cells.gi_p_sim),
+            "gi_p_fdr": floats(cells.gi_p_fdr), "gi_bin": pa.array(cells.gi_bin, pa.int64()),
+            "lisa_i": floats(cells.lisa_i), "lisa_quadrant": pa.array(cells.lisa_quadrant, pa.int64()),
+            "lisa_p_sim": floats(cells.lisa_p_sim), "lisa_p_fdr": floats(cells.lisa_p_fdr),
+            "lisa_label": pa.array(cells.lisa_label.tolist(), pa.string()),
+            "geom": pa.array([w.hex() for w in polygons_wkb], pa.string()),
+        })
+        out = pa.BufferOutputStream()
+        pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        driver = self.session.connection().connection.driver_connection
+        sql = f"COPY hotspot_cells ({', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+        with driver.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
+            copy.write(out.getvalue().to_pybytes())
 
 
 def hexagons_wkb(polygons: list) -> list[bytes]:
+    """Hexagons as EWKB with SRID 4326, ready for ``store_cells``."""
     return list(shapely.to_wkb(shapely.set_srid(np.asarray(polygons, dtype=object), 4326), include_srid=True))
 
 
@@ -268,107 +317,6 @@ PUBLISHED_CELL_SELECT = (
 def cell_source(published: bool) -> tuple[str, str]:
     """The select list and the table a cell listing reads (police: everything; else published)."""
     return (PUBLISHED_CELL_SELECT, "published_cells") if published else (CELL_SELECT, "hotspot_cells")
-
-
-def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int],
-                  within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    if within is not None:
-        clause, more = in_list(session, "h.community_id", within, "within")
-        clauses.append(clause)
-        params.update(more)
-    if community_id is not None:
-        clauses.append("h.community_id = :community_id")
-        params["community_id"] = community_id
-    if gi_bins:
-        clause, more = in_list(session, "h.gi_bin", gi_bins, "gi_bin")
-        clauses.append(clause)
-        params.update(more)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
-@per_backend
-def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
-              community_id: int | None = None, gi_bins: list[int] | None = None,
-              within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
-    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these
-    communities; ``published``: as audiences below analyst see them)."""
-    select, table = cell_source(published)
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
-    if after_cell is not None:
-        extra += " AND h.cell > :after"
-        params["after"] = after_cell
-    rows = session.execute(
-        text(
-            f"{select}, ST_AsGeoJSON(h.geom, 6) AS geometry FROM {table} h "
-            f"JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
-            "ORDER BY h.cell LIMIT :limit"
-        ),
-        {"run_id": run_id, "limit": limit, **params},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-@per_backend
-def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None, within: list[int] | None = None,
-               published: bool = False) -> Iterator[dict[str, Any]]:
-    """Every cell of a run, streamed (for CSV export), with the cell centre."""
-    select, table = cell_source(published)
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
-    result = session.execute(
-        text(
-            f"{select}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "
-            f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
-            "ORDER BY h.cell"
-        ),
-        {"run_id": run_id, **params},
-        execution_options={"stream_results": True, "yield_per": 5000},
-    )
-    for row in result:
-        yield dict(row._mapping)
-
-
-def neighbourhood_figures(session: Session, run_id: int, published: bool = False) -> list[dict[str, Any]]:
-    """Per community: incidents, area, hot cells by confidence, incidents inside hot cells.
-
-    ``published``: summed over the published cells only (counts under k are NULL there and
-    add nothing), so every figure is worked out from what the audience is shown.
-    """
-    table = "published_cells" if published else "hotspot_cells"
-    rows = session.execute(
-        text(
-            "SELECT c.id AS community_id, c.name AS community, c.area_km2, c.population, "
-            "count(*) AS cells, coalesce(sum(h.incidents), 0) AS incidents, "
-            "sum(CASE WHEN h.gi_bin = 3 THEN 1 ELSE 0 END) AS hot_99, "
-            "sum(CASE WHEN h.gi_bin = 2 THEN 1 ELSE 0 END) AS hot_95, "
-            "sum(CASE WHEN h.gi_bin = 1 THEN 1 ELSE 0 END) AS hot_90, "
-            "sum(CASE WHEN h.gi_bin < 0 THEN 1 ELSE 0 END) AS cold, "
-            "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
-            "coalesce(sum(CASE WHEN h.gi_bin >= 2 THEN h.incidents END), 0) AS incidents_in_hot_cells "
-            f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
-            "GROUP BY c.id ORDER BY c.id"
-        ),
-        {"run_id": run_id},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-def top_cells(session: Session, run_id: int, per_community: int, published: bool = False) -> list[dict[str, Any]]:
-    """The hottest cells of each community: highest Gi* z among hot cells; ``published``: by class,
-    then published count (hidden last), then cell, so the order tells nothing a z would."""
-    columns, table, order = (("NULL AS gi_z", "published_cells", "h.gi_bin DESC, h.incidents DESC NULLS LAST, h.cell")
-                             if published else ("gi_z", "hotspot_cells", "h.gi_z DESC NULLS LAST"))
-    rows = session.execute(
-        text(
-            f"SELECT community_id, cell, incidents, {columns}, gi_bin FROM ("
-            f"  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY {order}) AS r "
-            f"  FROM {table} h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
-            "WHERE r <= :n ORDER BY community_id, r"
-        ),
-        {"run_id": run_id, "n": per_community},
-    )
-    return [dict(r._mapping) for r in rows]
 
 
 def _finite(value: Any) -> Any:

@@ -14,10 +14,8 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from app.privacy import CLASSED
-from app.store.sql import hold_back_cutoff, in_list, not_sensitive, window_and_lists
+from app.store.sql import BoundToSession, hold_back_cutoff, not_sensitive
 
 
 @dataclass(frozen=True)
@@ -48,83 +46,80 @@ class RunFilters:
         )
 
 
-def _where(session: Session, filters: RunFilters) -> tuple[str, dict[str, Any]]:
-    clause, params = in_list(session, "community_id", list(filters.community_ids), "communities")
-    clauses = [clause]
-    more_clauses, more_params = window_and_lists(session, filters.start, filters.end,
-                                                 category=filters.categories, source=filters.sources)
-    clauses += more_clauses
-    params.update(more_params)
-    if filters.without_sensitive:
-        clauses.append(not_sensitive("category"))
-    if filters.hold_back_days:
-        clauses.append("occurred_at < :cutoff")
-        params["cutoff"] = hold_back_cutoff(filters.hold_back_days)
-    return " AND ".join(clauses), params
+class RunCounts(BoundToSession):
+    """Counting a run's incidents and finding the runs an import's rows touched (portable SQL)."""
 
+    def _where(self, filters: RunFilters) -> tuple[str, dict[str, Any]]:
+        clause, params = self.sql.in_list("community_id", list(filters.community_ids), "communities")
+        clauses = [clause]
+        more_clauses, more_params = self.sql.window_and_lists(filters.start, filters.end,
+                                                     category=filters.categories, source=filters.sources)
+        clauses += more_clauses
+        params.update(more_params)
+        if filters.without_sensitive:
+            clauses.append(not_sensitive("category"))
+        if filters.hold_back_days:
+            clauses.append("occurred_at < :cutoff")
+            params["cutoff"] = hold_back_cutoff(filters.hold_back_days)
+        return " AND ".join(clauses), params
 
-def counts_per_cell_and_community(session: Session, filters: RunFilters,
-                                  resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Incidents per (H3 cell at ``resolution``, community of the incident): a GROUP BY, never row by row.
+    def counts_per_cell_and_community(self, filters: RunFilters,
+                                      resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Incidents per (H3 cell at ``resolution``, community of the incident): a GROUP BY, never row by row.
 
-    Returns (cells, communities, counts), sorted by cell then community.
-    """
-    where, params = _where(session, filters)
-    params["resolution"] = resolution
-    rows = session.execute(
-        text(
-            "SELECT h3_parent(h3_cell, :resolution) AS cell, community_id, count(*) AS incidents FROM incidents "
-            f"WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
-        ),
-        params,
-    ).all()
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
-    cells, communities, counts = zip(*rows)
-    return (np.array(cells, dtype=np.int64), np.array(communities, dtype=np.int64),
-            np.array(counts, dtype=np.int64))
+        Returns (cells, communities, counts), sorted by cell then community.
+        """
+        where, params = self._where(filters)
+        params["resolution"] = resolution
+        rows = self.session.execute(
+            text(
+                "SELECT h3_parent(h3_cell, :resolution) AS cell, community_id, count(*) AS incidents FROM incidents "
+                f"WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            params,
+        ).all()
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy()
+        cells, communities, counts = zip(*rows)
+        return (np.array(cells, dtype=np.int64), np.array(communities, dtype=np.int64),
+                np.array(counts, dtype=np.int64))
 
+    def import_rows_counted(self, import_id: int, filters: RunFilters) -> bool:
+        """Whether any row the import inserted is one a run with these filters counts."""
+        where, params = self._where(filters)
+        params["import_id"] = import_id
+        return self.session.execute(
+            text(f"SELECT 1 FROM incidents WHERE import_id = :import_id AND {where} LIMIT 1"), params,
+        ).first() is not None
 
-def import_rows_counted(session: Session, import_id: int, filters: RunFilters) -> bool:
-    """Whether any row the import inserted is one a run with these filters counts."""
-    where, params = _where(session, filters)
-    params["import_id"] = import_id
-    return session.execute(
-        text(f"SELECT 1 FROM incidents WHERE import_id = :import_id AND {where} LIMIT 1"), params,
-    ).first() is not None
+    def runs_that_may_count(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Running runs, and finished ones that finished after ``since`` (when the import's rows arrived)."""
+        finished = "r.status = 'completed'" + (" AND r.finished_at >= :since" if since is not None else "")
+        rows = self.session.execute(
+            text(
+                "SELECT r.id, r.status, r.parameters, r.provenance, r.boundary_set_id FROM hotspot_runs r "
+                f"WHERE r.status = 'running' OR ({finished}) ORDER BY r.id"
+            ),
+            {"since": since} if since is not None else {},
+        )
+        return [dict(r._mapping) for r in rows]
 
+    def community_ids_of(self, boundary_set_id: int, names: list[str] | None) -> list[int]:
+        """Ids of a set's communities (all, or those named)."""
+        sql = "SELECT id, name FROM communities WHERE boundary_set_id = :set_id ORDER BY id"
+        rows = self.session.execute(text(sql), {"set_id": boundary_set_id}).all()
+        return [r.id for r in rows if not names or r.name in names]
 
-def runs_that_may_count(session: Session, since: datetime | None) -> list[dict[str, Any]]:
-    """Running runs, and finished ones that finished after ``since`` (when the import's rows arrived)."""
-    finished = "r.status = 'completed'" + (" AND r.finished_at >= :since" if since is not None else "")
-    rows = session.execute(
-        text(
-            "SELECT r.id, r.status, r.parameters, r.provenance, r.boundary_set_id FROM hotspot_runs r "
-            f"WHERE r.status = 'running' OR ({finished}) ORDER BY r.id"
-        ),
-        {"since": since} if since is not None else {},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-def community_ids_of(session: Session, boundary_set_id: int, names: list[str] | None) -> list[int]:
-    """Ids of a set's communities (all, or those named)."""
-    sql = "SELECT id, name FROM communities WHERE boundary_set_id = :set_id ORDER BY id"
-    rows = session.execute(text(sql), {"set_id": boundary_set_id}).all()
-    return [r.id for r in rows if not names or r.name in names]
-
-
-def mark_data_changed(session: Session, run_ids: list[int], note: str) -> None:
-    """Record on each run that data it counted has changed since (its figures are no longer current)."""
-    if not run_ids:
-        return
-    ids, params = in_list(session, "id", run_ids, "ids")
-    session.execute(
-        text(f"UPDATE hotspot_runs SET data_changed_at = now(), data_changed = :note WHERE {ids}"),
-        {**params, "note": note},
-    )
-
+    def mark_data_changed(self, run_ids: list[int], note: str) -> None:
+        """Record on each run that data it counted has changed since (its figures are no longer current)."""
+        if not run_ids:
+            return
+        ids, params = self.sql.in_list("id", run_ids, "ids")
+        self.session.execute(
+            text(f"UPDATE hotspot_runs SET data_changed_at = now(), data_changed = :note WHERE {ids}"),
+            {**params, "note": note},
+        )
 
 def loads(value: Any) -> Any:
     """A JSON column's value as Python (SQLite may hand back text)."""

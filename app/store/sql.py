@@ -1,67 +1,96 @@
-"""SQL fragments for both stores: value lists, LIKE lists, JSON fields, months, time cut-offs, boxes.
+"""SQL fragments for both stores: value lists, JSON fields, months, time cut-offs, boxes.
 
+``SqlDialect`` is what differs between PostgreSQL and SQLite in a fragment
+(``PostgisSql`` here, ``app.store.sqlite.sql.SQLiteSql`` there); each store
+object holds the dialect of its backend, chosen once when the store is built.
 Values are always bound; parameter names are made here from fixed prefixes and positions.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from app.store.backend import is_sqlite
+
+class SqlDialect(ABC):
+    """The SQL fragments whose text depends on the database."""
+
+    @abstractmethod
+    def in_list(self, column: str, values: list[Any], name: str) -> tuple[str, dict[str, Any]]:
+        """``column`` is one of ``values``, bound as one parameter (an empty list matches nothing)."""
+
+    @abstractmethod
+    def json_int(self, column: str, key: str) -> str:
+        """SQL for an integer field of a JSON column (``key`` from the store's own code, never a request)."""
+
+    @abstractmethod
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for a text field of a JSON column (``key`` from the store's own code, never a request)."""
+
+    @abstractmethod
+    def json_flag(self, column: str, key: str) -> str:
+        """SQL for a true/false field of a JSON column, false when missing."""
+
+    @abstractmethod
+    def local_month(self, column: str) -> str:
+        """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
+
+    @abstractmethod
+    def point_in_box(self) -> str:
+        """Incidents inside the box bound as ``:west, :south, :east, :north``."""
+
+    def window_and_lists(self, start: datetime | None, end: datetime | None,
+                         **lists: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+        """``occurred_at`` in [start, end) and each named column in its list (an empty list: no condition)."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if start is not None:
+            clauses.append("occurred_at >= :start")
+            params["start"] = start
+        if end is not None:
+            clauses.append("occurred_at < :end")
+            params["end"] = end
+        for column, values in lists.items():
+            if values:
+                clause, more = self.in_list(column, list(values), column)
+                clauses.append(clause)
+                params.update(more)
+        return clauses, params
 
 
-def in_list(session: Session, column: str, values: list[Any], name: str) -> tuple[str, dict[str, Any]]:
-    """``column`` is one of ``values``, bound as one parameter (an empty list matches nothing):
-    an array on PostgreSQL, a JSON array on SQLite (no limit on how many values)."""
-    if is_sqlite(session):
-        return f"{column} IN (SELECT value FROM json_each(:{name}))", {name: json.dumps(list(values))}
-    return f"{column} = ANY(:{name})", {name: list(values)}
+class PostgisSql(SqlDialect):
+    """PostgreSQL's fragments: arrays, jsonb operators, a GiST box search."""
+
+    def in_list(self, column: str, values: list[Any], name: str) -> tuple[str, dict[str, Any]]:
+        return f"{column} = ANY(:{name})", {name: list(values)}
+
+    def json_int(self, column: str, key: str) -> str:
+        return f"({column}->>'{key}')::int"
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"({column}->>'{key}')"
+
+    def json_flag(self, column: str, key: str) -> str:
+        return f"coalesce(({column}->>'{key}')::boolean, false)"
+
+    def local_month(self, column: str) -> str:
+        return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
+
+    def point_in_box(self) -> str:
+        return "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"  # GiST
 
 
-def window_and_lists(session: Session, start: datetime | None, end: datetime | None,
-                     **lists: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
-    """``occurred_at`` in [start, end) and each named column in its list (an empty list: no condition)."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = end
-    for column, values in lists.items():
-        if values:
-            clause, more = in_list(session, column, list(values), column)
-            clauses.append(clause)
-            params.update(more)
-    return clauses, params
+class BoundToSession:
+    """A part of the store bound to one session, with its backend's SQL dialect."""
 
-
-def json_int(session: Session, column: str, key: str) -> str:
-    """SQL for an integer field of a JSON column (``key`` from the store's own code, never a request)."""
-    if is_sqlite(session):
-        return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"
-    return f"({column}->>'{key}')::int"
-
-
-def json_text(session: Session, column: str, key: str) -> str:
-    """SQL for a text field of a JSON column (``key`` from the store's own code, never a request)."""
-    if is_sqlite(session):
-        return f"json_extract({column}, '$.{key}')"
-    return f"({column}->>'{key}')"
-
-
-def json_flag(session: Session, column: str, key: str) -> str:
-    """SQL for a true/false field of a JSON column, false when missing (1/0 on SQLite)."""
-    if is_sqlite(session):
-        return f"coalesce(json_extract({column}, '$.{key}'), 0)"
-    return f"coalesce(({column}->>'{key}')::boolean, false)"
+    def __init__(self, session: Session, sql: SqlDialect) -> None:
+        self.session = session
+        self.sql = sql
 
 
 def month_cutoff(days: int, zone: str) -> datetime:
@@ -69,13 +98,6 @@ def month_cutoff(days: int, zone: str) -> datetime:
     figures below analyst count only months that ended at least the hold-back ago."""
     moment = (datetime.now(UTC) - timedelta(days=max(days, 0))).astimezone(ZoneInfo(zone))
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-def local_month(session: Session, column: str) -> str:
-    """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
-    if is_sqlite(session):
-        return f"local_month({column}, :zone)"
-    return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
 
 
 def not_sensitive(column: str) -> str:
@@ -88,10 +110,3 @@ def not_sensitive(column: str) -> str:
 def hold_back_cutoff(days: int) -> datetime:
     """Incidents before this time are old enough to show (``now() - hold_back_days``)."""
     return datetime.now(UTC) - timedelta(days=max(days, 0))
-
-
-def point_in_box(session: Session) -> str:
-    """Incidents inside the box bound as ``:west, :south, :east, :north`` (GiST on PostGIS)."""
-    if is_sqlite(session):
-        return "lat BETWEEN :south AND :north AND lon BETWEEN :west AND :east"
-    return "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"

@@ -13,14 +13,14 @@ from a request.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+import shapely
 from sqlalchemy import text
-from sqlalchemy.orm import Session
-
-from app.store import disclosure as disclosure_store
-from app.store.backend import per_backend
+from app.store.disclosure import Disclosure
+from app.store.sql import BoundToSession
 from spatial.grid import cell_boundaries, h3_parent_bits
 
 EXTENT = 4096
@@ -140,155 +140,159 @@ INCIDENT_CELLS = (
 )
 
 
-COMMUNITY_IDS_NAMED = "SELECT id FROM communities WHERE boundary_set_id = :set_id AND name = ANY(:names) ORDER BY id"
+class Tiles(BoundToSession, ABC):
+    """Vector tiles and map extents: a backend draws them; the coarser parents of a run's cells are
+    filled here (portable SQL) and stored by the backend."""
+
+    def run_cell_resolution(self, run_id: int) -> int | None:
+        """The H3 resolution of a run's cells, read from one cell's index bits."""
+        cell = self.session.execute(text("SELECT cell FROM hotspot_cells WHERE run_id = :id LIMIT 1"), {"id": run_id}).scalar()
+        return None if cell is None else (int(cell) >> 52) & 0xF
+
+    def ensure_cell_parents(self, run_id: int, resolution: int) -> None:
+        """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock (runs fill them when they
+        finish; this is for runs stored before they did).
+
+        Parents at every resolution below the run's: incidents summed, the
+        strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
+        cold cells counted, and the parent's exact H3 hexagon. Commits when it fills them.
+        """
+        def done() -> bool:
+            return self.session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
+                                   {"id": run_id}).first() is not None
+
+        if done() or self.session.info.get("restricted"):
+            # The restricted role cannot read exact counts to sum them: runs fill their parents when
+            # they finish, and only a run stored before that (revision 0005) lacks them until an
+            # analyst opens its tiles; meanwhile its low zooms are empty below analyst.
+            return
+        self._lock_parents(run_id)
+        if not done():
+            self.fill_cell_parents(run_id, resolution)
+        self.session.commit()
+
+    def fill_cell_parents(self, run_id: int, resolution: int) -> None:
+        """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
+        rows = self.session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
+                               {"id": run_id}).all()
+        k = Disclosure(self.session, self.sql).rules()["min_count"]
+        if rows:
+            cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
+            for res in range(resolution - 1, -1, -1):
+                found = aggregate_to_parents(cells, incidents, gi_bin, res, min_count=k)
+                self._insert_parents(run_id, res, *found, min_count=k)
+
+    @abstractmethod
+    def _lock_parents(self, run_id: int) -> None:
+        """Two requests for one run's first low-zoom tile: the second waits, then finds them done."""
+
+    @abstractmethod
+    def _insert_parents(self, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
+                        hot, cold, published, *, min_count: int) -> None:
+        """Store one resolution's parents (the arrays of ``aggregate_to_parents``)."""
 
 
-def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit: int,
-          **params: Any) -> tuple[int, bytes]:
-    row = session.execute(
-        text(sql), {"z": z, "x": x, "y": y, "margin": MARGIN, "layer": layer, "limit": limit, **params}
-    ).one()
-    return int(row.candidates), bytes(row.tile or b"")
+class PostgisTiles(Tiles):
+    """One ``ST_AsMVT`` query per tile and layer (the SQL above)."""
 
+    def _tile(self, sql: str, layer: str, z: int, x: int, y: int, limit: int,
+              **params: Any) -> tuple[int, bytes]:
+        row = self.session.execute(
+            text(sql), {"z": z, "x": x, "y": y, "margin": MARGIN, "layer": layer, "limit": limit, **params}
+        ).one()
+        return int(row.candidates), bytes(row.tile or b"")
 
-@per_backend
-def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
-    """A run's own cells in one tile: (candidate rows, MVT bytes).
+    def hotspot_cells_tile(self, run_id: int, resolution: int, z: int, x: int, y: int,
+                           limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+        """A run's own cells in one tile: (candidate rows, MVT bytes).
 
-    ``min_count`` 0: police, every count and statistic; above 0: the published cells (counts under
-    the database's k left out, classes only); ``scope``: only these communities' cells.
-    """
-    return _tile(session, HOTSPOT_CELLS_PUBLISHED if min_count else HOTSPOT_CELLS, "hotspots", z, x, y, limit,
-                 run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
+        ``min_count`` 0: police, every count and statistic; above 0: the published cells (counts under
+        the database's k left out, classes only); ``scope``: only these communities' cells.
+        """
+        return self._tile(HOTSPOT_CELLS_PUBLISHED if min_count else HOTSPOT_CELLS, "hotspots", z, x, y, limit,
+                     run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
+    def hotspot_parents_tile(self, run_id: int, resolution: int, z: int, x: int, y: int,
+                             limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+        """A run's cells aggregated to their parents at ``resolution``, in one tile (``min_count`` above 0:
+        the published sums of the children shown)."""
+        return self._tile(HOTSPOT_PARENTS_PUBLISHED if min_count else HOTSPOT_PARENTS, "hotspots", z, x, y, limit,
+                     run_id=run_id, resolution=resolution)
 
-@per_backend
-def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
-    """A run's cells aggregated to their parents at ``resolution``, in one tile (``min_count`` above 0:
-    the published sums of the children shown)."""
-    return _tile(session, HOTSPOT_PARENTS_PUBLISHED if min_count else HOTSPOT_PARENTS, "hotspots", z, x, y, limit,
-                 run_id=run_id, resolution=resolution)
+    def communities_tile(self, z: int, x: int, y: int, limit: int,
+                         tolerance: float) -> tuple[int, bytes]:
+        """The active set's communities in one tile, simplified by ``tolerance`` degrees, with exact counts."""
+        return self._tile(COMMUNITIES, "communities", z, x, y, limit, tolerance=tolerance)
 
+    def communities_tile_aggregated(self, z: int, x: int, y: int, limit: int, tolerance: float, *,
+                                    names: list[str] | None) -> tuple[int, bytes]:
+        """As ``communities_tile`` with safe counts (for the restricted role); ``names``: only these communities."""
+        return self._tile(COMMUNITIES_AGGREGATED, "communities", z, x, y, limit, tolerance=tolerance, names=names)
 
-@per_backend
-def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
-                     tolerance: float) -> tuple[int, bytes]:
-    """The active set's communities in one tile, simplified by ``tolerance`` degrees, with exact counts."""
-    return _tile(session, COMMUNITIES, "communities", z, x, y, limit, tolerance=tolerance)
+    def incident_points_tile(self, z: int, x: int, y: int, limit: int, *,
+                             outside: bool = False) -> tuple[int, bytes]:
+        """Incident points in one tile (``outside``: only those in no community of the active set)."""
+        return self._tile(INCIDENT_POINTS, "incidents", z, x, y, limit, outside=outside)
 
+    def incident_cells_tile(self, resolution: int, z: int, x: int, y: int,
+                            limit: int, *, outside: bool = False) -> tuple[int, bytes]:
+        """Incident counts per H3 cell in one tile (``outside``: only incidents in no community)."""
+        return self._tile(INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution, outside=outside)
 
-@per_backend
-def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
-                                names: list[str] | None) -> tuple[int, bytes]:
-    """As ``communities_tile`` with safe counts (for the restricted role); ``names``: only these communities."""
-    return _tile(session, COMMUNITIES_AGGREGATED, "communities", z, x, y, limit, tolerance=tolerance, names=names)
+    def run_extent(self, run_id: int,
+                   scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
+        """West, south, east, north of a run's cells (only ``scope``'s communities' if given), in degrees."""
+        row = self.session.execute(
+            text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                 "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id "
+                 "AND (CAST(:scope AS bigint[]) IS NULL OR community_id = ANY(CAST(:scope AS bigint[])))) x"),
+            {"id": run_id, "scope": scope},
+        ).one()
+        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
+    def active_communities_extent(self,
+                                  names: list[str] | None = None) -> tuple[float, float, float, float] | None:
+        """Extent of the active set's communities (only those called ``names`` if given)."""
+        row = self.session.execute(
+            text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(c.geom) AS e "
+                 "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active "
+                 "AND (CAST(:names AS text[]) IS NULL OR c.name = ANY(CAST(:names AS text[])))) x"),
+            {"names": names},
+        ).one()
+        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
-@per_backend
-def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int, *,
-                         outside: bool = False) -> tuple[int, bytes]:
-    """Incident points in one tile (``outside``: only those in no community of the active set)."""
-    return _tile(session, INCIDENT_POINTS, "incidents", z, x, y, limit, outside=outside)
+    def incidents_extent(self) -> tuple[float, float, float, float] | None:
+        """Estimated extent from the planner's statistics (a full scan of incidents is too slow here)."""
+        row = self.session.execute(
+            text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                 "(SELECT coalesce(ST_EstimatedExtent('incidents', 'geom'), "
+                 "(SELECT ST_Extent(geom) FROM incidents)) AS e) x")
+        ).one()
+        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
+    def _lock_parents(self, run_id: int) -> None:
+        """Two requests for one run's first low-zoom tile: the second waits, then finds them done."""
+        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotspot-cell-parents'), CAST(:id AS integer))"),
+                        {"id": run_id % 2**31})
 
-@per_backend
-def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
-                        limit: int, *, outside: bool = False) -> tuple[int, bytes]:
-    """Incident counts per H3 cell in one tile (``outside``: only incidents in no community)."""
-    return _tile(session, INCIDENT_CELLS, "incidents", z, x, y, limit, resolution=resolution, outside=outside)
-
-
-@per_backend
-def run_extent(session: Session, run_id: int,
-               scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
-    """West, south, east, north of a run's cells (only ``scope``'s communities' if given), in degrees."""
-    row = session.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-             "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id "
-             "AND (CAST(:scope AS bigint[]) IS NULL OR community_id = ANY(CAST(:scope AS bigint[])))) x"),
-        {"id": run_id, "scope": scope},
-    ).one()
-    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
-
-
-def run_cell_resolution(session: Session, run_id: int) -> int | None:
-    """The H3 resolution of a run's cells, read from one cell's index bits."""
-    cell = session.execute(text("SELECT cell FROM hotspot_cells WHERE run_id = :id LIMIT 1"), {"id": run_id}).scalar()
-    return None if cell is None else (int(cell) >> 52) & 0xF
-
-
-@per_backend
-def active_communities_extent(session: Session,
-                              names: list[str] | None = None) -> tuple[float, float, float, float] | None:
-    """Extent of the active set's communities (only those called ``names`` if given)."""
-    row = session.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(c.geom) AS e "
-             "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active "
-             "AND (CAST(:names AS text[]) IS NULL OR c.name = ANY(CAST(:names AS text[])))) x"),
-        {"names": names},
-    ).one()
-    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
-
-
-@per_backend
-def incidents_extent(session: Session) -> tuple[float, float, float, float] | None:
-    """Estimated extent from the planner's statistics (a full scan of incidents is too slow here)."""
-    row = session.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-             "(SELECT coalesce(ST_EstimatedExtent('incidents', 'geom'), "
-             "(SELECT ST_Extent(geom) FROM incidents)) AS e) x")
-    ).one()
-    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
-
-
-@per_backend
-def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
-    """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""
-    return list(session.execute(text(COMMUNITY_IDS_NAMED), {"set_id": boundary_set_id, "names": names}).scalars())
-
-
-def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock (runs fill them when they
-    finish; this is for runs stored before they did).
-
-    Parents at every resolution below the run's: incidents summed, the
-    strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
-    cold cells counted, and the parent's exact H3 hexagon. Commits when it fills them.
-    """
-    def done() -> bool:
-        return session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
-                               {"id": run_id}).first() is not None
-
-    if done() or session.info.get("restricted"):
-        # The restricted role cannot read exact counts to sum them: runs fill their parents when
-        # they finish, and only a run stored before that (revision 0005) lacks them until an
-        # analyst opens its tiles; meanwhile its low zooms are empty below analyst.
-        return
-    _lock_parents(session, run_id)
-    if not done():
-        fill_cell_parents(session, run_id, resolution)
-    session.commit()
-
-
-def fill_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
-    rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
-                           {"id": run_id}).all()
-    k = disclosure_store.rules(session)["min_count"]
-    if rows:
-        cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
-        for res in range(resolution - 1, -1, -1):
-            found = aggregate_to_parents(cells, incidents, gi_bin, res, min_count=k)
-            _insert_parents(session, run_id, res, *found, min_count=k)
-
-
-@per_backend
-def _lock_parents(session: Session, run_id: int) -> None:
-    """Two requests for one run's first low-zoom tile: the second waits, then finds them done."""
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotspot-cell-parents'), CAST(:id AS integer))"),
-                    {"id": run_id % 2**31})
+    def _insert_parents(self, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
+                        hot, cold, published, *, min_count: int) -> None:
+        wkb = shapely.to_wkb(np.asarray(cell_boundaries(parents), dtype=object))
+        self.session.execute(
+            text(
+                "INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
+                "cold_cells, published_incidents, published_min_count, geom) SELECT :run_id, :resolution, u.cell, "
+                "u.cells, u.incidents, u.gi_bin, u.hot, u.cold, u.published, :k, "
+                "ST_GeomFromWKB(u.wkb, 4326) FROM unnest(CAST(:cell AS bigint[]), CAST(:cells AS integer[]), "
+                "CAST(:incidents AS bigint[]), CAST(:gi_bin AS smallint[]), CAST(:hot AS integer[]), "
+                "CAST(:cold AS integer[]), CAST(:published AS bigint[]), CAST(:wkb AS bytea[])) "
+                "AS u(cell, cells, incidents, gi_bin, hot, cold, published, wkb)"
+            ),
+            {"run_id": run_id, "resolution": resolution, "cell": parents.tolist(), "cells": cells.tolist(),
+             "incidents": incidents.astype(np.int64).tolist(), "gi_bin": gi_bin.tolist(),
+             "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(),
+             "published": published.astype(np.int64).tolist(), "k": min_count, "wkb": list(wkb)},
+        )
 
 
 def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.ndarray,
@@ -305,26 +309,3 @@ def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.nd
             strongest, np.bincount(index, weights=gi_bin > 0, minlength=n),
             np.bincount(index, weights=gi_bin < 0, minlength=n),
             np.bincount(index, weights=np.where(incidents >= min_count, incidents, 0), minlength=n))
-
-
-@per_backend
-def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold, published, *, min_count: int) -> None:
-    import shapely
-
-    wkb = shapely.to_wkb(np.asarray(cell_boundaries(parents), dtype=object))
-    session.execute(
-        text(
-            "INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-            "cold_cells, published_incidents, published_min_count, geom) SELECT :run_id, :resolution, u.cell, "
-            "u.cells, u.incidents, u.gi_bin, u.hot, u.cold, u.published, :k, "
-            "ST_GeomFromWKB(u.wkb, 4326) FROM unnest(CAST(:cell AS bigint[]), CAST(:cells AS integer[]), "
-            "CAST(:incidents AS bigint[]), CAST(:gi_bin AS smallint[]), CAST(:hot AS integer[]), "
-            "CAST(:cold AS integer[]), CAST(:published AS bigint[]), CAST(:wkb AS bytea[])) "
-            "AS u(cell, cells, incidents, gi_bin, hot, cold, published, wkb)"
-        ),
-        {"run_id": run_id, "resolution": resolution, "cell": parents.tolist(), "cells": cells.tolist(),
-         "incidents": incidents.astype(np.int64).tolist(), "gi_bin": gi_bin.tolist(),
-         "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(),
-         "published": published.astype(np.int64).tolist(), "k": min_count, "wkb": list(wkb)},
-    )

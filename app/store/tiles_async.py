@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from app.store import tiles as tile_store
-from app.store.session_roles import RESTRICTED_DB_ROLE
+from app.store.communities import COMMUNITY_IDS_NAMED
+from app.store.database import RESTRICTED_DB_ROLE
 
 _DIALECT = psycopg_dialect.dialect()
 
@@ -27,7 +28,7 @@ _HOTSPOT_CELLS = _pyformat(tile_store.HOTSPOT_CELLS)
 _HOTSPOT_CELLS_PUBLISHED = _pyformat(tile_store.HOTSPOT_CELLS_PUBLISHED)
 _HOTSPOT_PARENTS = _pyformat(tile_store.HOTSPOT_PARENTS)
 _HOTSPOT_PARENTS_PUBLISHED = _pyformat(tile_store.HOTSPOT_PARENTS_PUBLISHED)
-_COMMUNITY_IDS_NAMED = _pyformat(tile_store.COMMUNITY_IDS_NAMED)
+_COMMUNITY_IDS_NAMED = _pyformat(COMMUNITY_IDS_NAMED)
 
 
 async def restrict_transaction(conn: AsyncConnection) -> None:
@@ -47,19 +48,19 @@ async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: 
 
 async def hotspot_cells_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
                              limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
-    """As ``app.store.tiles.hotspot_cells_tile``."""
+    """As ``PostgisTiles.hotspot_cells_tile``."""
     return await _tile(conn, _HOTSPOT_CELLS_PUBLISHED if min_count else _HOTSPOT_CELLS, "hotspots", z, x, y, limit,
                        run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
 
 async def hotspot_parents_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
                                limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
-    """As ``app.store.tiles.hotspot_parents_tile``."""
+    """As ``PostgisTiles.hotspot_parents_tile``."""
     return await _tile(conn, _HOTSPOT_PARENTS_PUBLISHED if min_count else _HOTSPOT_PARENTS, "hotspots", z, x, y,
                        limit, run_id=run_id, resolution=resolution)
 
 
 async def community_ids_named(conn: AsyncConnection, boundary_set_id: int, names: list[str]) -> list[int]:
-    """As ``app.store.tiles.community_ids_named``."""
+    """As ``PostgisBoundaries.community_ids_named``."""
     cursor = await conn.execute(_COMMUNITY_IDS_NAMED, {"set_id": boundary_set_id, "names": names})
     return [row[0] for row in await cursor.fetchall()]

@@ -8,7 +8,6 @@ rolled back after each test (savepoints for the code's own commits).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import alembic_config
 from app.settings import Settings
+from app.store.backends import POSTGIS, SQLITE, Store
 from app.store.sqlite.connection import make_sqlite_engine
 from tests.conftest import TEST_DATABASE_URL
 
-BACKENDS = ("postgis", "sqlite")
+BACKENDS = {"postgis": POSTGIS, "sqlite": SQLITE}
 
 
-@dataclass
-class Store:
-    """One backend, ready for a test: settings, a session inside the test's transaction, its factory."""
+class StoreUnderTest(Store):
+    """One backend's store, ready for a test: bound to a session inside the test's transaction, with
+    the backend's name, its settings, the connection and a factory of more sessions in the transaction."""
 
-    name: str
-    settings: Settings
-    connection: Connection
-    session: Session
-    sessions: sessionmaker[Session]
+    def __init__(self, name: str, settings: Settings, connection: Connection, session: Session,
+                 sessions: sessionmaker[Session]) -> None:
+        super().__init__(BACKENDS[name], session)
+        self.name = name
+        self.settings = settings
+        self.connection = connection
+        self.sessions = sessions
 
 
 @pytest.fixture(scope="session")
@@ -49,28 +51,28 @@ def backend_engines(tmp_path_factory) -> Iterator[dict[str, tuple[Settings, Engi
         engine.dispose()
 
 
-def _open(name: str, backend_engines) -> Iterator[Store]:
+def _open(name: str, backend_engines) -> Iterator[StoreUnderTest]:
     settings, engine = backend_engines[name]
     with engine.connect() as connection:
         outer = connection.begin()
         sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
         with sessions() as session:
-            yield Store(name, settings, connection, session, sessions)
+            yield StoreUnderTest(name, settings, connection, session, sessions)
         outer.rollback()
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request, backend_engines) -> Iterator[Store]:
+@pytest.fixture(params=list(BACKENDS))
+def store(request, backend_engines) -> Iterator[StoreUnderTest]:
     yield from _open(request.param, backend_engines)
 
 
 @pytest.fixture
-def postgis_store(backend_engines) -> Iterator[Store]:
+def postgis_store(backend_engines) -> Iterator[StoreUnderTest]:
     yield from _open("postgis", backend_engines)
 
 
 @pytest.fixture
-def sqlite_store(backend_engines) -> Iterator[Store]:
+def sqlite_store(backend_engines) -> Iterator[StoreUnderTest]:
     yield from _open("sqlite", backend_engines)
 
 

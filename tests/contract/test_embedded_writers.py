@@ -96,10 +96,11 @@ def served(tmp_path) -> Iterator[Served]:
     from app.main import create_app
     from app.services.accounts import create_user_with_token
     from app.settings import Settings
+    from app.store.backends import SQLITE
 
     engine = _engine(tmp_path)
     with RequestSessions(engine)() as session:
-        token = create_user_with_token(session, "embedded-gis", "gis")
+        token = create_user_with_token(SQLITE.bind(session), "embedded-gis", "gis")
         session.commit()
     app = create_app(Settings(environment="test", database_url=str(engine.url), auth_cache_s=60),
                      start_worker=False)

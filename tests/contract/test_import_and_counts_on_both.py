@@ -25,15 +25,14 @@ from app.services.boundaries import BoundaryOptions, upload_boundary_set
 from app.services.import_undo import undo_import
 from app.services.incident_import import import_incidents
 from app.services.run_results import neighbourhood_ranking
-from app.store import communities as community_store
 from spatial.incidents_io import ReadOptions
-from tests.contract.conftest import SAMPLE_BOUNDARIES, Store
+from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 from tests.contract.test_real_data_on_both import _chicago
 
 TABLES = ("incidents", "imports", "hotspot_runs", "hotspot_cells")
 
 
-def _snapshot(store: Store) -> str:
+def _snapshot(store: StoreUnderTest) -> str:
     """A digest of every row of the tables an import or undo could touch."""
     digest = hashlib.sha256()
     for table in TABLES:
@@ -56,47 +55,47 @@ def _generated(path: Path, seed: int, n: int = 400, repeats: int = 30) -> Path:
     return path
 
 
-def _parishes(store: Store) -> None:
-    upload_boundary_set(store.session, SAMPLE_BOUNDARIES, original_name=SAMPLE_BOUNDARIES.name,
+def _parishes(store: StoreUnderTest) -> None:
+    upload_boundary_set(store, SAMPLE_BOUNDARIES, original_name=SAMPLE_BOUNDARIES.name,
                         options=BoundaryOptions(name="parishes", activate=True), service_area=None,
                         max_bytes=store.settings.max_upload_bytes)
 
 
-def _run(store: Store, **request) -> int:
-    run_id = analyses.submit(store.session, analyses.AnalysisRequest(permutations=0, seed=1, **request),
+def _run(store: StoreUnderTest, **request) -> int:
+    run_id = analyses.submit(store, analyses.AnalysisRequest(permutations=0, seed=1, **request),
                              settings=store.settings, user_id=None)
-    analyses.execute(store.session, run_id)
+    analyses.execute(store, run_id)
     return run_id
 
 
-def test_dry_run_identical_rows_and_undo(store: Store, tmp_path):
+def test_dry_run_identical_rows_and_undo(store: StoreUnderTest, tmp_path):
     _parishes(store)
     path = _generated(tmp_path / "kna.csv", seed=1)
     options = ReadOptions(timezone=store.settings.zone)
     before = _snapshot(store)
-    preview = import_incidents(store.session, path, filename=path.name, source="kna", options=options, dry_run=True)
+    preview = import_incidents(store, path, filename=path.name, source="kna", options=options, dry_run=True)
     assert _snapshot(store) == before
     assert (preview.inserted, preview.repeated_rows, preview.date_order) == (430, 30, "month/day/year")
 
-    report = import_incidents(store.session, path, filename=path.name, source="kna", options=options)
+    report = import_incidents(store, path, filename=path.name, source="kna", options=options)
     assert (report.inserted, report.repeated_rows) == (430, 30)
     run_id = _run(store)
     store.session.execute(text("UPDATE hotspot_runs SET status = 'running' WHERE id = :id"), {"id": run_id})
     store.session.commit()
     before = _snapshot(store)
     with pytest.raises(Conflict):
-        undo_import(store.session, report.import_id, user_id=None)
+        undo_import(store, report.import_id, user_id=None)
     assert _snapshot(store) == before
     store.session.execute(text("UPDATE hotspot_runs SET status = 'completed' WHERE id = :id"), {"id": run_id})
     store.session.commit()
 
-    result = undo_import(store.session, report.import_id, user_id=None)
+    result = undo_import(store, report.import_id, user_id=None)
     assert (result["removed"], result["runs_marked_data_changed"]) == (430, [run_id])
     assert store.session.execute(text("SELECT count(*) FROM incidents")).scalar_one() == 0
     changed = store.session.execute(text("SELECT data_changed FROM hotspot_runs WHERE id = :id"),
                                     {"id": run_id}).scalar_one()
     assert f"Import {report.import_id}" in changed
-    again = import_incidents(store.session, path, filename=path.name, source="kna", options=options)
+    again = import_incidents(store, path, filename=path.name, source="kna", options=options)
     assert (again.inserted, again.duplicates) == (430, 0)
 
 
@@ -124,18 +123,18 @@ def _shapely_counts(shared_data) -> dict[str, int]:
     return counts
 
 
-def test_chicago_one_count_of_a_community_everywhere(store: Store, shared_data):
+def test_chicago_one_count_of_a_community_everywhere(store: StoreUnderTest, shared_data):
     loaded = _chicago(store, shared_data)
     expected = _shapely_counts(shared_data)
     assert sum(expected.values()) > 9_800
-    page = {c["name"]: community_store.get_community(store.session, c["id"])["incidents"]
-            for c in community_store.list_active_communities(store.session)}
+    page = {c["name"]: store.boundaries.get_community(c["id"])["incidents"]
+            for c in store.boundaries.list_active_communities()}
     assert page == expected == loaded["per_community"]
     for resolution in (8, 9, 10):
         run_id = _run(store, resolution=resolution)
-        run = analyses.run_store.get_run(store.session, run_id)
+        run = analyses.store.runs.get_run(run_id)
         assert run["status"] == "completed", run["error"]
-        ranking = {r["community"]: r["incidents"] for r in neighbourhood_ranking(store.session, run)}
+        ranking = {r["community"]: r["incidents"] for r in neighbourhood_ranking(store, run)}
         assert ranking == expected, resolution
         cells = store.session.execute(text("SELECT sum(incidents) FROM hotspot_cells WHERE run_id = :id"),
                                       {"id": run_id}).scalar_one()

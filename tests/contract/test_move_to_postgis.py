@@ -14,8 +14,7 @@ from app.db import make_engine, make_sessionmaker
 from app.security import hash_token
 from app.services.demo import prepare_demo
 from app.settings import Settings
-from app.store import tiles as tile_store
-from app.store import users as user_store
+from app.store.backends import backend_for
 from app.store.transfer import TABLES
 from tests.browser_support import backend_database
 from tests.contract.test_store_contract import BASSETERRE, tile_of
@@ -27,7 +26,7 @@ def embedded_demo(tmp_path, monkeypatch) -> tuple[str, dict]:
         settings = Settings(database_url=url, statement_timeout_ms=0)
         engine = make_engine(settings)
         with make_sessionmaker(engine)() as session:
-            ready = prepare_demo(session, settings, sample_boundaries=SAMPLE_BOUNDARIES,
+            ready = prepare_demo(backend_for(engine).bind(session), settings, sample_boundaries=SAMPLE_BOUNDARIES,
                                  attribution=SAMPLE_ATTRIBUTION, incidents=1500)
         engine.dispose()
         monkeypatch.setenv("HOTSPOTS_DATABASE_URL", url)
@@ -53,13 +52,14 @@ def test_copy_to_postgis_moves_everything_and_the_service_goes_on(embedded_demo,
         settings = Settings(database_url=target_url, statement_timeout_ms=0)
         engine = make_engine(settings)
         with make_sessionmaker(engine)() as session:
+            store = backend_for(engine).bind(session)
             # The demo's token still signs in; new rows take new ids; tiles are drawn by PostGIS.
-            assert user_store.principal_for_token(session, hash_token(ready["token"])).role == "admin"
+            assert store.accounts.principal_for_token(hash_token(ready["token"])).role == "admin"
             new_id = session.execute(text("INSERT INTO users (name, role) VALUES ('after-move', 'viewer') "
                                           "RETURNING id")).scalar_one()
             assert new_id > before["users"]
             x, y = tile_of(*BASSETERRE, 13)
-            _, tile = tile_store.hotspot_cells_tile(session, ready["run_id"], 9, 13, x, y, 5000)
+            _, tile = store.tiles.hotspot_cells_tile(ready["run_id"], 9, 13, x, y, 5000)
             assert mapbox_vector_tile.decode(tile)["hotspots"]["features"]
             inside = session.execute(text(
                 "SELECT count(*) FROM incidents i JOIN communities c ON c.id = i.community_id "

@@ -21,13 +21,13 @@ from app.main import create_app
 from app.services.accounts import create_user_with_token
 from spatial.synthetic import write_synthetic_csv
 from tests.conftest import auth
-from tests.contract.conftest import SAMPLE_BOUNDARIES, Store
+from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 
 BASSETERRE = (-62.7261, 17.2955)
 
 
 @pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
+def client(store: StoreUnderTest) -> Iterator[TestClient]:
     app = create_app(store.settings, engine=store.connection.engine, start_worker=False)
     with TestClient(app) as test_client:
         app.state.sessionmaker = store.sessions  # every request joins the test's transaction
@@ -36,8 +36,8 @@ def client(store: Store) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def tokens(store: Store) -> dict[str, str]:
-    return {role: create_user_with_token(store.session, f"both-{role}", role) for role in ("viewer", "analyst", "gis")}
+def tokens(store: StoreUnderTest) -> dict[str, str]:
+    return {role: create_user_with_token(store, f"both-{role}", role) for role in ("viewer", "analyst", "gis")}
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -111,7 +111,7 @@ def test_sign_in_cookie_opens_the_pages(client: TestClient, tokens):
     assert client.get("/readyz").json()["status"] == "ready"
 
 
-def test_bad_files_get_a_clear_4xx_and_change_nothing(client: TestClient, tokens, store: Store):
+def test_bad_files_get_a_clear_4xx_and_change_nothing(client: TestClient, tokens, store: StoreUnderTest):
     analyst, gis = auth(tokens["analyst"]), auth(tokens["gis"])
     broken = client.post("/api/v1/boundary-sets", headers=gis,
                          files={"file": ("parishes.geojson", b'{"type": "FeatureCollection", "features": [')})
@@ -124,7 +124,7 @@ def test_bad_files_get_a_clear_4xx_and_change_nothing(client: TestClient, tokens
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
-def test_gdal_reads_the_tiles_of_both_stores(client: TestClient, tokens, store: Store, tmp_path):
+def test_gdal_reads_the_tiles_of_both_stores(client: TestClient, tokens, store: StoreUnderTest, tmp_path):
     """QGIS and other GDAL clients read the tiles, whether PostGIS or Python (on SQLite) encoded them."""
     gis, analyst = auth(tokens["gis"]), auth(tokens["analyst"])
     with SAMPLE_BOUNDARIES.open("rb") as handle:

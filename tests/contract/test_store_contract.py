@@ -23,35 +23,28 @@ from app.services import analyses
 from app.services.accounts import create_user_with_token
 from app.services.boundaries import BoundaryOptions, upload_boundary_set
 from app.services.incident_import import import_incidents
-from app.store import audit as audit_store
-from app.store import communities as community_store
-from app.store import health as health_store
-from app.store import hotspots as run_store
 from app.store import incidents as incident_store
-from app.store import maps as map_store
-from app.store import tiles as tile_store
-from app.store import users as user_store
 from app.security import hash_token
 from spatial.incidents_io import ReadOptions
 from spatial.synthetic import write_synthetic_csv
-from tests.contract.conftest import SAMPLE_BOUNDARIES, Store
+from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 
 BASSETERRE = (-62.7261, 17.2955)  # lon, lat
 HEADER = "id,date,category,latitude,longitude,description\n"
 
 
-def load_parishes(store: Store) -> int:
+def load_parishes(store: StoreUnderTest) -> int:
     report = upload_boundary_set(
-        store.session, SAMPLE_BOUNDARIES, original_name="kna_parishes.geojson",
+        store, SAMPLE_BOUNDARIES, original_name="kna_parishes.geojson",
         options=BoundaryOptions(name="KNA parishes", attribution="geoBoundaries", activate=True),
         service_area=None, max_bytes=store.settings.max_upload_bytes,
     )
     return report["id"] if isinstance(report, dict) else report.id
 
 
-def load_incidents(store: Store, folder: Path, n: int = 1500, seed: int = 7, source: str = "SYN") -> int:
+def load_incidents(store: StoreUnderTest, folder: Path, n: int = 1500, seed: int = 7, source: str = "SYN") -> int:
     path = write_synthetic_csv(folder / f"{store.name}-{seed}.csv", n, seed)
-    report = import_incidents(store.session, path, filename=path.name, source=source,
+    report = import_incidents(store, path, filename=path.name, source=source,
                               options=ReadOptions(timezone=store.settings.zone))
     return report.inserted
 
@@ -62,10 +55,10 @@ def write_rows(folder: Path, name: str, rows: list[tuple]) -> Path:
     return path
 
 
-def run(store: Store, **request) -> int:
-    run_id = analyses.submit(store.session, analyses.AnalysisRequest(**request), settings=store.settings,
+def run(store: StoreUnderTest, **request) -> int:
+    run_id = analyses.submit(store, analyses.AnalysisRequest(**request), settings=store.settings,
                              user_id=None)
-    analyses.execute(store.session, run_id)
+    analyses.execute(store, run_id)
     return run_id
 
 
@@ -78,24 +71,24 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 # --- boundaries -----------------------------------------------------------------------------------
 
 
-def test_boundary_set_is_stored_activated_and_read_back(store: Store):
+def test_boundary_set_is_stored_activated_and_read_back(store: StoreUnderTest):
     set_id = load_parishes(store)
-    sets = community_store.list_boundary_sets(store.session)
+    sets = store.boundaries.list_boundary_sets()
     assert [s["id"] for s in sets][:1] == [set_id] and sets[0]["is_active"] is True
     assert sets[0]["communities"] == 14
     assert isinstance(sets[0]["created_at"], datetime) and sets[0]["created_at"].tzinfo is not None
-    communities = community_store.list_active_communities(store.session)
+    communities = store.boundaries.list_active_communities()
     assert len(communities) == 14 and all(c["incidents"] == 0 for c in communities)
     basseterre = next(c for c in communities if c["name"] == "Saint George Basseterre")
-    detail = community_store.get_community(store.session, basseterre["id"])
+    detail = store.boundaries.get_community(basseterre["id"])
     shape = shapely.from_geojson(detail["geometry"])
     assert shape.geom_type == "MultiPolygon" and shape.contains(shapely.Point(*BASSETERRE))
-    ids, wkb = community_store.active_community_shapes(store.session)
+    ids, wkb = store.boundaries.active_community_shapes()
     assert ids == sorted(ids) and len(wkb) == 14
-    assert run_store.active_boundary_set_id(store.session) == set_id
+    assert store.boundaries.active_boundary_set_id() == set_id
 
 
-def test_activating_a_new_set_reassigns_incidents(store: Store, tmp_path):
+def test_activating_a_new_set_reassigns_incidents(store: StoreUnderTest, tmp_path):
     def located_in(set_id: int) -> int:
         return store.session.execute(text(
             "SELECT count(*) FROM incidents i JOIN communities c ON c.id = i.community_id "
@@ -111,102 +104,102 @@ def test_activating_a_new_set_reassigns_incidents(store: Store, tmp_path):
 # --- incidents ------------------------------------------------------------------------------------
 
 
-def test_import_then_query_with_filters_and_pages(store: Store, tmp_path):
+def test_import_then_query_with_filters_and_pages(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     assert load_incidents(store, tmp_path) == 1500
     assert load_incidents(store, tmp_path) == 0  # a re-import adds nothing (duplicates by source + id)
     everything = incident_store.IncidentFilter()
-    assert incident_store.count_incidents(store.session, everything) == 1500
-    page = incident_store.list_incidents(store.session, everything, after_id=None, limit=100)
-    following = incident_store.list_incidents(store.session, everything, after_id=page[-1]["id"], limit=100)
+    assert store.incidents.count_incidents(everything) == 1500
+    page = store.incidents.list_incidents(everything, after_id=None, limit=100)
+    following = store.incidents.list_incidents(everything, after_id=page[-1]["id"], limit=100)
     assert len(page) == len(following) == 100 and page[-1]["id"] < following[0]["id"]
     assert page[0]["occurred_at"].tzinfo is not None and page[0]["occurred_at"].year == 2025
     drugs = incident_store.IncidentFilter(categories=("Drug offence",))
-    assert 0 < incident_store.count_incidents(store.session, drugs) < 1500
+    assert 0 < store.incidents.count_incidents(drugs) < 1500
     box = incident_store.IncidentFilter(bbox=(-62.74, 17.28, -62.70, 17.31))
-    inside = incident_store.list_incidents(store.session, box, after_id=None, limit=1000)
+    inside = store.incidents.list_incidents(box, after_id=None, limit=1000)
     assert inside and all(-62.74 <= r["lon"] <= -62.70 and 17.28 <= r["lat"] <= 17.31 for r in inside)
     months = incident_store.IncidentFilter(start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 4, 1, tzinfo=UTC))
-    march = incident_store.list_incidents(store.session, months, after_id=None, limit=1000)
+    march = store.incidents.list_incidents(months, after_id=None, limit=1000)
     assert march and all(datetime(2025, 3, 1, tzinfo=UTC) <= r["occurred_at"] < datetime(2025, 4, 1, tzinfo=UTC)
                          for r in march)
 
 
-def test_a_failed_import_leaves_the_incidents_as_they_were(store: Store, tmp_path):
+def test_a_failed_import_leaves_the_incidents_as_they_were(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     load_incidents(store, tmp_path, n=200)
     bad = write_rows(tmp_path, "bad.csv", [("X1", "not a date", "Theft", "abc", "def", "")])
     with pytest.raises(InvalidUpload):
-        import_incidents(store.session, bad, filename="bad.csv", source="SYN",
+        import_incidents(store, bad, filename="bad.csv", source="SYN",
                          options=ReadOptions(timezone=store.settings.zone))
-    assert incident_store.count_incidents(store.session, incident_store.IncidentFilter()) == 200
+    assert store.incidents.count_incidents(incident_store.IncidentFilter()) == 200
 
 
 # --- analyses and their results ------------------------------------------------------------------
 
 
-def test_analysis_results_pages_rankings_and_listing(store: Store, tmp_path):
+def test_analysis_results_pages_rankings_and_listing(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     load_incidents(store, tmp_path)
     run_id = run(store, resolution=8, permutations=99, seed=11)
-    found = run_store.get_run(store.session, run_id)
+    found = store.runs.get_run(run_id)
     assert found["status"] == "completed", found["error"]
     assert found["provenance"]["seed"] == 11 and isinstance(found["parameters"], dict)
     assert found["finished_at"].tzinfo is not None
-    cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000)
+    cells = store.runs.cell_page(run_id, after_cell=None, limit=5000)
     assert sum(c["incidents"] for c in cells) <= 1500 and any(c["gi_bin"] == 3 for c in cells)
     hexagon = shapely.from_geojson(cells[0]["geometry"])
     assert hexagon.geom_type == "Polygon" and len(hexagon.exterior.coords) == 7
-    hot = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000, gi_bins=[3])
+    hot = store.runs.cell_page(run_id, after_cell=None, limit=5000, gi_bins=[3])
     assert hot and all(c["gi_bin"] == 3 for c in hot)
-    streamed = list(run_store.iter_cells(store.session, run_id))
+    streamed = list(store.runs.iter_cells(run_id))
     assert [c["cell"] for c in streamed] == [c["cell"] for c in cells]
     centre = shapely.Point(streamed[0]["centre_lon"], streamed[0]["centre_lat"])
     assert hexagon.contains(centre)
-    figures = run_store.neighbourhood_figures(store.session, run_id)
+    figures = store.runs.neighbourhood_figures(run_id)
     assert sum(f["cells"] for f in figures) == len(cells)
-    assert run_store.top_cells(store.session, run_id, 3)
+    assert store.runs.top_cells(run_id, 3)
     shared = run(store, resolution=7, permutations=0, seed=1, audience="shared",
                  communities=["Saint George Basseterre"])
-    listed = run_store.list_runs(store.session, limit=10, shared_up_to_resolution=8)
+    listed = store.runs.list_runs(limit=10, shared_up_to_resolution=8)
     assert [r["id"] for r in listed] == [shared]
-    covering = run_store.list_runs(store.session, limit=10, covering_any_of=["Saint Paul Capisterre"])
+    covering = store.runs.list_runs(limit=10, covering_any_of=["Saint Paul Capisterre"])
     assert [r["id"] for r in covering] == [run_id]  # the all-communities run covers it; the shared one does not
 
 
-def test_counts_per_cell_leave_out_sensitive_categories(store: Store, tmp_path):
+def test_counts_per_cell_leave_out_sensitive_categories(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     lon, lat = BASSETERRE
     rows = [(f"S{i}", "2025-05-01 10:00", "Domestic violence" if i % 3 == 0 else "Theft", lat, lon, "")
             for i in range(30)]
-    import_incidents(store.session, write_rows(tmp_path, "mixed.csv", rows), filename="mixed.csv", source="MIX",
+    import_incidents(store, write_rows(tmp_path, "mixed.csv", rows), filename="mixed.csv", source="MIX",
                      options=ReadOptions(timezone=store.settings.zone))
     common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, every = run_store.counts_per_cell(store.session, **common)
-    _, safe = run_store.counts_per_cell(store.session, **common, without_sensitive=True)
-    _, held = run_store.counts_per_cell(store.session, **common, hold_back_days=100_000)
+    _, every = store.runs.counts_per_cell(**common)
+    _, safe = store.runs.counts_per_cell(**common, without_sensitive=True)
+    _, held = store.runs.counts_per_cell(**common, hold_back_days=100_000)
     assert every.tolist() == [30] and safe.tolist() == [20] and held.size == 0
 
 
-def test_community_aggregates_suppress_small_counts(store: Store, tmp_path):
+def test_community_aggregates_suppress_small_counts(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     lon, lat = BASSETERRE
     rows = ([(f"T{i}", "2025-05-01 10:00", "Theft", lat, lon, "") for i in range(12)]
             + [(f"R{i}", "2025-06-01 10:00", "Robbery", lat, lon, "") for i in range(2)]
             + [(f"D{i}", "2025-06-01 10:00", "Domestic violence", lat, lon, "") for i in range(9)])
-    import_incidents(store.session, write_rows(tmp_path, "few.csv", rows), filename="few.csv", source="FEW",
+    import_incidents(store, write_rows(tmp_path, "few.csv", rows), filename="few.csv", source="FEW",
                      options=ReadOptions(timezone=store.settings.zone))
-    listed = community_store.list_active_communities_aggregated(store.session)  # k and classes from the database
+    listed = store.boundaries.list_active_communities_aggregated()  # k and classes from the database
     by_name = {c["name"]: c["incidents"] for c in listed}
     # Every figure is a sum of published atoms (one category in one month, k or more): Theft in May (12);
     # Robbery in June (2) is hidden, from the total too, so total minus groups shown reveals nothing.
     assert by_name["Saint George Basseterre"] == 12 and by_name["Saint Paul Capisterre"] is None
     community_id = next(c["id"] for c in listed if c["name"] == "Saint George Basseterre")
-    breakdown = community_store.community_breakdown_aggregated(store.session, community_id, "America/St_Kitts")
+    breakdown = store.boundaries.community_breakdown_aggregated(community_id, "America/St_Kitts")
     assert breakdown["incidents"] == 12
     assert breakdown["by_category"] == [{"category": "Theft", "incidents": 12}]
     assert breakdown["by_month"] == [{"month": "2025-05", "incidents": 12}]
-    exact = community_store.community_breakdown(store.session, community_id, "America/St_Kitts")
+    exact = store.boundaries.community_breakdown(community_id, "America/St_Kitts")
     assert {r["category"]: r["incidents"] for r in exact["by_category"]} == {
         "Theft": 12, "Domestic violence": 9, "Robbery": 2}
     assert exact["by_month"] == [{"month": "2025-05", "incidents": 12}, {"month": "2025-06", "incidents": 11}]
@@ -215,75 +208,75 @@ def test_community_aggregates_suppress_small_counts(store: Store, tmp_path):
 # --- tiles and maps -------------------------------------------------------------------------------
 
 
-def test_tiles_carry_the_cells_and_hide_small_counts(store: Store, tmp_path):
+def test_tiles_carry_the_cells_and_hide_small_counts(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     load_incidents(store, tmp_path)
     run_id = run(store, resolution=9, permutations=0, seed=5)
     store.session.execute(text("UPDATE hotspot_runs SET audience = 'shared' WHERE id = :r"), {"r": run_id})  # published views: shared runs only
     x, y = tile_of(*BASSETERRE, 13)
-    candidates, content = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, x, y, 5000)
+    candidates, content = store.tiles.hotspot_cells_tile(run_id, 9, 13, x, y, 5000)
     features = mapbox_vector_tile.decode(content)["hotspots"]["features"]
     assert 0 < len(features) <= candidates
     assert {"cell", "resolution", "gi_bin", "lisa_label", "community"} <= set(features[0]["properties"])
-    _, safe = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, x, y, 5000, min_count=5)
+    _, safe = store.tiles.hotspot_cells_tile(run_id, 9, 13, x, y, 5000, min_count=5)
     for feature in mapbox_vector_tile.decode(safe)["hotspots"]["features"]:
         props = feature["properties"]
         assert ("incidents" in props and props["incidents"] >= 5) or props.get("suppressed") is True
-    tile_store.ensure_cell_parents(store.session, run_id, 9)
+    store.tiles.ensure_cell_parents(run_id, 9)
     x7, y7 = tile_of(*BASSETERRE, 9)
-    _, parents = tile_store.hotspot_parents_tile(store.session, run_id, 7, 9, x7, y7, 5000, min_count=5)
+    _, parents = store.tiles.hotspot_parents_tile(run_id, 7, 9, x7, y7, 5000, min_count=5)
     # Below analyst a parent is the sum of its children shown (5 or more each), never a hidden one's.
     shown_children = sum(c for c in store.session.execute(text(
         "SELECT incidents FROM hotspot_cells WHERE run_id = :r AND incidents >= 5"), {"r": run_id}).scalars())
     published = [f["properties"].get("incidents", 0) for f in mapbox_vector_tile.decode(parents)["hotspots"]["features"]]
     assert 0 < sum(published) <= shown_children and all(p == 0 or p >= 5 for p in published)
-    _, empty = tile_store.hotspot_cells_tile(store.session, run_id, 9, 13, 0, 0, 5000)
+    _, empty = store.tiles.hotspot_cells_tile(run_id, 9, 13, 0, 0, 5000)
     assert empty == b""
-    _, outlines = tile_store.communities_tile(store.session, 9, x7, y7, 100, 0.0005)
+    _, outlines = store.tiles.communities_tile(9, x7, y7, 100, 0.0005)
     names = {f["properties"]["name"] for f in mapbox_vector_tile.decode(outlines)["communities"]["features"]}
     assert "Saint George Basseterre" in names
-    extent = tile_store.run_extent(store.session, run_id)
+    extent = store.tiles.run_extent(run_id)
     assert extent[0] < BASSETERRE[0] < extent[2] and extent[1] < BASSETERRE[1] < extent[3]
 
 
-def test_map_geojson_has_the_cells_and_outlines(store: Store, tmp_path):
+def test_map_geojson_has_the_cells_and_outlines(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     load_incidents(store, tmp_path)
     run_id = run(store, resolution=8, permutations=0, seed=5, audience="shared")
-    police = json.loads(map_store.cells_feature_collection(store.session, run_id))
-    shared = json.loads(map_store.cells_feature_collection(store.session, run_id, min_count=5))
+    police = json.loads(store.maps.cells_feature_collection(run_id))
+    shared = json.loads(store.maps.cells_feature_collection(run_id, min_count=5))
     assert len(police["features"]) == len(shared["features"]) > 0
     for feature in shared["features"]:
         props = feature["properties"]
         assert not set(props) & {"gi_z", "gi_p_fdr"}  # classes only below analyst
         assert props["suppressed"] == (props["incidents"] is None)
         assert props["incidents"] is None or props["incidents"] >= 5
-    ids, _ = community_store.active_community_shapes(store.session)
-    outlines, bounds = map_store.communities_feature_collection(store.session, ids)
+    ids, _ = store.boundaries.active_community_shapes()
+    outlines, bounds = store.maps.communities_feature_collection(ids)
     assert len(json.loads(outlines)["features"]) == 14
     assert bounds[0] < -62.8 < bounds[2] and bounds[1] < 17.2 < bounds[3]
-    latest = map_store.latest_completed_run_with_community(store.session, ids[0])
+    latest = store.maps.latest_completed_run_with_community(ids[0])
     assert latest["id"] == run_id
 
 
 # --- people, audit, health ------------------------------------------------------------------------
 
 
-def test_tokens_scopes_and_revocation(store: Store):
-    token = create_user_with_token(store.session, "contract-partner", "partner")
-    principal = user_store.principal_for_token(store.session, hash_token(token))
+def test_tokens_scopes_and_revocation(store: StoreUnderTest):
+    token = create_user_with_token(store, "contract-partner", "partner")
+    principal = store.accounts.principal_for_token(hash_token(token))
     assert principal.role == "partner" and principal.communities is None
-    user_store.set_scope(store.session, principal.user_id, ["Saint Paul Capisterre"])
-    scoped = user_store.principal_for_token(store.session, hash_token(token))
+    store.accounts.set_scope(principal.user_id, ["Saint Paul Capisterre"])
+    scoped = store.accounts.principal_for_token(hash_token(token))
     assert scoped.communities == frozenset({"Saint Paul Capisterre"})
-    assert user_store.revoke_tokens(store.session, principal.user_id) == 1
-    assert user_store.principal_for_token(store.session, hash_token(token)) is None
+    assert store.accounts.revoke_tokens(principal.user_id) == 1
+    assert store.accounts.principal_for_token(hash_token(token)) is None
 
 
-def test_audit_log_is_append_only(store: Store):
-    audit_store.append(store.session, action="test.contract", outcome="ok", user_id=None, user_name="someone",
+def test_audit_log_is_append_only(store: StoreUnderTest):
+    store.audit.append(action="test.contract", outcome="ok", user_id=None, user_name="someone",
                        role="admin", target="x", client_ip="10.0.0.7", details={"n": 1})
-    [entry] = audit_store.page(store.session, limit=1, before_id=None, action="test.contract")
+    [entry] = store.audit.page(limit=1, before_id=None, action="test.contract")
     assert entry["client_ip"] == "10.0.0.7" and entry["details"] == {"n": 1} and entry["at"].tzinfo is not None
     savepoint = store.session.begin_nested()
     with pytest.raises(DBAPIError):
@@ -291,23 +284,23 @@ def test_audit_log_is_append_only(store: Store):
     savepoint.rollback()
 
 
-def test_health_names_the_store(store: Store):
-    status = health_store.database_status(store.session)
+def test_health_names_the_store(store: StoreUnderTest):
+    status = store.database.status()
     assert status["status"] == "ready" and status["store"] == store.name and status["schema_revision"]
 
 
 # --- the same analysis on both --------------------------------------------------------------------
 
 
-def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: Store, sqlite_store: Store, tmp_path):
+def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: StoreUnderTest, sqlite_store: StoreUnderTest, tmp_path):
     results = {}
     for store in (postgis_store, sqlite_store):
         load_parishes(store)
         load_incidents(store, tmp_path, n=2000, seed=3)
         run_id = run(store, resolution=9, permutations=199, seed=42)
-        cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=100_000)
+        cells = store.runs.cell_page(run_id, after_cell=None, limit=100_000)
         results[store.name] = cells
-        moran = run_store.get_run(store.session, run_id)["provenance"]
+        moran = store.runs.get_run(run_id)["provenance"]
         results[store.name + "-moran"] = moran
     postgis, sqlite = results["postgis"], results["sqlite"]
     assert [c["cell"] for c in postgis] == [c["cell"] for c in sqlite]
@@ -318,35 +311,35 @@ def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: Store
                                    equal_nan=True, err_msg=column)
 
 
-def test_sensitive_words_with_accents_are_left_out(store: Store, tmp_path):
+def test_sensitive_words_with_accents_are_left_out(store: StoreUnderTest, tmp_path):
     """Categories are classed in Python (spatial/sensitive.py), so 'VIOLACIÓN' is left out on both stores."""
     load_parishes(store)
     lon, lat = BASSETERRE
     rows = ([(f"V{i}", "2025-05-01 10:00", "VIOLACIÓN", lat, lon, "") for i in range(6)]
             + [(f"T{i}", "2025-05-01 10:00", "Theft", lat, lon, "") for i in range(7)])
-    import_incidents(store.session, write_rows(tmp_path, "accents.csv", rows), filename="accents.csv",
+    import_incidents(store, write_rows(tmp_path, "accents.csv", rows), filename="accents.csv",
                      source="ACC", options=ReadOptions(timezone=store.settings.zone))
     common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, safe = run_store.counts_per_cell(store.session, **common, without_sensitive=True)
+    _, safe = store.runs.counts_per_cell(**common, without_sensitive=True)
     assert safe.tolist() == [7]
-    listed = community_store.list_active_communities_aggregated(store.session)
+    listed = store.boundaries.list_active_communities_aggregated()
     assert {c["name"]: c["incidents"] for c in listed}["Saint George Basseterre"] == 7
 
 
-def test_times_written_by_the_database_compare_with_times_from_the_service(store: Store):
-    audit_store.append(store.session, action="test.clock", outcome="ok", user_id=None, user_name=None,
+def test_times_written_by_the_database_compare_with_times_from_the_service(store: StoreUnderTest):
+    store.audit.append(action="test.clock", outcome="ok", user_id=None, user_name=None,
                        role=None, target=None, client_ip=None, details=None)
-    [entry] = audit_store.page(store.session, limit=1, before_id=None, action="test.clock")
+    [entry] = store.audit.page(limit=1, before_id=None, action="test.clock")
     assert entry["details"] is None
     at = entry["at"]
-    assert audit_store.page(store.session, limit=5, before_id=None, action="test.clock", start=at) == [entry]
-    assert audit_store.page(store.session, limit=5, before_id=None, action="test.clock", end=at) == []
-    create_user_with_token(store.session, "clock-viewer", "viewer")
-    listed = {u["name"]: u for u in user_store.list_users(store.session)}
+    assert store.audit.page(limit=5, before_id=None, action="test.clock", start=at) == [entry]
+    assert store.audit.page(limit=5, before_id=None, action="test.clock", end=at) == []
+    create_user_with_token(store, "clock-viewer", "viewer")
+    listed = {u["name"]: u for u in store.accounts.list_users()}
     assert listed["clock-viewer"]["created_at"].tzinfo is not None
 
 
-def test_a_failure_midway_rolls_the_whole_import_back(store: Store, tmp_path, monkeypatch):
+def test_a_failure_midway_rolls_the_whole_import_back(store: StoreUnderTest, tmp_path, monkeypatch):
     """An error after some batches were written leaves no row of the import, and a failed record."""
     from app.store.sqlite import incidents as embedded_incidents
 
@@ -364,15 +357,15 @@ def test_a_failure_midway_rolls_the_whole_import_back(store: Store, tmp_path, mo
     rows = [(f"M{i}", "2025-05-01 10:00", "Theft", 17.3, -62.7, "") for i in range(500)]
     path = write_rows(tmp_path, "midway.csv", rows)
     with pytest.raises(RuntimeError):
-        import_incidents(store.session, path, filename=path.name, source="MIDWAY",
+        import_incidents(store, path, filename=path.name, source="MIDWAY",
                          options=ReadOptions(timezone=store.settings.zone, chunk_rows=100))
     assert calls["n"] == 3
-    assert incident_store.count_incidents(store.session, incident_store.IncidentFilter(sources=("MIDWAY",))) == 0
+    assert store.incidents.count_incidents(incident_store.IncidentFilter(sources=("MIDWAY",))) == 0
     status = store.session.execute(text("SELECT status, error FROM imports WHERE source = 'MIDWAY'")).one()
     assert status.status == "failed" and "rolled back" in status.error
 
 
-def test_spelling_variants_never_reach_a_shared_count_on_both(store: Store, tmp_path):
+def test_spelling_variants_never_reach_a_shared_count_on_both(store: StoreUnderTest, tmp_path):
     """Issue 20's spellings (full-width, zero-width space, Spanish, Caribbean legal terms) are classed at
     import and left out of shared counts and community aggregates alike, on both stores."""
     from tests.spatial.test_sensitive import VARIANTS
@@ -383,31 +376,31 @@ def test_spelling_variants_never_reach_a_shared_count_on_both(store: Store, tmp_
     rows = [(f"V{i}-{n}", "2025-05-01 10:00", category, lat, lon, "")
             for i, category in enumerate(variants) for n in range(3)]
     rows += [(f"T{n}", "2025-05-01 10:00", "Theft", lat, lon, "") for n in range(6)]
-    report = import_incidents(store.session, write_rows(tmp_path, "variants.csv", rows), filename="variants.csv",
+    report = import_incidents(store, write_rows(tmp_path, "variants.csv", rows), filename="variants.csv",
                               source="VAR", options=ReadOptions(timezone=store.settings.zone))
     assert {c["category"] for c in report.sensitive_categories} == set(variants)
     common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, kept = run_store.counts_per_cell(store.session, **common, without_sensitive=True)
+    _, kept = store.runs.counts_per_cell(**common, without_sensitive=True)
     assert kept.tolist() == [6]
-    listed = community_store.list_active_communities_aggregated(store.session)
+    listed = store.boundaries.list_active_communities_aggregated()
     assert {c["name"]: c["incidents"] for c in listed}["Saint George Basseterre"] == 6
-    figures = community_store.community_breakdown_aggregated(
-        store.session, community_id=next(c["id"] for c in listed if c["name"] == "Saint George Basseterre"),
+    figures = store.boundaries.community_breakdown_aggregated(
+        community_id=next(c["id"] for c in listed if c["name"] == "Saint George Basseterre"),
         zone="America/St_Kitts")
     assert [c["category"] for c in figures["by_category"]] in ([], ["Theft"])
 
 
-def test_near_misses_are_reported_at_import(store: Store, tmp_path):
+def test_near_misses_are_reported_at_import(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     lon, lat = BASSETERRE
     rows = [(f"B{n}", "2025-05-01 10:00", "BUGERY", lat, lon, "") for n in range(3)]
-    report = import_incidents(store.session, write_rows(tmp_path, "near.csv", rows), filename="near.csv",
+    report = import_incidents(store, write_rows(tmp_path, "near.csv", rows), filename="near.csv",
                               source="NEAR", options=ReadOptions(timezone=store.settings.zone))
     assert report.near_misses == [{"category": "BUGERY", "close_to": "buggery"}]
     assert report.to_dict()["near_misses"] and "categories" not in report.to_dict()
 
 
-def test_only_runs_whose_worker_stopped_are_failed(store: Store):
+def test_only_runs_whose_worker_stopped_are_failed(store: StoreUnderTest):
     """Several processes share a database: a worker fails the runs of stopped workers, not of live ones."""
     import os
     import socket
@@ -431,28 +424,28 @@ def test_only_runs_whose_worker_stopped_are_failed(store: Store):
             {"s": set_id, "worker": worker, "beat": beat}).scalar_one()
     from app.jobs import process_alive
 
-    failed, _ = analyses.recover_interrupted(store.session, host=host, alive=process_alive)
+    failed, _ = analyses.recover_interrupted(store, host=host, alive=process_alive)
     assert failed == sorted(ids[k] for k in ("before workers were recorded", "this host, process gone",
                                              "another host, silent"))
     status, error = store.session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
                                           {"id": ids["this host, process gone"]}).one()
     assert status == "failed" and "Interrupted" in error
-    assert run_store.get_run(store.session, ids["another host, beating"])["status"] == "running"
+    assert store.runs.get_run(ids["another host, beating"])["status"] == "running"
 
 
-def test_incident_tiles_can_show_only_incidents_in_no_community(store: Store, tmp_path):
+def test_incident_tiles_can_show_only_incidents_in_no_community(store: StoreUnderTest, tmp_path):
     load_parishes(store)
     inside = write_rows(tmp_path, "inside.csv", [(f"in{i}", "2024-03-01 10:00", "Theft", 17.2955, -62.7261, "")
                                                  for i in range(3)])
     at_sea = write_rows(tmp_path, "sea.csv", [(f"sea{i}", "2024-03-01 10:00", "Theft", 17.25, -62.95, "")
                                               for i in range(2)])
     for path in (inside, at_sea):
-        import_incidents(store.session, path, filename=path.name, source=path.stem,
+        import_incidents(store, path, filename=path.name, source=path.stem,
                          options=ReadOptions(timezone=store.settings.zone))
     for (lon, lat), everything, outside in (((-62.7261, 17.2955), 3, 0), ((-62.95, 17.25), 2, 2)):
         x, y = tile_of(lon, lat, 12)
         for only_outside, expected in ((False, everything), (True, outside)):
-            for tile in (tile_store.incident_points_tile(store.session, 12, x, y, 100, outside=only_outside)[1],
-                         tile_store.incident_cells_tile(store.session, 9, 12, x, y, 100, outside=only_outside)[1]):
+            for tile in (store.tiles.incident_points_tile(12, x, y, 100, outside=only_outside)[1],
+                         store.tiles.incident_cells_tile(9, 12, x, y, 100, outside=only_outside)[1]):
                 features = mapbox_vector_tile.decode(tile)["incidents"]["features"] if tile else []
                 assert sum(f["properties"].get("incidents", 1) for f in features) == expected

@@ -9,13 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from app.api.csv_export import csv_response
-from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy, limit_heavy
+from app.api.deps import Analyst, AudienceDep, Reader, StoreDep, SettingsDep, heavy, limit_heavy
 from app.audit import record
 from app.errors import BadRequest, NotFound
 from app.services import analyses as analysis_service
 from app.services import run_results
-from app.store import hotspots as run_store
-from app.store.users import Principal
+from app.security import Principal
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
@@ -29,28 +28,28 @@ PUBLISHED_CSV_COLUMNS = ("cell", "community", "incidents", "suppressed", "gi_bin
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
-def submit_analysis(body: analysis_service.AnalysisRequest, request: Request, session: SessionDep,
+def submit_analysis(body: analysis_service.AnalysisRequest, request: Request, store: StoreDep,
                     settings: SettingsDep, user: Analyst,
                     _: Annotated[Principal, Depends(heavy("analysis"))]) -> JSONResponse:
-    run_id = analysis_service.submit(session, body, settings=settings, user_id=user.user_id)
-    request.app.state.run_worker.submit(run_id, session=session)
+    run_id = analysis_service.submit(store, body, settings=settings, user_id=user.user_id)
+    request.app.state.run_worker.submit(run_id, store=store)
     url = str(request.url_for("get_analysis", run_id=run_id))
     return JSONResponse({"id": run_id, "url": url, "status": "queued"}, status_code=202, headers={"Location": url})
 
 
 @router.get("", summary="Recent runs the caller may see, newest first")
-def list_analyses(session: SessionDep, _: Reader, audience: AudienceDep,
+def list_analyses(store: StoreDep, _: Reader, audience: AudienceDep,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
                   before: Annotated[int | None, Query(ge=1, description="Cursor: runs older than this id")] = None,
                   ) -> dict[str, Any]:
-    runs = run_results.visible_runs(session, audience, limit=limit, before_id=before)
+    runs = run_results.visible_runs(store, audience, limit=limit, before_id=before)
     return {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
 
 
 @router.get("/{run_id}", summary="A run's status, progress and provenance")
-def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
+def get_analysis(run_id: int, request: Request, store: StoreDep, _: Reader,
                  audience: AudienceDep) -> dict[str, Any]:
-    run = run_results.run_or_404(session, run_id, audience)
+    run = run_results.run_or_404(store, run_id, audience)
     if run["status"] == "completed":
         run["links"] = {
             "cells": str(request.url_for("analysis_cells", run_id=run_id)),
@@ -61,25 +60,25 @@ def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
 
 @router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
 def analysis_cells(
-    run_id: int, request: Request, session: SessionDep, user: Reader, audience: AudienceDep,
+    run_id: int, request: Request, store: StoreDep, user: Reader, audience: AudienceDep,
     format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
 ):
-    run = run_results.completed_run(session, run_id, audience)
-    within = run_results.scope_ids(session, run, audience)
+    run = run_results.completed_run(store, run_id, audience)
+    within = run_results.scope_ids(store, run, audience)
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
     if format == "csv":
         limit_heavy(request, user, "export")
-        record(session, action="export.cells", principal=user, request=request, target=str(run_id),
+        record(store, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
-        rows = run_store.iter_cells(session, run_id, community, gi_bin, within, published=not audience.raw)
+        rows = store.runs.iter_cells(run_id, community, gi_bin, within, published=not audience.raw)
         return csv_response((run_results.shape_cell(r, audience) for r in rows),
                             CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells.csv")
-    rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
+    rows = store.runs.cell_page(run_id, after_cell=_cursor(after), limit=limit + 1,
                                community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -101,13 +100,13 @@ def _cursor(after: str | None) -> int | None:
 
 @router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",
             summary="Communities ranked for targeting patrols and programmes")
-def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
-    run = run_results.completed_run(session, run_id, audience)
+def analysis_neighbourhoods(run_id: int, store: StoreDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
+    run = run_results.completed_run(store, run_id, audience)
     provenance = run["provenance"] or {}
     return {
         "run": run_id,
         "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²"
                         + ("" if audience.raw else "; counted over the cells shown"),
         "moran": provenance.get("moran") if audience.raw else None,
-        "neighbourhoods": run_results.neighbourhood_ranking(session, run, audience),
+        "neighbourhoods": run_results.neighbourhood_ranking(store, run, audience),
     }

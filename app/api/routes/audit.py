@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from app.api.csv_export import csv_response
-from app.api.deps import MAX_ID, Admin, DateRangeDep, SessionDep, limit_heavy
+from app.api.deps import MAX_ID, Admin, DateRangeDep, StoreDep, limit_heavy
 from app.audit import record
-from app.store import audit as audit_store
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -18,7 +17,7 @@ CSV_COLUMNS = ("id", "at", "user_id", "user_name", "role", "action", "target", "
 
 @router.get("", summary="Audit entries, newest first (CSV export with format=csv)")
 def list_audit(
-    request: Request, session: SessionDep, user: Admin, dates: DateRangeDep,
+    request: Request, store: StoreDep, user: Admin, dates: DateRangeDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     user_name: Annotated[str | None, Query(alias="user", max_length=120)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -28,8 +27,8 @@ def list_audit(
     filters = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}
     if format == "csv":
         limit_heavy(request, user, "export")
-        record(session, action="export.audit", principal=user, request=request, target="/api/v1/audit",
+        record(store, action="export.audit", principal=user, request=request, target="/api/v1/audit",
                details={k: v for k, v in filters.items() if v is not None})
-        return csv_response(audit_store.stream(session, **filters), CSV_COLUMNS, "audit.csv")
-    entries = audit_store.page(session, limit=limit, before_id=before, **filters)
+        return csv_response(store.audit.stream(**filters), CSV_COLUMNS, "audit.csv")
+    entries = store.audit.page(limit=limit, before_id=before, **filters)
     return {"entries": entries, "next_before": entries[-1]["id"] if len(entries) == limit else None}

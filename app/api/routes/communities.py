@@ -7,20 +7,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import AudienceDep, Reader, SessionDep, SettingsDep
+from app.api.deps import AudienceDep, Reader, StoreDep, SettingsDep
 from app.services import communities as community_service
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
 
 
 @router.get("", summary="Communities of the active boundary set, with incident counts")
-def list_communities(session: SessionDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
-    return {"communities": community_service.active_communities(session, audience)}
+def list_communities(store: StoreDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
+    return {"communities": community_service.active_communities(store, audience)}
 
 
 @router.get("/{community_id}", summary="One community as a GeoJSON Feature, with incidents by category and month")
-def get_community(community_id: int, session: SessionDep, settings: SettingsDep, _: Reader,
+def get_community(community_id: int, store: StoreDep, settings: SettingsDep, _: Reader,
                   audience: AudienceDep) -> dict[str, Any]:
-    found = community_service.community_detail(session, community_id, audience, settings.timezone)
+    found = community_service.community_detail(store, community_id, audience, settings.timezone)
     geometry = json.loads(found.pop("geometry"))
     return {"type": "Feature", "id": found["id"], "geometry": geometry, "properties": found}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import SessionDep
-from app.store.health import database_status
+from app.api.deps import StoreDep
+
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The database is reachable and has PostGIS")
-def readyz(session: SessionDep) -> JSONResponse:
-    status = database_status(session)
+def readyz(store: StoreDep) -> JSONResponse:
+    status = store.database.status()
     return JSONResponse(status, status_code=200 if status["status"] == "ready" else 503,
                         headers=None if status["status"] == "ready" else {"Retry-After": "5"})

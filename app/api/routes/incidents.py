@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
-from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, SessionDep, SettingsDep, ShortText
+from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, StoreDep, SettingsDep, ShortText
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
 from app.services.import_undo import undo_import
@@ -15,7 +15,6 @@ from app.services.incident_import import import_incidents, read_options
 from app.services.incident_query import incident_page
 from app.services.upload_files import incident_file
 from app.settings import Settings
-from app.store import imports as import_store
 from app.store.incidents import IncidentFilter
 from app.uploads import received_file
 
@@ -27,7 +26,7 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 def create_import(
     request: Request,
     response: Response,
-    session: SessionDep,
+    store: StoreDep,
     settings: SettingsDep,
     user: Analyst,
     file: Annotated[UploadFile, File(description="CSV, GeoJSON, zipped Shapefile or GeoPackage")],
@@ -53,12 +52,12 @@ def create_import(
         response.status_code = status.HTTP_200_OK  # nothing was created
         with received_file(file, settings.max_upload_bytes) as received, \
                 incident_file(received, settings.max_upload_bytes) as path:
-            return import_incidents(session, path, filename=received.name, source=source, options=options,
+            return import_incidents(store, path, filename=received.name, source=source, options=options,
                                     dry_run=True).to_dict()
-    with audited(session, "incidents.import", principal=user, request=request, target=file.filename) as entry, \
+    with audited(store, "incidents.import", principal=user, request=request, target=file.filename) as entry, \
             received_file(file, settings.max_upload_bytes) as received, \
             incident_file(received, settings.max_upload_bytes) as path:
-        report = import_incidents(session, path, filename=received.name, source=source, options=options,
+        report = import_incidents(store, path, filename=received.name, source=source, options=options,
                                   user_id=user.user_id)
         entry.details = {"import_id": report.import_id, "source": source, **report.counts()}
     body = report.to_dict()
@@ -67,8 +66,8 @@ def create_import(
 
 
 @router.get("/imports/{import_id}", summary="One import and its report")
-def get_import(import_id: int, session: SessionDep, _: Analyst) -> dict[str, Any]:
-    record = import_store.get_import(session, import_id)
+def get_import(import_id: int, store: StoreDep, _: Analyst) -> dict[str, Any]:
+    record = store.imports.get_import(import_id)
     if record is None:
         raise NotFound(f"There is no import {import_id}.")
     return {
@@ -80,12 +79,12 @@ def get_import(import_id: int, session: SessionDep, _: Analyst) -> dict[str, Any
 
 
 @router.delete("/imports/{import_id}", summary="Undo an import: remove exactly the rows it inserted")
-def delete_import(import_id: int, request: Request, session: SessionDep, user: Analyst) -> dict[str, Any]:
+def delete_import(import_id: int, request: Request, store: StoreDep, user: Analyst) -> dict[str, Any]:
     """One transaction; refused (409) while an analysis that may count the rows is running. Finished runs
     that counted them are marked "data changed since this run"."""
-    with audited(session, "incidents.import.undo", principal=user, request=request,
+    with audited(store, "incidents.import.undo", principal=user, request=request,
                  target=f"import {import_id}") as entry:
-        result = undo_import(session, import_id, user_id=user.user_id)
+        result = undo_import(store, import_id, user_id=user.user_id)
         entry.details = result
     return result
 
@@ -93,7 +92,7 @@ def delete_import(import_id: int, request: Request, session: SessionDep, user: A
 @router.get("", summary="Incidents as a GeoJSON FeatureCollection (points: analysts and above)")
 def list_incidents(
     request: Request,
-    session: SessionDep,
+    store: StoreDep,
     settings: SettingsDep,
     user: Analyst,
     bbox: BBox,
@@ -109,8 +108,8 @@ def list_incidents(
         community_id=community, sources=tuple(source or ()),
     )
     page_size = min(limit or settings.incidents_page_default, settings.incidents_page_max)
-    page = incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
-    record(session, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",
+    page = incident_page(store, filters, after=after, limit=page_size, base_url=request.url)
+    record(store, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",
            details={"filters": [list(item) for item in request.query_params.multi_items()],
                     "returned": page["numberReturned"]})
     return page

@@ -8,29 +8,28 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
-from app.api.deps import PageReader, SessionDep, SettingsDep
+from app.api.deps import PageReader, StoreDep, SettingsDep
 from app.audit import client_ip, record
 from app.errors import Forbidden, TooManyRequests
 from app.privacy import audience_for
 from app.security import hash_token
 from app.services import pages as page_service
-from app.store.users import principal_for_token
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, settings: SettingsDep, user: PageReader) -> Response:
-    context = page_service.home(session, audience_for(user, settings))
+def home(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader) -> Response:
+    context = page_service.home(store, audience_for(user, settings))
     return templates.TemplateResponse(request, "index.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
 
 @router.get("/communities/{community_id}", response_class=HTMLResponse)
-def community(community_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def community(community_id: int, request: Request, store: StoreDep, settings: SettingsDep,
               user: PageReader) -> Response:
-    context = page_service.community(session, settings, community_id, audience_for(user, settings))
+    context = page_service.community(store, settings, community_id, audience_for(user, settings))
     return templates.TemplateResponse(request, "community.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
@@ -42,7 +41,7 @@ def sign_in_page(request: Request, settings: SettingsDep, next: str = "/") -> Re
 
 
 @router.post("/sign-in")
-def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
+def sign_in(request: Request, store: StoreDep, settings: SettingsDep,
             token: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     """Exchange an API token for a session cookie; the token itself never goes back to the browser."""
     _require_same_origin(request)
@@ -52,11 +51,11 @@ def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
     wait = failures.retry_after(address, hashed)
     if wait is not None:
         raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
-    principal = principal_for_token(session, hashed)
+    principal = store.accounts.principal_for_token(hashed)
     if principal is None or principal.token_id is None:
-        session.rollback()
+        store.session.rollback()
         wait = failures.failed(address, hashed)
-        record(session, action="auth.failed", outcome="refused", request=request, target="/sign-in",
+        record(store, action="auth.failed", outcome="refused", request=request, target="/sign-in",
                details={"reason": "unknown or revoked token"})
         if wait is not None:
             raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
@@ -64,7 +63,7 @@ def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
             request, "sign_in.html", {"next": web_sessions.local_path(next),
                                       "error": "That token is not valid, or has been revoked."},
             status_code=401, headers=page_headers(settings))
-    session.commit()  # keep last_used_at
+    store.session.commit()  # keep last_used_at
     response = RedirectResponse(web_sessions.local_path(next), status_code=303)
     web_sessions.set_cookie(response, request, web_sessions.issue(principal.token_id, settings), settings)
     return response

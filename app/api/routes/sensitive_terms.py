@@ -8,11 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import Admin, SessionDep
+from app.api.deps import Admin, StoreDep
 from app.audit import audited
 from app.errors import NotFound
 from app.services import sensitive_categories
-from app.store import disclosure as disclosure_store
 from spatial.sensitive import SHIPPED_TERMS
 
 router = APIRouter(prefix="/api/v1/sensitive-categories", tags=["privacy"])
@@ -25,29 +24,29 @@ class NewTerm(BaseModel):
 
 
 @router.get("", summary="The sensitive terms in force and every category's class, with near misses")
-def list_sensitive(session: SessionDep, _: Admin) -> dict[str, Any]:
-    found = disclosure_store.categories(session)
-    return {"shipped_terms": list(SHIPPED_TERMS), "admin_terms": disclosure_store.admin_terms(session),
+def list_sensitive(store: StoreDep, _: Admin) -> dict[str, Any]:
+    found = store.disclosure.categories()
+    return {"shipped_terms": list(SHIPPED_TERMS), "admin_terms": store.disclosure.admin_terms(),
             "categories": found, "near_misses": [c for c in found if c["near_miss"] and not c["sensitive"]]}
 
 
 @router.post("/terms", status_code=status.HTTP_201_CREATED, summary="Add a sensitive term")
-def add_term(body: NewTerm, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "sensitive_term.add", principal=admin, request=request, target=body.term) as entry:
-        changes = sensitive_categories.add_term(session, body.term, admin.user_id)
-        session.commit()
+def add_term(body: NewTerm, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "sensitive_term.add", principal=admin, request=request, target=body.term) as entry:
+        changes = sensitive_categories.add_term(store, body.term, admin.user_id)
+        store.session.commit()
         entry.details = _audit_details(changes)
     request.app.state.tile_cache.clear()  # withdrawn runs' tiles must not be served from memory
     return changes
 
 
 @router.delete("/terms/{term}", summary="Remove an admin's sensitive term (shipped terms stay)")
-def remove_term(term: str, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "sensitive_term.remove", principal=admin, request=request, target=term) as entry:
-        changes = sensitive_categories.remove_term(session, term)
+def remove_term(term: str, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "sensitive_term.remove", principal=admin, request=request, target=term) as entry:
+        changes = sensitive_categories.remove_term(store, term)
         if not changes["removed"]:
             raise NotFound(f"'{changes['term']}' is not an admin's sensitive term.")
-        session.commit()
+        store.session.commit()
         entry.details = _audit_details(changes)
     return changes
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.api.deps import Analyst, AudienceDep, Reader, SessionDep
+from app.api.deps import Analyst, AudienceDep, Reader, StoreDep
 from app.errors import NotFound
 from app.privacy import Audience
 from app.services import tiles as tile_service
@@ -53,33 +53,33 @@ def _response(tile: Tile, cache_control: str, if_none_match: str | None) -> Resp
 
 @router.get("/hotspots/{z}/{x}/{y}.mvt", name="hotspot_tile", summary="A finished run's hot and cold cells",
             response_class=Response, responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {}, 304: {}})
-def hotspot_tile(z: str, x: str, y: str, request: Request, session: SessionDep, _: Reader, audience: AudienceDep,
+def hotspot_tile(z: str, x: str, y: str, request: Request, store: StoreDep, _: Reader, audience: AudienceDep,
                  run: RunQuery = None, if_none_match: IfNoneMatch = None) -> Response:
     at = tile_service.parse_tile_address(z, x, y)
-    finished = tile_service.finished_run(session, _cache(request), run, audience)
+    finished = tile_service.finished_run(store, _cache(request), run, audience)
     cache_control = CACHE_FINISHED_RUN if audience.raw else CACHE_FINISHED_RUN_RESTRICTED
     etag = tile_service.hotspot_etag(finished.id, at, audience)
     if tile_service.etag_matches(if_none_match, etag):  # the run never changes: no need to draw it
         return Response(status_code=304, headers=_headers(etag, cache_control))
-    tile = tile_service.hotspot_tile(session, _cache(request), finished, at, audience)
+    tile = tile_service.hotspot_tile(store, _cache(request), finished, at, audience)
     return _response(tile, cache_control, None)
 
 
 @router.get("/communities/{z}/{x}/{y}.mvt", name="communities_tile", summary="The active communities",
             response_class=Response, responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {}, 304: {}})
-def communities_tile(z: str, x: str, y: str, session: SessionDep, _: Reader, audience: AudienceDep,
+def communities_tile(z: str, x: str, y: str, store: StoreDep, _: Reader, audience: AudienceDep,
                      if_none_match: IfNoneMatch = None) -> Response:
-    tile = tile_service.communities_tile(session, tile_service.parse_tile_address(z, x, y), audience)
+    tile = tile_service.communities_tile(store, tile_service.parse_tile_address(z, x, y), audience)
     return _response(tile, CACHE_COMMUNITIES, if_none_match)
 
 
 @router.get("/incidents/{z}/{x}/{y}.mvt", name="incidents_tile", summary="Incidents (analysts and above)",
             response_class=Response, responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {}, 304: {}})
-def incidents_tile(z: str, x: str, y: str, session: SessionDep, _: Analyst,
+def incidents_tile(z: str, x: str, y: str, store: StoreDep, _: Analyst,
                    if_none_match: IfNoneMatch = None,
                    outside: Annotated[bool, Query(description="Only incidents that lie in no community")] = False,
                    ) -> Response:
-    tile = tile_service.incidents_tile(session, tile_service.parse_tile_address(z, x, y), outside)
+    tile = tile_service.incidents_tile(store, tile_service.parse_tile_address(z, x, y), outside)
     return _response(tile, CACHE_INCIDENTS, if_none_match)
 
 
@@ -88,28 +88,28 @@ def unknown_layer_tile(layer: str, z: str, x: str, y: str, _: Reader) -> Respons
     raise NotFound(f"There is no tile layer {layer!r}; layers are {', '.join(tile_service.LAYERS)}.")
 
 
-def _tilejson(request: Request, session: SessionDep, layer: str, run: int | None,
+def _tilejson(request: Request, store: StoreDep, layer: str, run: int | None,
               audience: Audience) -> dict[str, Any]:
     url = f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
     if run is not None:
         url += f"?run={run}"
-    return tile_service.layer_tilejson(session, _cache(request), layer, url, run, audience)
+    return tile_service.layer_tilejson(store, _cache(request), layer, url, run, audience)
 
 
 @router.get("/hotspots.json", summary="TileJSON 3.0 for a run's hotspots layer")
-def hotspots_tilejson(request: Request, session: SessionDep, _: Reader, audience: AudienceDep,
+def hotspots_tilejson(request: Request, store: StoreDep, _: Reader, audience: AudienceDep,
                       run: RunQuery = None) -> dict[str, Any]:
-    return _tilejson(request, session, "hotspots", run, audience)
+    return _tilejson(request, store, "hotspots", run, audience)
 
 
 @router.get("/communities.json", summary="TileJSON 3.0 for the communities layer")
-def communities_tilejson(request: Request, session: SessionDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
-    return _tilejson(request, session, "communities", None, audience)
+def communities_tilejson(request: Request, store: StoreDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
+    return _tilejson(request, store, "communities", None, audience)
 
 
 @router.get("/incidents.json", summary="TileJSON 3.0 for the incidents layer (analysts and above)")
-def incidents_tilejson(request: Request, session: SessionDep, _: Analyst, audience: AudienceDep) -> dict[str, Any]:
-    return _tilejson(request, session, "incidents", None, audience)
+def incidents_tilejson(request: Request, store: StoreDep, _: Analyst, audience: AudienceDep) -> dict[str, Any]:
+    return _tilejson(request, store, "incidents", None, audience)
 
 
 @router.get("/{layer}.json", include_in_schema=False)

@@ -7,12 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import Admin, SessionDep
+from app.api.deps import Admin, StoreDep
 from app.audit import audited
 from app.errors import NotFound
 from models.users import ROLES
 from app.services import accounts
-from app.store import users as user_store
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -28,45 +27,45 @@ class Scope(BaseModel):
 
 
 @router.get("", summary="Users and their roles")
-def list_users(session: SessionDep, _: Admin) -> dict[str, Any]:
-    return {"users": user_store.list_users(session)}
+def list_users(store: StoreDep, _: Admin) -> dict[str, Any]:
+    return {"users": store.accounts.list_users()}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user; the answer holds its first token")
-def create_user(body: NewUser, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "token.create", principal=admin, request=request, target=body.name) as entry:
-        token = accounts.create_user_with_token(session, body.name, body.role, communities=body.communities)
+def create_user(body: NewUser, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "token.create", principal=admin, request=request, target=body.name) as entry:
+        token = accounts.create_user_with_token(store, body.name, body.role, communities=body.communities)
         entry.details = {"role": body.role, "new_user": True, "communities": body.communities}
     return {"name": body.name, "role": body.role, "token": token}
 
 
 @router.post("/{user_id}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue another token")
-def create_token(user_id: int, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "token.create", principal=admin, request=request, target=str(user_id)):
-        token = accounts.issue_token(session, _user(session, user_id))
+def create_token(user_id: int, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "token.create", principal=admin, request=request, target=str(user_id)):
+        token = accounts.issue_token(store, _user(store, user_id))
     return {"user_id": user_id, "token": token}
 
 
 @router.post("/{user_id}/tokens/revoke", summary="Revoke every token of a user")
-def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
-        revoked = user_store.revoke_tokens(session, _user(session, user_id))
-        session.commit()
+def revoke_tokens(user_id: int, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
+        revoked = store.accounts.revoke_tokens(_user(store, user_id))
+        store.session.commit()
         request.app.state.principals.clear()
         entry.details = {"revoked": revoked}
     return {"user_id": user_id, "revoked": revoked}
 
 
 @router.put("/{user_id}/communities", summary="Limit a partner to some communities (by name)")
-def set_communities(user_id: int, body: Scope, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
-    with audited(session, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
-        accounts.limit_to_communities(session, _user(session, user_id), body.communities)
+def set_communities(user_id: int, body: Scope, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+    with audited(store, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
+        accounts.limit_to_communities(store, _user(store, user_id), body.communities)
         request.app.state.principals.clear()  # the scope travels with the remembered principal
         entry.details = {"communities": body.communities}
     return {"user_id": user_id, "communities": sorted(set(body.communities))}
 
 
-def _user(session, user_id: int) -> int:
-    if not user_store.user_exists(session, user_id):
+def _user(store, user_id: int) -> int:
+    if not store.accounts.user_exists(user_id):
         raise NotFound(f"There is no user {user_id}.")
     return user_id

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
+from app.store.incidents import Incidents
 from spatial.incidents_io import IncidentBatch
 
 COLUMNS = ("source", "external_id", "occurred_at", "reported_at", "category", "description",
@@ -18,11 +18,18 @@ INSERT_SQL = (f"INSERT INTO incidents ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 
 
-def lock_source(session: Session, source: str) -> None:
-    """Imports and boundary activations run one after another, as the advisory locks make them on
-    PostgreSQL: a writer's transaction begins with SQLite's one write lock (BEGIN IMMEDIATE); a write
-    that changes nothing makes sure of it even on a connection that began as a reader."""
-    session.execute(text("UPDATE boundary_sets SET id = id WHERE 0"))
+class SQLiteIncidents(Incidents):
+    """SQLite's write lock for the source lock; batched INSERTs for the writer."""
+
+    def lock_source(self, source: str) -> None:
+        """Imports and boundary activations run one after another, as the advisory locks make them on
+        PostgreSQL: a writer's transaction begins with SQLite's one write lock (BEGIN IMMEDIATE); a write
+        that changes nothing makes sure of it even on a connection that began as a reader."""
+        self.session.execute(text("UPDATE boundary_sets SET id = id WHERE 0"))
+
+    @contextmanager
+    def incident_writer(self) -> Iterator[IncidentWriter]:
+        yield IncidentWriter(self.session.connection().connection.driver_connection)
 
 
 class IncidentWriter:
@@ -55,8 +62,3 @@ def _utc_text(values: pd.Series | None, n: int) -> list:
         return [None] * n
     stamps = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f")
     return [None if pd.isna(v) else v for v in stamps]
-
-
-@contextmanager
-def incident_writer(session: Session) -> Iterator[IncidentWriter]:
-    yield IncidentWriter(session.connection().connection.driver_connection)

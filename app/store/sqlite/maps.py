@@ -9,10 +9,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
-from sqlalchemy.orm import Session
-
-from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG
-from app.store.sql import in_list
+from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG, Maps
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -26,40 +23,42 @@ def _geometry(wkb: bytes, digits: int, tolerance: float = 0.0) -> dict:
     return json.loads(shapely.to_geojson(shapely.transform(shape, lambda xy: np.round(xy, digits))))
 
 
-def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
-                             scope: list[int] | None = None) -> str:
-    clause, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
-    published = min_count is not None  # as the PostGIS store: the published view, classes only
-    columns, table = ("", "published_cells") if published else (", h.gi_z, h.gi_p_fdr", "hotspot_cells")
-    rows = session.execute(
-        text(
-            f"SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community{columns}, h.geom "
-            f"FROM {table} h JOIN communities c ON c.id = h.community_id "
-            f"WHERE h.run_id = :run_id AND {clause} ORDER BY h.cell"
-        ),
-        {"run_id": run_id, **params},
-    )
-    features = []
-    for r in rows:
-        properties: dict[str, Any] = {"incidents": r.incidents, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
-                                      "community": r.community}
-        if published:
-            properties["suppressed"] = r.incidents is None
-        else:
-            properties.update(gi_z=_rounded(r.gi_z, 2), gi_p_fdr=_rounded(r.gi_p_fdr, 4))
-        features.append({"type": "Feature", "geometry": _geometry(r.geom, CELL_PRECISION), "properties": properties})
-    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+class SQLiteMaps(Maps):
+    """GeoJSON built in Python from the stored WKB."""
 
+    def cells_feature_collection(self, run_id: int, *, min_count: int | None = None,
+                                 scope: list[int] | None = None) -> str:
+        clause, params = self.sql.in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+        published = min_count is not None  # as the PostGIS store: the published view, classes only
+        columns, table = ("", "published_cells") if published else (", h.gi_z, h.gi_p_fdr", "hotspot_cells")
+        rows = self.session.execute(
+            text(
+                f"SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community{columns}, h.geom "
+                f"FROM {table} h JOIN communities c ON c.id = h.community_id "
+                f"WHERE h.run_id = :run_id AND {clause} ORDER BY h.cell"
+            ),
+            {"run_id": run_id, **params},
+        )
+        features = []
+        for r in rows:
+            properties: dict[str, Any] = {"incidents": r.incidents, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
+                                          "community": r.community}
+            if published:
+                properties["suppressed"] = r.incidents is None
+            else:
+                properties.update(gi_z=_rounded(r.gi_z, 2), gi_p_fdr=_rounded(r.gi_p_fdr, 4))
+            features.append({"type": "Feature", "geometry": _geometry(r.geom, CELL_PRECISION), "properties": properties})
+        return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
 
-def communities_feature_collection(session: Session, community_ids: list[int]) -> tuple[str, tuple | None]:
-    clause, params = in_list(session, "id", community_ids, "id")
-    rows = session.execute(
-        text(f"SELECT name, geom, west, south, east, north FROM communities WHERE {clause} ORDER BY id"), params
-    ).all()
-    features = [{"type": "Feature", "geometry": _geometry(r.geom, 5, OUTLINE_TOLERANCE_DEG),
-                 "properties": {"community": r.name}} for r in rows]
-    bounds = None
-    if rows:
-        bounds = (min(r.west for r in rows), min(r.south for r in rows),
-                  max(r.east for r in rows), max(r.north for r in rows))
-    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")), bounds
+    def communities_feature_collection(self, community_ids: list[int]) -> tuple[str, tuple | None]:
+        clause, params = self.sql.in_list("id", community_ids, "id")
+        rows = self.session.execute(
+            text(f"SELECT name, geom, west, south, east, north FROM communities WHERE {clause} ORDER BY id"), params
+        ).all()
+        features = [{"type": "Feature", "geometry": _geometry(r.geom, 5, OUTLINE_TOLERANCE_DEG),
+                     "properties": {"community": r.name}} for r in rows]
+        bounds = None
+        if rows:
+            bounds = (min(r.west for r in rows), min(r.south for r in rows),
+                      max(r.east for r in rows), max(r.north for r in rows))
+        return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")), bounds

@@ -13,12 +13,9 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
-from sqlalchemy.orm import Session
-
-from app.store.sql import in_list
 from app.store.sqlite.common import box_of
-from app.store.sqlite.communities import _totals
-from app.store.tiles import MARGIN
+from app.store.sqlite.published import PublishedFigures
+from app.store.tiles import MARGIN, Tiles
 from spatial.grid import cell_boundaries
 from spatial.mvt import encode_layer, tile_bounds_lonlat
 
@@ -47,84 +44,10 @@ def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
     return candidates, encode_layer(layer, features, z, x, y, simplify_pixels=pixels)
 
 
-def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
-    scoped, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
-    # As the PostGIS store: below analyst (min_count > 0) the published view, classes only.
-    columns, table = (("NULL AS gi_z, NULL AS gi_p_fdr", "published_cells") if min_count
-                      else ("h.gi_z, h.gi_p_fdr", "hotspot_cells"))
-    rows = session.execute(
-        text(
-            f"SELECT h.cell, h.incidents, h.gi_bin, {columns}, h.lisa_label, c.name AS community, h.geom "
-            f"FROM {table} h JOIN communities c ON c.id = h.community_id "
-            f"WHERE h.run_id = :run_id AND {_IN_BOX.format(t='h')} AND {scoped} LIMIT :limit"
-        ),
-        {"run_id": run_id, "limit": limit, **_box(z, x, y), **params},
-    ).all()
-    features = []
-    for r in rows:
-        properties = {"cell": _hex(r.cell), "resolution": resolution, "incidents": r.incidents, "gi_bin": r.gi_bin,
-                      "gi_z": r.gi_z, "gi_p_fdr": r.gi_p_fdr, "lisa_label": r.lisa_label, "community": r.community}
-        if min_count:
-            properties.update(_safe(r.incidents))
-        features.append((shapely.from_wkb(r.geom), properties))
-    return _encode("hotspots", features, z, x, y, len(rows))
-
-
-def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
-    table = "published_cell_parents" if min_count else "hotspot_cell_parents"
-    rows = session.execute(
-        text(
-            "SELECT p.cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, p.geom "
-            f"FROM {table} p WHERE p.run_id = :run_id AND p.resolution = :resolution "
-            f"AND {_IN_BOX.format(t='p')} LIMIT :limit"
-        ),
-        {"run_id": run_id, "resolution": resolution, "limit": limit, **_box(z, x, y)},
-    ).all()
-    features = []
-    for r in rows:
-        safe = _safe(r.incidents) if min_count else {"incidents": r.incidents}
-        features.append((shapely.from_wkb(r.geom), {
-            "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells, "gi_bin": r.gi_bin,
-            "hot_cells": r.hot_cells, "cold_cells": r.cold_cells,
-        }))
-    return _encode("hotspots", features, z, x, y, len(rows))
-
-
 _ACTIVE_COMMUNITIES = (
     "FROM communities c JOIN boundary_sets s ON s.id = c.boundary_set_id AND s.is_active "
     f"WHERE {_IN_BOX.format(t='c')}"
 )
-
-
-def communities_tile(session: Session, z: int, x: int, y: int, limit: int,
-                     tolerance: float) -> tuple[int, bytes]:
-    rows = session.execute(
-        text("SELECT c.id, c.name, (SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents, "
-             f"c.geom {_ACTIVE_COMMUNITIES} LIMIT :limit"),
-        {"limit": limit, **_box(z, x, y)},
-    ).all()
-    features = [(shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": r.incidents}) for r in rows]
-    return _encode("communities", features, z, x, y, len(rows), tolerance)
-
-
-def communities_tile_aggregated(session: Session, z: int, x: int, y: int, limit: int, tolerance: float, *,
-                                names: list[str] | None) -> tuple[int, bytes]:
-    named, params = in_list(session, "c.name", names, "name") if names is not None else ("1 = 1", {})
-    rows = session.execute(
-        text(f"SELECT c.id, c.name, c.geom {_ACTIVE_COMMUNITIES} AND {named} LIMIT :limit"),
-        {"limit": limit, **_box(z, x, y), **params},
-    ).all()
-    totals = _totals(session, "c.boundary_set_id = (SELECT id FROM boundary_sets WHERE is_active)", {}) if rows else {}
-    features = []
-    for r in rows:
-        total = totals.get(r.id)
-        features.append((shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": total,
-                                                     "suppressed": True if total is None else None}))
-    return _encode("communities", features, z, x, y, len(rows), tolerance)
-
-
 _IN_TILE = "i.lat BETWEEN :south AND :north AND i.lon BETWEEN :west AND :east"
 
 
@@ -132,83 +55,140 @@ def _outside(outside: bool) -> str:
     return " AND i.community_id IS NULL" if outside else ""
 
 
-def incident_points_tile(session: Session, z: int, x: int, y: int, limit: int, *,
-                         outside: bool = False) -> tuple[int, bytes]:
-    rows = session.execute(
-        text(f"SELECT i.id, i.category, i.source, i.occurred_at, i.lon, i.lat FROM incidents i WHERE {_IN_TILE}"
-             f"{_outside(outside)} LIMIT :limit"),
-        {"limit": limit, **_box(z, x, y, 0.0)},
-    ).all()
-    features = [(shapely.Point(r.lon, r.lat), {
-        "id": r.id, "category": r.category, "source": r.source,
-        "occurred_at": r.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }) for r in rows]
-    return _encode("incidents", features, z, x, y, len(rows))
-
-
-def incident_cells_tile(session: Session, resolution: int, z: int, x: int, y: int,
-                        limit: int, *, outside: bool = False) -> tuple[int, bytes]:
-    rows = session.execute(
-        text(f"SELECT h3_parent(i.h3_cell, :resolution) AS cell, count(*) AS incidents, avg(i.lon) AS lon, "
-             f"avg(i.lat) AS lat FROM incidents i WHERE {_IN_TILE}{_outside(outside)} GROUP BY 1 LIMIT :limit"),
-        {"resolution": resolution, "limit": limit, **_box(z, x, y, 0.0)},
-    ).all()
-    features = [(shapely.Point(r.lon, r.lat), {"cell": _hex(r.cell), "resolution": resolution,
-                                               "incidents": r.incidents}) for r in rows]
-    return _encode("incidents", features, z, x, y, len(rows))
-
-
 def _extent(row) -> tuple[float, float, float, float] | None:
     return None if row is None or row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
-def run_extent(session: Session, run_id: int,
-               scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
-    scoped, params = in_list(session, "community_id", scope, "scope") if scope is not None else ("1 = 1", {})
-    return _extent(session.execute(
-        text(f"SELECT min(west), min(south), max(east), max(north) FROM hotspot_cells "
-             f"WHERE run_id = :id AND {scoped}"), {"id": run_id, **params}).one())
+class SQLiteTiles(Tiles):
+    """Rows found by their stored box, tiles encoded in Python."""
 
+    def hotspot_cells_tile(self, run_id: int, resolution: int, z: int, x: int, y: int,
+                           limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+        scoped, params = self.sql.in_list("h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+        # As the PostGIS store: below analyst (min_count > 0) the published view, classes only.
+        columns, table = (("NULL AS gi_z, NULL AS gi_p_fdr", "published_cells") if min_count
+                          else ("h.gi_z, h.gi_p_fdr", "hotspot_cells"))
+        rows = self.session.execute(
+            text(
+                f"SELECT h.cell, h.incidents, h.gi_bin, {columns}, h.lisa_label, c.name AS community, h.geom "
+                f"FROM {table} h JOIN communities c ON c.id = h.community_id "
+                f"WHERE h.run_id = :run_id AND {_IN_BOX.format(t='h')} AND {scoped} LIMIT :limit"
+            ),
+            {"run_id": run_id, "limit": limit, **_box(z, x, y), **params},
+        ).all()
+        features = []
+        for r in rows:
+            properties = {"cell": _hex(r.cell), "resolution": resolution, "incidents": r.incidents, "gi_bin": r.gi_bin,
+                          "gi_z": r.gi_z, "gi_p_fdr": r.gi_p_fdr, "lisa_label": r.lisa_label, "community": r.community}
+            if min_count:
+                properties.update(_safe(r.incidents))
+            features.append((shapely.from_wkb(r.geom), properties))
+        return _encode("hotspots", features, z, x, y, len(rows))
 
-def active_communities_extent(session: Session,
-                              names: list[str] | None = None) -> tuple[float, float, float, float] | None:
-    named, params = in_list(session, "c.name", names, "name") if names is not None else ("1 = 1", {})
-    return _extent(session.execute(
-        text("SELECT min(c.west), min(c.south), max(c.east), max(c.north) FROM communities c "
-             f"JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active AND {named}"), params).one())
+    def hotspot_parents_tile(self, run_id: int, resolution: int, z: int, x: int, y: int,
+                             limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+        table = "published_cell_parents" if min_count else "hotspot_cell_parents"
+        rows = self.session.execute(
+            text(
+                "SELECT p.cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, p.geom "
+                f"FROM {table} p WHERE p.run_id = :run_id AND p.resolution = :resolution "
+                f"AND {_IN_BOX.format(t='p')} LIMIT :limit"
+            ),
+            {"run_id": run_id, "resolution": resolution, "limit": limit, **_box(z, x, y)},
+        ).all()
+        features = []
+        for r in rows:
+            safe = _safe(r.incidents) if min_count else {"incidents": r.incidents}
+            features.append((shapely.from_wkb(r.geom), {
+                "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells, "gi_bin": r.gi_bin,
+                "hot_cells": r.hot_cells, "cold_cells": r.cold_cells,
+            }))
+        return _encode("hotspots", features, z, x, y, len(rows))
 
+    def communities_tile(self, z: int, x: int, y: int, limit: int,
+                         tolerance: float) -> tuple[int, bytes]:
+        rows = self.session.execute(
+            text("SELECT c.id, c.name, (SELECT count(*) FROM incidents i WHERE i.community_id = c.id) AS incidents, "
+                 f"c.geom {_ACTIVE_COMMUNITIES} LIMIT :limit"),
+            {"limit": limit, **_box(z, x, y)},
+        ).all()
+        features = [(shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": r.incidents}) for r in rows]
+        return _encode("communities", features, z, x, y, len(rows), tolerance)
 
-def incidents_extent(session: Session) -> tuple[float, float, float, float] | None:
-    return _extent(session.execute(text("SELECT min(lon), min(lat), max(lon), max(lat) FROM incidents")).one())
+    def communities_tile_aggregated(self, z: int, x: int, y: int, limit: int, tolerance: float, *,
+                                    names: list[str] | None) -> tuple[int, bytes]:
+        named, params = self.sql.in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+        rows = self.session.execute(
+            text(f"SELECT c.id, c.name, c.geom {_ACTIVE_COMMUNITIES} AND {named} LIMIT :limit"),
+            {"limit": limit, **_box(z, x, y), **params},
+        ).all()
+        totals = PublishedFigures(self.session, self.sql).active_set_totals() if rows else {}
+        features = []
+        for r in rows:
+            total = totals.get(r.id)
+            features.append((shapely.from_wkb(r.geom), {"id": r.id, "name": r.name, "incidents": total,
+                                                         "suppressed": True if total is None else None}))
+        return _encode("communities", features, z, x, y, len(rows), tolerance)
 
+    def incident_points_tile(self, z: int, x: int, y: int, limit: int, *,
+                             outside: bool = False) -> tuple[int, bytes]:
+        rows = self.session.execute(
+            text(f"SELECT i.id, i.category, i.source, i.occurred_at, i.lon, i.lat FROM incidents i WHERE {_IN_TILE}"
+                 f"{_outside(outside)} LIMIT :limit"),
+            {"limit": limit, **_box(z, x, y, 0.0)},
+        ).all()
+        features = [(shapely.Point(r.lon, r.lat), {
+            "id": r.id, "category": r.category, "source": r.source,
+            "occurred_at": r.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }) for r in rows]
+        return _encode("incidents", features, z, x, y, len(rows))
 
-def community_ids_named(session: Session, boundary_set_id: int, names: list[str]) -> list[int]:
-    named, params = in_list(session, "name", names, "name")
-    return list(session.execute(
-        text(f"SELECT id FROM communities WHERE boundary_set_id = :set_id AND {named} ORDER BY id"),
-        {"set_id": boundary_set_id, **params},
-    ).scalars())
+    def incident_cells_tile(self, resolution: int, z: int, x: int, y: int,
+                            limit: int, *, outside: bool = False) -> tuple[int, bytes]:
+        rows = self.session.execute(
+            text(f"SELECT h3_parent(i.h3_cell, :resolution) AS cell, count(*) AS incidents, avg(i.lon) AS lon, "
+                 f"avg(i.lat) AS lat FROM incidents i WHERE {_IN_TILE}{_outside(outside)} GROUP BY 1 LIMIT :limit"),
+            {"resolution": resolution, "limit": limit, **_box(z, x, y, 0.0)},
+        ).all()
+        features = [(shapely.Point(r.lon, r.lat), {"cell": _hex(r.cell), "resolution": resolution,
+                                                   "incidents": r.incidents}) for r in rows]
+        return _encode("incidents", features, z, x, y, len(rows))
 
+    def run_extent(self, run_id: int,
+                   scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
+        scoped, params = self.sql.in_list("community_id", scope, "scope") if scope is not None else ("1 = 1", {})
+        return _extent(self.session.execute(
+            text(f"SELECT min(west), min(south), max(east), max(north) FROM hotspot_cells "
+                 f"WHERE run_id = :id AND {scoped}"), {"id": run_id, **params}).one())
 
-def _lock_parents(session: Session, run_id: int) -> None:
-    """SQLite's one write lock stands in for the advisory lock: end the read (a read-only request's
-    snapshot could not write), then take the lock with a write that changes nothing."""
-    session.commit()
-    session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
+    def active_communities_extent(self,
+                                  names: list[str] | None = None) -> tuple[float, float, float, float] | None:
+        named, params = self.sql.in_list("c.name", names, "name") if names is not None else ("1 = 1", {})
+        return _extent(self.session.execute(
+            text("SELECT min(c.west), min(c.south), max(c.east), max(c.north) FROM communities c "
+                 f"JOIN boundary_sets s ON s.id = c.boundary_set_id WHERE s.is_active AND {named}"), params).one())
 
+    def incidents_extent(self) -> tuple[float, float, float, float] | None:
+        return _extent(self.session.execute(text("SELECT min(lon), min(lat), max(lon), max(lat) FROM incidents")).one())
 
-def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold, published, *, min_count: int) -> None:
-    hexagons = np.asarray(cell_boundaries(parents), dtype=object)
-    wkb = shapely.to_wkb(hexagons)
-    rows = [{"run_id": run_id, "resolution": resolution, "cell": int(parents[i]), "cells": int(cells[i]),
-             "incidents": int(incidents[i]), "gi_bin": int(gi_bin[i]), "hot": int(hot[i]), "cold": int(cold[i]),
-             "published": int(published[i]), "k": min_count, "geom": bytes(wkb[i]), **box_of(hexagons[i])}
-            for i in range(len(parents))]
-    session.execute(
-        text("INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-             "cold_cells, published_incidents, published_min_count, geom, west, south, east, north) VALUES "
-             "(:run_id, :resolution, :cell, :cells, :incidents, :gi_bin, :hot, :cold, :published, :k, :geom, "
-             ":west, :south, :east, :north)"),
-        rows,
-    )
+    def _lock_parents(self, run_id: int) -> None:
+        """SQLite's one write lock stands in for the advisory lock: end the read (a read-only request's
+        snapshot could not write), then take the lock with a write that changes nothing."""
+        self.session.commit()
+        self.session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
+
+    def _insert_parents(self, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
+                        hot, cold, published, *, min_count: int) -> None:
+        hexagons = np.asarray(cell_boundaries(parents), dtype=object)
+        wkb = shapely.to_wkb(hexagons)
+        rows = [{"run_id": run_id, "resolution": resolution, "cell": int(parents[i]), "cells": int(cells[i]),
+                 "incidents": int(incidents[i]), "gi_bin": int(gi_bin[i]), "hot": int(hot[i]), "cold": int(cold[i]),
+                 "published": int(published[i]), "k": min_count, "geom": bytes(wkb[i]), **box_of(hexagons[i])}
+                for i in range(len(parents))]
+        self.session.execute(
+            text("INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
+                 "cold_cells, published_incidents, published_min_count, geom, west, south, east, north) VALUES "
+                 "(:run_id, :resolution, :cell, :cells, :incidents, :gi_bin, :hot, :cold, :published, :k, :geom, "
+                 ":west, :south, :east, :north)"),
+            rows,
+        )
