@@ -83,7 +83,7 @@ class RequestGuard:
 
     def _sign_in_refusal(self, scope: Scope, role: str) -> JSONResponse | None:
         """The answer for a caller who may not upload here, or None (checked again by the route)."""
-        from app.api.deps import get_principal, get_session  # deps imports the app's errors and store
+        from app.api.deps import get_principal, get_session, get_store  # deps imports the app's errors and store
 
         request = Request(scope)
         header = request.headers.get("authorization", "")
@@ -93,7 +93,7 @@ class RequestGuard:
         sessions = get_session(request)
         session = next(sessions)
         try:
-            principal = get_principal(request, session, credentials)
+            principal = get_principal(request, get_store(request, session), credentials)
             if not role_allows(principal.role, role):
                 raise Forbidden(f"This needs the '{role}' role or higher; your role is '{principal.role}'.")
         except ServiceError as refused:

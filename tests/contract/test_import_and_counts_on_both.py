@@ -132,7 +132,7 @@ def test_chicago_one_count_of_a_community_everywhere(store: StoreUnderTest, shar
     assert page == expected == loaded["per_community"]
     for resolution in (8, 9, 10):
         run_id = _run(store, resolution=resolution)
-        run = analyses.store.runs.get_run(run_id)
+        run = store.runs.get_run(run_id)
         assert run["status"] == "completed", run["error"]
         ranking = {r["community"]: r["incidents"] for r in neighbourhood_ranking(store, run)}
         assert ranking == expected, resolution

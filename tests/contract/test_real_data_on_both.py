@@ -17,6 +17,7 @@ from app.services.incident_import import import_incidents
 from app.store import incidents as incident_store
 from spatial.incidents_io import ReadOptions
 from tests.contract.conftest import StoreUnderTest
+from tests.contract.test_store_contract import counts_per_cell
 
 CHICAGO = "America/Chicago"
 
@@ -49,9 +50,7 @@ def test_chicago_gives_the_same_answers_on_both_stores(postgis_store: StoreUnder
     found = {}
     for store in (postgis_store, sqlite_store):
         loaded = _chicago(store, shared_data)
-        cells, counts = store.runs.counts_per_cell(
-            resolution=9, bbox=(-88.0, 41.6, -87.5, 42.1), start=None, end=None,
-            categories=["THEFT", "BATTERY"], sources=[], without_sensitive=True)
+        cells, counts = counts_per_cell(store, 9, categories=("THEFT", "BATTERY"), without_sensitive=True)
         found[store.name] = (loaded["per_community"], cells, counts)
     (pg_communities, pg_cells, pg_counts), (lite_communities, lite_cells, lite_counts) = found["postgis"], found["sqlite"]
     assert pg_communities == lite_communities

@@ -24,6 +24,7 @@ from app.services.accounts import create_user_with_token
 from app.services.boundaries import BoundaryOptions, upload_boundary_set
 from app.services.incident_import import import_incidents
 from app.store import incidents as incident_store
+from app.store.run_counts import RunFilters
 from app.security import hash_token
 from spatial.incidents_io import ReadOptions
 from spatial.synthetic import write_synthetic_csv
@@ -31,6 +32,15 @@ from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 
 BASSETERRE = (-62.7261, 17.2955)  # lon, lat
 HEADER = "id,date,category,latitude,longitude,description\n"
+
+
+def counts_per_cell(store: StoreUnderTest, resolution: int, **filters) -> tuple[np.ndarray, np.ndarray]:
+    """Incidents per cell over every community of the active set (what a run of all communities counts):
+    (cells sorted, counts), a cell on a border summed over its communities."""
+    ids = store.counts.community_ids_of(store.boundaries.active_boundary_set_id(), None)
+    cells, _, counts = store.counts.counts_per_cell_and_community(RunFilters(tuple(ids), **filters), resolution)
+    unique, index = np.unique(cells, return_inverse=True)
+    return unique, np.bincount(index, weights=counts, minlength=len(unique)).astype(np.int64)
 
 
 def load_parishes(store: StoreUnderTest) -> int:
@@ -174,10 +184,9 @@ def test_counts_per_cell_leave_out_sensitive_categories(store: StoreUnderTest, t
             for i in range(30)]
     import_incidents(store, write_rows(tmp_path, "mixed.csv", rows), filename="mixed.csv", source="MIX",
                      options=ReadOptions(timezone=store.settings.zone))
-    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, every = store.runs.counts_per_cell(**common)
-    _, safe = store.runs.counts_per_cell(**common, without_sensitive=True)
-    _, held = store.runs.counts_per_cell(**common, hold_back_days=100_000)
+    _, every = counts_per_cell(store, 9)
+    _, safe = counts_per_cell(store, 9, without_sensitive=True)
+    _, held = counts_per_cell(store, 9, hold_back_days=100_000)
     assert every.tolist() == [30] and safe.tolist() == [20] and held.size == 0
 
 
@@ -319,8 +328,7 @@ def test_sensitive_words_with_accents_are_left_out(store: StoreUnderTest, tmp_pa
             + [(f"T{i}", "2025-05-01 10:00", "Theft", lat, lon, "") for i in range(7)])
     import_incidents(store, write_rows(tmp_path, "accents.csv", rows), filename="accents.csv",
                      source="ACC", options=ReadOptions(timezone=store.settings.zone))
-    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, safe = store.runs.counts_per_cell(**common, without_sensitive=True)
+    _, safe = counts_per_cell(store, 9, without_sensitive=True)
     assert safe.tolist() == [7]
     listed = store.boundaries.list_active_communities_aggregated()
     assert {c["name"]: c["incidents"] for c in listed}["Saint George Basseterre"] == 7
@@ -379,8 +387,7 @@ def test_spelling_variants_never_reach_a_shared_count_on_both(store: StoreUnderT
     report = import_incidents(store, write_rows(tmp_path, "variants.csv", rows), filename="variants.csv",
                               source="VAR", options=ReadOptions(timezone=store.settings.zone))
     assert {c["category"] for c in report.sensitive_categories} == set(variants)
-    common = dict(resolution=9, bbox=(-63, 17, -62.5, 17.5), start=None, end=None, categories=[], sources=[])
-    _, kept = store.runs.counts_per_cell(**common, without_sensitive=True)
+    _, kept = counts_per_cell(store, 9, without_sensitive=True)
     assert kept.tolist() == [6]
     listed = store.boundaries.list_active_communities_aggregated()
     assert {c["name"]: c["incidents"] for c in listed}["Saint George Basseterre"] == 6
