@@ -66,17 +66,18 @@ def run_ours(url: str) -> tuple[float, dict, object]:
     from app.db import make_engine, make_sessionmaker
     from app.services import analyses
     from app.settings import Settings
-    from app.store import hotspots as run_store
+    from app.store.backends import backend_for
 
     settings = Settings(database_url=url, statement_timeout_ms=0)
     engine = make_engine(settings)
     with make_sessionmaker(engine)() as session:
+        store = backend_for(engine).bind(session)
         request = analyses.AnalysisRequest(resolution=10, permutations=999, seed=SEED)
-        run_id = analyses.submit(session, request, settings=settings, user_id=None)
+        run_id = analyses.submit(store, request, settings=settings, user_id=None)
         started = time.perf_counter()
-        analyses.execute(session, run_id)
+        analyses.execute(store, run_id)
         elapsed = time.perf_counter() - started
-        run = run_store.get_run(session, run_id)
+        run = store.runs.get_run(run_id)
     engine.dispose()
     if run["status"] != "completed":
         raise SystemExit(f"run failed: {run['error']}")
@@ -85,10 +86,12 @@ def run_ours(url: str) -> tuple[float, dict, object]:
 
 def arrays_for_esda(url: str, provenance: dict):
     """The same grid and counts the run used, rebuilt outside the timed section."""
+    import numpy as np
     import shapely
     from sqlalchemy import create_engine
 
-    from app.store import hotspots as run_store
+    from app.store.backends import POSTGIS
+    from app.store.run_counts import RunFilters
     from spatial.grid import cover_communities
     from spatial.hotspots import counts_on_grid
     from spatial.weights import h3_neighbours, to_libpysal
@@ -96,12 +99,14 @@ def arrays_for_esda(url: str, provenance: dict):
 
     engine = create_engine(url)
     with Session(engine) as session:
-        shapes = run_store.community_shapes(session, provenance["boundary_set_id"], None)
+        store = POSTGIS.bind(session)
+        shapes = store.boundaries.community_shapes(provenance["boundary_set_id"], None)
         polygons = shapely.from_wkb([s["wkb"] for s in shapes])
         grid = cover_communities(polygons, [s["id"] for s in shapes], 10)
-        cells, counted = run_store.counts_per_cell(session, resolution=10, bbox=tuple(shapely.total_bounds(polygons)),
-                                                   start=None, end=None, categories=[], sources=[])
+        per_community = store.counts.counts_per_cell_and_community(RunFilters(tuple(s["id"] for s in shapes)), 10)
     engine.dispose()
+    cells, index = np.unique(per_community[0], return_inverse=True)  # a cell on a border: both communities' counts
+    counted = np.bincount(index, weights=per_community[2], minlength=len(cells)).astype(np.int64)
     y = counts_on_grid(grid.cells, cells, counted).astype(float)
     graph = h3_neighbours(grid.cells, k=1)
     return y, to_libpysal(graph, "b"), to_libpysal(graph, "r")

@@ -67,7 +67,7 @@ def measure(backend: str, incidents: int, folder: Path) -> dict:
     from app.services.boundaries import BoundaryOptions, upload_boundary_set
     from app.services.incident_import import import_incidents
     from app.settings import Settings
-    from app.store import hotspots as run_store
+    from app.store.backends import backend_for
     from spatial.incidents_io import ReadOptions
     from spatial.synthetic import write_synthetic_csv
 
@@ -76,28 +76,29 @@ def measure(backend: str, incidents: int, folder: Path) -> dict:
     engine = make_engine(settings)
     figures: dict = {}
     with make_sessionmaker(engine)() as session:
+        store = backend_for(engine).bind(session)
         boundaries = zones(folder / "zones.geojson")
-        upload_boundary_set(session, boundaries, original_name=boundaries.name,
+        upload_boundary_set(store, boundaries, original_name=boundaries.name,
                             options=BoundaryOptions(name="bench zones", activate=True),
                             service_area=None, max_bytes=settings.max_upload_bytes)
-        session.commit()
+        store.session.commit()
         csv_path = folder / "incidents.csv"
         if not csv_path.exists():
             write_synthetic_csv(csv_path, incidents, SEED, background_share=0.5)
         started = time.perf_counter()
-        report = import_incidents(session, csv_path, filename="SYNTHETIC bench incidents", source="SYNTHETIC-bench",
+        report = import_incidents(store, csv_path, filename="SYNTHETIC bench incidents", source="SYNTHETIC-bench",
                                   options=ReadOptions(timezone=settings.zone))
         figures["import_s"] = round(time.perf_counter() - started, 2)
         figures["import_rows_per_s"] = round(report.inserted / figures["import_s"])
         started = time.perf_counter()
-        run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=10, permutations=99, seed=SEED),
+        run_id = analyses.submit(store, analyses.AnalysisRequest(resolution=10, permutations=99, seed=SEED),
                                  settings=settings, user_id=None)
-        analyses.execute(session, run_id)
+        analyses.execute(store, run_id)
         figures["analysis_s"] = round(time.perf_counter() - started, 2)
-        figures["cells"] = run_store.get_run(session, run_id)["provenance"]["cells"]
-        token = create_user_with_token(session, "bench-analyst", "analyst")
-        session.commit()
-        figures["database_mb"] = round(size_mb(session, backend, folder), 1)
+        figures["cells"] = store.runs.get_run(run_id)["provenance"]["cells"]
+        token = create_user_with_token(store, "bench-analyst", "analyst")
+        store.session.commit()
+        figures["database_mb"] = round(size_mb(store.session, backend, folder), 1)
     app = create_app(settings, engine=engine, start_worker=False)
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:

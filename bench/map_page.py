@@ -52,6 +52,7 @@ def load(url: str, incidents: int, folder: Path) -> dict:
     from app.services.incident_import import import_incidents
     from app.services.maps import build_map_html
     from app.settings import Settings
+    from app.store.backends import backend_for
     from spatial.incidents_io import ReadOptions
     from spatial.synthetic import write_synthetic_csv
 
@@ -59,22 +60,23 @@ def load(url: str, incidents: int, folder: Path) -> dict:
     engine = make_engine(settings)
     try:
         with make_sessionmaker(engine)() as session:
+            store = backend_for(engine).bind(session)
             boundaries = zones(folder / "zones.geojson")
-            upload_boundary_set(session, boundaries, original_name=boundaries.name,
+            upload_boundary_set(store, boundaries, original_name=boundaries.name,
                                 options=BoundaryOptions(name="bench zones", activate=True),
                                 service_area=None, max_bytes=settings.max_upload_bytes)
-            session.commit()
+            store.session.commit()
             csv_path = write_synthetic_csv(folder / "incidents.csv", incidents, SEED, background_share=0.5)
-            import_incidents(session, csv_path, filename="SYNTHETIC bench incidents", source="bench",
+            import_incidents(store, csv_path, filename="SYNTHETIC bench incidents", source="bench",
                              options=ReadOptions(timezone=settings.zone))
-            session.commit()
-            run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
+            store.session.commit()
+            run_id = analyses.submit(store, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
                                      settings=settings, user_id=None)
-            analyses.execute(session, run_id)
-            run = run_results.run_or_404(session, run_id)
+            analyses.execute(store, run_id)
+            run = run_results.run_or_404(store, run_id)
             assert run["status"] == "completed", run
-            inlined = build_map_html(session, settings.model_copy(update={"map_inline_max_cells": 10**9}), run)
-            token = create_user_with_token(session, "bench-analyst", "analyst")
+            inlined = build_map_html(store, settings.model_copy(update={"map_inline_max_cells": 10**9}), run)
+            token = create_user_with_token(store, "bench-analyst", "analyst")
             return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token,
                     "inline_html_bytes": len(inlined.encode("utf-8"))}
     finally:

@@ -136,6 +136,7 @@ def migrate_here(url: str) -> None:
 def build_run(url: str) -> tuple[int, str, int]:
     """One active community, one completed run of ~68,000 res-10 cells, one viewer token."""
     from app.services.accounts import create_user_with_token
+    from app.store.backends import POSTGIS
 
     engine = create_engine(url)
     grid = cover_communities([STUDY_AREA], [1], 10)
@@ -171,7 +172,7 @@ def build_run(url: str) -> tuple[int, str, int]:
         ))
         session.commit()
         # Patrol planners (analysts) see police runs; viewers would see only shared runs.
-        token = create_user_with_token(session, "bench-analyst", "analyst")
+        token = create_user_with_token(POSTGIS.bind(session), "bench-analyst", "analyst")
         session.execute(text("ANALYZE"))
         session.commit()
     engine.dispose()

@@ -184,10 +184,9 @@ def test_results_of_a_failed_run_are_409(client, tokens, parishes):
 
 def _partner(store, name: str, communities: list[str]) -> str:
     from app.services.accounts import create_user_with_token
-    from app.store.users import find_user, set_scope
 
     token = create_user_with_token(store, name, "partner")
-    set_scope(store, find_user(store, name).id, communities)
+    store.accounts.set_scope(store.accounts.find_user(name).id, communities)
     store.session.commit()
     return token
 

@@ -207,12 +207,13 @@ def test_other_requests_keep_answering_while_the_file_is_refused(committed_datab
     from sqlalchemy.orm import Session
 
     from app.services.accounts import create_user_with_token
+    from app.store.backends import POSTGIS
     from tests.browser_support import live_service
 
     engine = create_engine(committed_database)
-    with Session(engine) as store:
-        token = create_user_with_token(store, "gis-endless", "gis")
-        store.session.commit()
+    with Session(engine) as session:
+        token = create_user_with_token(POSTGIS.bind(session), "gis-endless", "gis")
+        session.commit()
     engine.dispose()
     path = _recursive_view_geopackage(tmp_path)
     body, content_type = _multipart(path.read_bytes(), "endless.gpkg")

@@ -225,8 +225,8 @@ def test_finished_run_tiles_are_served_from_memory(client, tokens, real_run, mon
     def no_database(*args, **kwargs):
         raise AssertionError("a cached tile went to the database")
 
-    monkeypatch.setattr(tile_store, "hotspot_cells_tile", no_database)
-    monkeypatch.setattr(tile_store, "run_extent", no_database)
+    monkeypatch.setattr(tile_store.PostgisTiles, "hotspot_cells_tile", no_database)
+    monkeypatch.setattr(tile_store.PostgisTiles, "run_extent", no_database)
     second = client.get(url, headers=auth(tokens["analyst"]))
     assert second.status_code == 200 and second.content == first.content
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from app.errors import BadRequest, Conflict
 from app.security import hash_token, new_token
 from app.store.backends import Store

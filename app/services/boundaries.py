@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from app.errors import NotFound
 from app.store.backends import Store
 from spatial.boundaries import UploadLimits, read_boundary_file

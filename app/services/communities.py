@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from app.errors import NotFound
 from app.privacy import Audience
 from app.store.backends import Store

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-
 from app.security import hash_token, new_token
 from app.services import analyses
 from app.services.boundaries import BoundaryOptions, upload_boundary_set

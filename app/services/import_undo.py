@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from app.errors import Conflict, NotFound
 from app.store import run_counts
 from app.store.backends import Store

@@ -13,7 +13,6 @@ import dataclasses
 import html
 from typing import Any
 
-
 from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-
 from app.errors import BadRequest
 from app.settings import Settings
 from app.store.backends import Store

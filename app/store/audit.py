@@ -20,16 +20,8 @@ class AuditLog(BoundToSession):
 
     def append(self, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
                role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
-        self.session.execute(self._entry(action=action, outcome=outcome, user_id=user_id, user_name=user_name,
-                                         role=role, target=target, client_ip=client_ip, details=details))
-
-    def _entry(self, *, action: str, outcome: str, user_id: int | None, user_name: str | None, role: str | None,
-               target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> Insert:
-        # Inline: no RETURNING, which would need SELECT on the log (the restricted role may only insert).
-        return insert(AuditEvent).inline().values(
-            user_id=user_id, user_name=user_name, role=role, action=action, target=target, outcome=outcome,
-            client_ip=client_ip, details=json.loads(json.dumps(details, default=str)) if details else null(),
-        )
+        self.session.execute(audit_entry(details, action=action, outcome=outcome, user_id=user_id, user_name=user_name,
+                                    role=role, target=target, client_ip=client_ip))
 
     def _columns(self) -> str:
         return f"id, at, user_id, user_name, role, action, target, outcome, {self.ADDRESS}, details"
@@ -56,6 +48,13 @@ class AuditLog(BoundToSession):
 
 class PostgisAuditLog(AuditLog):
     ADDRESS = "host(client_ip) AS client_ip"  # inet prints a /32 mask
+
+
+def audit_entry(details: dict[str, Any] | None, **columns: Any) -> Insert:
+    """The INSERT of one entry."""
+    # Inline: no RETURNING, which would need SELECT on the log (the restricted role may only insert).
+    return insert(AuditEvent).inline().values(
+        **columns, details=json.loads(json.dumps(details, default=str)) if details else null())
 
 
 def _where(action: str | None, user: str | None, start: datetime | None,

@@ -8,6 +8,7 @@ from typing import Any
 
 import shapely
 from sqlalchemy import bindparam, text
+
 from app.store.sql import BoundToSession
 from models.types import JSONDocument
 from spatial.boundaries import Community

@@ -14,6 +14,7 @@ import pyarrow.csv as pa_csv
 import shapely
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
+
 from app.store.sql import BoundToSession
 from models.types import JSONDocument
 from spatial.hotspots import CellResults

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
+
 from app.store.sql import BoundToSession
 from spatial.incidents_io import IncidentBatch
 

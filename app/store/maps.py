@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
+
 from app.store.sql import BoundToSession
 
 # 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import text
+
 from app.privacy import CLASSED
 from app.store.sql import BoundToSession, hold_back_cutoff, not_sensitive
 

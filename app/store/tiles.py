@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+
 from app.store.disclosure import Disclosure
 from app.store.sql import BoundToSession
 from spatial.grid import cell_boundaries, h3_parent_bits

@@ -2,13 +2,16 @@
 
 ``store`` is one parametrised fixture: the same migrated schema (the same
 Alembic revisions), the same service and store functions, a transaction
-rolled back after each test (savepoints for the code's own commits).
+rolled back after each test (savepoints for the code's own commits). The
+store notes which protocol methods the tests (and the services they call)
+use on each backend; test_every_protocol_method.py holds the suite to all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, get_args, get_type_hints
 
 import pytest
 from alembic import command
@@ -17,11 +20,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import alembic_config
 from app.settings import Settings
-from app.store.backends import POSTGIS, SQLITE, Store
+from app.store.backends import POSTGIS, SQLITE, Backend, Store
 from app.store.sqlite.connection import make_sqlite_engine
 from tests.conftest import TEST_DATABASE_URL
 
 BACKENDS = {"postgis": POSTGIS, "sqlite": SQLITE}
+# The protocol of each part of a Store (``store.runs``: RunStore, ...), from the Backend's fields.
+PROTOCOLS = {name: get_args(hint)[-1] for name, hint in get_type_hints(Backend).items() if get_args(hint)}
+# Per backend, the (part, method) pairs the contract tests used.
+EXERCISED: dict[str, set[tuple[str, str]]] = {name: set() for name in BACKENDS}
+CONTRACT_RUN = {"complete": False}
+
+
+def protocol_methods(protocol: type) -> set[str]:
+    return {name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")}
+
+
+class Noting:
+    """A part of the store under test that notes each method taken from it, then hands it out."""
+
+    def __init__(self, part: Any, name: str, noted: set[tuple[str, str]]) -> None:
+        self._part, self._name, self._noted = part, name, noted
+
+    def __getattr__(self, method: str) -> Any:
+        found = getattr(self._part, method)
+        if callable(found):
+            self._noted.add((self._name, method))
+        return found
 
 
 class StoreUnderTest(Store):
@@ -35,6 +60,8 @@ class StoreUnderTest(Store):
         self.settings = settings
         self.connection = connection
         self.sessions = sessions
+        for part in PROTOCOLS:
+            setattr(self, part, Noting(getattr(self, part), part, EXERCISED[name]))
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +104,18 @@ def sqlite_store(backend_engines) -> Iterator[StoreUnderTest]:
 
 
 SAMPLE_BOUNDARIES = Path(__file__).resolve().parents[2] / "app" / "data" / "kna_parishes.geojson"
+
+
+def pytest_collection_finish(session) -> None:
+    """Whether every contract module was collected with no selection: only then can the suite be held
+    to every protocol method."""
+    here = Path(__file__).parent
+    modules = {item.path for item in session.items if item.path.parent == here}
+    options = session.config.option
+    CONTRACT_RUN["complete"] = (modules == set(here.glob("test_*.py"))
+                                and not options.keyword and not options.markexpr)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The check of what the suite used runs after everything else."""
+    items.sort(key=lambda item: item.path.name == "test_every_protocol_method.py")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.store.audit import AuditLog
+from app.store.audit import AuditLog, audit_entry
 from app.store.sqlite.audit_writer import writer_for
 from app.store.sqlite.connection import READ_ONLY
 
@@ -15,8 +15,8 @@ class SQLiteAuditLog(AuditLog):
 
     def append(self, *, action: str, outcome: str, user_id: int | None, user_name: str | None,
                role: str | None, target: str | None, client_ip: str | None, details: dict[str, Any] | None) -> None:
-        entry = self._entry(action=action, outcome=outcome, user_id=user_id, user_name=user_name, role=role,
-                            target=target, client_ip=client_ip, details=details)
+        entry = audit_entry(details, action=action, outcome=outcome, user_id=user_id, user_name=user_name, role=role,
+                       target=target, client_ip=client_ip)
         connection = self.session.connection()
         if connection.get_execution_options().get(READ_ONLY):
             # A read (an export, a query): its read snapshot cannot write, and waiting for the write

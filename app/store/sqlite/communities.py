@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+
 from app.store.communities import Boundaries
 from app.store.sqlite.published import PublishedFigures
 from app.store.sqlite.common import box_of, geojson_text

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+
 from app.store.hotspots import Runs
 from app.store.sqlite.common import geojson_text
 from spatial.hotspots import CellResults

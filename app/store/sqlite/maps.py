@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+
 from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG, Maps
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import shapely
 from sqlalchemy import text
+
 from app.store.sqlite.common import box_of
 from app.store.sqlite.published import PublishedFigures
 from app.store.tiles import MARGIN, Tiles
