@@ -9,7 +9,7 @@ from typing import Any
 import shapely
 from sqlalchemy import bindparam, text
 
-from app.store.sql import BoundToSession
+from app.store.sql import BoundToSession, rows_changed
 from models.types import JSONDocument
 from spatial.boundaries import Community
 
@@ -157,7 +157,7 @@ class PostgisBoundaries(Boundaries):
             ),
             {"id": set_id},
         )
-        return result.rowcount or 0
+        return rows_changed(result)
 
     def get_community(self, community_id: int) -> dict[str, Any] | None:
         row = self.session.execute(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from app.store.sql import BoundToSession
+from app.store.sql import BoundToSession, rows_changed
 from spatial.sensitive import Classification
 
 
@@ -32,7 +32,7 @@ class Disclosure(BoundToSession):
                  "updated_at = CURRENT_TIMESTAMP "
                  "WHERE id = 1 AND (min_count <> :k OR hold_back_days <> :hold OR zone <> :zone)"),
             {"k": min_count, "hold": hold_back_days, "zone": zone})
-        return (result.rowcount or 0) > 0
+        return rows_changed(result) > 0
 
     def admin_terms(self) -> list[dict[str, Any]]:
         """The terms added by admins (or the service's settings, ``added_by`` null), alphabetically."""
@@ -46,11 +46,11 @@ class Disclosure(BoundToSession):
         result = self.session.execute(
             text("INSERT INTO sensitive_terms (term, added_by) VALUES (:term, :user) ON CONFLICT (term) DO NOTHING"),
             {"term": term, "user": user_id})
-        return (result.rowcount or 0) > 0
+        return rows_changed(result) > 0
 
     def remove_term(self, term: str) -> bool:
         result = self.session.execute(text("DELETE FROM sensitive_terms WHERE term = :term"), {"term": term})
-        return (result.rowcount or 0) > 0
+        return rows_changed(result) > 0
 
     def categories(self) -> list[dict[str, Any]]:
         """Every category classed so far: name, sensitive, the term matched, a near miss."""

@@ -15,7 +15,7 @@ import shapely
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
 
-from app.store.sql import BoundToSession
+from app.store.sql import BoundToSession, driver_connection, rows_changed
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
 
@@ -89,7 +89,7 @@ class Runs(BoundToSession, ABC):
             ),
             {"id": run_id, "worker": worker},
         )
-        return (result.rowcount or 0) == 1
+        return rows_changed(result) == 1
 
     def beat(self, run_id: int) -> None:
         """The run's worker is alive."""
@@ -294,7 +294,7 @@ class PostgisRuns(Runs):
         })
         out = pa.BufferOutputStream()
         pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-        driver = self.session.connection().connection.driver_connection
+        driver = driver_connection(self.session)
         sql = f"COPY hotspot_cells ({', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
         with driver.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
             copy.write(out.getvalue().to_pybytes())

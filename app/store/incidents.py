@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 
-from app.store.sql import BoundToSession
+from app.store.sql import BoundToSession, driver_connection, rows_changed
 from spatial.incidents_io import IncidentBatch
 
 COPY_COLUMNS = (
@@ -56,7 +56,7 @@ class Incidents(BoundToSession):
 
     def delete_import_rows(self, import_id: int) -> int:
         """Remove exactly the rows one import inserted; returns how many."""
-        return self.session.execute(text("DELETE FROM incidents WHERE import_id = :id"), {"id": import_id}).rowcount
+        return rows_changed(self.session.execute(text("DELETE FROM incidents WHERE import_id = :id"), {"id": import_id}))
 
     def _where(self, filters: IncidentFilter) -> tuple[list[str], dict[str, Any]]:
         clauses: list[str] = []
@@ -108,7 +108,7 @@ class PostgisIncidents(Incidents):
         """Open a COPY into ``incidents`` inside the session's transaction."""
         # Times are sent as UTC without an offset (cheap to format), so read them as UTC.
         self.session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
-        driver = self.session.connection().connection.driver_connection
+        driver = driver_connection(self.session)
         with driver.cursor() as cursor, cursor.copy(COPY_SQL, writer=QueuedLibpqWriter(cursor)) as copy:
             yield IncidentWriter(copy)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import CursorResult, Result
 from sqlalchemy.orm import Session
 
 
@@ -91,6 +92,19 @@ class BoundToSession:
     def __init__(self, session: Session, sql: SqlDialect) -> None:
         self.session = session
         self.sql = sql
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE changed (0 when the driver cannot say)."""
+    assert isinstance(result, CursorResult)  # what a DML statement's execute returns
+    return result.rowcount or 0
+
+
+def driver_connection(session: Session) -> Any:
+    """The driver's own connection under the session (psycopg's for COPY, sqlite3's for PRAGMA)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None  # a connection checked out of the pool always has one
+    return raw
 
 
 def month_cutoff(days: int, zone: str) -> datetime:

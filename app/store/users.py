@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import DateTime, select, text, update
 
 from app.security import Principal
-from app.store.sql import BoundToSession
+from app.store.sql import BoundToSession, rows_changed
 from models import ApiToken, User
 
 
@@ -95,4 +95,4 @@ class Accounts(BoundToSession):
         result = self.session.execute(
             update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=text("now()"))
         )
-        return result.rowcount or 0
+        return rows_changed(result)

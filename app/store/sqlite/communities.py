@@ -106,9 +106,9 @@ class SQLiteBoundaries(Boundaries):
             by["category"][atom.category] = by["category"].get(atom.category, 0) + atom.n
             by["month"][atom.month] = by["month"].get(atom.month, 0) + atom.n
         total = sum(a.n for a in atoms) or None
-        by_category = sorted(({"category": label, "incidents": n} for label, n in by["category"].items()),
-                             key=lambda r: (-r["incidents"], r["category"]))
-        by_month = sorted(({"month": label, "incidents": n} for label, n in by["month"].items()), key=lambda r: r["month"])
+        by_category = [{"category": label, "incidents": n}
+                       for label, n in sorted(by["category"].items(), key=lambda item: (-item[1], item[0]))]
+        by_month = [{"month": label, "incidents": n} for label, n in sorted(by["month"].items())]
         return {"incidents": total, "by_category": by_category, "by_month": by_month}
 
     def community_shapes(self, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from app.store.incidents import Incidents
+from app.store.sql import driver_connection
 from spatial.incidents_io import IncidentBatch
 
 COLUMNS = ("source", "external_id", "occurred_at", "reported_at", "category", "description",
@@ -29,7 +30,7 @@ class SQLiteIncidents(Incidents):
 
     @contextmanager
     def incident_writer(self) -> Iterator[IncidentWriter]:
-        yield IncidentWriter(self.session.connection().connection.driver_connection)
+        yield IncidentWriter(driver_connection(self.session))
 
 
 class IncidentWriter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from app.store.sql import driver_connection
 from app.store.users import Accounts
 
 
@@ -14,7 +15,7 @@ class SQLiteAccounts(Accounts):
     def touch_token(self, token_id: int) -> None:
         """Bookkeeping only: while an import or an analysis holds SQLite's one write lock, skip it rather
         than keep a request (and a worker thread) waiting for the lock."""
-        raw = self.session.connection().connection.driver_connection
+        raw = driver_connection(self.session)
         waited_ms = raw.execute("PRAGMA busy_timeout").fetchone()[0]
         raw.execute("PRAGMA busy_timeout = 0")
         try:
