@@ -32,7 +32,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from spatial.boundaries.geometry import LONLAT, equal_area_crs, transform_geometries
+from spatial.boundaries.geometry import LONLAT, clean_geometry, equal_area_crs, transform_geometries
 from spatial.grid import cell_boundaries, validate_resolution
 from spatial.rates.community import PER_1000, CommunityRates, community_rates
 from spatial.weights import NeighbourGraph
@@ -103,11 +103,21 @@ def _areas_inside(polygon, hexagons: np.ndarray) -> np.ndarray:
     return areas
 
 
+def _repaired(polygon):
+    """The polygon, repaired as boundary uploads are when it is invalid (GEOS refuses to cut it otherwise)."""
+    if polygon.is_valid:
+        return polygon
+    cleaned = clean_geometry(polygon)
+    if cleaned.geometry is None:
+        raise ValueError(f"a community boundary cannot be used: {cleaned.refused_because}")
+    return cleaned.geometry
+
+
 def _community_shares(polygon, resolution: int, crs) -> tuple[np.ndarray, np.ndarray]:
     """Cells overlapping one community and the area of each inside it (m²)."""
     cells = _overlapping_cells(polygon, resolution)
     hexagons = transform_geometries(np.array(cell_boundaries(cells), dtype=object), LONLAT, crs)
-    projected = transform_geometries(np.array([polygon], dtype=object), LONLAT, crs)[0]
+    projected = _repaired(transform_geometries(np.array([polygon], dtype=object), LONLAT, crs)[0])
     areas = _areas_inside(projected, hexagons)
     covered, whole = float(areas.sum()), float(projected.area)
     if whole > 0 and abs(covered - whole) > COVER_TOLERANCE * whole:
