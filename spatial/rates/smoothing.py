@@ -66,8 +66,7 @@ def _shrink(raw: np.ndarray, population: np.ndarray, mean: np.ndarray, variance:
     with np.errstate(invalid="ignore", divide="ignore"):
         weight = np.where(total > 0, variance / np.where(total > 0, total, 1.0), 0.0)
     rate = mean + weight * (raw - mean)
-    return SmoothedRates(rate=rate, prior_mean=np.broadcast_to(mean, raw.shape).copy(),
-                         prior_variance=np.broadcast_to(variance, raw.shape).copy(), weight=weight)
+    return SmoothedRates(rate=rate, prior_mean=mean, prior_variance=variance, weight=weight)
 
 
 def _checked(events, population) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +101,7 @@ def empirical_bayes(events, population) -> SmoothedRates:
     raw = events / population
     mean = events.sum() / population.sum()
     variance = (population * (raw - mean) ** 2).sum() / population.sum() - mean / population.mean()
-    return _shrink(raw, population, np.float64(mean), np.float64(variance))
+    return _shrink(raw, population, np.full(raw.shape, mean), np.full(raw.shape, variance))
 
 
 def spatial_empirical_bayes(events, population, graph: NeighbourGraph) -> SmoothedRates:

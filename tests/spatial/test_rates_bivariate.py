@@ -11,6 +11,7 @@ import warnings
 import esda
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from spatial.inference import EXACT, MONTE_CARLO
 from spatial.rates.bivariate import ASSOCIATION_NOT_CAUSE, CLUSTER_TYPES, bivariate_local_moran
@@ -64,10 +65,12 @@ def test_labels_follow_the_fdr_p_and_the_quadrant(chicago):
 def test_calibrated_on_random_rates_with_no_spatial_pattern(chicago):
     """Independent random rates and indicators on the Chicago areas: the complete null.
 
-    Per community at raw alpha 0.05 (999 permutations): 60 maps gave a share
-    of labelled communities of 0.046 (the stated error rate is 0.05). With
-    Benjamini-Hochberg at 0.05 (3,999 permutations, enough for one community
-    of 77 to pass): 2 maps of 40 had any labelled community.
+    Per community at raw alpha 0.05 (999 permutations): 221 of 4,620
+    community tests (60 maps) were labelled, a share of 0.048 against the
+    stated 0.05. With Benjamini-Hochberg at 0.05 (3,999 permutations, enough
+    for one community of 77 to pass): 3 maps of 40 had any labelled
+    community (7.5 %; the bound allows what 40 maps at 5 % give with
+    probability 0.99).
     """
     _, graph, _ = chicago
     rng = np.random.default_rng(20260417)
@@ -83,7 +86,7 @@ def test_calibrated_on_random_rates_with_no_spatial_pattern(chicago):
         rates, indicator = rng.gamma(2.0, 2.0, graph.n), rng.normal(10.0, 3.0, graph.n)
         result = bivariate_local_moran(rates, indicator, graph, seed=1000 + m, permutations=3999)
         maps_with_any += bool((result.label != NOT_SIGNIFICANT).any())
-    assert maps_with_any / 40 <= ALPHA + 0.025, maps_with_any  # 40 maps: one more than 5 % is within error
+    assert maps_with_any <= binom.ppf(0.99, 40, ALPHA), maps_with_any  # at most 6 of 40
 
 
 def test_a_planted_association_is_found(chicago):
