@@ -81,6 +81,14 @@ def _checked(events, population) -> tuple[np.ndarray, np.ndarray]:
     return events, population
 
 
+def _global_prior(events: np.ndarray, population: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Raw rates, and the method-of-moments prior mean and variance over all places (unclipped)."""
+    raw = events / population
+    mean = float(events.sum() / population.sum())
+    variance = float((population * (raw - mean) ** 2).sum() / population.sum() - mean / population.mean())
+    return raw, mean, variance
+
+
 def empirical_bayes(events, population) -> SmoothedRates:
     """Global Empirical Bayes rates: each raw rate shrunk toward the overall rate.
 
@@ -98,9 +106,7 @@ def empirical_bayes(events, population) -> SmoothedRates:
         ``sum(b (r - mean)^2) / sum(b) - mean / mean(b)``, clipped at 0.
     """
     events, population = _checked(events, population)
-    raw = events / population
-    mean = events.sum() / population.sum()
-    variance = (population * (raw - mean) ** 2).sum() / population.sum() - mean / population.mean()
+    raw, mean, variance = _global_prior(events, population)
     return _shrink(raw, population, np.full(raw.shape, mean), np.full(raw.shape, variance))
 
 
@@ -149,10 +155,7 @@ def assuncao_reis(events, population) -> np.ndarray:
     Moran's I of these values is the rate Moran's I (Assunção and Reis 1999).
     """
     events, population = _checked(events, population)
-    raw = events / population
-    mean = events.sum() / population.sum()
-    spread = (population * (raw - mean) ** 2).sum() / population.sum()
-    between = spread - mean / population.mean()
+    raw, mean, between = _global_prior(events, population)  # not clipped here, as esda
     variance = between + mean / population
     variance = np.where(variance < 0, mean / population, variance)
     if np.any(variance <= 0):
