@@ -9,7 +9,7 @@ and is repaired as an upload would be).
 import h3
 import numpy as np
 import pytest
-from shapely.geometry import box
+from shapely.geometry import MultiPolygon, box
 
 from spatial.rates.areal import cell_rates, interpolate_population
 from spatial.weights import h3_neighbours
@@ -106,3 +106,13 @@ def test_cells_of_the_run_without_residents_are_refused():
     outside = h3.str_to_int(h3.latlng_to_cell(17.5, -62.5, 9))
     rates = cell_rates(cells, np.append(cells.cells, outside), np.zeros(len(cells.cells) + 1))
     assert rates.refused[-1] == "its population is missing" and np.isnan(rates.raw[-1])
+
+
+def test_a_community_in_two_parts_gives_each_part_its_area_share():
+    # one parish on two islands: the larger island (4x the area) holds 4/5 of the residents
+    small, large = box(-62.75, 17.29, -62.74, 17.30), box(-62.60, 17.20, -62.58, 17.22)
+    cells = interpolate_population([MultiPolygon([small, large])], [500], resolution=9)
+    centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c)))[1] for c in cells.cells])
+    on_large = centres > -62.7
+    assert cells.population[on_large].sum() == pytest.approx(400, rel=2e-3)
+    assert cells.population.sum() == pytest.approx(500, rel=1e-12)
