@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import h3.api.basic_int as h3i
 import numpy as np
 
 from spatial.emerging.categories import PATTERNS, category_label, classify
 from spatial.emerging.cube import SpaceTimeCube, cube_from_counts, space_time_graph
 from spatial.emerging.gi_cube import GLOBAL_WINDOWS, CubeGiStar, cube_gi_star
 from spatial.emerging.trend import MannKendall, mann_kendall
+from spatial.evidence import POWER_MEAN, suggestion
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS
 from spatial.hotspots import AnalysisRefused
 from spatial.inference import could_any_pass
@@ -92,14 +94,26 @@ def _refuse_if_too_small(cube: SpaceTimeCube) -> None:
         raise AnalysisRefused("No incidents fall in the cells analysed in this period, so there is nothing to analyse.")
 
 
-def sparse_cube_message(cube: SpaceTimeCube, could_pass: bool) -> str | None:
-    """Plain words when no bin could be significant whatever the arrangement of its incidents."""
-    if could_pass:
-        return None
+def sparse_cube_message(cube: SpaceTimeCube, could_pass: bool, significant_bins: int) -> str | None:
+    """Plain words when the counts are too sparse for a quiet map to mean "no emerging hot spot".
+
+    As for one-snapshot runs (:mod:`spatial.evidence`): when no bin could be
+    significant whatever the arrangement, or none is and there is less than
+    ``POWER_MEAN`` incident a bin (a cell in a step), below which planted
+    clusters were mostly missed.
+    """
     incidents, bins = int(cube.counts.sum()), cube.counts.size
+    mean = incidents / bins
+    if could_pass and (significant_bins or mean >= POWER_MEAN):
+        return None
+    reason = ("No arrangement of so few incidents could be significant." if not could_pass else
+              "None was found, but a real one this sparse would often be missed, so this does not show there is none.")
+    coarser, longer = suggestion(mean, int(h3i.get_resolution(int(cube.cells[0]))))
+    options = ([f"a time step about {longer} times longer"] if longer else []) + (
+        [f"a coarser grid (resolution {coarser})"] if coarser is not None else [])
     return (f"Too few incidents to find emerging hot spots: {incidents} incidents over {len(cube)} cells and "
-            f"{cube.steps} steps ({incidents / bins:.2f} a cell a step). No arrangement of so few incidents could be "
-            "significant. Try a longer time step or a coarser grid.")
+            f"{cube.steps} steps ({mean:.2f} a cell a step). {reason}"
+            + (f" Try {' or '.join(options)}." if options else ""))
 
 
 def emerging_hot_spots(cube: SpaceTimeCube, params: EmergingParameters = EmergingParameters(),
@@ -141,4 +155,4 @@ def emerging_hot_spots(cube: SpaceTimeCube, params: EmergingParameters = Emergin
     }
     return EmergingResult(cells=cube.cells, counts=cube.counts, gi=gi, trend=trend, category=category,
                           significance=significance, timings=timings,
-                          message=sparse_cube_message(cube, could_pass))
+                          message=sparse_cube_message(cube, could_pass, int(significant.sum())))
