@@ -31,6 +31,7 @@ would let 24 steps each spend the error rate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -88,16 +89,26 @@ class _Graphs:
         return self._built[steps]
 
 
-def _window_statistics(y: np.ndarray, graph: NeighbourGraph, seed: int, permutations: int):
-    """z, tails of every bin of one window (NaN everywhere when the window has no incident)."""
+class _Window(NamedTuple):
+    """Gi* z and conditional tails of every bin of one window (bin ``s * n + i``)."""
+
+    z: np.ndarray
+    p: np.ndarray
+    direction: np.ndarray
+    smallest_p: np.ndarray
+    method: str
+
+
+def _window_statistics(y: np.ndarray, graph: NeighbourGraph, seed: int, permutations: int) -> _Window:
+    """One window's statistics; nothing is tested in a window without incidents."""
     if y.sum() <= 0:
         nan = np.full(len(y), np.nan)
-        return nan, nan, np.zeros(len(y), dtype=np.int64), nan, "no incidents"
+        return _Window(nan, nan, np.zeros(len(y), dtype=np.int64), nan, "no incidents")
     with np.errstate(divide="ignore", invalid="ignore"):  # z is undefined when every bin is equal
         z = gi_star_analytic(y, graph, "b")[3]
-    z = np.where(graph.cardinalities == 0, np.nan, z)
     tails = conditional_tails(y, graph, seed=seed, permutations=permutations)
-    return z, tails.p, tails.direction, tails.smallest_p, tails.method
+    return _Window(np.where(graph.cardinalities == 0, np.nan, z), tails.p, tails.direction, tails.smallest_p,
+                   tails.method)
 
 
 def cube_gi_star(cube: SpaceTimeCube, spatial: NeighbourGraph, *, time_lag: int = 1,
@@ -135,9 +146,10 @@ def cube_gi_star(cube: SpaceTimeCube, spatial: NeighbourGraph, *, time_lag: int 
         width = last - first + 1
         y = cube.counts[:, first:last + 1].T.ravel().astype(np.float64)  # bin s * n + i
         window = _window_statistics(y, graphs(width), seed + step, permutations)
-        methods.append(window[4])
+        methods.append(window.method)
         read = slice(0, width) if global_window == "cube" else slice(width - 1, width)
-        for target, values in zip((z, p, direction, smallest), window[:4]):
+        for target, values in zip((z, p, direction, smallest), (window.z, window.p, window.direction,
+                                                                 window.smallest_p)):
             target[:, first + read.start:first + read.stop] = values.reshape(width, n)[read].T
     p_fdr = fdr_bh(p.ravel()).reshape(shape) if fdr else p
     bins = gi_bin_from_tails(direction.ravel(), p_fdr.ravel()).reshape(shape)
