@@ -12,8 +12,9 @@ Pure arrays in, arrays out (statistics ready; not yet offered as a run kind):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -33,6 +34,8 @@ __all__ = [
     "category_label", "classify", "cube_from_counts", "cube_gi_star", "emerging_hot_spots", "mann_kendall",
     "space_time_graph",
 ]
+
+T = TypeVar("T")
 
 #: ArcGIS asks for at least ten time steps: fewer make the 90 % rules and the trend test meaningless.
 MIN_STEPS = 10
@@ -129,22 +132,22 @@ def emerging_hot_spots(cube: SpaceTimeCube, params: EmergingParameters = Emergin
     """
     _refuse_if_too_small(cube)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
-    graph = spatial if spatial is not None else h3_neighbours(cube.cells, k=params.k)
-    timings["weights"] = round(time.perf_counter() - started, 4)
-    started = time.perf_counter()
-    gi = cube_gi_star(cube, graph, time_lag=params.time_lag, global_window=params.global_window,
-                      fdr=params.fdr, seed=params.seed, permutations=params.permutations)
-    timings["gi_star"] = round(time.perf_counter() - started, 4)
-    started = time.perf_counter()
-    trend = mann_kendall(gi.z)
-    timings["mann_kendall"] = round(time.perf_counter() - started, 4)
-    started = time.perf_counter()
+
+    def timed(stage: str, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        value = work()
+        timings[stage] = round(time.perf_counter() - started, 4)
+        return value
+
+    graph = spatial if spatial is not None else timed("weights", lambda: h3_neighbours(cube.cells, k=params.k))
+    gi = timed("gi_star", lambda: cube_gi_star(cube, graph, time_lag=params.time_lag,
+                                               global_window=params.global_window, fdr=params.fdr,
+                                               seed=params.seed, permutations=params.permutations))
+    trend = timed("mann_kendall", lambda: mann_kendall(gi.z))
     with np.errstate(invalid="ignore"):
         significant = gi.p_fdr < params.alpha
-    category = classify(significant & (gi.direction > 0), significant & (gi.direction < 0), trend.s, trend.p,
-                        params.trend_alpha)
-    timings["categories"] = round(time.perf_counter() - started, 4)
+    category = timed("categories", lambda: classify(significant & (gi.direction > 0), significant & (gi.direction < 0),
+                                                    trend.s, trend.p, params.trend_alpha))
     could_pass = could_any_pass(gi.smallest_p.ravel(), params.alpha, params.fdr)
     significance = {
         "bins": "two-sided exact conditional-permutation p of each bin's space-time neighbourhood, ties counted as "
