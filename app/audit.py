@@ -14,7 +14,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app.store import audit as audit_store
-from app.store.users import Principal
+from app.auth import Principal
 
 log = logging.getLogger(__name__)
 

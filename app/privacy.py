@@ -26,7 +26,7 @@ from typing import Any
 
 from app.security import sees_raw_data
 from app.settings import Settings
-from app.store.users import Principal
+from app.auth import Principal
 
 
 # How a shared run left sensitive categories out: by their stored class (incident_categories).

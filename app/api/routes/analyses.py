@@ -15,7 +15,7 @@ from app.errors import BadRequest, NotFound
 from app.services import analyses as analysis_service
 from app.services import run_results
 from app.store import hotspots as run_store
-from app.store.users import Principal
+from app.auth import Principal
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
