@@ -79,8 +79,8 @@ def analysis_cells(
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
-        rows = run_store.iter_cells(session, run_id, community, gi_bin, within, published=not audience.raw)
-        return exports.download(output, (Feature(run_results.shape_cell(r, audience)) for r in rows),
+        cells = run_store.iter_cells(session, run_id, community, gi_bin, within, published=not audience.raw)
+        return exports.download(output, (Feature(run_results.shape_cell(c, audience)) for c in cells),
                                 CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells")
     rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
                                community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -28,7 +28,7 @@ def list_audit(
     output: Annotated[Formatter | None, Depends(exports.format_parameter(default="json", geometry=False,
                                                                          listing="json"))] = None,
 ):
-    filters = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}
+    filters: dict[str, Any] = {"action": action, "user": user_name, "start": dates.start, "end": dates.end}
     if output is not None:  # a file of every matching entry (entries have no geometry)
         limit_heavy(request, user, "export")
         record(session, action="export.audit", principal=user, request=request, target="/api/v1/audit",
