@@ -11,12 +11,12 @@ from pydantic import Field
 from app.api import exports
 from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy, limit_heavy
 from app.audit import record
+from app.auth import Principal
 from app.errors import BadRequest, NotFound
 from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
 from app.services import run_results
 from app.store import hotspots as run_store
-from app.auth import Principal
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
@@ -27,6 +27,9 @@ CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi
 # Below analyst: classes and protected counts only (no statistic a hidden count could be solved from).
 PUBLISHED_CSV_COLUMNS = ("cell", "community", "incidents", "suppressed", "gi_bin", "lisa_quadrant", "lisa_label",
                          "centre_lat", "centre_lon")
+
+# Cells in this format are the API's own paged listing; in any other format, a file of every cell.
+PAGE_FORMAT = "geojson"
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
@@ -62,10 +65,10 @@ def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
 
 @router.get("/{run_id}/cells", name="analysis_cells",
             summary="A run's cells as GeoJSON pages, or a file of every cell in another format (format=csv)",
-            responses=exports.download_responses(paged="geojson"))
+            responses=exports.download_responses(paged=PAGE_FORMAT))
 def analysis_cells(
     run_id: int, request: Request, session: SessionDep, user: Reader, audience: AudienceDep,
-    output: Annotated[Formatter, Depends(exports.format_parameter(default="geojson"))],
+    output: Annotated[Formatter, Depends(exports.format_parameter(default=PAGE_FORMAT))],
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
@@ -75,7 +78,7 @@ def analysis_cells(
     within = run_results.scope_ids(session, run, audience)
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
-    if output.name != "geojson":  # a file of every cell: heavy, and audited
+    if output.name != PAGE_FORMAT:  # a file of every cell: heavy, and audited
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
