@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import Request
 
+from app.auth import Principal
 from app.store.backends import Store
-from app.security import Principal
 
 log = logging.getLogger(__name__)
 

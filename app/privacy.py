@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from app.auth import Principal
 from app.security import sees_raw_data
 from app.settings import Settings
-from app.security import Principal
 
 
 # How a shared run left sensitive categories out: by their stored class (incident_categories).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 # Each role can do everything the roles before it can. "public" is anonymous (when enabled);
 # below "analyst" every output is an aggregate (see app/privacy.py).
@@ -29,17 +28,3 @@ def role_allows(role: str, needed: str) -> bool:
 def sees_raw_data(role: str) -> bool:
     """Analysts and above see points and exact counts; everyone else gets safe aggregates."""
     return role_allows(role, POLICE_ROLE)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is making a request."""
-
-    user_id: int
-    name: str
-    role: str
-    token_id: int | None = None  # the API token it signed in with (browser sessions name it)
-    communities: frozenset[str] | None = None  # a partner's scope (community names); None: all
-
-
-PUBLIC = Principal(user_id=0, name="public", role="public")

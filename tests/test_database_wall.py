@@ -41,7 +41,7 @@ def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
 
 def test_viewer_requests_run_as_the_restricted_role(client, tokens, session, monkeypatch):
     seen = []
-    original = PostgisDatabase.restrict
+    original = PostgisDatabase.restrict  # the sign-in service restricts through the store's database
 
     def spy(database):
         original(database)

@@ -12,6 +12,7 @@ from typing import Any
 import h3
 
 from app.errors import Conflict, NotFound
+from app.formats import Feature
 from app.privacy import Audience
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
@@ -105,10 +106,11 @@ def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
     return row
 
 
-def cell_feature(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
+def cell_feature(row: dict[str, Any], audience: Audience) -> Feature:
+    """A cell with its hexagon, as this audience may see it, identified by its H3 text."""
     geometry = json.loads(row.pop("geometry"))
     row = shape_cell(row, audience)
-    return {"type": "Feature", "id": row["cell"], "geometry": geometry, "properties": row}
+    return Feature(row, geometry, id=row["cell"])
 
 
 def neighbourhood_ranking(store: Store, run: dict[str, Any], audience: Audience | None = None,

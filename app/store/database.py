@@ -1,17 +1,30 @@
 """The database itself: is it ready, and which role a request's session runs as (the second wall
-of the privacy tiers). PostGIS switches to the restricted role; SQLite has no roles."""
+of the privacy tiers). PostGIS switches to the restricted role; SQLite has no roles.
+
+Who runs as the restricted role is decided once, in ``app.auth.sign_in``; this module only
+knows how, and holds the pool's guards that keep the role from leaking between requests.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from app.db import RESTRICTED_MARK
 from app.store.sql import BoundToSession
 
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
 RESTRICTED_DB_ROLE = "hotspots_restricted"
+# Set on a pooled connection's info while it runs as the restricted database role.
+RESTRICTED_MARK = "restricted_role"
+
+
+class LostRestrictedRole(RuntimeError):
+    """A restricted request's connection was replaced (a reconnect) and no longer has the role."""
 
 
 class Database(BoundToSession):
@@ -58,3 +71,35 @@ class PostgisDatabase(Database):
     def _set_role(self, *, restricted: bool) -> None:
         self.session.execute(text(f"SET ROLE {RESTRICTED_DB_ROLE}" if restricted else "RESET ROLE"))
 
+
+async def restrict_transaction(conn: AsyncConnection) -> None:
+    """The rest of the open transaction runs as the restricted role; it ends with the transaction
+    (``SET LOCAL``), so the connection goes back to the pool as the service's own role.
+    PostGIS only: the async tile path it serves runs only there."""
+    await conn.execute(f"SET LOCAL ROLE {RESTRICTED_DB_ROLE}")
+
+
+def reset_role_on_checkin(engine: Engine) -> None:
+    """A request that ran as the restricted role must not hand that role to the next one."""
+
+    @event.listens_for(engine, "checkin")
+    def _reset_role(dbapi_connection: Any, record: Any) -> None:
+        if not record.info.pop(RESTRICTED_MARK, False):
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("RESET ROLE")
+            dbapi_connection.commit()
+        except Exception:  # noqa: BLE001 - a broken connection is discarded by the pool anyway
+            pass
+
+
+def refuse_lost_role(session: Session) -> None:
+    """Refuse any statement of a restricted request on a connection that lost the role."""
+    event.listen(session, "do_orm_execute", _still_restricted)
+
+
+def _still_restricted(state: Any) -> None:
+    session = state.session
+    if session.info.get("restricted") and not session.connection().info.get(RESTRICTED_MARK):
+        raise LostRestrictedRole("the restricted database role was lost; refusing to run as the owner")

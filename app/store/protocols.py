@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.security import Principal
+from app.auth.principal import Principal
 from app.store.incidents import IncidentFilter
 from app.store.run_counts import RunFilters
 from models import Import, User

@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from app.store import tiles as tile_store
 from app.store.communities import COMMUNITY_IDS_NAMED
-from app.store.database import RESTRICTED_DB_ROLE
 
 _DIALECT = psycopg_dialect.dialect()
 
@@ -29,12 +28,6 @@ _HOTSPOT_CELLS_PUBLISHED = _pyformat(tile_store.HOTSPOT_CELLS_PUBLISHED)
 _HOTSPOT_PARENTS = _pyformat(tile_store.HOTSPOT_PARENTS)
 _HOTSPOT_PARENTS_PUBLISHED = _pyformat(tile_store.HOTSPOT_PARENTS_PUBLISHED)
 _COMMUNITY_IDS_NAMED = _pyformat(COMMUNITY_IDS_NAMED)
-
-
-async def restrict_transaction(conn: AsyncConnection) -> None:
-    """The rest of the open transaction runs as the restricted role; it ends with the transaction
-    (``SET LOCAL``), so the connection goes back to the pool as the service's own role."""
-    await conn.execute(f"SET LOCAL ROLE {RESTRICTED_DB_ROLE}")
 
 
 async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: int, limit: int,

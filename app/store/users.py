@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, select, text, update
 
-from app.security import Principal
+from app.auth.principal import Principal
 from app.store.sql import BoundToSession, rows_changed
 from models import ApiToken, User
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from app.api.csv_export import csv_response
-from app.api.deps import Analyst, AudienceDep, Reader, StoreDep, SettingsDep, heavy, limit_heavy
+from app.api import exports
+from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, StoreDep, heavy, limit_heavy
 from app.audit import record
+from app.auth import Principal
 from app.errors import BadRequest, NotFound
+from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
 from app.services import run_results
-from app.security import Principal
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
@@ -25,6 +26,9 @@ CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi
 # Below analyst: classes and protected counts only (no statistic a hidden count could be solved from).
 PUBLISHED_CSV_COLUMNS = ("cell", "community", "incidents", "suppressed", "gi_bin", "lisa_quadrant", "lisa_label",
                          "centre_lat", "centre_lon")
+
+# Cells in this format are the API's own paged listing; in any other format, a file of every cell.
+PAGE_FORMAT = "geojson"
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
@@ -58,35 +62,37 @@ def get_analysis(run_id: int, request: Request, store: StoreDep, _: Reader,
     return run
 
 
-@router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
+@router.get("/{run_id}/cells", name="analysis_cells",
+            summary="A run's cells as GeoJSON pages, or a file of every cell in another format (format=csv)",
+            responses=exports.download_responses(paged=PAGE_FORMAT))
 def analysis_cells(
     run_id: int, request: Request, store: StoreDep, user: Reader, audience: AudienceDep,
-    format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
+    output: Annotated[Formatter, Depends(exports.format_parameter(default=PAGE_FORMAT))],
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
-):
+) -> Response:
     run = run_results.completed_run(store, run_id, audience)
     within = run_results.scope_ids(store, run, audience)
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
-    if format == "csv":
+    if output.name != PAGE_FORMAT:  # a file of every cell: heavy, and audited
         limit_heavy(request, user, "export")
         record(store, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, "gi_bin": gi_bin})
-        rows = store.runs.iter_cells(run_id, community, gi_bin, within, published=not audience.raw)
-        return csv_response((run_results.shape_cell(r, audience) for r in rows),
-                            CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells.csv")
+        cells = store.runs.iter_cells(run_id, community, gi_bin, within, published=not audience.raw)
+        return exports.download(output, (Feature(run_results.shape_cell(c, audience)) for c in cells),
+                                CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells")
     rows = store.runs.cell_page(run_id, after_cell=_cursor(after), limit=limit + 1,
-                               community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)
+                                community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)
     more = len(rows) > limit
     rows = rows[:limit]
     next_url = None
     if more:
         next_url = str(request.url.include_query_params(after=hex(rows[-1]["cell"])[2:], limit=limit))
-    return {"type": "FeatureCollection", "features": [run_results.cell_feature(r, audience) for r in rows],
-            "numberReturned": len(rows), "next": next_url}
+    return exports.geojson_page((run_results.cell_feature(r, audience) for r in rows),
+                                {"numberReturned": len(rows), "next": next_url})
 
 
 def _cursor(after: str | None) -> int | None:

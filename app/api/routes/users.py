@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import Admin, StoreDep
+from app.api.deps import Admin, SignInDep, StoreDep
 from app.audit import audited
 from app.errors import NotFound
 from models.users import ROLES
@@ -47,20 +47,22 @@ def create_token(user_id: int, request: Request, store: StoreDep, admin: Admin) 
 
 
 @router.post("/{user_id}/tokens/revoke", summary="Revoke every token of a user")
-def revoke_tokens(user_id: int, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+def revoke_tokens(user_id: int, request: Request, store: StoreDep, admin: Admin,
+                  signing_in: SignInDep) -> dict[str, Any]:
     with audited(store, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
         revoked = store.accounts.revoke_tokens(_user(store, user_id))
         store.session.commit()
-        request.app.state.principals.clear()
+        signing_in.forget_everyone()
         entry.details = {"revoked": revoked}
     return {"user_id": user_id, "revoked": revoked}
 
 
 @router.put("/{user_id}/communities", summary="Limit a partner to some communities (by name)")
-def set_communities(user_id: int, body: Scope, request: Request, store: StoreDep, admin: Admin) -> dict[str, Any]:
+def set_communities(user_id: int, body: Scope, request: Request, store: StoreDep, admin: Admin,
+                    signing_in: SignInDep) -> dict[str, Any]:
     with audited(store, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
         accounts.limit_to_communities(store, _user(store, user_id), body.communities)
-        request.app.state.principals.clear()  # the scope travels with the remembered principal
+        signing_in.forget_everyone()  # the scope travels with the remembered principal
         entry.details = {"communities": body.communities}
     return {"user_id": user_id, "communities": sorted(set(body.communities))}
 
