@@ -139,4 +139,4 @@ def test_chicago_one_count_of_a_community_everywhere(store: Store, shared_data):
         assert ranking == expected, resolution
         cells = store.session.execute(text("SELECT sum(incidents) FROM hotspot_cells WHERE run_id = :id"),
                                       {"id": run_id}).scalar_one()
-        assert cells == run["provenance"]["incidents_used"] == sum(expected.values())  # none lost at the borders
+        assert cells == run.provenance.incidents_used == sum(expected.values())  # none lost at the borders
