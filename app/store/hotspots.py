@@ -44,7 +44,7 @@ def create_run(session: Session, *, parameters: dict[str, Any], seed: int, bound
 def get_run(session: Session, run_id: int) -> Run | None:
     """The run with this id, or None."""
     row = session.execute(text(f"SELECT {RUN_COLUMNS} FROM hotspot_runs WHERE id = :id"), {"id": run_id}).first()
-    return Run.from_row(row._mapping) if row else None
+    return Run.from_row(dict(row._mapping)) if row else None
 
 
 def list_runs(session: Session, *, limit: int, before_id: int | None = None,

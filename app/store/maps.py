@@ -121,4 +121,4 @@ def latest_completed_run_with_community(session: Session, community_id: int, *,
         ),
         {"id": community_id, "max_resolution": shared_up_to_resolution},
     ).first()
-    return Run.from_row(row._mapping) if row else None
+    return Run.from_row(dict(row._mapping)) if row else None

@@ -43,8 +43,7 @@ ZOOMS = (8, 10, 11, 12, 13, 14)
 
 def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> str:
     for run_id, label in runs.items():
-        text = re.sub(rf"((?:[Rr]un[ =-]|analyses/|run=){run_id})(?!\d)",
-                      lambda m, label=label: m.group(1)[: -len(str(run_id))] + label, text)
+        text = re.sub(rf"([Rr]un[ =-]|analyses/|run=){run_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     for community_id, label in communities.items():
         text = re.sub(rf"(communities/){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     return FOLIUM_NAME.sub("_X", TIMESTAMP.sub("<time>", text))
@@ -62,9 +61,9 @@ def _normalised(value: Any, runs: dict[int, str], communities: dict[int, str]) -
     return value
 
 
-def _tile(client: TestClient, headers: dict, run_id: int, z: int) -> Any:
+def _tile(http: TestClient, headers: dict, run_id: int, z: int) -> Any:
     x, y = tile_of(*BASSETERRE, z)
-    response = client.get(f"/tiles/hotspots/{z}/{x}/{y}.mvt", headers=headers, params={"run": run_id})
+    response = http.get(f"/tiles/hotspots/{z}/{x}/{y}.mvt", headers=headers, params={"run": run_id})
     if response.status_code != 200:
         return {"status": response.status_code}
     layers = mapbox_vector_tile.decode(response.content)
@@ -74,22 +73,22 @@ def _tile(client: TestClient, headers: dict, run_id: int, z: int) -> Any:
         key=lambda f: json.dumps(f, sort_keys=True))}
 
 
-def _outputs(client: TestClient, headers: dict, run_id: int) -> dict[str, Any]:
+def _outputs(http: TestClient, headers: dict, run_id: int) -> dict[str, Any]:
     base = f"/api/v1/analyses/{run_id}"
-    first = client.get(f"{base}/cells", headers=headers, params={"limit": 40})
+    first = http.get(f"{base}/cells", headers=headers, params={"limit": 40})
     after = first.json().get("next")
     out: dict[str, Any] = {
-        "run": client.get(base, headers=headers).json(),
+        "run": http.get(base, headers=headers).json(),
         "cells_page_1": first.json(),
-        "cells_page_2": client.get(after, headers=headers).json() if after else None,
-        "cells_hot": client.get(f"{base}/cells", headers=headers, params={"gi_bin": [2, 3], "limit": 500}).json(),
-        "cells_csv": client.get(f"{base}/cells", headers=headers, params={"format": "csv"}).text,
-        "neighbourhoods": client.get(f"{base}/neighbourhoods", headers=headers).json(),
-        "tilejson": client.get("/tiles/hotspots.json", headers=headers, params={"run": run_id}).json(),
-        "map_html": client.get(f"/maps/analyses/{run_id}", headers=headers).text,
+        "cells_page_2": http.get(after, headers=headers).json() if after else None,
+        "cells_hot": http.get(f"{base}/cells", headers=headers, params={"gi_bin": [2, 3], "limit": 500}).json(),
+        "cells_csv": http.get(f"{base}/cells", headers=headers, params={"format": "csv"}).text,
+        "neighbourhoods": http.get(f"{base}/neighbourhoods", headers=headers).json(),
+        "tilejson": http.get("/tiles/hotspots.json", headers=headers, params={"run": run_id}).json(),
+        "map_html": http.get(f"/maps/analyses/{run_id}", headers=headers).text,
     }
     for z in ZOOMS:
-        out[f"tile_z{z}"] = _tile(client, headers, run_id, z)
+        out[f"tile_z{z}"] = _tile(http, headers, run_id, z)
     return out
 
 

@@ -77,9 +77,9 @@ def analysis_cells(
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, kind.class_field: classes})
-        rows = run_store.iter_cells(session, run.id, community, classes, within, published=not audience.raw,
-                                    kind=kind)
-        return csv_response((run_results.shape_cell(r, audience) for r in rows),
+        streamed = run_store.iter_cells(session, run.id, community, classes, within, published=not audience.raw,
+                                        kind=kind)
+        return csv_response((run_results.shape_cell(r, audience) for r in streamed),
                             kind.csv_columns if audience.raw else kind.published_csv_columns,
                             f"hotspot-run-{run_id}-cells.csv")
     rows = run_store.cell_page(session, run.id, after_cell=_cursor(after), limit=limit + 1, community_id=community,

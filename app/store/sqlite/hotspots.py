@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,9 @@ def _number(value: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-_CONVERT = {"float": _number, "text": str, "smallint": int, "integer": int, "bigint": int}
+# How each declared field type is written (floats: NaN and infinity as NULL).
+_CONVERT: dict[str, Callable[[Any], Any]] = {"float": _number, "text": str, "smallint": int, "integer": int,
+                                             "bigint": int}
 
 
 def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
