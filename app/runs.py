@@ -22,6 +22,12 @@ SUMMARY_FIELDS = ("id", "status", "progress", "stage", "audience", "parameters",
                   "created_at", "finished_at", "error", "data_changed_at", "data_changed", "synthetic")
 
 
+def _given(document: Mapping[str, Any], key: str, default: Any) -> Any:
+    """The document's value, or ``default`` when it is missing or null."""
+    value = document.get(key)
+    return default if value is None else value
+
+
 @dataclass(frozen=True)
 class RunParameters:
     """What was asked for, as submitted (``document``), with the values the service reads typed."""
@@ -33,13 +39,23 @@ class RunParameters:
     sensitive_categories: str | None
     start: str | None
     end: str | None
+    sources: tuple[str, ...] = ()
+    # The statistics' settings (defaults: those of runs stored before each was recorded).
+    neighbours_k: int = 1
+    permutations: int = 0
+    fdr: bool = True
+    alpha: float = 0.05
+    inference: str = "conditional"
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any] | None) -> RunParameters:
         document = dict(document or {})
         return cls(document, document.get("resolution"), tuple(document.get("communities") or ()),
                    int(document.get("hold_back_days") or 0), document.get("sensitive_categories"),
-                   document.get("start"), document.get("end"))
+                   document.get("start"), document.get("end"), tuple(document.get("sources") or ()),
+                   int(_given(document, "neighbours_k", 1)), int(_given(document, "permutations", 0)),
+                   bool(_given(document, "fdr", True)), float(_given(document, "alpha", 0.05)),
+                   str(_given(document, "inference", "conditional")))
 
     def scoped(self, sees_community: Callable[[str], bool]) -> RunParameters:
         """The parameters with only the communities ``sees_community`` allows (a scoped partner's view)."""
