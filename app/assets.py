@@ -150,7 +150,7 @@ def tarball_url(pkg: Locked, registry: str | None) -> str:
 def _redact(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
     return urllib.parse.urlunsplit(parts)
 
 

@@ -121,7 +121,7 @@ def choose_columns(columns: list[str], sample: pd.DataFrame | None = None,
             + (f" Passed over: {passed_over}." if passed_over else ""),
             details={"columns": columns, "missing": missing},
         )
-    choice.mapping = ColumnMapping(**chosen)
+    choice.mapping = ColumnMapping(**chosen)  # type: ignore[arg-type]  # every required field was found above
     return choice
 
 
@@ -145,18 +145,17 @@ def _values(sample: pd.DataFrame, column: str) -> pd.Series:
 def _best(name: str, named: list[str], sample: pd.DataFrame | None, choice: ColumnChoice,
           decimal_comma: bool) -> str | None:
     """The first candidate whose content fits the field; the others go to ``alternatives`` with why."""
-    judge = {"latitude": _judge_coordinate, "longitude": _judge_coordinate, "occurred_at": None,
-             "category": _judge_category}.get(name)
     if name == "occurred_at" and sample is not None:
         return _best_date(named, sample, choice)
     best = None
     for column in named:
-        if judge is None or sample is None or _values(sample, column).empty:
+        values = _values(sample, column) if sample is not None else None
+        if values is None or values.empty or name not in ("latitude", "longitude", "category"):
             verdict = (True, "its name")
-        elif judge is _judge_coordinate:
-            verdict = _judge_coordinate(_values(sample, column), COORDINATE_RANGE[name], decimal_comma)
+        elif name == "category":
+            verdict = _judge_category(values)
         else:
-            verdict = judge(_values(sample, column))
+            verdict = _judge_coordinate(values, COORDINATE_RANGE[name], decimal_comma)
         fits, why = verdict
         if best is None and fits:
             best = column

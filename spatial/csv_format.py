@@ -44,5 +44,5 @@ def sniff_csv(path: Path) -> CsvFormat:
     text = head.decode(encoding, errors="replace")
     first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     counts = {d: first_line.count(d) for d in DELIMITERS}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    delimiter = max(counts, key=lambda d: counts[d]) if max(counts.values()) > 0 else ","
     return CsvFormat(encoding=encoding, delimiter=delimiter)

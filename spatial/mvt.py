@@ -249,7 +249,7 @@ def _layer_bytes(name: str, features: list[tuple[int, list[int], Mapping[str, An
         feature = layer.features.add()
         feature.type = geom_type
         feature.geometry.extend(commands)
-        tags = []
+        tags: list[int] = []
         for key, value in properties.items():
             if value is None:
                 continue

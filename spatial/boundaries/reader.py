@@ -238,7 +238,7 @@ def _clean_features(geometries, names, report) -> list[tuple[int, object]]:
     for row, geometry in enumerate(geometries):
         cleaned = clean_geometry(geometry)
         if cleaned.geometry is None:
-            report.refused.append(FeatureProblem(row + 1, names[row], cleaned.refused_because))
+            report.refused.append(FeatureProblem(row + 1, names[row], cleaned.refused_because or "it could not be read"))
             continue
         if cleaned.repaired_because:
             report.repaired.append(FeatureProblem(row + 1, names[row], cleaned.repaired_because))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import NoReturn
 
 from spatial.errors import InvalidUpload
 
@@ -49,7 +50,7 @@ def _dbf_header(path: Path) -> tuple[int, int, int] | None:
     return records, header_length, record_length
 
 
-def _damaged(layer: str, part: str, why: str) -> None:
+def _damaged(layer: str, part: str, why: str) -> NoReturn:
     raise InvalidUpload(
         f"The {part} file of the shapefile '{layer}' is damaged: {why}. "
         "Export the shapefile again from your GIS, zip all its files and upload the new archive.",
