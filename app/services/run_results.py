@@ -3,7 +3,7 @@
 Police (analyst and above) see everything. Others see only shared runs at a
 coarse enough resolution, a partner only its communities, and no count under k.
 ``visible_completed_run`` is the one rule for "a run this audience may see, and
-completed" that the API, the tiles, the maps and the pages use.
+completed" that the API, the tiles and the map pages use.
 """
 
 from __future__ import annotations
