@@ -168,3 +168,27 @@ def to_libpysal(graph: NeighbourGraph, transform: str = "r"):
     w = W(neighbours, id_order=list(range(graph.n)), silence_warnings=True)
     w.transform = transform.upper()
     return w
+
+
+def polygon_neighbours(polygons) -> NeighbourGraph:
+    """Queen contiguity of community polygons: neighbours share at least one boundary point.
+
+    Parameters
+    ----------
+    polygons : sequence of shapely Polygon or MultiPolygon
+        Community boundaries (any CRS; positions refer to this order).
+
+    Returns
+    -------
+    NeighbourGraph
+        libpysal's ``Queen`` (shared vertices, as GeoDa): boundaries digitised
+        separately, with no vertex in common, are not neighbours. A community
+        that touches no other (an island parish) has no neighbour.
+    """
+    from libpysal.weights import Queen
+
+    polygons = list(polygons)
+    if not polygons:
+        return graph_from_csr(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), 0)
+    return graph_from_libpysal(Queen.from_iterable(polygons, ids=list(range(len(polygons))),
+                                                   silence_warnings=True))
