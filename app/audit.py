@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from app.auth import Principal
 from app.store import audit as audit_store
-from app.store.users import Principal
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
+from app.store.session_roles import LostRestrictedRole, RESTRICTED_MARK, refuse_lost_role, reset_role_on_checkin
 from app.store.sqlite.connection import READ_ONLY, WAIT_S, make_sqlite_engine
 
-# Set on a pooled connection's info while it runs as the restricted database role.
-RESTRICTED_MARK = "restricted_role"
+__all__ = ["LostRestrictedRole", "RESTRICTED_MARK", "RequestSessions", "make_engine", "make_sessionmaker"]
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -31,18 +31,7 @@ def make_engine(settings: Settings) -> Engine:
                 cursor.execute(f"SET statement_timeout = {timeout}")
             dbapi_connection.commit()
 
-    @event.listens_for(engine, "checkin")
-    def _reset_role(dbapi_connection, record) -> None:
-        # A request that ran as the restricted role must not hand that role to the next one.
-        if not record.info.pop(RESTRICTED_MARK, False):
-            return
-        try:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("RESET ROLE")
-            dbapi_connection.commit()
-        except Exception:
-            pass
-
+    reset_role_on_checkin(engine)
     return engine
 
 
@@ -71,16 +60,6 @@ class RequestSessions:
             if connection.dialect.name == "sqlite":
                 connection.execution_options(**{READ_ONLY: read_only},
                                              **({WAIT_S: wait_s} if wait_s is not None else {}))
-            event.listen(session, "do_orm_execute", _still_restricted)
+            refuse_lost_role(session)
             yield session
 
-
-class LostRestrictedRole(RuntimeError):
-    """A restricted request's connection was replaced (a reconnect) and no longer has the role."""
-
-
-def _still_restricted(state) -> None:
-    """Refuse any statement of a restricted request on a connection that lost the role."""
-    session = state.session
-    if session.info.get("restricted") and not session.connection().info.get(RESTRICTED_MARK):
-        raise LostRestrictedRole("the restricted database role was lost; refusing to run as the owner")

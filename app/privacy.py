@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from app.auth import Principal
 from app.runs import Run
 from app.security import sees_raw_data
 from app.settings import Settings
-from app.store.users import Principal
 
 
 # How a shared run left sensitive categories out: by their stored class (incident_categories).

@@ -52,7 +52,7 @@ def test_cells_csv_quotes_formula_names_and_keeps_negative_numbers(client, token
 
 
 def test_spreadsheet_safe_only_touches_text():
-    from app.api.csv_export import spreadsheet_safe
+    from app.formats.csv_table import spreadsheet_safe
 
     assert spreadsheet_safe(-1.5) == -1.5 and spreadsheet_safe(-3) == -3 and spreadsheet_safe(None) == ""
     assert spreadsheet_safe("-1.5") == "'-1.5"  # text that looks like a formula is text

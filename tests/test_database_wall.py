@@ -31,16 +31,16 @@ def test_restricted_role_cannot_read_incidents_even_through_the_store(session):
 
 
 def test_viewer_requests_run_as_the_restricted_role(client, tokens, session, monkeypatch):
-    from app.api import deps
+    from app.auth import sign_in  # the sign-in service decides who runs as the restricted role
 
     seen = []
-    original = deps.restrict
+    original = sign_in.restrict
 
     def spy(db_session):
         original(db_session)
         seen.append(db_session.execute(text("SELECT current_user")).scalar_one())
 
-    monkeypatch.setattr(deps, "restrict", spy)
+    monkeypatch.setattr(sign_in, "restrict", spy)
     client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['viewer']}"})
     client.get("/api/v1/communities", headers={"Authorization": f"Bearer {tokens['analyst']}"})
     assert seen == ["hotspots_restricted"]  # only the viewer's request

@@ -69,6 +69,14 @@ def _settings(url: str, **changes) -> Settings:
                     auth_cache_s=300, public_access=True, **changes)
 
 
+@pytest.fixture(autouse=True)
+def shared_facts_outlive_the_test(monkeypatch):
+    """These tests break the sync route once the caches are warm; on a busy machine their loops outlast
+    the 10 s a shared run's facts are remembered (tested on its own in tests/test_tiles.py), and the
+    fast path then rightly passes through. Remembered for the length of a test here."""
+    monkeypatch.setattr(tile_service, "SHARED_FACTS_TTL_S", 3600.0)
+
+
 @pytest.fixture
 def clients(world) -> Iterator[tuple[TestClient, TestClient]]:
     """(sync, fast): the same service with and without the fast path; tiles drawn every time."""

@@ -17,15 +17,13 @@ from pydantic import AfterValidator, StringConstraints
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app import web_sessions
-from app.audit import client_ip, record
+from app.auth import Principal
+from app.auth.sign_in import SignIn, end_restriction
 from app.db import RequestSessions
 from app.errors import BadRequest, Forbidden, NotAuthenticated, SignInRequired, TooManyRequests
 from app.privacy import Audience, audience_for
-from app.security import hash_token, role_allows, sees_raw_data
+from app.security import role_allows
 from app.settings import Settings
-from app.store.session_roles import restrict, unrestrict
-from app.store.users import PUBLIC, Principal, principal_for_token, principal_for_token_id
 
 
 async def get_settings(request: Request) -> Settings:
@@ -45,9 +43,7 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
         finally:
-            if session.info.pop("restricted", False):
-                session.rollback()
-                unrestrict(session)
+            end_restriction(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -56,63 +52,25 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="API token, e.g. `Authorization: Bearer hs_...`")
 
 
+async def get_sign_in(request: Request) -> SignIn:
+    return SignIn.for_app(request.app.state)
+
+
+SignInDep = Annotated[SignIn, Depends(get_sign_in)]
+
+
 def get_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Who is asking: the bearer token if one is sent, else the browser session cookie.
+    """Who is asking: the bearer token if one is sent, else the browser session cookie (app/auth/sign_in.py).
 
     Failed tokens count towards the sign-in limits (per token and address; app/ratelimit.py) and
     are audited. A valid token is always let in.
     """
-    failures = request.app.state.limits["failed_auth"]
-    address = client_ip(request) or "unknown"
-    known = request.app.state.principals
-    generation = known.generation
-    if credentials is not None and credentials.credentials:
-        hashed = hash_token(credentials.credentials)
-        wait = failures.retry_after(address, hashed)
-        if wait is not None:
-            raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
-        principal = known.get(hashed)
-        if principal is not None:
-            return _restricted(session, principal)
-        principal = principal_for_token(session, hashed)
-        if principal is None:
-            session.rollback()
-            wait = failures.failed(address, hashed)
-            record(session, action="auth.failed", outcome="refused", request=request,
-                   target=request.url.path, details={"reason": "unknown or revoked token"})
-            if wait is not None:
-                raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
-            raise NotAuthenticated("The API token is not valid, or has been revoked.")
-        session.commit()  # keep last_used_at
-        known.put(hashed, principal, generation)
-        return _restricted(session, principal)
-    cookie = request.cookies.get(web_sessions.COOKIE_NAME)
-    token_id = web_sessions.token_id_from(cookie, request.app.state.settings) if cookie else None
-    principal = None
-    if token_id is not None:
-        principal = known.get(f"token:{token_id}") or principal_for_token_id(session, token_id)
-        if principal is not None:
-            known.put(f"token:{token_id}", principal, generation)
-    if principal is None and cookie is None and request.app.state.settings.public_access:
-        return _restricted(session, PUBLIC)
-    if principal is None:
-        raise NotAuthenticated("Sign in: send your API token as 'Authorization: Bearer <token>' "
-                               "(browsers: sign in at /sign-in).")
-    if request.method not in web_sessions.SAFE_METHODS and not web_sessions.same_origin(request):
-        # The cookie rides along on cross-site requests; a write must come from our own pages (CSRF).
-        raise Forbidden("This request did not come from this site's own pages; sign in again and retry.")
-    return _restricted(session, principal)
-
-
-def _restricted(session: Session, principal: Principal) -> Principal:
-    """Below analyst, the rest of the request runs as the restricted database role."""
-    if not sees_raw_data(principal.role):
-        restrict(session)
-    return principal
+    token = credentials.credentials if credentials is not None else None
+    return SignIn.for_app(request.app.state).principal(session, request, token)
 
 
 def get_page_principal(

@@ -6,8 +6,8 @@ session; that costs more than drawing the tile. This layer answers
 ``GET /tiles/hotspots/{z}/{x}/{y}.mvt?run=ID`` itself when all it needs to
 decide is already in memory:
 
-- the principal, from the ``PrincipalCache`` (bearer token or session
-  cookie), or the public when public access is on and nothing was sent;
+- the principal, as the sign-in service remembers it (``SignIn.remembered_principal``:
+  bearer token or session cookie), or the public when public access is on and nothing was sent;
 - the run's facts, from the ``TileCache`` (a run some earlier request loaded),
   and the run visible to this audience (``Audience.sees_run``);
 
@@ -36,23 +36,20 @@ from urllib.parse import parse_qsl
 
 import psycopg
 from fastapi import FastAPI
-from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import web_sessions
 from app.api.routes.tiles import CACHE_FINISHED_RUN, CACHE_FINISHED_RUN_RESTRICTED, _headers, _response
-from app.audit import client_ip
+from app.auth.sign_in import SignIn, transaction_for
 from app.db_async import AsyncPool
 from app.errors import BadRequest
 from app.privacy import Audience, audience_for
-from app.security import hash_token, role_allows
+from app.security import role_allows
 from app.services import tiles as tile_service
 from app.services.tiles import FinishedRun, HotspotQuery, Tile, TileAddress
 from app.store import tiles_async
-from app.store.users import PUBLIC, Principal
 
 PREFIX = "/tiles/hotspots/"
 _PATH = re.compile(r"^/tiles/hotspots/([^/]+)/([^/]+)/([^/]+)\.mvt$")  # as FastAPI's route matches it
@@ -88,7 +85,7 @@ class HotspotTileFastPath:
         request = Request(scope)
         if run_id is None or len(request.headers.getlist("if-none-match")) > 1:
             return None
-        principal = _cached_principal(request, state)
+        principal = SignIn.for_app(state).remembered_principal(request)
         if principal is None or not role_allows(principal.role, "public"):
             return None
         audience = audience_for(principal, state.settings)
@@ -135,34 +132,9 @@ def _run_id(query_string: bytes) -> int | None:
     return int(runs[0])
 
 
-def _cached_principal(request: Request, state: Any) -> Principal | None:
-    """Who is asking, as ``app.api.deps.get_principal`` would say, when that needs no database; else None."""
-    known = state.principals
-    generation = known.generation
-    authorization = request.headers.get("Authorization")
-    scheme, credentials = get_authorization_scheme_param(authorization)
-    if authorization and scheme and credentials and scheme.lower() == "bearer":
-        hashed = hash_token(credentials)
-        if state.limits["failed_auth"].retry_after(client_ip(request) or "unknown", hashed) is not None:
-            return None  # the route answers 429
-        return known.get(hashed)
-    cookie = request.cookies.get(web_sessions.COOKIE_NAME)
-    if cookie is None:
-        return PUBLIC if state.settings.public_access else None
-    token_id = web_sessions.token_id_from(cookie, state.settings) if cookie else None
-    principal = known.get(f"token:{token_id}") if token_id is not None else None
-    if principal is not None:
-        known.put(f"token:{token_id}", principal, generation)  # as the route does: a session in use stays
-    return principal
-
-
 async def _draw(pool: AsyncPool, run: FinishedRun, at: TileAddress, audience: Audience) -> bytes:
-    async with pool.connection() as conn:
-        if audience.raw:
-            return await _drive(conn, run, at, audience)
-        async with conn.transaction():
-            await tiles_async.restrict_transaction(conn)
-            return await _drive(conn, run, at, audience)
+    async with pool.connection() as conn, transaction_for(conn, audience):
+        return await _drive(conn, run, at, audience)
 
 
 async def _drive(conn: psycopg.AsyncConnection, run: FinishedRun, at: TileAddress, audience: Audience) -> bytes:

@@ -17,6 +17,7 @@ import h3
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
+from app.formats import Feature
 from app.privacy import Audience
 from app.runs import Run
 from app.store import hotspots as run_store
@@ -121,10 +122,11 @@ def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
     return row
 
 
-def cell_feature(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
+def cell_feature(row: dict[str, Any], audience: Audience) -> Feature:
+    """A cell with its hexagon, as this audience may see it, identified by its H3 text."""
     geometry = json.loads(row.pop("geometry"))
     row = shape_cell(row, audience)
-    return {"type": "Feature", "id": row["cell"], "geometry": geometry, "properties": row}
+    return Feature(row, geometry, id=row["cell"])
 
 
 def neighbourhood_ranking(session: Session, run: Run, audience: Audience | None = None,

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from app.store import tiles as tile_store
-from app.store.session_roles import RESTRICTED_DB_ROLE
 from spatial.kinds import AnalysisKind
 
 _DIALECT = psycopg_dialect.dialect()
@@ -36,12 +35,6 @@ def _hotspot_parents(kind: AnalysisKind, published: bool) -> str:
 
 
 _COMMUNITY_IDS_NAMED = _pyformat(tile_store.COMMUNITY_IDS_NAMED)
-
-
-async def restrict_transaction(conn: AsyncConnection) -> None:
-    """The rest of the open transaction runs as the restricted role; it ends with the transaction
-    (``SET LOCAL``), so the connection goes back to the pool as the service's own role."""
-    await conn.execute(f"SET LOCAL ROLE {RESTRICTED_DB_ROLE}")
 
 
 async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: int, limit: int,

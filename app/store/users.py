@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, select, text, update
 from sqlalchemy.orm import Session
 
+from app.auth.principal import Principal
 from app.store.backend import per_backend
 from models import ApiToken, User
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is making a request."""
-
-    user_id: int
-    name: str
-    role: str
-    token_id: int | None = None  # the API token it signed in with (browser sessions name it)
-    communities: frozenset[str] | None = None  # a partner's scope (community names); None: all
-
-
-PUBLIC = Principal(user_id=0, name="public", role="public")
 
 
 def create_user(session: Session, name: str, role: str) -> User:

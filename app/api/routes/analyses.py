@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from app.api.csv_export import csv_response
+from app.api import exports
 from app.api.deps import Analyst, AudienceDep, Reader, SessionDep, SettingsDep, heavy, limit_heavy
 from app.audit import record
+from app.auth import Principal
 from app.errors import BadRequest, NotFound
+from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
 from app.services import run_results
 from app.store import hotspots as run_store
-from app.store.users import Principal
 from spatial.kinds import DEFAULT_KIND, kind_named
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
@@ -24,6 +25,9 @@ router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 _FILTERED_KIND = kind_named(DEFAULT_KIND)
 _LOWEST, _HIGHEST = _FILTERED_KIND.class_values()
 CellClass = Annotated[int, Field(ge=_LOWEST, le=_HIGHEST)]
+
+# Cells in this format are the API's own paged listing; in any other format, a file of every cell.
+PAGE_FORMAT = "geojson"
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Queue a hotspot analysis")
@@ -58,30 +62,32 @@ def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
     return shown
 
 
-@router.get("/{run_id}/cells", name="analysis_cells", summary="A run's cells as GeoJSON (or CSV with format=csv)")
+@router.get("/{run_id}/cells", name="analysis_cells",
+            summary="A run's cells as GeoJSON pages, or a file of every cell in another format (format=csv)",
+            responses=exports.download_responses(paged=PAGE_FORMAT))
 def analysis_cells(
     run_id: int, request: Request, session: SessionDep, user: Reader, audience: AudienceDep,
-    format: Annotated[Literal["geojson", "csv"], Query()] = "geojson",
+    output: Annotated[Formatter, Depends(exports.format_parameter(default=PAGE_FORMAT))],
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
     classes: Annotated[list[CellClass] | None, Query(
         alias=_FILTERED_KIND.class_field, description=f"Only these Gi_Bin classes ({_LOWEST}..{_HIGHEST})")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
-):
+) -> Response:
     run = run_results.visible_completed_run(session, run_id, audience)
     kind = run.kind
     within = run_results.scope_ids(session, run, audience)
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
-    if format == "csv":
+    if output.name != PAGE_FORMAT:  # a file of every cell: heavy, and audited
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, kind.class_field: classes})
-        streamed = run_store.iter_cells(session, run.id, community, classes, within, published=not audience.raw,
-                                        kind=kind)
-        return csv_response((run_results.shape_cell(r, audience) for r in streamed),
-                            kind.csv_columns if audience.raw else kind.published_csv_columns,
-                            f"hotspot-run-{run_id}-cells.csv")
+        cells = run_store.iter_cells(session, run.id, community, classes, within, published=not audience.raw,
+                                     kind=kind)
+        return exports.download(output, (Feature(run_results.shape_cell(c, audience)) for c in cells),
+                                kind.csv_columns if audience.raw else kind.published_csv_columns,
+                                f"hotspot-run-{run_id}-cells")
     rows = run_store.cell_page(session, run.id, after_cell=_cursor(after), limit=limit + 1, community_id=community,
                                classes=classes, within=within, published=not audience.raw, kind=kind)
     more = len(rows) > limit
@@ -89,8 +95,8 @@ def analysis_cells(
     next_url = None
     if more:
         next_url = str(request.url.include_query_params(after=hex(rows[-1]["cell"])[2:], limit=limit))
-    return {"type": "FeatureCollection", "features": [run_results.cell_feature(r, audience) for r in rows],
-            "numberReturned": len(rows), "next": next_url}
+    return exports.geojson_page((run_results.cell_feature(r, audience) for r in rows),
+                                {"numberReturned": len(rows), "next": next_url})
 
 
 def _cursor(after: str | None) -> int | None:

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import AudienceDep, Reader, SessionDep, SettingsDep
+from app.formats import Feature
+from app.formats.geojson import feature_object
 from app.services import communities as community_service
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
@@ -23,4 +25,4 @@ def get_community(community_id: int, session: SessionDep, settings: SettingsDep,
                   audience: AudienceDep) -> dict[str, Any]:
     found = community_service.community_detail(session, community_id, audience, settings.timezone)
     geometry = json.loads(found.pop("geometry"))
-    return {"type": "Feature", "id": found["id"], "geometry": geometry, "properties": found}
+    return feature_object(Feature(found, geometry, id=found["id"]))

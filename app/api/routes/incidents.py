@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
+from app.api import exports
 from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, SessionDep, SettingsDep, ShortText
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
@@ -90,7 +91,8 @@ def delete_import(import_id: int, request: Request, session: SessionDep, user: A
     return result
 
 
-@router.get("", summary="Incidents as a GeoJSON FeatureCollection (points: analysts and above)")
+@router.get("", summary="Incidents as a GeoJSON FeatureCollection (points: analysts and above)",
+            response_model=dict[str, Any])
 def list_incidents(
     request: Request,
     session: SessionDep,
@@ -103,17 +105,17 @@ def list_incidents(
     source: Annotated[list[ShortText] | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Page size (capped by the server)")] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Cursor from the previous page's next link")] = None,
-) -> dict[str, Any]:
+) -> Response:
     filters = IncidentFilter(
         bbox=bbox, start=dates.start, end=dates.end, categories=tuple(category or ()),
         community_id=community, sources=tuple(source or ()),
     )
     page_size = min(limit or settings.incidents_page_default, settings.incidents_page_max)
-    page = incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
+    features, members = incident_page(session, filters, after=after, limit=page_size, base_url=request.url)
     record(session, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",
            details={"filters": [list(item) for item in request.query_params.multi_items()],
-                    "returned": page["numberReturned"]})
-    return page
+                    "returned": members["numberReturned"]})
+    return exports.geojson_page(features, members)
 
 
 def _zone(name: str | None, settings: Settings) -> ZoneInfo:

@@ -8,13 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
-from app.api.deps import PageReader, SessionDep, SettingsDep
-from app.audit import client_ip, record
-from app.errors import Forbidden, TooManyRequests
+from app.api.deps import PageReader, SessionDep, SettingsDep, SignInDep
+from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
-from app.security import hash_token
 from app.services import pages as page_service
-from app.store.users import principal_for_token
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -42,39 +39,27 @@ def sign_in_page(request: Request, settings: SettingsDep, next: str = "/") -> Re
 
 
 @router.post("/sign-in")
-def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
+def sign_in(request: Request, session: SessionDep, settings: SettingsDep, signing_in: SignInDep,
             token: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     """Exchange an API token for a session cookie; the token itself never goes back to the browser."""
     _require_same_origin(request)
-    failures = request.app.state.limits["failed_auth"]
-    address = client_ip(request) or "unknown"
-    hashed = hash_token(token.strip())
-    wait = failures.retry_after(address, hashed)
-    if wait is not None:
-        raise TooManyRequests("Too many failed sign-in attempts with this token. Try again later.", wait)
-    principal = principal_for_token(session, hashed)
-    if principal is None or principal.token_id is None:
-        session.rollback()
-        wait = failures.failed(address, hashed)
-        record(session, action="auth.failed", outcome="refused", request=request, target="/sign-in",
-               details={"reason": "unknown or revoked token"})
-        if wait is not None:
-            raise TooManyRequests("Too many failed sign-in attempts from this address. Try again later.", wait)
+    try:  # looked up afresh (not from memory): a session starts only from a token live now
+        principal = signing_in.check_token(session, request, token.strip(), remember=False)
+    except NotAuthenticated:
         return templates.TemplateResponse(
             request, "sign_in.html", {"next": web_sessions.local_path(next),
                                       "error": "That token is not valid, or has been revoked."},
             status_code=401, headers=page_headers(settings))
-    session.commit()  # keep last_used_at
     response = RedirectResponse(web_sessions.local_path(next), status_code=303)
-    web_sessions.set_cookie(response, request, web_sessions.issue(principal.token_id, settings), settings)
+    signing_in.start_browser_session(response, request, principal)
     return response
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+def sign_out(request: Request, signing_in: SignInDep) -> Response:
     _require_same_origin(request)
     response = RedirectResponse("/sign-in", status_code=303)
-    web_sessions.clear_cookie(response, request)
+    signing_in.end_browser_session(response, request)
     return response
 
 

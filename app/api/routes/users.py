@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import Admin, SessionDep
+from app.api.deps import Admin, SessionDep, SignInDep
 from app.audit import audited
 from app.errors import NotFound
 from models.users import ROLES
@@ -48,20 +48,22 @@ def create_token(user_id: int, request: Request, session: SessionDep, admin: Adm
 
 
 @router.post("/{user_id}/tokens/revoke", summary="Revoke every token of a user")
-def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+def revoke_tokens(user_id: int, request: Request, session: SessionDep, admin: Admin,
+                  signing_in: SignInDep) -> dict[str, Any]:
     with audited(session, "token.revoke", principal=admin, request=request, target=str(user_id)) as entry:
         revoked = user_store.revoke_tokens(session, _user(session, user_id))
         session.commit()
-        request.app.state.principals.clear()
+        signing_in.forget_everyone()
         entry.details = {"revoked": revoked}
     return {"user_id": user_id, "revoked": revoked}
 
 
 @router.put("/{user_id}/communities", summary="Limit a partner to some communities (by name)")
-def set_communities(user_id: int, body: Scope, request: Request, session: SessionDep, admin: Admin) -> dict[str, Any]:
+def set_communities(user_id: int, body: Scope, request: Request, session: SessionDep, admin: Admin,
+                    signing_in: SignInDep) -> dict[str, Any]:
     with audited(session, "scope.set", principal=admin, request=request, target=str(user_id)) as entry:
         accounts.limit_to_communities(session, _user(session, user_id), body.communities)
-        request.app.state.principals.clear()  # the scope travels with the remembered principal
+        signing_in.forget_everyone()  # the scope travels with the remembered principal
         entry.details = {"communities": body.communities}
     return {"user_id": user_id, "communities": sorted(set(body.communities))}
 
