@@ -244,8 +244,8 @@ def analyses_run(
             typer.echo(f"run {run_id}: analysing...")
             analyses.execute(store, run_id)
             run = store.runs.get_run(run_id)
-            if run["status"] != "completed":
-                typer.echo(f"run {run_id} {run['status']}: {run['error']}", err=True)
+            if run is None or not run.completed:
+                typer.echo(f"run {run_id} {run and run.status}: {run and run.error}", err=True)
                 raise typer.Exit(code=1)
             ranking = run_results.neighbourhood_ranking(store, run)
     except ServiceError as exc:
@@ -253,8 +253,8 @@ def analyses_run(
         raise typer.Exit(code=2) from exc
     finally:
         engine.dispose()
-    provenance = run["provenance"]
-    moran = provenance["moran"] or {}
+    provenance = run.provenance.document
+    moran = run.provenance.moran or {}
     global_moran = (f"Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})" if "I" in moran
                     else moran.get("message", ""))
     typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "

@@ -95,7 +95,7 @@ def measure(backend: str, incidents: int, folder: Path) -> dict:
                                  settings=settings, user_id=None)
         analyses.execute(store, run_id)
         figures["analysis_s"] = round(time.perf_counter() - started, 2)
-        figures["cells"] = store.runs.get_run(run_id)["provenance"]["cells"]
+        figures["cells"] = store.runs.get_run(run_id).provenance.cells  # type: ignore[union-attr]
         token = create_user_with_token(store, "bench-analyst", "analyst")
         store.session.commit()
         figures["database_mb"] = round(size_mb(store.session, backend, folder), 1)

@@ -73,11 +73,11 @@ def load(url: str, incidents: int, folder: Path) -> dict:
             run_id = analyses.submit(store, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
                                      settings=settings, user_id=None)
             analyses.execute(store, run_id)
-            run = run_results.run_or_404(store, run_id)
-            assert run["status"] == "completed", run
+            run = run_results.visible_run(store, run_id)
+            assert run.status == "completed", run
             inlined = build_map_html(store, settings.model_copy(update={"map_inline_max_cells": 10**9}), run)
             token = create_user_with_token(store, "bench-analyst", "analyst")
-            return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token,
+            return {"run_id": run_id, "cells": run.provenance.cells, "token": token,
                     "inline_html_bytes": len(inlined.encode("utf-8"))}
     finally:
         engine.dispose()

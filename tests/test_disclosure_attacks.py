@@ -215,8 +215,9 @@ def test_the_worker_checks_the_release_log_again(client, tokens, world, store):
             categories=["Robbery", "Homicide"]), settings=settings, user_id=None)
     store.session.rollback()
     # Written around the service's check (as a second process racing the first would): the worker refuses it.
-    parameters = {**store.runs.get_run(first)["parameters"], "categories": ["Homicide", "Robbery"]}
-    second = store.runs.create_run(parameters=parameters, seed=1, boundary_set_id=store.runs.get_run(first)["boundary_set_id"], user_id=None, audience="shared")
+    parameters = {**store.runs.get_run(first).parameters.document, "categories": ["Homicide", "Robbery"]}
+    second = store.runs.create_run(parameters=parameters, seed=1, boundary_set_id=store.runs.get_run(
+        first).boundary_set_id, user_id=None, audience="shared")
     store.session.commit()
     analyses.execute(store, first)
     analyses.execute(store, second)

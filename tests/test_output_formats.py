@@ -68,8 +68,9 @@ def seeded_runs(client, tokens, store, tmp_path):
 @pytest.mark.parametrize("role, run", [("analyst", "police"), ("analyst", "shared"), ("viewer", "shared")])
 def test_cells_are_byte_for_byte_what_they_were_before_the_seam(client, tokens, store, settings, seeded_runs,
                                                                role, run):
-    from app.api.routes.analyses import CSV_COLUMNS, PUBLISHED_CSV_COLUMNS
+    from spatial.kinds import kind_named  # the cell columns are the run's kind's (Gi* here)
 
+    CSV_COLUMNS, PUBLISHED_CSV_COLUMNS = kind_named("hotspot").csv_columns, kind_named("hotspot").published_csv_columns
     run_id = seeded_runs[run]
     principal = store.accounts.principal_for_token(hash_token(tokens[role]))
     assert principal is not None

@@ -104,7 +104,7 @@ def test_disclosure_rules_terms_and_classes(store: StoreUnderTest, tmp_path):
     cells, counts = store.disclosure.stored_cell_counts(run_id)
     assert list(cells) == sorted(cells) and counts.sum() == 5  # shared runs leave sensitive categories out
     assert store.disclosure.withdraw_shared_runs() == [run_id]
-    assert store.runs.get_run(run_id)["audience"] == "police" and store.disclosure.withdraw_shared_runs() == []
+    assert store.runs.get_run(run_id).audience == "police" and store.disclosure.withdraw_shared_runs() == []
 
 
 def test_extents_resolution_and_aggregate_community_tiles(store: StoreUnderTest, tmp_path):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import shapely
 from sqlalchemy import text
 
+from app.store import kind_sql
 from app.store.hotspots import Runs
 from app.store.sqlite.common import geojson_text
 from spatial.hotspots import CellResults
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 INSERT_BATCH = 5000
 
@@ -35,28 +38,29 @@ class SQLiteRuns(Runs):
         return ("(json_array_length(parameters, '$.communities') = 0 OR EXISTS "
                 f"(SELECT 1 FROM json_each(parameters, '$.communities') WHERE {named}))", params)
 
-    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
+    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+                    kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
         bounds = shapely.bounds(shapely.from_wkb(polygons_wkb)) if polygons_wkb else np.zeros((0, 4))
-        floats = ("gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "lisa_i", "lisa_p_sim", "lisa_p_fdr")
-        columns = {name: np.asarray(getattr(cells, name), dtype=np.float64) for name in floats}
+        fields = [(f.name, _CONVERT[f.type], np.asarray(getattr(cells, f.name))) for f in kind.fields]
         rows = [
             {"run_id": run_id, "cell": int(cells.cells[i]), "community_id": int(cells.community[i]),
-             "incidents": int(cells.incidents[i]), "gi_bin": int(cells.gi_bin[i]),
-             "lisa_quadrant": int(cells.lisa_quadrant[i]), "lisa_label": str(cells.lisa_label[i]),
+             "incidents": int(cells.incidents[i]),
              "geom": bytes(polygons_wkb[i]), "west": float(bounds[i, 0]), "south": float(bounds[i, 1]),
              "east": float(bounds[i, 2]), "north": float(bounds[i, 3]),
-             **{name: _number(values[i]) for name, values in columns.items()}}
+             **{name: convert(values[i]) for name, convert, values in fields}}
             for i in range(len(cells))
         ]
-        sql = text(
-            "INSERT INTO hotspot_cells (run_id, cell, community_id, incidents, gi_z, gi_p, gi_p_sim, gi_p_fdr, "
-            "gi_bin, lisa_i, lisa_quadrant, lisa_p_sim, lisa_p_fdr, lisa_label, geom, west, south, east, north) "
-            "VALUES (:run_id, :cell, :community_id, :incidents, :gi_z, :gi_p, :gi_p_sim, :gi_p_fdr, :gi_bin, "
-            ":lisa_i, :lisa_quadrant, :lisa_p_sim, :lisa_p_fdr, :lisa_label, :geom, :west, :south, :east, :north)"
-        )
+        columns = (*kind_sql.cell_columns(kind), "west", "south", "east", "north")
+        sql = text(f"INSERT INTO {kind.cell_table} ({', '.join(columns)}) "
+                   f"VALUES ({', '.join(':' + c for c in columns)})")
         for first in range(0, len(rows), INSERT_BATCH):
             self.session.execute(sql, rows[first:first + INSERT_BATCH])
 
 
 def _number(value: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+# How each declared field type is written (floats: NaN and infinity as NULL).
+_CONVERT: dict[str, Callable[[Any], Any]] = {"float": _number, "text": str, "smallint": int, "integer": int,
+                                             "bigint": int}
