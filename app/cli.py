@@ -245,8 +245,8 @@ def analyses_run(
             typer.echo(f"run {run_id}: analysing...")
             analyses.execute(session, run_id)
             run = run_store.get_run(session, run_id)
-            if run["status"] != "completed":
-                typer.echo(f"run {run_id} {run['status']}: {run['error']}", err=True)
+            if run is None or not run.completed:
+                typer.echo(f"run {run_id} {run and run.status}: {run and run.error}", err=True)
                 raise typer.Exit(code=1)
             ranking = run_results.neighbourhood_ranking(session, run)
     except ServiceError as exc:
@@ -254,8 +254,8 @@ def analyses_run(
         raise typer.Exit(code=2) from exc
     finally:
         engine.dispose()
-    provenance = run["provenance"]
-    moran = provenance["moran"] or {}
+    provenance = run.provenance.document
+    moran = run.provenance.moran or {}
     global_moran = (f"Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})" if "I" in moran
                     else moran.get("message", ""))
     typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.auth import Principal
+from app.runs import Run
 from app.security import sees_raw_data
 from app.settings import Settings
 
@@ -53,20 +54,21 @@ class Audience:
     def sees_community(self, name: str) -> bool:
         return self.communities is None or name in self.communities
 
-    def sees_run(self, run: dict[str, Any]) -> bool:
+    def sees_run(self, run: Run) -> bool:
         """A shared run, coarse enough, counted under rules at least as strict as today's, and (for a
         scoped partner) covering all communities or one of its own. (A run counted before a category
         became sensitive stops being shared then: app/services/sensitive_categories.py.)"""
         if self.raw:
             return True
-        parameters = run.get("parameters") or {}
-        if run.get("audience") != "shared" or parameters.get("resolution", 99) > self.max_resolution:
+        parameters = run.parameters
+        resolution = parameters.resolution if parameters.resolution is not None else 99
+        if run.audience != "shared" or resolution > self.max_resolution:
             return False
-        if parameters.get("hold_back_days", 0) < self.hold_back_days:
+        if parameters.hold_back_days < self.hold_back_days:
             return False
-        if parameters.get("sensitive_categories") != CLASSED:
+        if parameters.sensitive_categories != CLASSED:
             return False  # counted before categories were classed (migration 0009): its rules were weaker
-        named = parameters.get("communities") or []
+        named = parameters.communities
         return self.communities is None or not named or any(self.sees_community(n) for n in named)
 
     def keep(self, rows: Iterable[dict[str, Any]], key: str = "community") -> list[dict[str, Any]]:

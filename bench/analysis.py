@@ -78,9 +78,9 @@ def run_ours(url: str) -> tuple[float, dict, object]:
         elapsed = time.perf_counter() - started
         run = run_store.get_run(session, run_id)
     engine.dispose()
-    if run["status"] != "completed":
-        raise SystemExit(f"run failed: {run['error']}")
-    return elapsed, run["provenance"], run
+    if run is None or not run.completed:
+        raise SystemExit(f"run failed: {run and run.error}")
+    return elapsed, dict(run.provenance.document), run
 
 
 def arrays_for_esda(url: str, provenance: dict):

@@ -94,7 +94,7 @@ def measure(backend: str, incidents: int, folder: Path) -> dict:
                                  settings=settings, user_id=None)
         analyses.execute(session, run_id)
         figures["analysis_s"] = round(time.perf_counter() - started, 2)
-        figures["cells"] = run_store.get_run(session, run_id)["provenance"]["cells"]
+        figures["cells"] = run_store.get_run(session, run_id).provenance.cells
         token = create_user_with_token(session, "bench-analyst", "analyst")
         session.commit()
         figures["database_mb"] = round(size_mb(session, backend, folder), 1)

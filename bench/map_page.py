@@ -71,11 +71,11 @@ def load(url: str, incidents: int, folder: Path) -> dict:
             run_id = analyses.submit(session, analyses.AnalysisRequest(resolution=10, permutations=0, seed=SEED),
                                      settings=settings, user_id=None)
             analyses.execute(session, run_id)
-            run = run_results.run_or_404(session, run_id)
-            assert run["status"] == "completed", run
+            run = run_results.visible_run(session, run_id)
+            assert run.status == "completed", run
             inlined = build_map_html(session, settings.model_copy(update={"map_inline_max_cells": 10**9}), run)
             token = create_user_with_token(session, "bench-analyst", "analyst")
-            return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token,
+            return {"run_id": run_id, "cells": run.provenance.cells, "token": token,
                     "inline_html_bytes": len(inlined.encode("utf-8"))}
     finally:
         engine.dispose()

@@ -41,6 +41,8 @@ class HotspotRun(Base):
     # Set when rows this run counted were removed since (an import undone; migration 0009).
     data_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_changed: Mapped[str | None] = mapped_column(Text)
+    # Which analysis the run is (spatial/kinds): its cells, classes, tiles and exports (migration 0011).
+    kind: Mapped[str] = mapped_column(Text, server_default="hotspot")
 
 
 class HotspotCell(Base):

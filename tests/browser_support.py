@@ -189,9 +189,9 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
                                                                        seed=seed),
                                      settings=settings, user_id=None)
             analyses.execute(session, run_id)
-            run = run_results.run_or_404(session, run_id)
-            assert run["status"] == "completed", run
+            run = run_results.visible_run(session, run_id)
+            assert run.status == "completed", run
             token = create_user_with_token(session, "browser-analyst", "analyst")
-            return {"run_id": run_id, "cells": run["provenance"]["cells"], "token": token}
+            return {"run_id": run_id, "cells": run.provenance.cells, "token": token}
     finally:
         engine.dispose()

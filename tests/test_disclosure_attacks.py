@@ -216,9 +216,9 @@ def test_the_worker_checks_the_release_log_again(client, tokens, world, session)
             categories=["Robbery", "Homicide"]), settings=settings, user_id=None)
     session.rollback()
     # Written around the service's check (as a second process racing the first would): the worker refuses it.
-    parameters = {**run_store.get_run(session, first)["parameters"], "categories": ["Homicide", "Robbery"]}
+    parameters = {**run_store.get_run(session, first).parameters.document, "categories": ["Homicide", "Robbery"]}
     second = run_store.create_run(session, parameters=parameters, seed=1, boundary_set_id=run_store.get_run(
-        session, first)["boundary_set_id"], user_id=None, audience="shared")
+        session, first).boundary_set_id, user_id=None, audience="shared")
     session.commit()
     analyses.execute(session, first)
     analyses.execute(session, second)

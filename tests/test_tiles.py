@@ -352,10 +352,14 @@ def test_shared_run_facts_are_read_again_after_a_few_seconds(monkeypatch):
     from app.services import tiles as tile_service
 
     cache = tile_service.TileCache(1_000_000)
-    shared = tile_service.FinishedRun(id=1, resolution=8, bounds=(0, 0, 1, 1), boundary_set_id=1,
-                                      audience="shared", parameters={})
-    police = tile_service.FinishedRun(id=2, resolution=8, bounds=(0, 0, 1, 1), boundary_set_id=1,
-                                      audience="police", parameters={})
+    from app.runs import Run
+
+    def finished(run_id: int, audience: str) -> tile_service.FinishedRun:
+        run = Run.from_row({"id": run_id, "status": "completed", "audience": audience, "parameters": {},
+                            "boundary_set_id": 1})
+        return tile_service.FinishedRun(run, resolution=8, bounds=(0, 0, 1, 1))
+
+    shared, police = finished(1, "shared"), finished(2, "police")
     cache.remember_run(shared)
     cache.remember_run(police)
     assert cache.run(1) is shared and cache.run(2) is police

@@ -91,7 +91,7 @@ class HotspotTileFastPath:
         audience = audience_for(principal, state.settings)
         cache: tile_service.TileCache = state.tile_cache
         run = cache.run(run_id)
-        if run is None or not audience.sees_run(run.facts()):
+        if run is None or not audience.sees_run(run.run):
             return None
         request.state.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
         cache_control = CACHE_FINISHED_RUN if audience.raw else CACHE_FINISHED_RUN_RESTRICTED
@@ -152,7 +152,8 @@ async def _query(conn: psycopg.AsyncConnection, run: FinishedRun, at: TileAddres
         return await tiles_async.community_ids_named(conn, run.boundary_set_id, query.names or [])
     if query.kind == "cells":
         return await tiles_async.hotspot_cells_tile(conn, run.id, query.resolution, at.z, at.x, at.y,
-                                                    tile_service.FEATURE_CAP + 1, min_count=query.min_count,
-                                                    scope=query.scope)
+                                                    tile_service.FEATURE_CAP + 1, kind=run.kind,
+                                                    min_count=query.min_count, scope=query.scope)
     return await tiles_async.hotspot_parents_tile(conn, run.id, query.resolution, at.z, at.x, at.y,
-                                                  tile_service.FEATURE_CAP + 1, min_count=query.min_count)
+                                                  tile_service.FEATURE_CAP + 1, kind=run.kind,
+                                                  min_count=query.min_count)

@@ -183,7 +183,12 @@ def _record_failure(session: Session, run_id: int, message: str, attempts: int =
 
 def _execute(session: Session, run_id: int) -> dict[str, Any]:
     run = run_store.get_run(session, run_id)
-    params = run["parameters"]
+    if run is None:
+        raise AnalysisRefused(f"There is no analysis run {run_id}.")
+    params = run.parameters
+    if params.resolution is None or run.seed is None:
+        raise AnalysisRefused(f"Run {run_id} names no H3 resolution or seed; submit it again.")
+    resolution, seed = params.resolution, run.seed
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -192,23 +197,23 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         session.commit()
 
     progress("grid", 0.05)
-    shapes = run_store.community_shapes(session, run["boundary_set_id"], params["communities"] or None)
+    shapes = run_store.community_shapes(session, run.boundary_set_id, list(params.communities) or None)
     polygons = shapely.from_wkb([s["wkb"] for s in shapes])
-    grid = cover_communities(polygons, [s["id"] for s in shapes], params["resolution"])
+    grid = cover_communities(polygons, [s["id"] for s in shapes], resolution)
     timings["grid"] = time.perf_counter() - clock
 
     progress("counts", 0.2)
     clock = time.perf_counter()
     # Counted by each incident's own community (point-in-polygon at import or activation), so a
     # community's total is the same here as on its page; the grid then takes in every cell holding them.
-    counted_cells, counted_community, counted = _counts(session, params, shapes)
+    counted_cells, counted_community, counted = _counts(session, dict(params.document), shapes)
     grid = with_incident_cells(grid, counted_cells, counted_community, counted)
-    if run["audience"] == "shared":  # again now: incidents may have been imported since it was queued
+    if run.audience == "shared":  # again now: incidents may have been imported since it was queued
         conflict = releases.release_conflict(
-            session, params, *_per_cell(counted_cells, counted_community, counted),
+            session, dict(params.document), *_per_cell(counted_cells, counted_community, counted),
             min_count=disclosure_store.rules(session)["min_count"], run_id=run_id,
             count_run=lambda earlier: _cell_counts(session, earlier, run_store.community_shapes(
-                session, run["boundary_set_id"], earlier.get("communities") or None)))
+                session, run.boundary_set_id, earlier.get("communities") or None)))
         if conflict:
             raise AnalysisRefused(conflict)
     counts = counts_on_grid(grid.cells, counted_cells, counted)
@@ -217,29 +222,29 @@ def _execute(session: Session, run_id: int) -> dict[str, Any]:
         by_community[str(community_id)] += n
     timings["counts"] = time.perf_counter() - clock
 
-    parameters = AnalysisParameters(resolution=params["resolution"], k=params["neighbours_k"],
-                                    permutations=params["permutations"], seed=run["seed"],
-                                    fdr=params["fdr"], alpha=params["alpha"],
-                                    inference=params.get("inference", "conditional"))
+    parameters = AnalysisParameters(resolution=resolution, k=params.neighbours_k,
+                                    permutations=params.permutations, seed=seed,
+                                    fdr=params.fdr, alpha=params.alpha, inference=params.inference)
     result = analyse(grid, counts, parameters, progress=progress, names={s["id"]: s["name"] for s in shapes})
     timings.update(result.timings)
 
     progress("storing", 0.85)
     clock = time.perf_counter()
-    run_store.store_cells(session, run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)))
+    run_store.store_cells(session, run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)),
+                          kind=run.kind)
     # The coarser parents low-zoom tiles draw, now, so no tile request has to write them later.
-    tile_store.fill_cell_parents(session, run_id, params["resolution"])
+    tile_store.fill_cell_parents(session, run_id, resolution, run.kind)
     timings["store"] = time.perf_counter() - clock
     names = {s["id"]: s["name"] for s in shapes}
     return {
-        "parameters": params,
-        "seed": run["seed"],
-        "boundary_set_id": run["boundary_set_id"],
-        "audience": run["audience"],
+        "parameters": dict(params.document),
+        "seed": run.seed,
+        "boundary_set_id": run.boundary_set_id,
+        "audience": run.audience,
         "communities": [{"id": s["id"], "name": s["name"]} for s in shapes],
         "cells": len(grid),
         "incidents_used": int(counts.sum()),
-        "synthetic": _counts_synthetic(session, params["sources"]),
+        "synthetic": _counts_synthetic(session, list(params.sources)),
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
         # Per community id: its incidents under the run's filters, the figure its ranking shows.
         "incidents_by_community": by_community,

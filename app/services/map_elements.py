@@ -17,30 +17,15 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from jinja2 import Template
 
+from spatial.kinds import AnalysisKind
+
 VENDOR = "/static/vendor"
 LEAFLET_JS = f"{VENDOR}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{VENDOR}/leaflet/leaflet.css"
 VECTORGRID_JS = f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
-# Esri's Hot Spot Analysis renderer (Gi_Bin), the colours planners know from ArcGIS.
-GI_CLASSES: list[tuple[int, str, str]] = [
-    (3, "Hot spot 99 % confidence", "#d62f27"),
-    (2, "Hot spot 95 % confidence", "#ed7551"),
-    (1, "Hot spot 90 % confidence", "#fab984"),
-    (0, "Not significant", "#ffffbf"),
-    (-1, "Cold spot 90 % confidence", "#c0ccbe"),
-    (-2, "Cold spot 95 % confidence", "#849eba"),
-    (-3, "Cold spot 99 % confidence", "#4575b5"),
-]
-# GeoDa's LISA cluster map colours.
-LISA_CLASSES: list[tuple[str, str]] = [
-    ("High-High", "#ff0000"),
-    ("Low-Low", "#0000ff"),
-    ("High-Low", "#f4ada8"),
-    ("Low-High", "#a7adf9"),
-    ("Not significant", "#eeeeee"),
-    ("No neighbours", "#999999"),
-]
+# The style function of each of a kind's class schemes, in order (the first layer is shown by default).
+STYLES = ("giStyle", "lisaStyle")
 
 
 class OfflineMap(folium.Map):
@@ -56,7 +41,8 @@ def _script_json(value: object) -> str:
 
 
 class CellStyles(MacroElement):
-    """``HOTSPOTS``: colours, style functions and an escaping tooltip shared by the cell layers."""
+    """``HOTSPOTS``: colours, style functions and an escaping tooltip shared by the cell layers, from
+    the kind's two class schemes (a colour per class of each) and its police-only statistics."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -74,29 +60,34 @@ var HOTSPOTS = (function () {
         return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
     }
     return {
-        giStyle: function (p) { return shape(giColour[p.gi_bin] || "#cccccc", 0.8); },
-        lisaStyle: function (p) { return shape(lisaColour[p.lisa_label] || "#cccccc", 0.8); },
+        giStyle: function (p) { return shape(giColour[p.{{ this.first.field }}] || "#cccccc", 0.8); },
+        lisaStyle: function (p) { return shape(lisaColour[p.{{ this.second.field }}] || "#cccccc", 0.8); },
         tooltip: function (p) {
             return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
                 + "<tr><th>Incidents</th><td>" + count(p) + "</td></tr>"
-                + (p.gi_z === undefined ? "" : "<tr><th>Gi* z</th><td>" + num(p.gi_z, 2) + "</td></tr>"
-                   + "<tr><th>p (FDR)</th><td>" + num(p.gi_p_fdr, 4) + "</td></tr>")
-                + "<tr><th>Class</th><td>" + esc(giLabel[p.gi_bin]) + "</td></tr>"
-                + "<tr><th>LISA</th><td>" + esc(p.lisa_label) + "</td></tr></table>";
+                + (p.{{ this.statistics[0][0] }} === undefined ? ""
+{%- for name, digits, label in this.statistics %}
+{%- if loop.first %} : {% else %}
+                   + {% endif %}"<tr><th>{{ label }}</th><td>" + num(p.{{ name }}, {{ digits }}) + "</td></tr>"
+{%- endfor %})
+                + "<tr><th>{{ this.first.tooltip_label }}</th><td>" + esc(giLabel[p.{{ this.first.field }}]) + "</td></tr>"
+                + "<tr><th>{{ this.second.tooltip_label }}</th><td>" + esc(p.{{ this.second.field }}) + "</td></tr></table>";
         }
     };
 })();
 {% endmacro %}
 """)
 
-    def __init__(self, min_count: int | None = None) -> None:
+    def __init__(self, kind: AnalysisKind, min_count: int | None = None) -> None:
         super().__init__()
         self._name = "CellStyles"
         # What a suppressed count reads as (``min_count``: the privacy threshold, None for police).
         self.fewer = _script_json("–" if min_count is None else f"fewer than {int(min_count)}")
-        self.gi_colours = _script_json({str(b): colour for b, _, colour in GI_CLASSES})
-        self.gi_labels = _script_json({str(b): label for b, label, _ in GI_CLASSES})
-        self.lisa_colours = _script_json(dict(LISA_CLASSES))
+        self.first, self.second = kind.schemes  # drawn as the giStyle and lisaStyle layers
+        self.statistics = kind.map_statistics
+        self.gi_colours = _script_json(self.first.colours())
+        self.gi_labels = _script_json(self.first.labels())
+        self.lisa_colours = _script_json(self.second.colours())
 
 
 class GeoJsonData(MacroElement):

@@ -19,16 +19,13 @@ import html
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import folium
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
 from app.services.map_elements import (
-    GI_CLASSES,
-    LISA_CLASSES,
     MAP_CSS,
+    STYLES,
     CellStyles,
     GeoJsonData,
     HtmlControl,
@@ -38,16 +35,16 @@ from app.services.map_elements import (
     TileCellsLayer,
 )
 from app.privacy import Audience
+from app.runs import Provenance, Run
+from app.services.run_results import visible_completed_run
 from app.settings import Settings
-from app.store import hotspots as run_store
 from app.store import maps as map_store
 from spatial.evidence import NO_HOT_SPOT_NOTE
+from spatial.kinds import AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
 MAP_VERSION = "4"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
-GI_LAYER = "Hot and cold spots (Gi*)"
-LISA_LAYER = "Clusters and outliers (LISA)"
 OUTLINE_LAYER = "Community boundaries"
 
 
@@ -57,12 +54,7 @@ def maps_dir(settings: Settings) -> Path:
 
 def map_page(session: Session, settings: Settings, run_id: int, audience: Audience) -> Path:
     """The saved map page of a completed run as ``audience`` may see it, built first if it is missing."""
-    run = run_store.get_run(session, run_id)
-    if run is None or not audience.sees_run(run):
-        raise NotFound(f"There is no analysis run {run_id}.")
-    if run["status"] != "completed":
-        raise Conflict(f"Run {run_id} is {run['status']}; its map is drawn once it has completed.",
-                       details={"status": run["status"], "error": run["error"]})
+    run = visible_completed_run(session, run_id, audience, waiting="its map is drawn once it has completed")
     prefix = f"run-{run_id}-{audience.cache_key()}-"
     path = maps_dir(settings) / f"{prefix}{_page_key(settings, run, audience)}.html"
     if not path.is_file():
@@ -73,16 +65,15 @@ def map_page(session: Session, settings: Settings, run_id: int, audience: Audien
     return path
 
 
-def uses_tiles(settings: Settings, run: dict[str, Any]) -> bool:
-    return int((run.get("provenance") or {}).get("cells") or 0) > settings.map_inline_max_cells
+def uses_tiles(settings: Settings, run: Run) -> bool:
+    return run.provenance.cells > settings.map_inline_max_cells
 
 
-def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
-                   audience: Audience | None = None) -> str:
+def build_map_html(session: Session, settings: Settings, run: Run, audience: Audience | None = None) -> str:
     """The map page of a completed run as HTML text (``audience`` None: police, everything shown)."""
-    provenance = run.get("provenance") or {}
     restricted = audience is not None and not audience.raw
-    communities = [c for c in provenance.get("communities", [])
+    kind = run.kind
+    communities = [c for c in run.provenance.communities
                    if audience is None or audience.sees_community(c["name"])]
     scope = None
     if audience is not None and audience.communities is not None:
@@ -92,65 +83,58 @@ def build_map_html(session: Session, settings: Settings, run: dict[str, Any],
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
     root = fmap.get_root()
-    root.title = f"Hotspot run {run['id']}"
+    root.title = f"Hotspot run {run.id}"
     root.header.add_child(MAP_CSS)
     if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
         fmap.fit_bounds([[south, west], [north, east]])
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
                          name="Basemap", overlay=False, control=True).add_to(fmap)
-    CellStyles(min_count=audience.min_count if restricted else None).add_to(fmap)
+    CellStyles(kind, min_count=audience.min_count if restricted else None).add_to(fmap)
     tiled = uses_tiles(settings, run)
     if tiled:  # the tiles are shaped for the audience by the tile service
-        url = TILE_URL.replace("{run_id}", str(int(run["id"])))
-        TileCellsLayer(url, "giStyle", GI_LAYER).add_to(fmap)
-        TileCellsLayer(url, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
+        url = TILE_URL.replace("{run_id}", str(int(run.id)))
+        for i, (scheme, style) in enumerate(zip(kind.schemes, STYLES, strict=True)):
+            TileCellsLayer(url, style, scheme.layer, show=i == 0).add_to(fmap)
     else:
         cells = GeoJsonData(map_store.cells_feature_collection(
-            session, run["id"], min_count=audience.min_count if restricted else None, scope=scope))
+            session, run.id, min_count=audience.min_count if restricted else None, scope=scope, kind=kind))
         cells.add_to(fmap)
-        InlineCellsLayer(cells, "giStyle", GI_LAYER).add_to(fmap)
-        InlineCellsLayer(cells, "lisaStyle", LISA_LAYER, show=False).add_to(fmap)
+        for i, (scheme, style) in enumerate(zip(kind.schemes, STYLES, strict=True)):
+            InlineCellsLayer(cells, style, scheme.layer, show=i == 0).add_to(fmap)
     outline_data = GeoJsonData(outlines)
     outline_data.add_to(fmap)
     OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
-    HtmlControl(legend_html(), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
+    HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
 
 
-def legend_html() -> str:
-    """Esri's Gi_Bin classes and GeoDa's LISA classes, in the words planners read on desktop GIS maps."""
-    def rows(classes: list[tuple[str, str]]) -> str:
-        return "".join(f'<div class="row"><span class="swatch" style="background:{colour}"></span>'
-                       f"<span>{html.escape(label)}</span></div>" for label, colour in classes)
+def legend_html(kind: AnalysisKind) -> str:
+    """The kind's classes in the words planners read on desktop GIS maps (for Gi*: Esri's Gi_Bin
+    classes and GeoDa's LISA classes), and what its confidence means."""
+    def rows(scheme) -> str:
+        return "".join(f'<div class="row"><span class="swatch" style="background:{c.colour}"></span>'
+                       f"<span>{html.escape(c.label)}</span></div>" for c in scheme.classes)
 
-    return ("<h3>Legend</h3><h4>Hot and cold spots (Gi*, Gi_Bin)</h4>"
-            + rows([(label, colour) for _, label, colour in GI_CLASSES])
-            + "<h4>Clusters and outliers (LISA)</h4>" + rows(LISA_CLASSES)
-            + f'<p class="hotspots-p-note">{html.escape(P_VALUE_NOTE)}</p>')
-
-
-# What a class means, in one sentence (issue: every map says what its p-values are)
-P_VALUE_NOTE = ("Confidence comes from comparing each cell's neighbourhood with every other arrangement of the "
-                "same counts (ties count against significance), corrected for testing many cells at once (FDR): "
-                "on random data, a map shows any 95 % hot spot at most about 1 time in 20.")
+    return ("<h3>Legend</h3>" + "".join(f"<h4>{html.escape(s.legend_title)}</h4>" + rows(s) for s in kind.schemes)
+            + f'<p class="hotspots-p-note">{html.escape(kind.legend_note)}</p>')
 
 
-def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = None) -> str:
-    params = run.get("parameters") or {}
-    provenance = run.get("provenance") or {}
-    window = " – ".join(str(params.get(k) or "…")[:10] for k in ("start", "end")) if (
-        params.get("start") or params.get("end")) else "all dates"
-    finished = run.get("finished_at")
-    used = provenance.get("incidents_used", 0)
+def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
+    params = run.parameters
+    provenance = run.provenance
+    window = " – ".join(str(v or "…")[:10] for v in (params.start, params.end)) if (
+        params.start or params.end) else "all dates"
+    finished = run.finished_at
+    used = provenance.incidents_used if "incidents_used" in provenance.document else 0
     if audience is not None and not audience.raw:
         # Even rounded, the run's total minus the cells shown would bound the hidden ones.
         incidents = "total not published"
     else:
         incidents = f"{used:,} incidents"
-    facts = [f"H3 resolution {params.get('resolution')}", f"{provenance.get('cells', 0):,} cells", incidents, window]
+    facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
     if finished is not None:
         facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
     note = ""
@@ -159,14 +143,14 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
                 + ("; only your communities are drawn" if audience.communities is not None else "")
                 + ".</div>")
     verdict = _verdict(provenance, audience)
-    if (provenance.get("significance") or {}).get("inference") == "analytic":
+    if provenance.inference == "analytic":
         note += ("<div>Classes from the analytic p, as ArcGIS does: it over-reports hot spots on sparse counts "
                  "(the default conditional test does not).</div>")
     synthetic = ('<div class="hotspots-synthetic"><strong>SYNTHETIC incidents</strong>: generated for a '
-                 "demonstration, not police data.</div>") if provenance.get("synthetic") else ""
+                 "demonstration, not police data.</div>") if provenance.synthetic else ""
     changed = (f'<div class="hotspots-data-changed"><strong>Data changed since this run</strong>: '
-               f"{html.escape(run['data_changed'])}</div>") if run.get("data_changed") else ""
-    return (f"<h3>Hotspot run {int(run['id'])}</h3>" + synthetic + changed +
+               f"{html.escape(run.data_changed)}</div>") if run.data_changed else ""
+    return (f"<h3>Hotspot run {int(run.id)}</h3>" + synthetic + changed +
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
@@ -174,10 +158,10 @@ def title_html(run: dict[str, Any], tiled: bool, audience: Audience | None = Non
             + '<div><a href="/">All communities and runs</a></div>')
 
 
-def _verdict(provenance: dict[str, Any], audience: Audience | None) -> str | None:
+def _verdict(provenance: Provenance, audience: Audience | None) -> str | None:
     """"Too few incidents to conclude" with figures for police; below analyst only what the published
     classes show (see run_results.shared_provenance)."""
-    evidence = provenance.get("evidence") or {}
+    evidence = provenance.evidence or {}
     if audience is None or audience.raw:
         return evidence.get("message")
     if audience.communities is not None:
@@ -187,10 +171,10 @@ def _verdict(provenance: dict[str, Any], audience: Audience | None) -> str | Non
     return None if evidence.get("hot_cells") else NO_HOT_SPOT_NOTE
 
 
-def _page_key(settings: Settings, run: dict[str, Any], audience: Audience) -> str:
+def _page_key(settings: Settings, run: Run, audience: Audience) -> str:
     """Changes whenever the saved page would differ: another run with this id, another basemap, audience, ..."""
-    parts = [MAP_VERSION, str(run["id"]), str(run.get("finished_at")), str(run.get("created_at")),
-             str(run.get("data_changed_at")),
+    parts = [MAP_VERSION, str(run.id), str(run.finished_at), str(run.created_at),
+             str(run.data_changed_at),
              settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run)),
              audience.cache_key()]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]

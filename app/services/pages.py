@@ -26,11 +26,9 @@ RECENT_RUNS = 20
 
 
 def home(session: Session, audience: Audience) -> dict[str, Any]:
-    runs = run_results.visible_runs(session, audience, limit=RECENT_RUNS, before_id=None)
-    for run in runs:
-        params = run.get("parameters") or {}
-        run["communities_label"] = ", ".join(params.get("communities") or []) or "all communities"
-        run["resolution"] = params.get("resolution")
+    runs = [{**run.summary(), "communities_label": ", ".join(run.parameters.communities) or "all communities",
+             "resolution": run.parameters.resolution}
+            for run in run_results.visible_runs(session, audience, limit=RECENT_RUNS, before_id=None)]
     # Police see how many incidents no community counts (outside every boundary): none is lost silently.
     outside = community_store.incidents_in_no_community(session) if audience.raw else None
     return {"communities": community_service.active_communities(session, audience), "runs": runs,
@@ -55,9 +53,9 @@ def community(session: Session, settings: Settings, community_id: int, audience:
         shown = everyone if audience.raw else audience.keep(everyone)
         entry = next((r for r in shown if r["community_id"] == community_id), None)
         if entry is not None:
-            place = {"run_id": latest["id"], "rank": entry["rank"], "of": len(everyone), "entry": entry,
-                     "finished_at": latest["finished_at"]}
-    synthetic = bool(latest and (latest.get("provenance") or {}).get("synthetic"))
+            place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
+                     "finished_at": latest.finished_at}
+    synthetic = bool(latest and latest.synthetic)
     return {"community": found, "months": months, "place": place, "synthetic": synthetic,
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}

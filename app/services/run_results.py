@@ -2,11 +2,15 @@
 
 Police (analyst and above) see everything. Others see only shared runs at a
 coarse enough resolution, a partner only its communities, and no count under k.
+``visible_completed_run`` is the one rule for "a run this audience may see, and
+completed" that the API, the tiles and the map pages use.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import h3
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound
 from app.formats import Feature
 from app.privacy import Audience
+from app.runs import Run
 from app.store import hotspots as run_store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 
@@ -24,44 +29,54 @@ SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells
                      "warnings", "versions")
 
 
-def run_or_404(session: Session, run_id: int, audience: Audience | None = None) -> dict[str, Any]:
-    """The run, or 404 if it does not exist or this audience may not see it."""
+def visible_run(session: Session, run_id: int, audience: Audience | None = None) -> Run:
+    """The run, or 404 if it does not exist or this audience (None: police) may not see it."""
     run = run_store.get_run(session, run_id)
     if run is None or (audience is not None and not audience.sees_run(run)):
         raise NotFound(f"There is no analysis run {run_id}.")
+    return run
+
+
+def visible_completed_run(session: Session, run_id: int, audience: Audience | None = None, *,
+                          waiting: str = "its results are not available") -> Run:
+    """The run if this audience may see it (else 404, whatever its state) and it has completed (else
+    409 saying its state; ``waiting`` says what waits for it)."""
+    run = visible_run(session, run_id, audience)
+    if not run.completed:
+        raise Conflict(f"Run {run_id} is {run.status}; {waiting}.",
+                       details={"status": run.status, "error": run.error})
+    return run
+
+
+def run_record(run: Run, audience: Audience | None = None) -> dict[str, Any]:
+    """The run as the API shows it to ``audience``: below analyst the shared provenance only, and a
+    scoped partner's communities only."""
+    record = run.record()
     if audience is not None and not audience.raw:
-        if run.get("provenance"):
-            run["provenance"] = shared_provenance(run["provenance"], audience)
+        if record["provenance"]:
+            record["provenance"] = shared_provenance(record["provenance"], audience)
         if audience.communities is not None:
-            run["parameters"] = _scoped_parameters(run["parameters"], audience)
-    return run
+            record["parameters"] = dict(run.parameters.scoped(audience.sees_community).document)
+    return record
 
 
-def completed_run(session: Session, run_id: int, audience: Audience) -> dict[str, Any]:
-    run = run_or_404(session, run_id, audience)
-    if run["status"] != "completed":
-        raise Conflict(f"Run {run_id} is {run['status']}; its results are not available.",
-                       details={"status": run["status"], "error": run["error"]})
-    return run
-
-
-def visible_runs(session: Session, audience: Audience, *, limit: int, before_id: int | None) -> list[dict[str, Any]]:
+def visible_runs(session: Session, audience: Audience, *, limit: int, before_id: int | None) -> list[Run]:
+    """The newest runs this audience may see (a scoped partner's: with its communities only)."""
     scope = sorted(audience.communities) if audience.communities is not None else None
     runs = run_store.list_runs(session, limit=limit, before_id=before_id,
                                shared_up_to_resolution=None if audience.raw else audience.max_resolution,
                                covering_any_of=scope)
-    if scope is not None:
-        for run in runs:
-            run["parameters"] = _scoped_parameters(run["parameters"], audience)
-    return runs
+    if scope is None:
+        return runs
+    return [replace(run, parameters=run.parameters.scoped(audience.sees_community)) for run in runs]
 
 
-def _scoped_parameters(parameters: dict[str, Any], audience: Audience) -> dict[str, Any]:
+def _scoped_parameters(parameters: Mapping[str, Any], audience: Audience) -> dict[str, Any]:
     return {**parameters, "communities": [n for n in parameters.get("communities") or []
                                           if audience.sees_community(n)]}
 
 
-def shared_provenance(provenance: dict[str, Any], audience: Audience) -> dict[str, Any]:
+def shared_provenance(provenance: Mapping[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
     if audience.communities is not None:  # other communities' names and run-wide figures stay out
         for key in ("warnings", "cells"):
@@ -85,16 +100,16 @@ DISCLOSURE_NOTE = ("Counts under the privacy threshold are hidden; only the Gi_B
                    "published, never z-scores, p-values or Moran's I; every sum counts the cells shown only.")
 
 
-def sparse_verdicts(run: dict[str, Any]) -> dict[str, str]:
+def sparse_verdicts(run: Run) -> dict[str, str]:
     """Community name -> "too few incidents to conclude", with its figures (police only)."""
-    return dict(((run.get("provenance") or {}).get("evidence") or {}).get("communities") or {})
+    return dict((run.provenance.evidence or {}).get("communities") or {})
 
 
-def scope_ids(session: Session, run: dict[str, Any], audience: Audience) -> list[int] | None:
+def scope_ids(session: Session, run: Run, audience: Audience) -> list[int] | None:
     """Community ids of the run a scoped partner may see (None: no limit)."""
     if audience.communities is None:
         return None
-    return [c["id"] for c in run_store.community_shapes(session, run["boundary_set_id"], sorted(audience.communities))]
+    return [c["id"] for c in run_store.community_shapes(session, run.boundary_set_id, sorted(audience.communities))]
 
 
 def shape_cell(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
@@ -114,7 +129,7 @@ def cell_feature(row: dict[str, Any], audience: Audience) -> Feature:
     return Feature(row, geometry, id=row["cell"])
 
 
-def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audience | None = None,
+def neighbourhood_ranking(session: Session, run: Run, audience: Audience | None = None,
                           top: int = 3) -> list[dict[str, Any]]:
     """Communities ranked for targeting.
 
@@ -124,22 +139,25 @@ def neighbourhood_ranking(session: Session, run: dict[str, Any], audience: Audie
     place in the order bounds a hidden count; a partner sees only its own communities.
     """
     published = audience is not None and not audience.raw
-    figures = run_store.neighbourhood_figures(session, run["id"], published=published)
+    kind = run.kind
+    figures = run_store.neighbourhood_figures(session, run.id, published=published, kind=kind)
     # For police a community's incidents are its own (point-in-polygon) under the run's filters, as on
     # its page (runs from before this was recorded fall back to the sum of their cells). Below analyst
     # only the published cells are summed: an exact total would bound the hidden ones.
-    by_community = None if published else (run.get("provenance") or {}).get("incidents_by_community")
+    by_community = None if published else run.provenance.incidents_by_community
     if by_community is not None:
         for row in figures:
             row["incidents_in_cells"] = row["incidents"]
             row["incidents"] = by_community.get(str(row["community_id"]), 0)
     hottest: dict[int, list[dict[str, Any]]] = {}
-    for cell in run_store.top_cells(session, run["id"], top, published=published):
-        shown = {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"], "gi_bin": cell["gi_bin"]}
+    strength = kind.ranking.strength if kind.ranking else ""
+    for cell in run_store.top_cells(session, run.id, top, published=published, kind=kind):
+        shown = {"cell": h3.int_to_str(int(cell["cell"])), "incidents": cell["incidents"],
+                 kind.class_field: cell[kind.class_field]}
         if not published:
-            shown["gi_z"] = cell["gi_z"]
+            shown[strength] = cell[strength]
         hottest.setdefault(cell["community_id"], []).append(shown)
-    moran = {} if published else (run.get("provenance") or {}).get("moran_by_community", {})
+    moran = {} if published else run.provenance.moran_by_community
     verdicts = {} if published else sparse_verdicts(run)
     ranking = [_ranked(row, hottest.get(row["community_id"], []), moran.get(row["community"])) for row in figures]
     for entry in ranking:  # below analyst from the published classes only

@@ -1,4 +1,4 @@
-"""Vector tiles for the map: which representation a tile gets, caching, ETags, TileJSON.
+"""Vector tiles for the map: which representation a tile gets, caching, ETags (TileJSON: app/services/tilejson.py).
 
 Zoom → H3 resolution rule
 -------------------------
@@ -51,8 +51,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Conflict, NotFound, ServiceError
 from app.privacy import Audience
-from app.store import hotspots as run_store
+from app.runs import Run
+from app.services.run_results import visible_completed_run
 from app.store import tiles as tile_store
+from spatial.kinds import AnalysisKind
 
 MAX_ZOOM = 22
 MIN_EDGE_PX = 4
@@ -118,17 +120,33 @@ class Tile:
 
 @dataclass(frozen=True)
 class FinishedRun:
-    id: int
+    """A completed run with what its tiles need: the resolution of its cells and their extent."""
+
+    run: Run
     resolution: int
     bounds: tuple[float, float, float, float]
-    boundary_set_id: int
-    audience: str  # the run's: 'police' or 'shared'
-    parameters: dict[str, Any]  # as submitted (what Audience.sees_run reads)
-    synthetic: bool = False  # counted SYNTHETIC (demo) incidents: said in its TileJSON
 
-    def facts(self) -> dict[str, Any]:
-        """What ``Audience.sees_run`` needs to know about the run."""
-        return {"audience": self.audience, "parameters": self.parameters}
+    @property
+    def id(self) -> int:
+        return self.run.id
+
+    @property
+    def kind(self) -> AnalysisKind:
+        return self.run.kind
+
+    @property
+    def boundary_set_id(self) -> int:
+        return self.run.boundary_set_id
+
+    @property
+    def audience(self) -> str:
+        """The run's: 'police' or 'shared'."""
+        return self.run.audience
+
+    @property
+    def synthetic(self) -> bool:
+        """Counted SYNTHETIC (demo) incidents: said in its TileJSON."""
+        return self.run.synthetic
 
 
 # Seconds a shared run's facts are trusted from memory before the database is asked again.
@@ -205,27 +223,20 @@ def finished_run(session: Session, cache: TileCache, run_id: int | None, audienc
     known = cache.run(run_id)
     if known is None:
         known = _load_finished_run(session, cache, run_id, audience)
-    if not audience.sees_run(known.facts()):
+    if not audience.sees_run(known.run):
         raise NotFound(f"There is no analysis run {run_id}.")
     return known
 
 
 def _load_finished_run(session: Session, cache: TileCache, run_id: int, audience: Audience) -> FinishedRun:
-    run = run_store.get_run(session, run_id)
-    if run is None or not audience.sees_run(run):
-        raise NotFound(f"There is no analysis run {run_id}.")
-    if run["status"] != "completed":
-        raise Conflict(f"Run {run_id} is {run['status']}; it has no cells to draw yet.",
-                       details={"status": run["status"], "error": run["error"]})
-    resolution = tile_store.run_cell_resolution(session, run_id)
-    bounds = tile_store.run_extent(session, run_id)
+    run = visible_completed_run(session, run_id, audience, waiting="it has no cells to draw yet")
+    resolution = tile_store.run_cell_resolution(session, run.id)
+    bounds = tile_store.run_extent(session, run.id)
     if resolution is None or bounds is None:
         raise Conflict(f"Run {run_id} finished without cells; there is nothing to draw.")
     if resolution > 0:
-        tile_store.ensure_cell_parents(session, run_id, resolution)
-    found = FinishedRun(run_id, resolution, bounds, run["boundary_set_id"], run.get("audience") or "police",
-                        dict(run.get("parameters") or {}),
-                        bool((run.get("provenance") or {}).get("synthetic")))
+        tile_store.ensure_cell_parents(session, run.id, resolution, run.kind)
+    found = FinishedRun(run, resolution, bounds)
     cache.remember_run(found)
     return found
 
@@ -271,7 +282,7 @@ def _run_query(session: Session, run: FinishedRun, at: TileAddress, query: Hotsp
     draw = tile_store.hotspot_cells_tile if query.kind == "cells" else tile_store.hotspot_parents_tile
     extra = {"scope": query.scope} if query.kind == "cells" else {}
     return draw(session, run.id, query.resolution, at.z, at.x, at.y, FEATURE_CAP + 1, min_count=query.min_count,
-                **extra)
+                kind=run.kind, **extra)
 
 
 def hotspot_queries(run: FinishedRun, at: TileAddress, audience: Audience) -> Generator[HotspotQuery, Any, bytes]:
@@ -360,87 +371,3 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
-
-
-# --- TileJSON -------------------------------------------------------------------------------
-
-HOTSPOT_FIELDS = {
-    "cell": "H3 cell index (hex string)",
-    "resolution": "H3 resolution of this feature's cell (coarser than the run's at low zoom)",
-    "incidents": "Incidents in the cell that lie in the communities analysed (summed over its cells when "
-                 "aggregated; for audiences other than police only the cells shown are summed); left out "
-                 "below the privacy threshold",
-    "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
-    "gi_bin": "Gi* confidence class: ±3 99 %, ±2 95 %, ±1 90 %, 0 not significant "
-              "(aggregated: the strongest class among its cells)",
-    "gi_z": "Gi* z-score (run-resolution cells only)",
-    "gi_p_fdr": "Gi* p-value after false-discovery-rate correction (run-resolution cells only)",
-    "lisa_label": "Local Moran's I cluster label (run-resolution cells only)",
-    "community": "Community name (run-resolution cells only)",
-    "cells": "Number of run cells aggregated into this feature (aggregated features only)",
-    "hot_cells": "Cells with Gi_Bin > 0 (aggregated features only)",
-    "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
-}
-# Audiences other than police get the classes and protected counts only (no statistic to solve back).
-PUBLISHED_HOTSPOT_FIELDS = {k: v for k, v in HOTSPOT_FIELDS.items() if k not in ("gi_z", "gi_p_fdr")}
-COMMUNITY_FIELDS = {
-    "id": "Community id", "name": "Community name",
-    "incidents": "Incidents in the community (for audiences other than police: without sensitive categories, "
-                 "left out below the privacy threshold)",
-    "suppressed": "true where the incidents count is left out because it is under the privacy threshold",
-}
-INCIDENT_FIELDS = {
-    "id": "Incident id (points only)", "category": "Category (points only)", "source": "Source feed (points only)",
-    "occurred_at": "When it happened, UTC (points only)",
-    "cell": "H3 cell of the count (aggregated only)", "resolution": "H3 resolution of the count (aggregated only)",
-    "incidents": "Incidents in this H3 cell within the tile (aggregated only)",
-}
-
-
-def tilejson(layer: str, tiles_url: str, bounds: tuple[float, float, float, float] | None, *,
-             maxzoom: int, description: str, fields: dict[str, str], name: str) -> dict[str, Any]:
-    """A TileJSON 3.0.0 document for one layer."""
-    west, south, east, north = bounds or (-180.0, -85.0511, 180.0, 85.0511)
-    return {
-        "tilejson": "3.0.0",
-        "name": name,
-        "description": description,
-        "version": "1.0.0",
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": 0,
-        "maxzoom": maxzoom,
-        "bounds": [west, south, east, north],
-        "center": [(west + east) / 2, (south + north) / 2, min(maxzoom, 12)],
-        "vector_layers": [{"id": layer, "description": description, "minzoom": 0, "maxzoom": maxzoom,
-                           "fields": fields}],
-    }
-
-
-def layer_tilejson(session: Session, cache: TileCache, layer: str, tiles_url: str,
-                   run_id: int | None, audience: Audience) -> dict[str, Any]:
-    """TileJSON for ``layer`` as ``audience`` may see it; hotspots needs a finished run it may see."""
-    names = None if audience.communities is None else sorted(audience.communities)
-    if layer == "hotspots":
-        run = finished_run(session, cache, run_id, audience)
-        bounds = run.bounds
-        if names is not None:
-            scope = tile_store.community_ids_named(session, run.boundary_set_id, names)
-            bounds = tile_store.run_extent(session, run.id, scope) if scope else None
-        return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
-                        name=f"Hotspot run {run.id}" + (" (SYNTHETIC incidents)" if run.synthetic else ""),
-                        fields=HOTSPOT_FIELDS if audience.raw else PUBLISHED_HOTSPOT_FIELDS,
-                        description=("SYNTHETIC incidents, generated for a demonstration. " if run.synthetic else "")
-                        + f"Gi* hot and cold spots of run {run.id} on H3 resolution-{run.resolution} "
-                                    "cells; " + ("coarser H3 parents at low zoom." if names is None else
-                                                 "only the cells of your communities, at every zoom."))
-    if layer == "communities":
-        return tilejson(layer, tiles_url, tile_store.active_communities_extent(session, names), maxzoom=16,
-                        name="Communities", fields=COMMUNITY_FIELDS,
-                        description="Communities of the active boundary set, with incident counts.")
-    if layer == "incidents":
-        return tilejson(layer, tiles_url, tile_store.incidents_extent(session), maxzoom=MAX_ZOOM,
-                        name="Incidents", fields=INCIDENT_FIELDS,
-                        description=f"Incidents: counts per H3 cell, points from zoom {INCIDENT_POINTS_MIN_ZOOM} "
-                                    "where a tile holds few enough. Restricted to analysts.")
-    raise NotFound(f"There is no tile layer {layer!r}; layers are {', '.join(LAYERS)}.")

@@ -15,46 +15,41 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from app.runs import Run
+from app.store import kind_sql
 from app.store.backend import per_backend
 from app.store.sql import (
     hold_back_cutoff, in_list, json_flag, json_int, not_sensitive, point_in_box, window_and_lists,
 )
 from models.types import JSONDocument
 from spatial.hotspots import CellResults
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
-CELL_COLUMNS = (
-    "run_id", "cell", "community_id", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
-    "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "geom",
-)
+RUN_COLUMNS = ("id, kind, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
+               "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed")
 
 
 def create_run(session: Session, *, parameters: dict[str, Any], seed: int, boundary_set_id: int,
-               user_id: int | None, audience: str = "police") -> int:
+               user_id: int | None, audience: str = "police", kind: str = DEFAULT_KIND) -> int:
     return int(session.execute(
         text(
-            "INSERT INTO hotspot_runs (parameters, seed, boundary_set_id, created_by, stage, audience) "
-            "VALUES (:parameters, :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
+            "INSERT INTO hotspot_runs (kind, parameters, seed, boundary_set_id, created_by, stage, audience) "
+            "VALUES (:kind, :parameters, :seed, :set_id, :user_id, 'queued', :audience) RETURNING id"
         ).bindparams(bindparam("parameters", type_=JSONDocument)),
         {"parameters": json.loads(json.dumps(parameters, default=str)), "seed": seed, "set_id": boundary_set_id,
-         "user_id": user_id, "audience": audience},
+         "user_id": user_id, "audience": audience, "kind": kind_named(kind).name},
     ).scalar_one())
 
 
-def get_run(session: Session, run_id: int) -> dict[str, Any] | None:
-    row = session.execute(
-        text(
-            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
-            "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed "
-            "FROM hotspot_runs WHERE id = :id"
-        ),
-        {"id": run_id},
-    ).first()
-    return dict(row._mapping) if row else None
+def get_run(session: Session, run_id: int) -> Run | None:
+    """The run with this id, or None."""
+    row = session.execute(text(f"SELECT {RUN_COLUMNS} FROM hotspot_runs WHERE id = :id"), {"id": run_id}).first()
+    return Run.from_row(dict(row._mapping)) if row else None
 
 
 def list_runs(session: Session, *, limit: int, before_id: int | None = None,
               shared_up_to_resolution: int | None = None,
-              covering_any_of: list[str] | None = None) -> list[dict[str, Any]]:
+              covering_any_of: list[str] | None = None) -> list[Run]:
     """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
     with ``covering_any_of`` only runs of all communities or of at least one of these."""
     clauses: list[str] = []
@@ -72,14 +67,14 @@ def list_runs(session: Session, *, limit: int, before_id: int | None = None,
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = session.execute(
         text(
-            "SELECT id, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
+            "SELECT id, kind, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
             f"finished_at, error, data_changed_at, data_changed, "
             f"{json_flag(session, 'provenance', 'synthetic')} AS synthetic "
             f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
         ),
         params,
     )
-    return [{**dict(r._mapping), "synthetic": bool(r.synthetic)} for r in rows]
+    return [Run.from_row({**r._mapping, "synthetic": bool(r.synthetic)}) for r in rows]
 
 
 @per_backend
@@ -223,30 +218,33 @@ def counts_per_cell(
     return np.array(cells, dtype=np.int64), np.array(counts, dtype=np.int64)
 
 
-@per_backend
-def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
-    """COPY a run's cells (with their hexagons) in the session's transaction."""
-    n = len(cells)
-
-    def floats(values: np.ndarray) -> pa.Array:
+def _arrow(values: Any, column_type: str) -> pa.Array:
+    """One declared cell field as an Arrow column for COPY (NaN written as an empty, NULL, field)."""
+    if column_type == "float":
         return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)
+    if column_type == "text":
+        return pa.array(np.asarray(values).tolist(), pa.string())
+    return pa.array(values, pa.int64())
 
+
+@per_backend
+def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+                kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
+    """COPY a run's cells (with their hexagons) in the session's transaction: the kind's declared
+    fields, read by name from ``cells``."""
+    n = len(cells)
     table = pa.table({
         "run_id": pa.array(np.full(n, run_id, dtype=np.int64)),
         "cell": pa.array(cells.cells, pa.int64()),
         "community_id": pa.array(cells.community, pa.int64()),
         "incidents": pa.array(cells.incidents, pa.int64()),
-        "gi_z": floats(cells.gi_z), "gi_p": floats(cells.gi_p), "gi_p_sim": floats(cells.gi_p_sim),
-        "gi_p_fdr": floats(cells.gi_p_fdr), "gi_bin": pa.array(cells.gi_bin, pa.int64()),
-        "lisa_i": floats(cells.lisa_i), "lisa_quadrant": pa.array(cells.lisa_quadrant, pa.int64()),
-        "lisa_p_sim": floats(cells.lisa_p_sim), "lisa_p_fdr": floats(cells.lisa_p_fdr),
-        "lisa_label": pa.array(cells.lisa_label.tolist(), pa.string()),
+        **{f.name: _arrow(getattr(cells, f.name), f.type) for f in kind.fields},
         "geom": pa.array([w.hex() for w in polygons_wkb], pa.string()),
     })
     out = pa.BufferOutputStream()
     pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     driver = session.connection().connection.driver_connection
-    sql = f"COPY hotspot_cells ({', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    sql = f"COPY {kind.cell_table} ({', '.join(kind_sql.cell_columns(kind))}) FROM STDIN WITH (FORMAT csv)"
     with driver.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(out.getvalue().to_pybytes())
 
@@ -255,23 +253,9 @@ def hexagons_wkb(polygons: list) -> list[bytes]:
     return list(shapely.to_wkb(shapely.set_srid(np.asarray(polygons, dtype=object), 4326), include_srid=True))
 
 
-CELL_SELECT = (
-    "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_z, h.gi_p, h.gi_p_sim, h.gi_p_fdr, "
-    "h.gi_bin, h.lisa_i, h.lisa_quadrant, h.lisa_p_sim, h.lisa_p_fdr, h.lisa_label"
-)
-# Below analyst: the published view (migration 0009): counts under k NULL, classes, no statistic.
-PUBLISHED_CELL_SELECT = (
-    "SELECT h.cell, h.community_id, c.name AS community, h.incidents, h.gi_bin, h.lisa_quadrant, h.lisa_label"
-)
-
-
-def cell_source(published: bool) -> tuple[str, str]:
-    """The select list and the table a cell listing reads (police: everything; else published)."""
-    return (PUBLISHED_CELL_SELECT, "published_cells") if published else (CELL_SELECT, "hotspot_cells")
-
-
-def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int],
-                  within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
+def cell_filters(session: Session, kind: AnalysisKind, community_id: int | None, classes: list[int],
+                 within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
+    """Extra WHERE clauses of a cell listing: a community, the kind's classes, a partner's scope."""
     clauses, params = [], {}
     if within is not None:
         clause, more = in_list(session, "h.community_id", within, "within")
@@ -280,8 +264,8 @@ def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int]
     if community_id is not None:
         clauses.append("h.community_id = :community_id")
         params["community_id"] = community_id
-    if gi_bins:
-        clause, more = in_list(session, "h.gi_bin", gi_bins, "gi_bin")
+    if classes:
+        clause, more = in_list(session, f"h.{kind.class_field}", classes, "classes")
         clauses.append(clause)
         params.update(more)
     return "".join(f" AND {c}" for c in clauses), params
@@ -289,12 +273,14 @@ def _cell_filters(session: Session, community_id: int | None, gi_bins: list[int]
 
 @per_backend
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
-              community_id: int | None = None, gi_bins: list[int] | None = None,
-              within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
-    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``within``: only these
-    communities; ``published``: as audiences below analyst see them)."""
-    select, table = cell_source(published)
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
+              community_id: int | None = None, classes: list[int] | None = None,
+              within: list[int] | None = None, published: bool = False,
+              kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
+    """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``classes``: only cells
+    of these classes of the kind's class field; ``within``: only these communities; ``published``: as
+    audiences below analyst see them)."""
+    select, table = kind_sql.cell_select(kind, published)
+    extra, params = cell_filters(session, kind, community_id, classes or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
@@ -311,11 +297,11 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 @per_backend
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None, within: list[int] | None = None,
-               published: bool = False) -> Iterator[dict[str, Any]]:
+               classes: list[int] | None = None, within: list[int] | None = None,
+               published: bool = False, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> Iterator[dict[str, Any]]:
     """Every cell of a run, streamed (for CSV export), with the cell centre."""
-    select, table = cell_source(published)
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
+    select, table = kind_sql.cell_select(kind, published)
+    extra, params = cell_filters(session, kind, community_id, classes or [], within)
     result = session.execute(
         text(
             f"{select}, ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon "
@@ -329,23 +315,19 @@ def iter_cells(session: Session, run_id: int, community_id: int | None = None,
         yield dict(row._mapping)
 
 
-def neighbourhood_figures(session: Session, run_id: int, published: bool = False) -> list[dict[str, Any]]:
+def neighbourhood_figures(session: Session, run_id: int, published: bool = False,
+                          kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
     """Per community: incidents, area, hot cells by confidence, incidents inside hot cells.
 
     ``published``: summed over the published cells only (counts under k are NULL there and
     add nothing), so every figure is worked out from what the audience is shown.
     """
-    table = "published_cells" if published else "hotspot_cells"
+    table = kind.published_cell_table if published else kind.cell_table
     rows = session.execute(
         text(
             "SELECT c.id AS community_id, c.name AS community, c.area_km2, c.population, "
             "count(*) AS cells, coalesce(sum(h.incidents), 0) AS incidents, "
-            "sum(CASE WHEN h.gi_bin = 3 THEN 1 ELSE 0 END) AS hot_99, "
-            "sum(CASE WHEN h.gi_bin = 2 THEN 1 ELSE 0 END) AS hot_95, "
-            "sum(CASE WHEN h.gi_bin = 1 THEN 1 ELSE 0 END) AS hot_90, "
-            "sum(CASE WHEN h.gi_bin < 0 THEN 1 ELSE 0 END) AS cold, "
-            "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
-            "coalesce(sum(CASE WHEN h.gi_bin >= 2 THEN h.incidents END), 0) AS incidents_in_hot_cells "
+            f"{kind_sql.ranking_sums(kind)}"
             f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
             "GROUP BY c.id ORDER BY c.id"
         ),
@@ -354,16 +336,21 @@ def neighbourhood_figures(session: Session, run_id: int, published: bool = False
     return [dict(r._mapping) for r in rows]
 
 
-def top_cells(session: Session, run_id: int, per_community: int, published: bool = False) -> list[dict[str, Any]]:
-    """The hottest cells of each community: highest Gi* z among hot cells; ``published``: by class,
-    then published count (hidden last), then cell, so the order tells nothing a z would."""
-    columns, table, order = (("NULL AS gi_z", "published_cells", "h.gi_bin DESC, h.incidents DESC NULLS LAST, h.cell")
-                             if published else ("gi_z", "hotspot_cells", "h.gi_z DESC NULLS LAST"))
+def top_cells(session: Session, run_id: int, per_community: int, published: bool = False,
+              kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
+    """The hottest cells of each community: the strongest statistic among hot cells; ``published``: by
+    class, then published count (hidden last), then cell, so the order tells nothing a statistic would."""
+    if kind.ranking is None:
+        raise ValueError(f"Runs of kind {kind.name!r} have no neighbourhood ranking.")
+    strength, classed = kind.ranking.strength, kind.class_field
+    columns, table, order = ((f"NULL AS {strength}", kind.published_cell_table,
+                              f"h.{classed} DESC, h.incidents DESC NULLS LAST, h.cell")
+                             if published else (strength, kind.cell_table, f"h.{strength} DESC NULLS LAST"))
     rows = session.execute(
         text(
-            f"SELECT community_id, cell, incidents, {columns}, gi_bin FROM ("
+            f"SELECT community_id, cell, incidents, {columns}, {classed} FROM ("
             f"  SELECT h.*, row_number() OVER (PARTITION BY h.community_id ORDER BY {order}) AS r "
-            f"  FROM {table} h WHERE h.run_id = :run_id AND h.gi_bin > 0) ranked "
+            f"  FROM {table} h WHERE h.run_id = :run_id AND {kind_sql.condition(kind.ranking.candidate)}) ranked "
             "WHERE r <= :n ORDER BY community_id, r"
         ),
         {"run_id": run_id, "n": per_community},

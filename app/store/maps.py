@@ -5,13 +5,15 @@ Only aggregates leave here (cells with counts, community outlines); never incide
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.runs import Run
 from app.store.backend import per_backend
 from app.store.sql import json_int
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 # 5 decimals of a degree is about 1 m: plenty for a ~170 m hexagon, and a third smaller than 6+.
 CELL_PRECISION = 5
@@ -19,20 +21,52 @@ CELL_PRECISION = 5
 OUTLINE_TOLERANCE_DEG = 0.00005
 
 
-PUBLISHED_CELLS_GEOJSON = (
-    "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
-    "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
-    "  'properties', json_build_object('incidents', h.incidents, 'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label,"
-    "    'community', c.name, 'suppressed', h.incidents IS NULL)"
-    ") ORDER BY h.cell), '[]'::json))::text "
-    "FROM published_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
+_IN_RUN_AND_SCOPE = (
+    "WHERE h.run_id = :run_id "
     "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[])))"
 )
 
 
+def _classes(kind: AnalysisKind) -> str:
+    """The kind's classed fields as JSON properties (what the map colours cells by)."""
+    return "".join(f"'{name}', h.{name}, " for name in kind.map_classes)
+
+
+@cache
+def published_cells_geojson(kind: AnalysisKind) -> str:
+    """Below analyst: the published view's cells, counts under k already null, classes only."""
+    return (
+        "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
+        "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
+        f"  'properties', json_build_object('incidents', h.incidents, {_classes(kind)}"
+        "    'community', c.name, 'suppressed', h.incidents IS NULL)"
+        ") ORDER BY h.cell), '[]'::json))::text "
+        f"FROM {kind.published_cell_table} h JOIN communities c ON c.id = h.community_id {_IN_RUN_AND_SCOPE}"
+    )
+
+
+@cache
+def cells_geojson(kind: AnalysisKind) -> str:
+    """Police: the cells with the kind's classes and its statistics, rounded for the map."""
+    statistics = "".join(
+        f", '{name}', CASE WHEN h.{name} = 'NaN' OR h.incidents < coalesce(:min_count, 0) THEN NULL"
+        f" ELSE round(h.{name}::numeric, {int(digits)}) END" for name, digits, _ in kind.map_statistics)
+    return (
+        "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
+        "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
+        "  'properties', jsonb_build_object("
+        "    'incidents', CASE WHEN h.incidents >= coalesce(:min_count, 0) THEN h.incidents END,"
+        f"    {_classes(kind)}'community', c.name{statistics})"
+        "  || CASE WHEN CAST(:min_count AS integer) IS NULL THEN '{}'::jsonb"
+        "     ELSE jsonb_build_object('suppressed', h.incidents < :min_count) END"
+        ") ORDER BY h.cell), '[]'::json))::text "
+        f"FROM {kind.cell_table} h JOIN communities c ON c.id = h.community_id {_IN_RUN_AND_SCOPE}"
+    )
+
+
 @per_backend
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
-                             scope: list[int] | None = None) -> str:
+                             scope: list[int] | None = None, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> str:
     """A run's cells as one GeoJSON FeatureCollection (text), with only the attributes the map shows.
 
     With ``min_count`` (audiences other than police) the published cells: a count under the
@@ -40,25 +74,10 @@ def cells_feature_collection(session: Session, run_id: int, *, min_count: int | 
     communities' cells are included.
     """
     if min_count is not None:
-        return session.execute(text(PUBLISHED_CELLS_GEOJSON), {"run_id": run_id, "precision": CELL_PRECISION,
-                                                              "scope": scope}).scalar_one()
+        return session.execute(text(published_cells_geojson(kind)), {"run_id": run_id, "precision": CELL_PRECISION,
+                                                                    "scope": scope}).scalar_one()
     return session.execute(
-        text(
-            "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("
-            "  'type', 'Feature', 'geometry', ST_AsGeoJSON(h.geom, :precision)::json,"
-            "  'properties', jsonb_build_object("
-            "    'incidents', CASE WHEN h.incidents >= coalesce(:min_count, 0) THEN h.incidents END,"
-            "    'gi_bin', h.gi_bin, 'lisa_label', h.lisa_label, 'community', c.name,"
-            "    'gi_z', CASE WHEN h.gi_z = 'NaN' OR h.incidents < coalesce(:min_count, 0) THEN NULL"
-            "                 ELSE round(h.gi_z::numeric, 2) END,"
-            "    'gi_p_fdr', CASE WHEN h.gi_p_fdr = 'NaN' OR h.incidents < coalesce(:min_count, 0) THEN NULL"
-            "                 ELSE round(h.gi_p_fdr::numeric, 4) END)"
-            "  || CASE WHEN CAST(:min_count AS integer) IS NULL THEN '{}'::jsonb"
-            "     ELSE jsonb_build_object('suppressed', h.incidents < :min_count) END"
-            ") ORDER BY h.cell), '[]'::json))::text "
-            "FROM hotspot_cells h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id "
-            "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[])))"
-        ),
+        text(cells_geojson(kind)),
         {"run_id": run_id, "precision": CELL_PRECISION, "min_count": min_count, "scope": scope},
     ).scalar_one()
 
@@ -82,7 +101,7 @@ def communities_feature_collection(session: Session, community_ids: list[int]) -
 
 
 def latest_completed_run_with_community(session: Session, community_id: int, *,
-                                        shared_up_to_resolution: int | None = None) -> dict[str, Any] | None:
+                                        shared_up_to_resolution: int | None = None) -> Run | None:
     """The newest completed run that analysed this community.
 
     With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what
@@ -94,11 +113,12 @@ def latest_completed_run_with_community(session: Session, community_id: int, *,
     )
     row = session.execute(
         text(
-            "SELECT r.id, r.audience, r.parameters, r.provenance, r.finished_at, r.status FROM hotspot_runs r "
+            "SELECT r.id, r.kind, r.audience, r.parameters, r.provenance, r.finished_at, r.status, r.boundary_set_id "
+            "FROM hotspot_runs r "
             f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
             "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
             "ORDER BY r.id DESC LIMIT 1"
         ),
         {"id": community_id, "max_resolution": shared_up_to_resolution},
     ).first()
-    return dict(row._mapping) if row else None
+    return Run.from_row(dict(row._mapping)) if row else None

@@ -13,6 +13,7 @@ from a request.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.store import disclosure as disclosure_store
+from app.store import kind_sql
 from app.store.backend import per_backend
-from spatial.grid import cell_boundaries, h3_parent_bits
+from spatial.grid import cell_boundaries
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
+from spatial.kinds.parents import group_under_parents
 
 EXTENT = 4096
 BUFFER = 64
@@ -48,46 +52,49 @@ _SAFE_INCIDENTS = (
     "CASE WHEN {t}.incidents < :min_count THEN true END AS suppressed"
 )
 
-HOTSPOT_CELLS = (
-    f"WITH {_BOUNDS}, features AS ("
-    f"SELECT to_hex(h.cell) AS cell, :resolution AS resolution, {_SAFE_INCIDENTS.format(t='h')}, "
-    "h.gi_bin, CASE WHEN h.incidents >= :min_count THEN h.gi_z END AS gi_z, "
-    "CASE WHEN h.incidents >= :min_count THEN h.gi_p_fdr END AS gi_p_fdr, "
-    f"h.lisa_label, c.name AS community, {_MVT_GEOM.format(geom='h.geom')} "
-    "FROM hotspot_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
+_SCOPED_LIMITED = (
     "WHERE h.run_id = :run_id AND h.geom && b.search "
     "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[]))) LIMIT :limit) "
-    f"{_TILE}"
 )
 
-# Below analyst (published): the view of migration 0009 with counts under k already NULL and
-# no z or p, which the restricted role reads instead of hotspot_cells.
-HOTSPOT_CELLS_PUBLISHED = (
-    f"WITH {_BOUNDS}, features AS ("
-    "SELECT to_hex(h.cell) AS cell, :resolution AS resolution, h.incidents, "
-    "CASE WHEN h.incidents IS NULL THEN true END AS suppressed, h.gi_bin, h.lisa_label, c.name AS community, "
-    f"{_MVT_GEOM.format(geom='h.geom')} "
-    "FROM published_cells h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
-    "WHERE h.run_id = :run_id AND h.geom && b.search "
-    "AND (CAST(:scope AS bigint[]) IS NULL OR h.community_id = ANY(CAST(:scope AS bigint[]))) LIMIT :limit) "
-    f"{_TILE}"
-)
 
-HOTSPOT_PARENTS = (
-    f"WITH {_BOUNDS}, features AS ("
-    "SELECT to_hex(p.cell) AS cell, p.resolution, p.incidents, "
-    "p.cells, p.gi_bin, p.hot_cells, p.cold_cells, "
-    f"{_MVT_GEOM.format(geom='p.geom')} "
-    "FROM hotspot_cell_parents p CROSS JOIN bounds b "
-    "WHERE p.run_id = :run_id AND p.resolution = :resolution AND p.geom && b.search LIMIT :limit) "
-    f"{_TILE}"
-)
-# Parents mix communities, so a scoped partner never gets them (app/services/tiles.py). Below
-# analyst a parent's count is the sum of its children's *published* counts (those of k or more),
-# so the parent minus the children shown at the next zoom is 0 and bounds no hidden child.
-HOTSPOT_PARENTS_PUBLISHED = HOTSPOT_PARENTS.replace(
-    "p.incidents, ", "p.incidents, CASE WHEN p.incidents IS NULL THEN true END AS suppressed, ").replace(
-    "FROM hotspot_cell_parents p", "FROM published_cell_parents p")
+@cache
+def hotspot_cells_sql(kind: AnalysisKind, published: bool) -> str:
+    """A run's own cells in one tile, with the kind's tile properties. Below analyst (``published``):
+    the kind's published view (migration 0009 for Gi*), counts under k already NULL and no statistic,
+    which the restricted role reads instead of the cell table."""
+    if published:
+        fields = "".join(f"h.{name}, " for name in kind.published_tile_fields)
+        return (f"WITH {_BOUNDS}, features AS ("
+                "SELECT to_hex(h.cell) AS cell, :resolution AS resolution, h.incidents, "
+                f"CASE WHEN h.incidents IS NULL THEN true END AS suppressed, {fields}c.name AS community, "
+                f"{_MVT_GEOM.format(geom='h.geom')} "
+                f"FROM {kind.published_cell_table} h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
+                f"{_SCOPED_LIMITED}{_TILE}")
+    return (f"WITH {_BOUNDS}, features AS ("
+            f"SELECT to_hex(h.cell) AS cell, :resolution AS resolution, {_SAFE_INCIDENTS.format(t='h')}, "
+            f"{kind_sql.tile_cell_columns(kind, False, masked=True)}, "
+            f"c.name AS community, {_MVT_GEOM.format(geom='h.geom')} "
+            f"FROM {kind.cell_table} h CROSS JOIN bounds b JOIN communities c ON c.id = h.community_id "
+            f"{_SCOPED_LIMITED}{_TILE}")
+
+
+@cache
+def hotspot_parents_sql(kind: AnalysisKind, published: bool) -> str:
+    """A run's cells aggregated to their parents at one resolution, with the kind's parent columns.
+
+    Parents mix communities, so a scoped partner never gets them (app/services/tiles.py). Below
+    analyst a parent's count is the sum of its children's *published* counts (those of k or more),
+    so the parent minus the children shown at the next zoom is 0 and bounds no hidden child."""
+    suppressed = "CASE WHEN p.incidents IS NULL THEN true END AS suppressed, " if published else ""
+    fields = "".join(f"p.{name}, " for name in kind_sql.parent_columns(kind))
+    return (f"WITH {_BOUNDS}, features AS ("
+            f"SELECT to_hex(p.cell) AS cell, p.resolution, p.incidents, {suppressed}"
+            f"p.cells, {fields}"
+            f"{_MVT_GEOM.format(geom='p.geom')} "
+            f"FROM {kind.published_parent_table if published else kind.parent_table} p CROSS JOIN bounds b "
+            "WHERE p.run_id = :run_id AND p.resolution = :resolution AND p.geom && b.search LIMIT :limit) "
+            f"{_TILE}")
 
 # Simplified in 4326 by about a pixel first: ST_AsMVTGeom would snap the
 # vertices anyway, and fewer of them keep low-zoom boundary tiles small.
@@ -153,22 +160,24 @@ def _tile(session: Session, sql: str, layer: str, z: int, x: int, y: int, limit:
 
 @per_backend
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+                       limit: int, *, min_count: int = 0, scope: list[int] | None = None,
+                       kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> tuple[int, bytes]:
     """A run's own cells in one tile: (candidate rows, MVT bytes).
 
     ``min_count`` 0: police, every count and statistic; above 0: the published cells (counts under
     the database's k left out, classes only); ``scope``: only these communities' cells.
     """
-    return _tile(session, HOTSPOT_CELLS_PUBLISHED if min_count else HOTSPOT_CELLS, "hotspots", z, x, y, limit,
+    return _tile(session, hotspot_cells_sql(kind, bool(min_count)), "hotspots", z, x, y, limit,
                  run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
 
 @per_backend
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+                         limit: int, *, min_count: int = 0,
+                         kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> tuple[int, bytes]:
     """A run's cells aggregated to their parents at ``resolution``, in one tile (``min_count`` above 0:
     the published sums of the children shown)."""
-    return _tile(session, HOTSPOT_PARENTS_PUBLISHED if min_count else HOTSPOT_PARENTS, "hotspots", z, x, y, limit,
+    return _tile(session, hotspot_parents_sql(kind, bool(min_count)), "hotspots", z, x, y, limit,
                  run_id=run_id, resolution=resolution)
 
 
@@ -249,16 +258,17 @@ def community_ids_named(session: Session, boundary_set_id: int, names: list[str]
     return list(session.execute(text(COMMUNITY_IDS_NAMED), {"set_id": boundary_set_id, "names": names}).scalars())
 
 
-def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
-    """Fill ``hotspot_cell_parents`` for a finished run, once, under a lock (runs fill them when they
+def ensure_cell_parents(session: Session, run_id: int, resolution: int,
+                        kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
+    """Fill the kind's parent table for a finished run, once, under a lock (runs fill them when they
     finish; this is for runs stored before they did).
 
-    Parents at every resolution below the run's: incidents summed, the
-    strongest Gi_Bin class kept (largest |gi_bin|; hot wins a tie), hot and
-    cold cells counted, and the parent's exact H3 hexagon. Commits when it fills them.
+    Parents at every resolution below the run's: incidents summed, the kind's
+    own parent columns (for Gi*: the strongest class kept, hot and cold cells
+    counted), and the parent's exact H3 hexagon. Commits when it fills them.
     """
     def done() -> bool:
-        return session.execute(text("SELECT 1 FROM hotspot_cell_parents WHERE run_id = :id LIMIT 1"),
+        return session.execute(text(f"SELECT 1 FROM {kind.parent_table} WHERE run_id = :id LIMIT 1"),
                                {"id": run_id}).first() is not None
 
     if done() or session.info.get("restricted"):
@@ -268,20 +278,22 @@ def ensure_cell_parents(session: Session, run_id: int, resolution: int) -> None:
         return
     _lock_parents(session, run_id)
     if not done():
-        fill_cell_parents(session, run_id, resolution)
+        fill_cell_parents(session, run_id, resolution, kind)
     session.commit()
 
 
-def fill_cell_parents(session: Session, run_id: int, resolution: int) -> None:
+def fill_cell_parents(session: Session, run_id: int, resolution: int,
+                      kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
     """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
-    rows = session.execute(text("SELECT cell, incidents, gi_bin FROM hotspot_cells WHERE run_id = :id"),
-                           {"id": run_id}).all()
+    rows = session.execute(text(f"SELECT cell, incidents, {kind.class_field} FROM {kind.cell_table} "
+                                "WHERE run_id = :id"), {"id": run_id}).all()
     k = disclosure_store.rules(session)["min_count"]
     if rows:
-        cells, incidents, gi_bin = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
+        cells, incidents, classes = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
         for res in range(resolution - 1, -1, -1):
-            found = aggregate_to_parents(cells, incidents, gi_bin, res, min_count=k)
-            _insert_parents(session, run_id, res, *found, min_count=k)
+            groups = group_under_parents(cells, incidents, res, k)
+            _insert_parents(session, run_id, res, kind, groups,
+                            kind.aggregate_parents(classes, groups.index, len(groups.parents)), min_count=k)
 
 
 @per_backend
@@ -291,40 +303,48 @@ def _lock_parents(session: Session, run_id: int) -> None:
                     {"id": run_id % 2**31})
 
 
-def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, gi_bin: np.ndarray,
-                         resolution: int, min_count: int) -> tuple[np.ndarray, ...]:
-    """Per parent: (parent, cells, incidents, strongest gi_bin, hot cells, cold cells, published
+def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, classes: np.ndarray, resolution: int,
+                         min_count: int, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> tuple[np.ndarray, ...]:
+    """Per parent: (parent, cells, incidents, the kind's parent columns in declared order, published
     incidents: the sum over children with ``min_count`` or more, what audiences below analyst see)."""
-    parents, index = np.unique(h3_parent_bits(cells, resolution), return_inverse=True)
-    n = len(parents)
-    strength = np.abs(gi_bin) * 2 + (gi_bin > 0)  # |bin| first; on a tie hot (+) beats cold (-)
-    best = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(best, index, strength)
-    strongest = np.where(best % 2 == 1, best // 2, -(best // 2))
-    return (parents, np.bincount(index, minlength=n), np.bincount(index, weights=incidents, minlength=n),
-            strongest, np.bincount(index, weights=gi_bin > 0, minlength=n),
-            np.bincount(index, weights=gi_bin < 0, minlength=n),
-            np.bincount(index, weights=np.where(incidents >= min_count, incidents, 0), minlength=n))
+    groups = group_under_parents(cells, incidents, resolution, min_count)
+    columns = kind.aggregate_parents(np.asarray(classes), groups.index, len(groups.parents))
+    return (groups.parents, groups.cells, groups.incidents, *(columns[c] for c in kind_sql.parent_columns(kind)),
+            groups.published)
+
+
+# The array type each declared column type is sent as.
+_ARRAY_TYPES = {"smallint": "smallint[]", "integer": "integer[]", "bigint": "bigint[]", "float": "float8[]",
+                "text": "text[]"}
+
+
+def _as_list(values: np.ndarray, array: str) -> list:
+    """A parent column as the list its array parameter takes."""
+    if array == "text[]":
+        return [str(v) for v in values]
+    return np.asarray(values).astype(np.float64 if array == "float8[]" else np.int64).tolist()
 
 
 @per_backend
-def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold, published, *, min_count: int) -> None:
+def _insert_parents(session: Session, run_id: int, resolution: int, kind: AnalysisKind, groups: Any,
+                    columns: dict[str, np.ndarray], *, min_count: int) -> None:
     import shapely
 
-    wkb = shapely.to_wkb(np.asarray(cell_boundaries(parents), dtype=object))
+    wkb = shapely.to_wkb(np.asarray(cell_boundaries(groups.parents), dtype=object))
+    own = [(name, _ARRAY_TYPES[column_type]) for name, column_type in kind.parent_fields]
     session.execute(
         text(
-            "INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-            "cold_cells, published_incidents, published_min_count, geom) SELECT :run_id, :resolution, u.cell, "
-            "u.cells, u.incidents, u.gi_bin, u.hot, u.cold, u.published, :k, "
+            f"INSERT INTO {kind.parent_table} (run_id, resolution, cell, cells, incidents, "
+            f"{''.join(f'{name}, ' for name, _ in own)}"
+            "published_incidents, published_min_count, geom) SELECT :run_id, :resolution, u.cell, "
+            f"u.cells, u.incidents, {''.join(f'u.{name}, ' for name, _ in own)}u.published, :k, "
             "ST_GeomFromWKB(u.wkb, 4326) FROM unnest(CAST(:cell AS bigint[]), CAST(:cells AS integer[]), "
-            "CAST(:incidents AS bigint[]), CAST(:gi_bin AS smallint[]), CAST(:hot AS integer[]), "
-            "CAST(:cold AS integer[]), CAST(:published AS bigint[]), CAST(:wkb AS bytea[])) "
-            "AS u(cell, cells, incidents, gi_bin, hot, cold, published, wkb)"
+            f"CAST(:incidents AS bigint[]), {''.join(f'CAST(:{name} AS {array}), ' for name, array in own)}"
+            "CAST(:published AS bigint[]), CAST(:wkb AS bytea[])) "
+            f"AS u(cell, cells, incidents, {''.join(f'{name}, ' for name, _ in own)}published, wkb)"
         ),
-        {"run_id": run_id, "resolution": resolution, "cell": parents.tolist(), "cells": cells.tolist(),
-         "incidents": incidents.astype(np.int64).tolist(), "gi_bin": gi_bin.tolist(),
-         "hot": hot.astype(np.int64).tolist(), "cold": cold.astype(np.int64).tolist(),
-         "published": published.astype(np.int64).tolist(), "k": min_count, "wkb": list(wkb)},
+        {"run_id": run_id, "resolution": resolution, "cell": groups.parents.tolist(), "cells": groups.cells.tolist(),
+         "incidents": groups.incidents.astype(np.int64).tolist(),
+         **{name: _as_list(columns[name], array) for name, array in own},
+         "published": groups.published.astype(np.int64).tolist(), "k": min_count, "wkb": list(wkb)},
     )

@@ -7,6 +7,7 @@ driver with the same parameters, so both paths draw the same bytes.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from app.store import tiles as tile_store
+from spatial.kinds import AnalysisKind
 
 _DIALECT = psycopg_dialect.dialect()
 
@@ -22,10 +24,16 @@ def _pyformat(sql: str) -> str:
     return str(text(sql).compile(dialect=_DIALECT))
 
 
-_HOTSPOT_CELLS = _pyformat(tile_store.HOTSPOT_CELLS)
-_HOTSPOT_CELLS_PUBLISHED = _pyformat(tile_store.HOTSPOT_CELLS_PUBLISHED)
-_HOTSPOT_PARENTS = _pyformat(tile_store.HOTSPOT_PARENTS)
-_HOTSPOT_PARENTS_PUBLISHED = _pyformat(tile_store.HOTSPOT_PARENTS_PUBLISHED)
+@cache
+def _hotspot_cells(kind: AnalysisKind, published: bool) -> str:
+    return _pyformat(tile_store.hotspot_cells_sql(kind, published))
+
+
+@cache
+def _hotspot_parents(kind: AnalysisKind, published: bool) -> str:
+    return _pyformat(tile_store.hotspot_parents_sql(kind, published))
+
+
 _COMMUNITY_IDS_NAMED = _pyformat(tile_store.COMMUNITY_IDS_NAMED)
 
 
@@ -39,16 +47,17 @@ async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: 
 
 
 async def hotspot_cells_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
-                             limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+                             limit: int, *, kind: AnalysisKind, min_count: int = 0,
+                             scope: list[int] | None = None) -> tuple[int, bytes]:
     """As ``app.store.tiles.hotspot_cells_tile``."""
-    return await _tile(conn, _HOTSPOT_CELLS_PUBLISHED if min_count else _HOTSPOT_CELLS, "hotspots", z, x, y, limit,
+    return await _tile(conn, _hotspot_cells(kind, bool(min_count)), "hotspots", z, x, y, limit,
                        run_id=run_id, resolution=resolution, min_count=min_count, scope=scope)
 
 
 async def hotspot_parents_tile(conn: AsyncConnection, run_id: int, resolution: int, z: int, x: int, y: int,
-                               limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
+                               limit: int, *, kind: AnalysisKind, min_count: int = 0) -> tuple[int, bytes]:
     """As ``app.store.tiles.hotspot_parents_tile``."""
-    return await _tile(conn, _HOTSPOT_PARENTS_PUBLISHED if min_count else _HOTSPOT_PARENTS, "hotspots", z, x, y,
+    return await _tile(conn, _hotspot_parents(kind, bool(min_count)), "hotspots", z, x, y,
                        limit, run_id=run_id, resolution=resolution)
 
 

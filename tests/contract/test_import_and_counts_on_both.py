@@ -134,9 +134,9 @@ def test_chicago_one_count_of_a_community_everywhere(store: Store, shared_data):
     for resolution in (8, 9, 10):
         run_id = _run(store, resolution=resolution)
         run = analyses.run_store.get_run(store.session, run_id)
-        assert run["status"] == "completed", run["error"]
+        assert run.status == "completed", run.error
         ranking = {r["community"]: r["incidents"] for r in neighbourhood_ranking(store.session, run)}
         assert ranking == expected, resolution
         cells = store.session.execute(text("SELECT sum(incidents) FROM hotspot_cells WHERE run_id = :id"),
                                       {"id": run_id}).scalar_one()
-        assert cells == run["provenance"]["incidents_used"] == sum(expected.values())  # none lost at the borders
+        assert cells == run.provenance.incidents_used == sum(expected.values())  # none lost at the borders

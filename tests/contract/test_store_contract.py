@@ -150,14 +150,14 @@ def test_analysis_results_pages_rankings_and_listing(store: Store, tmp_path):
     load_incidents(store, tmp_path)
     run_id = run(store, resolution=8, permutations=99, seed=11)
     found = run_store.get_run(store.session, run_id)
-    assert found["status"] == "completed", found["error"]
-    assert found["provenance"]["seed"] == 11 and isinstance(found["parameters"], dict)
-    assert found["finished_at"].tzinfo is not None
+    assert found.status == "completed", found.error
+    assert found.provenance.document["seed"] == 11 and isinstance(found.parameters.document, dict)
+    assert found.finished_at.tzinfo is not None
     cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000)
     assert sum(c["incidents"] for c in cells) <= 1500 and any(c["gi_bin"] == 3 for c in cells)
     hexagon = shapely.from_geojson(cells[0]["geometry"])
     assert hexagon.geom_type == "Polygon" and len(hexagon.exterior.coords) == 7
-    hot = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000, gi_bins=[3])
+    hot = run_store.cell_page(store.session, run_id, after_cell=None, limit=5000, classes=[3])
     assert hot and all(c["gi_bin"] == 3 for c in hot)
     streamed = list(run_store.iter_cells(store.session, run_id))
     assert [c["cell"] for c in streamed] == [c["cell"] for c in cells]
@@ -169,9 +169,9 @@ def test_analysis_results_pages_rankings_and_listing(store: Store, tmp_path):
     shared = run(store, resolution=7, permutations=0, seed=1, audience="shared",
                  communities=["Saint George Basseterre"])
     listed = run_store.list_runs(store.session, limit=10, shared_up_to_resolution=8)
-    assert [r["id"] for r in listed] == [shared]
+    assert [r.id for r in listed] == [shared]
     covering = run_store.list_runs(store.session, limit=10, covering_any_of=["Saint Paul Capisterre"])
-    assert [r["id"] for r in covering] == [run_id]  # the all-communities run covers it; the shared one does not
+    assert [r.id for r in covering] == [run_id]  # the all-communities run covers it; the shared one does not
 
 
 def test_counts_per_cell_leave_out_sensitive_categories(store: Store, tmp_path):
@@ -263,7 +263,7 @@ def test_map_geojson_has_the_cells_and_outlines(store: Store, tmp_path):
     assert len(json.loads(outlines)["features"]) == 14
     assert bounds[0] < -62.8 < bounds[2] and bounds[1] < 17.2 < bounds[3]
     latest = map_store.latest_completed_run_with_community(store.session, ids[0])
-    assert latest["id"] == run_id
+    assert latest.id == run_id
 
 
 # --- people, audit, health ------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_one_analysis_gives_the_same_cells_on_both_backends(postgis_store: Store
         run_id = run(store, resolution=9, permutations=199, seed=42)
         cells = run_store.cell_page(store.session, run_id, after_cell=None, limit=100_000)
         results[store.name] = cells
-        moran = run_store.get_run(store.session, run_id)["provenance"]
+        moran = run_store.get_run(store.session, run_id).provenance.document
         results[store.name + "-moran"] = moran
     postgis, sqlite = results["postgis"], results["sqlite"]
     assert [c["cell"] for c in postgis] == [c["cell"] for c in sqlite]
@@ -437,7 +437,7 @@ def test_only_runs_whose_worker_stopped_are_failed(store: Store):
     status, error = store.session.execute(text("SELECT status, error FROM hotspot_runs WHERE id = :id"),
                                           {"id": ids["this host, process gone"]}).one()
     assert status == "failed" and "Interrupted" in error
-    assert run_store.get_run(store.session, ids["another host, beating"])["status"] == "running"
+    assert run_store.get_run(store.session, ids["another host, beating"]).status == "running"
 
 
 def test_incident_tiles_can_show_only_incidents_in_no_community(store: Store, tmp_path):

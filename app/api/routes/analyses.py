@@ -17,16 +17,14 @@ from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
 from app.services import run_results
 from app.store import hotspots as run_store
+from spatial.kinds import DEFAULT_KIND, kind_named
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 
-GiBin = Annotated[int, Field(ge=-3, le=3)]
-
-CSV_COLUMNS = ("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "gi_bin",
-               "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "centre_lat", "centre_lon")
-# Below analyst: classes and protected counts only (no statistic a hidden count could be solved from).
-PUBLISHED_CSV_COLUMNS = ("cell", "community", "incidents", "suppressed", "gi_bin", "lisa_quadrant", "lisa_label",
-                         "centre_lat", "centre_lon")
+# Cells are filtered by the class field of the default kind (for Gi*, its Gi_Bin classes), under that name.
+_FILTERED_KIND = kind_named(DEFAULT_KIND)
+_LOWEST, _HIGHEST = _FILTERED_KIND.class_values()
+CellClass = Annotated[int, Field(ge=_LOWEST, le=_HIGHEST)]
 
 # Cells in this format are the API's own paged listing; in any other format, a file of every cell.
 PAGE_FORMAT = "geojson"
@@ -48,19 +46,20 @@ def list_analyses(session: SessionDep, _: Reader, audience: AudienceDep,
                   before: Annotated[int | None, Query(ge=1, description="Cursor: runs older than this id")] = None,
                   ) -> dict[str, Any]:
     runs = run_results.visible_runs(session, audience, limit=limit, before_id=before)
-    return {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
+    return {"runs": [run.summary() for run in runs], "next_before": runs[-1].id if len(runs) == limit else None}
 
 
 @router.get("/{run_id}", summary="A run's status, progress and provenance")
 def get_analysis(run_id: int, request: Request, session: SessionDep, _: Reader,
                  audience: AudienceDep) -> dict[str, Any]:
-    run = run_results.run_or_404(session, run_id, audience)
-    if run["status"] == "completed":
-        run["links"] = {
+    run = run_results.visible_run(session, run_id, audience)
+    shown = run_results.run_record(run, audience)
+    if run.completed:
+        shown["links"] = {
             "cells": str(request.url_for("analysis_cells", run_id=run_id)),
             "neighbourhoods": str(request.url_for("analysis_neighbourhoods", run_id=run_id)),
         }
-    return run
+    return shown
 
 
 @router.get("/{run_id}/cells", name="analysis_cells",
@@ -70,23 +69,27 @@ def analysis_cells(
     run_id: int, request: Request, session: SessionDep, user: Reader, audience: AudienceDep,
     output: Annotated[Formatter, Depends(exports.format_parameter(default=PAGE_FORMAT))],
     community: Annotated[int | None, Query(description="Only this community's cells")] = None,
-    gi_bin: Annotated[list[GiBin] | None, Query(description="Only these Gi_Bin classes (-3..3)")] = None,
+    classes: Annotated[list[CellClass] | None, Query(
+        alias=_FILTERED_KIND.class_field, description=f"Only these Gi_Bin classes ({_LOWEST}..{_HIGHEST})")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
     after: Annotated[str | None, Query(description="Cursor from the previous page's next link")] = None,
 ) -> Response:
-    run = run_results.completed_run(session, run_id, audience)
+    run = run_results.visible_completed_run(session, run_id, audience)
+    kind = run.kind
     within = run_results.scope_ids(session, run, audience)
     if community is not None and within is not None and community not in within:
         raise NotFound(f"There is no community {community} in this run.")
     if output.name != PAGE_FORMAT:  # a file of every cell: heavy, and audited
         limit_heavy(request, user, "export")
         record(session, action="export.cells", principal=user, request=request, target=str(run_id),
-               details={"community": community, "gi_bin": gi_bin})
-        cells = run_store.iter_cells(session, run_id, community, gi_bin, within, published=not audience.raw)
+               details={"community": community, kind.class_field: classes})
+        cells = run_store.iter_cells(session, run.id, community, classes, within, published=not audience.raw,
+                                     kind=kind)
         return exports.download(output, (Feature(run_results.shape_cell(c, audience)) for c in cells),
-                                CSV_COLUMNS if audience.raw else PUBLISHED_CSV_COLUMNS, f"hotspot-run-{run_id}-cells")
-    rows = run_store.cell_page(session, run_id, after_cell=_cursor(after), limit=limit + 1,
-                               community_id=community, gi_bins=gi_bin, within=within, published=not audience.raw)
+                                kind.csv_columns if audience.raw else kind.published_csv_columns,
+                                f"hotspot-run-{run_id}-cells")
+    rows = run_store.cell_page(session, run.id, after_cell=_cursor(after), limit=limit + 1, community_id=community,
+                               classes=classes, within=within, published=not audience.raw, kind=kind)
     more = len(rows) > limit
     rows = rows[:limit]
     next_url = None
@@ -108,12 +111,11 @@ def _cursor(after: str | None) -> int | None:
 @router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",
             summary="Communities ranked for targeting patrols and programmes")
 def analysis_neighbourhoods(run_id: int, session: SessionDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
-    run = run_results.completed_run(session, run_id, audience)
-    provenance = run["provenance"] or {}
+    run = run_results.visible_completed_run(session, run_id, audience)
     return {
         "run": run_id,
         "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²"
                         + ("" if audience.raw else "; counted over the cells shown"),
-        "moran": provenance.get("moran") if audience.raw else None,
+        "moran": run.provenance.moran if audience.raw else None,
         "neighbourhoods": run_results.neighbourhood_ranking(session, run, audience),
     }

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from app.api.deps import Analyst, AudienceDep, Reader, SessionDep
 from app.errors import NotFound
 from app.privacy import Audience
+from app.services import tilejson as tilejson_service
 from app.services import tiles as tile_service
 from app.services.tiles import MVT_MEDIA_TYPE, Tile, TileCache
 
@@ -93,7 +94,7 @@ def _tilejson(request: Request, session: SessionDep, layer: str, run: int | None
     url = f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
     if run is not None:
         url += f"?run={run}"
-    return tile_service.layer_tilejson(session, _cache(request), layer, url, run, audience)
+    return tilejson_service.layer_tilejson(session, _cache(request), layer, url, run, audience)
 
 
 @router.get("/hotspots.json", summary="TileJSON 3.0 for a run's hotspots layer")

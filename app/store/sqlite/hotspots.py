@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -10,10 +10,12 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.store.hotspots import _cell_filters, cell_source
+from app.store import kind_sql
+from app.store.hotspots import cell_filters
 from app.store.sql import in_list
 from app.store.sqlite.common import geojson_text
 from spatial.hotspots import CellResults
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 INSERT_BATCH = 5000
 
@@ -40,34 +42,36 @@ def _number(value: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes]) -> None:
+# How each declared field type is written (floats: NaN and infinity as NULL).
+_CONVERT: dict[str, Callable[[Any], Any]] = {"float": _number, "text": str, "smallint": int, "integer": int,
+                                             "bigint": int}
+
+
+def store_cells(session: Session, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+                kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
     bounds = shapely.bounds(shapely.from_wkb(polygons_wkb)) if polygons_wkb else np.zeros((0, 4))
-    floats = ("gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", "lisa_i", "lisa_p_sim", "lisa_p_fdr")
-    columns = {name: np.asarray(getattr(cells, name), dtype=np.float64) for name in floats}
+    fields = [(f.name, _CONVERT[f.type], np.asarray(getattr(cells, f.name))) for f in kind.fields]
     rows = [
         {"run_id": run_id, "cell": int(cells.cells[i]), "community_id": int(cells.community[i]),
-         "incidents": int(cells.incidents[i]), "gi_bin": int(cells.gi_bin[i]),
-         "lisa_quadrant": int(cells.lisa_quadrant[i]), "lisa_label": str(cells.lisa_label[i]),
+         "incidents": int(cells.incidents[i]),
          "geom": bytes(polygons_wkb[i]), "west": float(bounds[i, 0]), "south": float(bounds[i, 1]),
          "east": float(bounds[i, 2]), "north": float(bounds[i, 3]),
-         **{name: _number(values[i]) for name, values in columns.items()}}
+         **{name: convert(values[i]) for name, convert, values in fields}}
         for i in range(len(cells))
     ]
-    sql = text(
-        "INSERT INTO hotspot_cells (run_id, cell, community_id, incidents, gi_z, gi_p, gi_p_sim, gi_p_fdr, "
-        "gi_bin, lisa_i, lisa_quadrant, lisa_p_sim, lisa_p_fdr, lisa_label, geom, west, south, east, north) "
-        "VALUES (:run_id, :cell, :community_id, :incidents, :gi_z, :gi_p, :gi_p_sim, :gi_p_fdr, :gi_bin, "
-        ":lisa_i, :lisa_quadrant, :lisa_p_sim, :lisa_p_fdr, :lisa_label, :geom, :west, :south, :east, :north)"
-    )
+    columns = (*kind_sql.cell_columns(kind), "west", "south", "east", "north")
+    sql = text(f"INSERT INTO {kind.cell_table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join(':' + c for c in columns)})")
     for first in range(0, len(rows), INSERT_BATCH):
         session.execute(sql, rows[first:first + INSERT_BATCH])
 
 
 def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: int,
-              community_id: int | None = None, gi_bins: list[int] | None = None,
-              within: list[int] | None = None, published: bool = False) -> list[dict[str, Any]]:
-    select, table = cell_source(published)  # the hexagon as WKB, made GeoJSON in Python
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
+              community_id: int | None = None, classes: list[int] | None = None,
+              within: list[int] | None = None, published: bool = False,
+              kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
+    select, table = kind_sql.cell_select(kind, published)  # the hexagon as WKB, made GeoJSON in Python
+    extra, params = cell_filters(session, kind, community_id, classes or [], within)
     if after_cell is not None:
         extra += " AND h.cell > :after"
         params["after"] = after_cell
@@ -87,10 +91,10 @@ def cell_page(session: Session, run_id: int, *, after_cell: int | None, limit: i
 
 
 def iter_cells(session: Session, run_id: int, community_id: int | None = None,
-               gi_bins: list[int] | None = None, within: list[int] | None = None,
-               published: bool = False) -> Iterator[dict[str, Any]]:
-    select, table = cell_source(published)
-    extra, params = _cell_filters(session, community_id, gi_bins or [], within)
+               classes: list[int] | None = None, within: list[int] | None = None,
+               published: bool = False, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> Iterator[dict[str, Any]]:
+    select, table = kind_sql.cell_select(kind, published)
+    extra, params = cell_filters(session, kind, community_id, classes or [], within)
     result = session.execute(
         text(
             f"{select}, h.geom FROM {table} h JOIN communities c ON c.id = h.community_id "

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.store.maps import CELL_PRECISION, OUTLINE_TOLERANCE_DEG
 from app.store.sql import in_list
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -27,13 +28,16 @@ def _geometry(wkb: bytes, digits: int, tolerance: float = 0.0) -> dict:
 
 
 def cells_feature_collection(session: Session, run_id: int, *, min_count: int | None = None,
-                             scope: list[int] | None = None) -> str:
+                             scope: list[int] | None = None, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> str:
     clause, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
     published = min_count is not None  # as the PostGIS store: the published view, classes only
-    columns, table = ("", "published_cells") if published else (", h.gi_z, h.gi_p_fdr", "hotspot_cells")
+    statistics = () if published else kind.map_statistics
+    columns = "".join(f", h.{name}" for name, _, _ in statistics)
+    table = kind.published_cell_table if published else kind.cell_table
+    classes = "".join(f"h.{name}, " for name in kind.map_classes)
     rows = session.execute(
         text(
-            f"SELECT h.incidents, h.gi_bin, h.lisa_label, c.name AS community{columns}, h.geom "
+            f"SELECT h.incidents, {classes}c.name AS community{columns}, h.geom "
             f"FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id AND {clause} ORDER BY h.cell"
         ),
@@ -41,12 +45,12 @@ def cells_feature_collection(session: Session, run_id: int, *, min_count: int | 
     )
     features = []
     for r in rows:
-        properties: dict[str, Any] = {"incidents": r.incidents, "gi_bin": r.gi_bin, "lisa_label": r.lisa_label,
+        properties: dict[str, Any] = {"incidents": r.incidents, **{name: r._mapping[name] for name in kind.map_classes},
                                       "community": r.community}
         if published:
             properties["suppressed"] = r.incidents is None
         else:
-            properties.update(gi_z=_rounded(r.gi_z, 2), gi_p_fdr=_rounded(r.gi_p_fdr, 4))
+            properties.update({name: _rounded(r._mapping[name], digits) for name, digits, _ in statistics})
         features.append({"type": "Feature", "geometry": _geometry(r.geom, CELL_PRECISION), "properties": properties})
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
 

@@ -15,11 +15,14 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.store import kind_sql
 from app.store.sql import in_list
 from app.store.sqlite.common import box_of
 from app.store.sqlite.communities import _totals
 from app.store.tiles import MARGIN
 from spatial.grid import cell_boundaries
+from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
+from spatial.kinds.parents import ParentGroups
 from spatial.mvt import encode_layer, tile_bounds_lonlat
 
 _IN_BOX = "{t}.east >= :west AND {t}.west <= :east AND {t}.north >= :south AND {t}.south <= :north"
@@ -48,14 +51,15 @@ def _encode(layer: str, features: list, z: int, x: int, y: int, candidates: int,
 
 
 def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                       limit: int, *, min_count: int = 0, scope: list[int] | None = None) -> tuple[int, bytes]:
+                       limit: int, *, min_count: int = 0, scope: list[int] | None = None,
+                       kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> tuple[int, bytes]:
     scoped, params = in_list(session, "h.community_id", scope, "scope") if scope is not None else ("1 = 1", {})
     # As the PostGIS store: below analyst (min_count > 0) the published view, classes only.
-    columns, table = (("NULL AS gi_z, NULL AS gi_p_fdr", "published_cells") if min_count
-                      else ("h.gi_z, h.gi_p_fdr", "hotspot_cells"))
+    columns = kind_sql.tile_cell_columns(kind, bool(min_count), masked=False)
+    table = kind.published_cell_table if min_count else kind.cell_table
     rows = session.execute(
         text(
-            f"SELECT h.cell, h.incidents, h.gi_bin, {columns}, h.lisa_label, c.name AS community, h.geom "
+            f"SELECT h.cell, h.incidents, {columns}, c.name AS community, h.geom "
             f"FROM {table} h JOIN communities c ON c.id = h.community_id "
             f"WHERE h.run_id = :run_id AND {_IN_BOX.format(t='h')} AND {scoped} LIMIT :limit"
         ),
@@ -63,8 +67,8 @@ def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x
     ).all()
     features = []
     for r in rows:
-        properties = {"cell": _hex(r.cell), "resolution": resolution, "incidents": r.incidents, "gi_bin": r.gi_bin,
-                      "gi_z": r.gi_z, "gi_p_fdr": r.gi_p_fdr, "lisa_label": r.lisa_label, "community": r.community}
+        properties = {"cell": _hex(r.cell), "resolution": resolution, "incidents": r.incidents,
+                      **{name: r._mapping[name] for name in kind.tile_fields}, "community": r.community}
         if min_count:
             properties.update(_safe(r.incidents))
         features.append((shapely.from_wkb(r.geom), properties))
@@ -72,11 +76,13 @@ def hotspot_cells_tile(session: Session, run_id: int, resolution: int, z: int, x
 
 
 def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int, x: int, y: int,
-                         limit: int, *, min_count: int = 0) -> tuple[int, bytes]:
-    table = "published_cell_parents" if min_count else "hotspot_cell_parents"
+                         limit: int, *, min_count: int = 0,
+                         kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> tuple[int, bytes]:
+    table = kind.published_parent_table if min_count else kind.parent_table
+    own = kind_sql.parent_columns(kind)
     rows = session.execute(
         text(
-            "SELECT p.cell, p.resolution, p.incidents, p.cells, p.gi_bin, p.hot_cells, p.cold_cells, p.geom "
+            f"SELECT p.cell, p.resolution, p.incidents, p.cells, {''.join(f'p.{c}, ' for c in own)}p.geom "
             f"FROM {table} p WHERE p.run_id = :run_id AND p.resolution = :resolution "
             f"AND {_IN_BOX.format(t='p')} LIMIT :limit"
         ),
@@ -86,8 +92,8 @@ def hotspot_parents_tile(session: Session, run_id: int, resolution: int, z: int,
     for r in rows:
         safe = _safe(r.incidents) if min_count else {"incidents": r.incidents}
         features.append((shapely.from_wkb(r.geom), {
-            "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells, "gi_bin": r.gi_bin,
-            "hot_cells": r.hot_cells, "cold_cells": r.cold_cells,
+            "cell": _hex(r.cell), "resolution": r.resolution, **safe, "cells": r.cells,
+            **{c: r._mapping[c] for c in own},
         }))
     return _encode("hotspots", features, z, x, y, len(rows))
 
@@ -197,18 +203,22 @@ def _lock_parents(session: Session, run_id: int) -> None:
     session.execute(text("UPDATE hotspot_runs SET id = id WHERE 0"))
 
 
-def _insert_parents(session: Session, run_id: int, resolution: int, parents, cells, incidents, gi_bin,
-                    hot, cold, published, *, min_count: int) -> None:
-    hexagons = np.asarray(cell_boundaries(parents), dtype=object)
+def _insert_parents(session: Session, run_id: int, resolution: int, kind: AnalysisKind, groups: ParentGroups,
+                    columns: dict[str, np.ndarray], *, min_count: int) -> None:
+    hexagons = np.asarray(cell_boundaries(groups.parents), dtype=object)
     wkb = shapely.to_wkb(hexagons)
-    rows = [{"run_id": run_id, "resolution": resolution, "cell": int(parents[i]), "cells": int(cells[i]),
-             "incidents": int(incidents[i]), "gi_bin": int(gi_bin[i]), "hot": int(hot[i]), "cold": int(cold[i]),
-             "published": int(published[i]), "k": min_count, "geom": bytes(wkb[i]), **box_of(hexagons[i])}
-            for i in range(len(parents))]
+    own = kind_sql.parent_columns(kind)
+    convert = {name: (str if column_type == "text" else float if column_type == "float" else int)
+               for name, column_type in kind.parent_fields}
+    rows = [{"run_id": run_id, "resolution": resolution, "cell": int(groups.parents[i]),
+             "cells": int(groups.cells[i]), "incidents": int(groups.incidents[i]),
+             **{name: convert[name](columns[name][i]) for name in own},
+             "published": int(groups.published[i]), "k": min_count, "geom": bytes(wkb[i]), **box_of(hexagons[i])}
+            for i in range(len(groups.parents))]
     session.execute(
-        text("INSERT INTO hotspot_cell_parents (run_id, resolution, cell, cells, incidents, gi_bin, hot_cells, "
-             "cold_cells, published_incidents, published_min_count, geom, west, south, east, north) VALUES "
-             "(:run_id, :resolution, :cell, :cells, :incidents, :gi_bin, :hot, :cold, :published, :k, :geom, "
-             ":west, :south, :east, :north)"),
+        text(f"INSERT INTO {kind.parent_table} (run_id, resolution, cell, cells, incidents, "
+             f"{''.join(f'{c}, ' for c in own)}published_incidents, published_min_count, geom, "
+             "west, south, east, north) VALUES (:run_id, :resolution, :cell, :cells, :incidents, "
+             f"{''.join(f':{c}, ' for c in own)}:published, :k, :geom, :west, :south, :east, :north)"),
         rows,
     )

@@ -1,0 +1,155 @@
+"""What an analysis kind declares: its per-cell fields, classes and legend, tiles, CSV and parents.
+
+A kind is a plain declaration (no database, no web framework): the store
+generates its SQL from the identifiers declared here (checked when the kind
+is made, never taken from a request), the tile service and the map read its
+fields, classes and colours, and its parents are aggregated by its own pure
+function. Adding a kind means a new module beside ``hotspot.py`` and its
+statistics in ``spatial/``, not edits across the service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+ColumnType = Literal["smallint", "integer", "bigint", "float", "text"]
+Comparison = Literal["=", "<", "<=", ">", ">="]
+
+
+def identifier(name: str) -> str:
+    """``name`` if it is a plain lower-case SQL identifier (what a kind may declare); else ValueError."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a plain identifier a kind may declare")
+    return name
+
+
+@dataclass(frozen=True)
+class CellField:
+    """A per-cell value a kind stores. ``published``: a class, shown below analyst (never a statistic
+    computed from exact counts, from which a suppressed count could be solved)."""
+
+    name: str
+    type: ColumnType
+    published: bool = False
+
+    def __post_init__(self) -> None:
+        identifier(self.name)
+
+
+@dataclass(frozen=True)
+class CellClass:
+    """One class of a classed field, as planners read it on the map."""
+
+    value: int | str
+    label: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class ClassScheme:
+    """A classed field drawn as one map layer, with its legend."""
+
+    field: str
+    layer: str  # the map's layer name
+    legend_title: str
+    tooltip_label: str  # the row heading in a cell's tooltip
+    classes: tuple[CellClass, ...]
+
+    def colours(self) -> dict[str, str]:
+        return {str(c.value): c.colour for c in self.classes}
+
+    def labels(self) -> dict[str, str]:
+        return {str(c.value): c.label for c in self.classes}
+
+
+@dataclass(frozen=True)
+class CellCondition:
+    """``field op value`` on a classed integer field (a ranking's count or a hot cell)."""
+
+    field: str
+    op: Comparison
+    value: int
+
+    def __post_init__(self) -> None:
+        identifier(self.field)
+        if self.op not in ("=", "<", "<=", ">", ">="):
+            raise ValueError(f"{self.op!r} is not a comparison a kind may declare")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How communities are ranked for targeting from a run's cells: cells counted per condition
+    (``counts``, by output name), incidents summed in ``hot`` cells, and each community's top
+    cells: those meeting ``candidate``, strongest ``strength`` first (police) or highest class first."""
+
+    counts: tuple[tuple[str, CellCondition], ...]
+    hot: CellCondition
+    candidate: CellCondition
+    strength: str  # a statistic: police order by it and see it
+
+
+
+
+@dataclass(frozen=True, eq=False)  # one object per kind: compared and hashed by identity
+class AnalysisKind:
+    """One kind of run: what it stores per cell and how every output shows it."""
+
+    name: str
+    title: str  # in TileJSON descriptions: "<title> of run N"
+    cell_table: str
+    published_cell_table: str  # the view below-analyst readers get (database-enforced)
+    parent_table: str
+    published_parent_table: str
+    fields: tuple[CellField, ...]  # stored per cell, in column order
+    class_field: str  # what listings filter on and parents keep the strongest of
+    schemes: tuple[ClassScheme, ...]  # the map's layers and legend, first shown by default
+    legend_note: str
+    csv_columns: tuple[str, ...]  # police
+    published_csv_columns: tuple[str, ...]  # below analyst
+    tile_fields: tuple[str, ...]  # a run-resolution feature's kind-specific properties (police)
+    tile_descriptions: dict[str, str]  # TileJSON wording for the kind's own properties
+    # Police-only map properties: (field, decimals, tooltip heading).
+    map_statistics: tuple[tuple[str, int, str], ...]
+    parent_fields: tuple[tuple[str, ColumnType], ...]  # columns of the parent table the kind fills
+    # (class field per cell, parent index per cell, parents) -> the kind's parent columns
+    aggregate_parents: Callable[[np.ndarray, np.ndarray, int], dict[str, np.ndarray]] = field(repr=False)
+    ranking: Ranking | None = None
+
+    def __post_init__(self) -> None:
+        for name in (self.cell_table, self.published_cell_table, self.parent_table, self.published_parent_table,
+                     self.class_field, *self.csv_columns, *self.published_csv_columns, *self.tile_fields,
+                     *(n for n, _, _ in self.map_statistics), *(n for n, _ in self.parent_fields),
+                     *(s.field for s in self.schemes)):
+            identifier(name)
+        stored = {f.name for f in self.fields}
+        unknown = ({self.class_field, *self.tile_fields, *(n for n, _, _ in self.map_statistics),
+                    *(s.field for s in self.schemes)} - stored)
+        if unknown:
+            raise ValueError(f"kind {self.name!r} names fields it does not store: {sorted(unknown)}")
+
+    @property
+    def published_fields(self) -> tuple[str, ...]:
+        """The stored fields shown below analyst (classes only), in column order."""
+        return tuple(f.name for f in self.fields if f.published)
+
+    @property
+    def published_tile_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.tile_fields if name in self.published_fields)
+
+    @property
+    def map_classes(self) -> tuple[str, ...]:
+        """The classed fields the map draws (shown to every audience)."""
+        return tuple(s.field for s in self.schemes)
+
+    def class_values(self) -> tuple[int, int]:
+        """The smallest and largest value of the class field (what a listing filter accepts)."""
+        scheme = next(s for s in self.schemes if s.field == self.class_field)
+        values = [int(c.value) for c in scheme.classes]
+        return min(values), max(values)
