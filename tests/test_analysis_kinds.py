@@ -64,6 +64,17 @@ def test_a_kind_names_only_fields_it_stores():
         CellCondition("rate_class", "<>", 1)  # type: ignore[arg-type]
 
 
+def test_a_kinds_ranking_names_are_checked_too():
+    ranking = HOTSPOT.ranking
+    assert ranking is not None
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        dataclasses.replace(ranking, strength="gi_z DESC; --")
+    with pytest.raises(ValueError, match="not a plain identifier"):
+        dataclasses.replace(ranking, counts=(("x y", ranking.hot),))
+    with pytest.raises(ValueError, match="does not store"):
+        dataclasses.replace(RATES, ranking=dataclasses.replace(ranking, strength="rate_z"))
+
+
 def test_published_outputs_carry_classes_only():
     for kind in (HOTSPOT, RATES):
         stored = {f.name: f for f in kind.fields}

@@ -112,7 +112,9 @@ def sparse_cube_message(cube: SpaceTimeCube, could_pass: bool, significant_bins:
     reason = ("No arrangement of so few incidents could be significant." if not could_pass else
               "None was found, but a real one this sparse would often be missed, so this does not show there is none.")
     coarser, longer = suggestion(mean, int(h3i.get_resolution(int(cube.cells[0]))))
-    options = ([f"a time step about {longer} times longer"] if longer else []) + (
+    longer_fits = longer is not None and longer > 0 and cube.steps // longer >= MIN_STEPS  # never advise a refusal
+    options = ([f"a time step about {longer} times longer"] if longer_fits else
+               ["a longer period with the same time step"] if longer else []) + (
         [f"a coarser grid (resolution {coarser})"] if coarser is not None else [])
     return (f"Too few incidents to find emerging hot spots: {incidents} incidents over {len(cube)} cells and "
             f"{cube.steps} steps ({mean:.2f} a cell a step). {reason}"

@@ -94,6 +94,9 @@ class Ranking:
     candidate: CellCondition
     strength: str  # a statistic: police order by it and see it
 
+    def __post_init__(self) -> None:
+        for name in (self.strength, *(n for n, _ in self.counts)):
+            identifier(name)  # output names and the order column go into SQL as written
 
 
 
@@ -129,8 +132,11 @@ class AnalysisKind:
                      *(s.field for s in self.schemes)):
             identifier(name)
         stored = {f.name for f in self.fields}
+        ranked = (() if self.ranking is None else
+                  (self.ranking.strength, self.ranking.hot.field, self.ranking.candidate.field,
+                   *(c.field for _, c in self.ranking.counts)))
         unknown = ({self.class_field, *self.tile_fields, *(n for n, _, _ in self.map_statistics),
-                    *(s.field for s in self.schemes)} - stored)
+                    *(s.field for s in self.schemes), *ranked} - stored)
         if unknown:
             raise ValueError(f"kind {self.name!r} names fields it does not store: {sorted(unknown)}")
 

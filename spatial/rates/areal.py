@@ -162,6 +162,8 @@ def interpolate_population(polygons: Sequence[Polygon | MultiPolygon], populatio
     for position, (polygon, population) in enumerate(zip(polygons, populations)):
         cells, areas = _community_shares(polygon, resolution, crs)
         reason = _population_refusal(population)
+        if reason is None and not areas.sum() > 0:
+            reason = "its boundary has no area on the grid, so its residents cannot be placed in cells"
         if reason is not None:
             refused[position] = reason
             residents = np.full(len(areas), np.nan)

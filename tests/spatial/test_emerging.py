@@ -198,3 +198,10 @@ def test_a_quiet_sparse_cube_is_not_called_empty(grid10):
     result = emerging_hot_spots(SpaceTimeCube(grid10.cells, rng.poisson(0.3, size=(len(grid10), 12))))
     assert (result.category == 0).all()
     assert "would often be missed" in result.message and "(0.30 a cell a step)" in result.message
+
+
+def test_the_advice_never_asks_for_fewer_steps_than_the_minimum(grid10):
+    rng = np.random.default_rng(8)
+    result = emerging_hot_spots(SpaceTimeCube(grid10.cells, rng.poisson(0.3, size=(len(grid10), 12))))
+    assert "times longer" not in result.message  # 12 steps, each a few times longer, would be refused
+    assert "a longer period with the same time step" in result.message
