@@ -231,10 +231,10 @@ def analyses_run(
         raise typer.BadParameter("use --community or --all, not both")
     settings = Settings()
     try:
-        request = analyses.AnalysisRequest(
+        request = analyses.AnalysisRequest.model_validate(dict(
             communities=community or [], resolution=resolution, start=start, end=end,
             categories=category or [], permutations=permutations, seed=seed, fdr=fdr, inference=inference,
-        )
+        ))
     except ValidationError as exc:
         raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
     engine, store = _store(settings)

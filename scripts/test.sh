@@ -28,6 +28,8 @@ HOTSPOTS_DATABASE_URL="$url" "$venv"/bin/hotspots db upgrade head
 
 echo "== ruff (app/, spatial/) =="
 "$venv"/bin/ruff check app spatial
+echo "== mypy (app/, spatial/) =="
+"$venv"/bin/mypy
 
 echo "== pytest =="
 set +e

@@ -296,3 +296,16 @@ def test_restricted_role_reads_published_parents_but_never_incidents(store):
     finally:
         store.session.rollback()
         store.database.unrestrict()
+
+
+def test_the_run_list_shows_only_runs_the_audience_may_open(client, tokens, store, world):
+    viewer = auth(tokens["viewer"])
+    listed = {r["id"] for r in client.get("/api/v1/analyses", headers=viewer).json()["runs"]}
+    assert world["shared"] in listed and world["police"] not in listed
+    # A shared run counted before categories were classed (weaker rules): opening it is refused, so is listing it.
+    store.session.execute(text("UPDATE hotspot_runs SET parameters = parameters - 'sensitive_categories' "
+                               "WHERE id = :id"), {"id": world["shared"]})
+    assert client.get(f"/api/v1/analyses/{world['shared']}", headers=viewer).status_code == 404
+    listed = {r["id"] for r in client.get("/api/v1/analyses", headers=viewer).json()["runs"]}
+    assert world["shared"] not in listed
+    assert world["shared"] in {r["id"] for r in client.get("/api/v1/analyses", headers=auth(tokens["analyst"])).json()["runs"]}

@@ -6,7 +6,7 @@ instead of handing each to the thread pool (a measurable cost per tile).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from typing import Annotated
@@ -36,7 +36,7 @@ async def get_settings(request: Request) -> Settings:
 REQUEST_WAIT_S = 10
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_session(request: Request) -> Generator[Session, None, None]:
     sessions = request.app.state.sessionmaker
     opened = sessions() if not isinstance(sessions, RequestSessions) else sessions(
         read_only=request.method in ("GET", "HEAD"), wait_s=REQUEST_WAIT_S)
@@ -105,7 +105,7 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
 
-def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Principal]:
+def require_role(role: str, *, page: bool = False) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through users with ``role`` or a higher one (``page``: redirect to sign in)."""
 
     def allow(principal: Principal) -> Principal:
@@ -131,7 +131,7 @@ def limit_heavy(request: Request, principal: Principal, kind: str) -> None:
         raise TooManyRequests(f"Too many {kind} requests; wait {wait} s and try again.", wait)
 
 
-def heavy(kind: str) -> Callable[[Request, Principal], Principal]:
+def heavy(kind: str) -> Callable[[Request, Principal], Awaitable[Principal]]:
     """A dependency limiting expensive requests of one kind per user."""
 
     async def check(request: Request, principal: CurrentUser) -> Principal:

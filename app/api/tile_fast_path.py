@@ -29,6 +29,7 @@ from both paths.
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
 from typing import Any
@@ -118,7 +119,8 @@ class HotspotTileFastPath:
             exc = DBAPIError.instance(None, None, exc, psycopg.Error)
         handlers = self.service.exception_handlers
         kind = next(k for k in type(exc).__mro__ if k in handlers)
-        response = await handlers[kind](request, exc)
+        answer = handlers[kind](request, exc)
+        response = await answer if inspect.isawaitable(answer) else answer
         if kind is not Exception:  # as in the app: a 500 is answered outside the request-id middleware
             response.headers["X-Request-ID"] = request.state.request_id
         return response

@@ -49,7 +49,8 @@ def undo_import(store: Store, import_id: int, *, user_id: int | None) -> dict[st
 
 def _runs_counting(store: Store, import_id: int, since) -> tuple[list[int], list[int]]:
     """(running runs whose filters take some of the import's rows, finished runs that counted some)."""
-    running, counted = [], []
+    running: list[int] = []
+    counted: list[int] = []
     for run in store.counts.runs_that_may_count(since):
         parameters = run_counts.loads(run["parameters"]) or {}
         provenance = run_counts.loads(run["provenance"]) or {}

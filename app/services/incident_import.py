@@ -211,7 +211,8 @@ def _load_chunk(writer, chunk: Chunk, report: ImportReport, reasons: Counter[str
         outside = int((community < 0).sum())
         if outside * 2 > len(community):  # most rows in no community: are the columns swapped?
             swapped = locator.locate(batch.lat, batch.lon)
-            refuse_if_swapped(outside, int((swapped >= 0).sum()), len(community), "every community")
+            inside_if_swapped = 0 if swapped is None else int(np.count_nonzero(swapped >= 0))
+            refuse_if_swapped(outside, inside_if_swapped, len(community), "every community")
         report.outside_communities += int((community < 0).sum())
         community = np.where(community < 0, np.nan, community)
     report.inserted += writer.write(batch, source=report.source, import_id=report.import_id, community_id=community)

@@ -18,6 +18,7 @@ import hashlib
 import html
 import os
 import tempfile
+from typing import cast
 from pathlib import Path
 
 import folium
@@ -71,6 +72,7 @@ def uses_tiles(settings: Settings, run: Run) -> bool:
 def build_map_html(store: Store, settings: Settings, run: Run, audience: Audience | None = None) -> str:
     """The map page of a completed run as HTML text (``audience`` None: police, everything shown)."""
     restricted = audience is not None and not audience.raw
+    min_count = audience.min_count if audience is not None and restricted else None
     kind = run.kind
     communities = [c for c in run.provenance.communities
                    if audience is None or audience.sees_community(c["name"])]
@@ -81,7 +83,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     west, south, east, north = bounds or (-180.0, -85.0, 180.0, 85.0)
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
-    root = fmap.get_root()
+    root = cast(folium.Figure, fmap.get_root())
     root.title = f"Hotspot run {run.id}"
     root.header.add_child(MAP_CSS)
     if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
@@ -89,7 +91,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
                          name="Basemap", overlay=False, control=True).add_to(fmap)
-    CellStyles(kind, min_count=audience.min_count if restricted else None).add_to(fmap)
+    CellStyles(kind, min_count=min_count).add_to(fmap)
     tiled = uses_tiles(settings, run)
     if tiled:  # the tiles are shaped for the audience by the tile service
         url = TILE_URL.replace("{run_id}", str(int(run.id)))
@@ -97,7 +99,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
             TileCellsLayer(url, style, scheme.layer, show=i == 0).add_to(fmap)
     else:
         cells = GeoJsonData(store.maps.cells_feature_collection(
-            run.id, min_count=audience.min_count if restricted else None, scope=scope, kind=kind))
+            run.id, min_count=min_count, scope=scope, kind=kind))
         cells.add_to(fmap)
         for i, (scheme, style) in enumerate(zip(kind.schemes, STYLES, strict=True)):
             InlineCellsLayer(cells, style, scheme.layer, show=i == 0).add_to(fmap)

@@ -60,11 +60,23 @@ def run_record(run: Run, audience: Audience | None = None) -> dict[str, Any]:
 
 
 def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int | None) -> list[Run]:
-    """The newest runs this audience may see (a scoped partner's: with its communities only)."""
+    """The newest runs this audience may see (a scoped partner's: with its communities only).
+
+    The store's filter is coarse (shared, resolution, communities); every run listed also passes
+    ``Audience.sees_run``, the rule that opening it applies, so the list never shows a run that
+    would then answer 404. Pages are refilled past the runs left out, so paging stays whole."""
     scope = sorted(audience.communities) if audience.communities is not None else None
-    runs = store.runs.list_runs(limit=limit, before_id=before_id,
-                                shared_up_to_resolution=None if audience.raw else audience.max_resolution,
-                                covering_any_of=scope)
+    runs: list[Run] = []
+    cursor = before_id
+    while len(runs) < limit:
+        batch = store.runs.list_runs(limit=limit, before_id=cursor,
+                                     shared_up_to_resolution=None if audience.raw else audience.max_resolution,
+                                     covering_any_of=scope)
+        runs += [run for run in batch if audience.sees_run(run)]
+        if len(batch) < limit:
+            break
+        cursor = batch[-1].id
+    runs = runs[:limit]
     if scope is None:
         return runs
     return [replace(run, parameters=run.parameters.scoped(audience.sees_community)) for run in runs]
@@ -165,7 +177,7 @@ def neighbourhood_ranking(store: Store, run: Run, audience: Audience | None = No
     ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
     for place, entry in enumerate(ranking, start=1):
         entry["rank"] = place
-    if not published:
+    if audience is None or not published:
         return ranking
     for entry in ranking:
         entry.pop("moran")

@@ -43,7 +43,10 @@ async def _tile(conn: AsyncConnection, sql: str, layer: str, z: int, x: int, y: 
     cursor = await conn.execute(
         sql, {"z": z, "x": x, "y": y, "margin": tile_store.MARGIN, "layer": layer, "limit": limit, **params},
         binary=True)
-    candidates, tile = await cursor.fetchone()
+    row = await cursor.fetchone()
+    if row is None:  # an aggregate always answers one row; kept explicit for the type checker
+        return 0, b""
+    candidates, tile = row
     return int(candidates), bytes(tile or b"")
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import models
+from app.store.sql import driver_connection
 
 # Parents before children (foreign keys); each with the column that orders it.
 TABLES = (
@@ -63,7 +64,7 @@ def _for_copy(table: str, column: str, value: Any) -> Any:
 def write_rows(session: Session, table: str, rows: Iterator[tuple]) -> int:
     """COPY ``rows`` into ``table`` in the session's transaction; returns how many."""
     sql = f"COPY {table} ({', '.join(copied_columns(table))}) FROM STDIN"
-    driver = session.connection().connection.driver_connection
+    driver = driver_connection(session)
     written = 0
     with driver.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
