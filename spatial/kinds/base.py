@@ -151,8 +151,9 @@ class AnalysisKind:
     aggregate_parents: Callable[[Mapping[str, np.ndarray], np.ndarray, int], dict[str, np.ndarray]] = field(repr=False)
     ranking: Ranking | None = None
     parent_inputs: tuple[str, ...] = ()  # stored fields the parents are made from, besides the class field
-    # The map draws the class field per time step from a field holding one class per step ("v1,v2,…").
+    # The map draws a scheme per time step from a field holding one class per step ("v1,v2,…").
     stepped_field: str | None = None
+    heading: str = "Hotspot run"  # the map's title: "<heading> <run id>"
 
     def __post_init__(self) -> None:
         for name in (self.cell_table, self.published_cell_table, self.parent_table, self.published_parent_table,

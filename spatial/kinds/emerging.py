@@ -175,6 +175,7 @@ EMERGING = AnalysisKind(
                    ("step_classes", "text")),
     parent_inputs=("step_classes",),
     stepped_field="step_classes",
+    heading="Emerging hot spots, run",
     aggregate_parents=strongest_pattern,
     ranking=Ranking(
         counts=(("hot_patterns", CellCondition(CLASS_FIELD, ">", 0)),
