@@ -252,7 +252,8 @@ def main() -> None:
         "full_size": full, "growth": growth, "baseline_every_step_small": small,
         "peak_rss_mb": {"after_ours": round(ours_peak_mb, 1), "after_baseline": round(peak_mb, 1)},
         "targets": {"ratio": 10, "peak_rss_mb": 2048},
-        "notes": ("ours: store rows -> categories -> cells and parents stored in PostGIS (full size), exact conditional p (no permutations). baseline: esda G_Local "
+        "notes": ("ours: store rows -> categories -> cells and parents stored in PostGIS (full size), exact "
+                  "conditional p (no permutations). baseline: esda G_Local "
                   "star, binary, 999 permutations per step on the same space-time weights (libpysal W built once "
                   "per window length) + pymannkendall per cell + the same classifier; its significance is esda's "
                   "pseudo-p (two-sided, strict counting), hence category_agreement below 1. At full size esda "
