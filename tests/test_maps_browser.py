@@ -146,6 +146,25 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
     context.close()
 
 
+def test_api_documentation_draws_offline(service, browser):
+    """/docs (Swagger UI) and /redoc draw every operation from assets the service serves itself."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    page.goto(f"{service['origin']}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    assert "Hotspots" in page.locator(".swagger-ui .info .title").inner_text()
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() >= 20
+    page.goto(f"{service['origin']}/redoc")
+    page.wait_for_selector("[data-section-id^='tag']", state="attached", timeout=20_000)
+    assert "Hotspots" in page.locator("h1").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"redoc-{service['backend']}.png"))
+    assert watch.outside == [], "the documentation must load nothing from outside the service"
+    assert watch.failed == [] and watch.page_errors == [] and watch.console_errors == []
+    context.close()
+
+
 def test_home_and_community_pages_in_the_browser(service, browser):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
