@@ -88,6 +88,12 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
     assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"map-lisa-{service['backend']}.png"))
+    # Tooltip words: a tiny p reads "< 0.001"; a coarser hexagon says it stands for several cells.
+    cell = page.evaluate("HOTSPOTS.tooltip({community: 'X', incidents: 3, gi_z: 4.2, gi_p_fdr: 0.00001, gi_bin: 3, "
+                         "lisa_label: 'High-High'})")
+    assert "&lt; 0.001" in cell and "0.0000" not in cell and "Hot spot 99 % confidence" in cell
+    parent = page.evaluate("HOTSPOTS.tooltip({cells: 7, incidents: 20, gi_bin: 2, resolution: 7})")
+    assert "7 cells combined" in parent and "strongest class" in parent and "LISA" not in parent
 
     assert page.evaluate("document.cookie") == "", "the session cookie must be HttpOnly"
     (cookie,) = context.cookies()
