@@ -342,7 +342,7 @@ def _emerging_hot_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     cells, steps, _, counted = store.counts.counts_per_cell_step_and_community(filters, grid.resolution, bounds)
     cube = cube_from_counts(grid.cells, cells, steps, counted, len(bounds) - 1)
     if int(cube.counts.sum()) != int(counts.sum()):  # the steps are the period: one count, two ways
-        raise RuntimeError(f"counts per step ({cube.counts.sum()}) differ from the period's ({counts.sum()})")
+        raise AnalysisRefused("Incidents were imported or removed while this run counted them; run it again.")
     progress("space-time Gi*", 0.45)
     result = emerging_hot_spots(cube, EmergingParameters(
         k=params.neighbours_k, time_lag=int(document.get("time_lag", 1)), alpha=params.alpha, fdr=params.fdr,
@@ -355,7 +355,10 @@ def _emerging_hot_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
         "steps": {"step": document.get("step"), "labels": document.get("steps"), "left_out": document.get("period_note"),
                   "incidents": cube.counts.sum(axis=0).tolist()},
         "patterns": {str(label): int(n) for label, n in sorted(patterns.items())},
-        "warnings": [result.message] if result.message else [],
+        # "Too few incidents to conclude", with the figures, for police; below analyst only whether any
+        # hot spot bin is shown (run_results.shared_provenance), as for hot and cold spot runs.
+        "evidence": {"message": result.message, "hot_cells": int((result.gi.gi_bin >= 2).sum())},
+        "warnings": [],
     }, result.timings
 
 

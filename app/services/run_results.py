@@ -26,7 +26,7 @@ from spatial.kinds import AnalysisKind
 # What of a run's provenance below-analyst audiences are shown: no count, and no statistic
 # computed from exact counts (Moran's I), from which suppressed counts could be solved.
 SHARED_PROVENANCE = ("parameters", "seed", "audience", "boundary_set_id", "cells", "weights", "significance",
-                     "warnings", "versions")
+                     "warnings", "versions", "patterns")
 
 
 def visible_run(store: Store, run_id: int, audience: Audience | None = None) -> Run:
@@ -98,8 +98,9 @@ def shared_provenance(provenance: Mapping[str, Any], audience: Audience) -> dict
     # The exact total minus the cells shown would bound the hidden ones, even rounded: left out.
     shown["incidents_used"] = None
     shown["disclosure_control"] = DISCLOSURE_NOTE
-    if "significance" in shown:  # a p reachable only by the largest counts is a figure of them
-        shown["significance"] = {k: v for k, v in shown["significance"].items() if k != "smallest_reachable_p"}
+    if "significance" in shown:  # a p reachable only by the largest counts (or whether any p could pass) is a figure of them
+        shown["significance"] = {k: v for k, v in shown["significance"].items()
+                                 if k not in ("smallest_reachable_p", "could_any_pass")}
     evidence = provenance.get("evidence")
     if evidence and audience.communities is None:
         # From the published classes only (whether a 95 % hot spot is shown): whether the counts were

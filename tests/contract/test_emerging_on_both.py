@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.services.accounts import create_user_with_token
 from spatial.emerging.categories import category_label
+from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.synthetic import write_synthetic_csv
 from tests.conftest import auth
 from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
@@ -111,6 +112,11 @@ def test_an_emerging_run_counts_whole_steps_and_stores_each_cells_pattern(client
 def test_a_partner_sees_patterns_and_classes_of_shared_runs_never_counts_per_step(client: TestClient, people):
     run = _run(client, people["analyst"], audience="shared", resolution=7)
     viewer = people["viewer"]
+    seen = client.get(f"/api/v1/analyses/{run['id']}", headers=viewer).json()["provenance"]
+    assert seen["patterns"] == run["provenance"]["patterns"] and seen["incidents_used"] is None
+    assert "steps" not in seen and "incidents_by_community" not in seen  # counts per step and community stay in
+    assert "could_any_pass" not in seen["significance"]
+    assert seen["evidence"]["message"] in (None, NO_HOT_SPOT_NOTE)  # from the published classes only
     cells = client.get(f"/api/v1/analyses/{run['id']}/cells", headers=viewer, params={"limit": 5000})
     assert cells.status_code == 200, cells.text
     for feature in cells.json()["features"]:
