@@ -42,6 +42,17 @@ class SqlDialect(ABC):
         """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
 
     @abstractmethod
+    def local_week(self, column: str) -> str:
+        """SQL for the Monday 'YYYY-MM-DD' of the (ISO) week of a stored time in the zone bound as ``:zone``."""
+
+    def local_period(self, step: str, column: str) -> str:
+        """``local_month`` or ``local_week`` (``step`` from an allow-list, never a request's text)."""
+        periods = {"month": self.local_month, "week": self.local_week}
+        if step not in periods:
+            raise ValueError(f"no such period: {step!r}")
+        return periods[step](column)
+
+    @abstractmethod
     def point_in_box(self) -> str:
         """Incidents inside the box bound as ``:west, :south, :east, :north``."""
 
@@ -81,6 +92,9 @@ class PostgisSql(SqlDialect):
 
     def local_month(self, column: str) -> str:
         return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
+
+    def local_week(self, column: str) -> str:
+        return f"to_char(date_trunc('week', {column} AT TIME ZONE :zone), 'YYYY-MM-DD')"
 
     def point_in_box(self) -> str:
         return "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"  # GiST

@@ -1,0 +1,215 @@
+"""Trends per community, CompStat style: this period, the last, a year earlier, the long-run trend.
+
+Police (analyst and above) get exact counts per month or week, from one
+``GROUP BY`` over the incidents. Everyone else gets months only, built from the
+published monthly figures (sums of published atoms, migration 0009), never from
+exact counts: a month with nothing published is *hidden* (fewer than k, or
+none), not zero, and no test uses it. The statistics are in ``spatial/trends.py``.
+
+The latest *complete* period is the last one that has ended both before today
+and before the data end (police: the day after the last incident recorded in
+the active set, so an extract that stops mid-month does not show a false drop;
+others: the latest month published anywhere in the active set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app.errors import BadRequest, NotFound
+from app.privacy import Audience
+from app.settings import Settings
+from app.store.backends import Store
+from spatial import trends as stats
+
+DEFAULT_PERIODS = {"month": 24, "week": 26}
+MAX_PERIODS = {"month": 120, "week": 260}
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """What a request asked for, checked: the period and how many periods the series holds."""
+
+    step: str = "month"
+    periods: int = DEFAULT_PERIODS["month"]
+
+
+def options_for(step: str, periods: int | None, audience: Audience) -> TrendOptions:
+    """Check ``step`` and ``periods`` (400 with words a GIS clerk understands)."""
+    if step not in stats.STEPS:
+        raise BadRequest(f"step must be 'month' or 'week', not {step[:40]!r}.")
+    if step == "week" and not audience.raw:
+        raise BadRequest("Weekly trends are for police users only: published figures are monthly. Use step=month.")
+    if periods is None:
+        return TrendOptions(step, DEFAULT_PERIODS[step])
+    if not 2 <= periods <= MAX_PERIODS[step]:
+        raise BadRequest(f"periods must be between 2 and {MAX_PERIODS[step]} {step}s (got {periods}).")
+    return TrendOptions(step, periods)
+
+
+@dataclass(frozen=True)
+class Series:
+    """Counts per community (rows) and period (columns, oldest first; NaN: hidden), with what they are."""
+
+    communities: list[dict[str, Any]]
+    labels: list[str]
+    counts: np.ndarray
+    notes: list[str]
+
+
+def compstat_table(store: Store, settings: Settings, audience: Audience, options: TrendOptions) -> dict[str, Any]:
+    """The CompStat table: one row per community of the active set this audience may see."""
+    shown = _communities(store, audience)
+    series = _series(store, settings, audience, options, shown, community_id=None)
+    return {**_header(series, options), "communities": _rows(series, options)}
+
+
+def community_trend(store: Store, settings: Settings, community_id: int, audience: Audience,
+                    options: TrendOptions) -> dict[str, Any]:
+    """One community's series and CompStat row (404 outside a partner's scope or the active set)."""
+    found = store.boundaries.get_community_shape(community_id)
+    if found is None or not audience.sees_community(found["name"]):
+        raise NotFound(f"There is no community {community_id}.")
+    if not found["is_active"]:
+        raise NotFound(f"Community {community_id} belongs to a boundary set that is not active; trends are kept "
+                       "for the communities of the active set.")
+    shown = [{"id": found["id"], "name": found["name"]}]
+    series = _series(store, settings, audience, options, shown, community_id=community_id)
+    rows = _rows(series, options)
+    values = series.counts[0] if len(series.labels) else np.zeros(0)
+    return {**_header(series, options), "community_id": community_id, "community": found["name"],
+            "series": [{"period": label, "incidents": _count(v)} for label, v in zip(series.labels, values, strict=True)],
+            "compstat": rows[0] if rows else None}
+
+
+def _communities(store: Store, audience: Audience) -> list[dict[str, Any]]:
+    if audience.raw:
+        return store.boundaries.list_active_communities()
+    return audience.keep(store.boundaries.list_active_communities_aggregated(), key="name")
+
+
+def _series(store: Store, settings: Settings, audience: Audience, options: TrendOptions,
+            communities: list[dict[str, Any]], community_id: int | None) -> Series:
+    if audience.raw:
+        return _exact_series(store, settings, options, communities, community_id)
+    return _published_series(store, settings, audience, options, communities, community_id)
+
+
+def _exact_series(store: Store, settings: Settings, options: TrendOptions,
+                  communities: list[dict[str, Any]], community_id: int | None) -> Series:
+    """Police: exact counts, zeros filled, up to the latest complete period."""
+    zone, step = settings.zone, options.step
+    span = store.boundaries.incident_time_range()
+    if span is None:
+        return Series(communities, [], np.zeros((len(communities), 0)), ["No incidents are recorded yet."])
+    first_day, last_day = (moment.astimezone(zone).date() for moment in span)
+    covered = min(last_day + timedelta(days=1), datetime.now(zone).date())
+    last = stats.shift(step, stats.period_start(step, covered), -1)
+    first = max(stats.period_start(step, first_day), stats.shift(step, last, -(options.periods - 1)))
+    notes = [f"Incidents are recorded from {first_day.isoformat()} to {last_day.isoformat()}; the latest complete "
+             f"{step} is the last one that ended by then."]
+    if last < first:
+        return Series(communities, [], np.zeros((len(communities), 0)),
+                      notes + [f"No complete {step} is recorded yet."])
+    starts = _starts(step, first, last)
+    rows = store.boundaries.incident_counts_per_period(
+        step, settings.timezone, start=_utc(first, zone), end=_utc(stats.shift(step, last, 1), zone),
+        community_id=community_id)
+    counts = _matrix(communities, starts, step, rows, "period", fill=0.0)
+    return Series(communities, [stats.period_label(step, s) for s in starts], counts, notes)
+
+
+def _published_series(store: Store, settings: Settings, audience: Audience, options: TrendOptions,
+                      communities: list[dict[str, Any]], community_id: int | None) -> Series:
+    """Below analyst: the published monthly sums only; a month with nothing published is hidden."""
+    notes = [f"Published monthly figures: sensitive categories are left out, and so is each category's month "
+             f"with fewer than {audience.min_count} incidents. A month with nothing published is hidden (fewer "
+             f"than {audience.min_count}, or none) and is never tested; changes are changes of the published figures."]
+    every = store.boundaries.published_months(settings.timezone)  # the whole set fixes the latest month
+    if not every:
+        return Series(communities, [], np.zeros((len(communities), 0)), notes + ["No month has been published yet."])
+    last = date.fromisoformat(max(r["month"] for r in every) + "-01")
+    first = max(date.fromisoformat(min(r["month"] for r in every) + "-01"),
+                stats.shift("month", last, -(options.periods - 1)))
+    starts = _starts("month", first, last)
+    rows = [r for r in every if community_id is None or r["community_id"] == community_id]
+    counts = _matrix(communities, starts, "month", rows, "month", fill=np.nan)
+    return Series(communities, [stats.period_label("month", s) for s in starts], counts, notes)
+
+
+def _starts(step: str, first: date, last: date) -> list[date]:
+    starts = [first]
+    while starts[-1] < last:
+        starts.append(stats.shift(step, starts[-1], 1))
+    return starts
+
+
+def _utc(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _matrix(communities: list[dict[str, Any]], starts: list[date], step: str, rows: list[dict[str, Any]],
+            period_key: str, fill: float) -> np.ndarray:
+    column = {stats.period_label(step, s): j for j, s in enumerate(starts)}
+    row = {c["id"]: i for i, c in enumerate(communities)}
+    counts = np.full((len(communities), len(starts)), fill)
+    for r in rows:
+        i, j = row.get(r["community_id"]), column.get(r[period_key])
+        if i is not None and j is not None:
+            counts[i, j] = r["incidents"]
+    return counts
+
+
+def _header(series: Series, options: TrendOptions) -> dict[str, Any]:
+    return {"step": options.step, "periods": series.labels, "latest_complete": series.labels[-1] if series.labels else None,
+            "alpha": stats.ALPHA, "notes": series.notes}
+
+
+def _rows(series: Series, options: TrendOptions) -> list[dict[str, Any]]:
+    """One CompStat row per community (none when fewer than two complete periods are known)."""
+    if len(series.labels) < 2:
+        return []
+    figures = stats.compstat(series.counts, options.step)
+    return [_row(series, figures, i, options.step) for i in range(len(series.communities))]
+
+
+def _row(series: Series, figures: stats.CompStat, i: int, step: str) -> dict[str, Any]:
+    labels = series.labels
+    year = figures.year_earlier
+    trend = figures.trend
+    return {
+        "community_id": series.communities[i]["id"], "community": series.communities[i]["name"],
+        "this_period": {"period": labels[-1], "incidents": _count(figures.last_period.after[i])},
+        "last_period": {"period": labels[-2], "incidents": _count(figures.last_period.before[i])},
+        "change": _change(figures.last_period, i),
+        "year_earlier": None if year is None else {"period": labels[-13], "incidents": _count(year.before[i]),
+                                                   "change": _change(year, i)},
+        "trend": {"periods": int(trend.periods[i]), "tau": _number(trend.tau[i]), "p": _number(trend.p[i]),
+                  "sens_slope": _number(trend.slope[i]), "verdict": trend.verdict[i]},
+        "dispersion": {"phi": _number(figures.dispersion.phi[i]),
+                       "verdict": stats.dispersion_words(figures.dispersion, i, stats.UNIT[step])},
+    }
+
+
+def _change(change: stats.CountChange, i: int) -> dict[str, Any]:
+    return {"incidents": _count(change.change[i]), "percent": _number(change.percent[i], 1),
+            "p": _number(change.p[i]), "significant": bool(change.significant[i]),
+            "rate_ratio_95": [_number(change.ratio_low[i]), _number(change.ratio_high[i])],
+            "verdict": change.verdict[i]}
+
+
+def _count(value: float) -> int | None:
+    """A count as JSON: an integer, or null when not known (hidden)."""
+    return int(value) if np.isfinite(value) else None
+
+
+def _number(value: float, digits: int | None = None) -> float | None:
+    """A statistic as JSON: NaN (not computed) and infinity (no upper bound) as null."""
+    if not np.isfinite(value):
+        return None
+    return round(float(value), digits) if digits is not None else float(value)
