@@ -140,11 +140,15 @@ def _tail(k: np.ndarray, n: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return out
 
 
+UNKNOWN = "one of the two counts is not known"
+
+
 def change_test(before: np.ndarray, after: np.ndarray, dispersion: np.ndarray | None = None,
-                alpha: float = ALPHA, unit: str = "month") -> CountChange:
+                alpha: float = ALPHA, unit: str = "month", unknown: str = UNKNOWN) -> CountChange:
     """Test each row's change from ``before`` to ``after`` (equal periods), allowing for ``dispersion``.
 
-    ``dispersion`` is each row's ``phi`` (NaN or values under 1 count as 1: the Poisson test).
+    ``dispersion`` is each row's ``phi`` (NaN or values under 1 count as 1: the Poisson test);
+    ``unknown`` says why a count may be missing (NaN), for the words.
     """
     b = np.asarray(before, dtype=np.float64)
     a = np.asarray(after, dtype=np.float64)
@@ -168,7 +172,7 @@ def change_test(before: np.ndarray, after: np.ndarray, dispersion: np.ndarray | 
     with np.errstate(divide="ignore", invalid="ignore"):
         percent = np.where(known & (b > 0), 100.0 * (a - b) / b, np.nan)
     significant = np.nan_to_num(p, nan=1.0) < alpha
-    verdict = [_change_words(b[i], a[i], percent[i], p[i], smallest[i], alpha, unit) for i in range(rows)]
+    verdict = [_change_words(b[i], a[i], percent[i], p[i], smallest[i], alpha, unit, unknown) for i in range(rows)]
     return CountChange(before=b, after=a, change=a - b, percent=percent, p=p, smallest_p=smallest,
                        ratio_low=low, ratio_high=high, dispersion=phi, significant=significant, verdict=verdict)
 
@@ -191,9 +195,9 @@ def _count(value: float) -> str:
 
 
 def _change_words(before: float, after: float, percent: float, p: float, smallest: float,
-                  alpha: float, unit: str) -> str:
+                  alpha: float, unit: str, unknown: str) -> str:
     if not (np.isfinite(before) and np.isfinite(after)):
-        return "cannot be compared: one of the two counts is not known"
+        return f"cannot be compared: {unknown}"
     if before == 0 and after == 0:
         return f"no incidents in either {unit}"
     if before == 0:
@@ -313,9 +317,9 @@ class CompStat:
     trend: Trend
 
 
-def compstat(series: np.ndarray, step: str = "month", alpha: float = ALPHA) -> CompStat:
+def compstat(series: np.ndarray, step: str = "month", alpha: float = ALPHA, unknown: str = UNKNOWN) -> CompStat:
     """CompStat figures of each row of ``series`` (communities x periods, oldest first, the latest
-    complete period last)."""
+    complete period last; ``unknown`` says in words why a count may be NaN)."""
     if step not in STEPS:
         raise ValueError(f"step must be one of {', '.join(STEPS)}")
     x = np.asarray(series, dtype=np.float64)
@@ -323,10 +327,10 @@ def compstat(series: np.ndarray, step: str = "month", alpha: float = ALPHA) -> C
         raise ValueError("series must be a (communities, periods) array of at least two periods")
     unit = UNIT[step]
     spread = dispersion_of(x[:, :-2])
-    last = change_test(x[:, -2], x[:, -1], spread.phi, alpha, unit)
+    last = change_test(x[:, -2], x[:, -1], spread.phi, alpha, unit, unknown)
     year = None
     if step == "month" and x.shape[1] > 12:
-        year = change_test(x[:, -13], x[:, -1], spread.phi, alpha, unit)
+        year = change_test(x[:, -13], x[:, -1], spread.phi, alpha, unit, unknown)
     return CompStat(last_period=last, year_earlier=year, dispersion=spread, trend=trend_of(x, alpha, unit))
 
 

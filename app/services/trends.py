@@ -60,6 +60,7 @@ class Series:
     labels: list[str]
     counts: np.ndarray
     notes: list[str]
+    unknown: str = stats.UNKNOWN  # why a count may be NaN, in words
 
 
 def compstat_table(store: Store, settings: Settings, audience: Audience, options: TrendOptions) -> dict[str, Any]:
@@ -139,7 +140,8 @@ def _published_series(store: Store, settings: Settings, audience: Audience, opti
     starts = _starts("month", first, last)
     rows = [r for r in every if community_id is None or r["community_id"] == community_id]
     counts = _matrix(communities, starts, "month", rows, "month", fill=np.nan)
-    return Series(communities, [stats.period_label("month", s) for s in starts], counts, notes)
+    return Series(communities, [stats.period_label("month", s) for s in starts], counts, notes,
+                  unknown=f"a month is hidden (fewer than {audience.min_count} published)")
 
 
 def _starts(step: str, first: date, last: date) -> list[date]:
@@ -174,7 +176,7 @@ def _rows(series: Series, options: TrendOptions) -> list[dict[str, Any]]:
     """One CompStat row per community (none when fewer than two complete periods are known)."""
     if len(series.labels) < 2:
         return []
-    figures = stats.compstat(series.counts, options.step)
+    figures = stats.compstat(series.counts, options.step, unknown=series.unknown)
     return [_row(series, figures, i, options.step) for i in range(len(series.communities))]
 
 
@@ -199,6 +201,7 @@ def _row(series: Series, figures: stats.CompStat, i: int, step: str) -> dict[str
 def _change(change: stats.CountChange, i: int) -> dict[str, Any]:
     return {"incidents": _count(change.change[i]), "percent": _number(change.percent[i], 1),
             "p": _number(change.p[i]), "significant": bool(change.significant[i]),
+            "too_few": bool(change.smallest_p[i] >= stats.ALPHA),
             "rate_ratio_95": [_number(change.ratio_low[i]), _number(change.ratio_high[i])],
             "verdict": change.verdict[i]}
 
