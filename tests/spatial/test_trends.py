@@ -86,6 +86,21 @@ def test_over_dispersed_test_is_the_beta_binomial_and_milder():
     assert plain.p == pytest.approx(trends.change_test(before, after).p[0], abs=1e-15)
 
 
+def test_an_estimated_dispersion_refers_the_test_to_students_t():
+    before, after, phi, dof = np.array([30.0]), np.array([60.0]), np.array([2.5]), np.array([14.9])
+    known = trends.change_test(before, after, phi).p[0]
+    estimated = trends.change_test(before, after, phi, dispersion_dof=dof)
+    assert estimated.p[0] == pytest.approx(2 * sps.t.sf(sps.norm.isf(known / 2), 14.9), rel=1e-9)
+    assert estimated.p[0] > known
+    # the interval leaves out 1 exactly when the two-sided test at 5 % is significant, near the edge too
+    for a in range(40, 80):
+        row = trends.change_test(before, np.array([float(a)]), phi, dispersion_dof=dof)
+        assert (row.ratio_low[0] > 1) == (row.p[0] < 0.05) or abs(row.p[0] - 0.05) < 0.01
+    # phi = 1 (a history no more variable than Poisson): the exact test, no t
+    plain = trends.change_test(before, after, np.array([0.8]), dispersion_dof=dof)
+    assert plain.p[0] == pytest.approx(sps.binomtest(60, 90).pvalue, abs=1e-12)
+
+
 def test_dispersion_is_one_for_poisson_and_large_for_negative_binomial():
     rng = np.random.default_rng(11)
     poisson = rng.poisson(20, size=(400, 36))
