@@ -269,16 +269,17 @@ def trend_of(series: np.ndarray, alpha: float = ALPHA, unit: str = "month",
     verdict = []
     for i in range(len(x)):
         n = int(result.n[i])
+        span = f"the {n} {unit}s" + ("" if n == x.shape[1] else f" known (of {x.shape[1]})")
         if n < min_periods:
             verdict.append(f"too short a series for a trend ({n} {unit}s known; {min_periods} needed)")
         elif not np.isfinite(result.p[i]):
-            verdict.append(f"no change over the {n} {unit}s")
+            verdict.append(f"no change over {span}")
         elif result.p[i] < alpha:
             direction = "rising" if result.s[i] > 0 else "falling"
-            verdict.append(f"{direction} over the {n} {unit}s, about {slope[i]:+.1f} a {unit} "
+            verdict.append(f"{direction} over {span}, about {slope[i]:+.1f} a {unit} "
                            f"(Mann-Kendall {p_words(result.p[i])})")
         else:
-            verdict.append(f"no clear trend over the {n} {unit}s (Mann-Kendall {p_words(result.p[i])})")
+            verdict.append(f"no clear trend over {span} (Mann-Kendall {p_words(result.p[i])})")
     short = result.n < min_periods
     return Trend(s=result.s, tau=np.where(short, np.nan, result.tau), p=np.where(short, np.nan, result.p),
                  slope=np.where(short, np.nan, slope), periods=result.n, verdict=verdict)

@@ -136,6 +136,8 @@ def test_a_short_series_has_no_trend_in_words():
     assert np.isnan(ours.p).all()
     rising = trends.trend_of(np.array([[1, 2, 4, 5, 7, 9, 12.0]]))
     assert rising.verdict[0].startswith("rising over the 7 months, about +1.8 a month")
+    hidden = trends.trend_of(np.array([[1, 2, np.nan, 5, 7, 9, 12.0]]), unit="month")
+    assert hidden.verdict[0].startswith("rising over the 6 months known (of 7)")
 
 
 def test_compstat_compares_last_month_and_a_year_earlier():
