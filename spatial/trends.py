@@ -61,8 +61,6 @@ pattern can look like a trend, so read it alongside the chart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-
 import numpy as np
 from scipy import stats as sps
 
@@ -298,34 +296,6 @@ def sens_slope(series: np.ndarray) -> np.ndarray:
     if known.any():
         out[known] = np.nanmedian(slopes[known], axis=1)
     return out
-
-
-# --- periods --------------------------------------------------------------------------------------
-
-
-def period_start(step: str, moment: date) -> date:
-    """The first day of the month or the Monday of the (ISO) week holding ``moment``."""
-    if step == "month":
-        return moment.replace(day=1)
-    return moment - timedelta(days=moment.weekday())
-
-
-def shift(step: str, start: date, periods: int) -> date:
-    """The start of the period ``periods`` after (negative: before) the one starting on ``start``."""
-    if step == "week":
-        return start + timedelta(weeks=periods)
-    months = start.year * 12 + start.month - 1 + periods
-    return date(months // 12, months % 12 + 1, 1)
-
-
-def period_label(step: str, start: date) -> str:
-    """'2025-03' for a month; the Monday '2025-03-10' for a week (what the stores group by)."""
-    return start.strftime("%Y-%m") if step == "month" else start.isoformat()
-
-
-def period_starts(step: str, last: date, periods: int) -> list[date]:
-    """The starts of ``periods`` consecutive periods ending with the one starting on ``last``."""
-    return [shift(step, last, i) for i in range(-periods + 1, 1)]
 
 
 @dataclass(frozen=True)

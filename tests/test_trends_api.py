@@ -18,7 +18,7 @@ from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _partner
 
 CHARLESTOWN = (17.1385, -62.6230)
-BASSETERRE_MONTHS = [("2024-%02d" % m, n) for m, n in zip(range(2, 13), [8, 12, 9, 11, 10, 7, 13, 10, 9, 11, 12])]
+BASSETERRE_MONTHS = [(f"2024-{m:02d}", n) for m, n in zip(range(2, 13), [8, 12, 9, 11, 10, 7, 13, 10, 9, 11, 12])]
 BASSETERRE_MONTHS += [("2025-01", 8), ("2025-02", 30), ("2025-03", 60)]
 
 
@@ -28,7 +28,7 @@ def trend_world(client, tokens, store, tmp_path) -> dict:
     lines = ["id,latitude,longitude,date,category"]
     for month, n in BASSETERRE_MONTHS:
         for i in range(n):
-            day = "31" if (month, i) == ("2025-03", 0) else "15"
+            day = {("2025-03", 0): "31", ("2024-02", 0): "01"}.get((month, i), "15")  # whole months from February
             lines.append(f"b{month}-{i},{BASSETERRE[0]},{BASSETERRE[1]},{month}-{day} 10:00,Theft")
     for month, n in (("2025-02", 3), ("2025-03", 6)):
         lines += [f"c{month}-{i},{CHARLESTOWN[0]},{CHARLESTOWN[1]},{month}-15 10:00,Theft" for i in range(n)]
@@ -64,8 +64,8 @@ def test_one_community_weekly_for_police_and_bad_parameters(client, tokens, tren
     basseterre = trend_world["ids"]["Saint George Basseterre"]
     weekly = client.get(f"/api/v1/communities/{basseterre}/trends?step=week&periods=8", headers=police).json()
     assert weekly["step"] == "week" and len(weekly["series"]) == 8
-    assert weekly["latest_complete"] == "2025-03-24"  # the week of Monday 31 March is not complete
-    assert weekly["series"][-3] == {"period": "2025-03-10", "incidents": 59}
+    assert weekly["latest_complete"] == "week of 2025-03-24"  # the week of Monday 31 March is not complete
+    assert weekly["series"][-3] == {"period": "week of 2025-03-10", "incidents": 59}
     assert weekly["compstat"]["year_earlier"] is None
     for query, words in (("step=day", "step must be 'month' or 'week'"), ("periods=1", "between 2 and 120"),
                          ("step=week&periods=1000", "between 2 and 260")):

@@ -6,18 +6,21 @@ published monthly figures (sums of published atoms, migration 0009), never from
 exact counts: a month with nothing published is *hidden* (fewer than k, or
 none), not zero, and no test uses it. The statistics are in ``spatial/trends.py``.
 
-The latest *complete* period is the last one that has ended both before today
-and before the data end (police: the day after the last incident recorded in
-the active set, so an extract that stops mid-month does not show a false drop;
-others: the latest month published anywhere in the active set).
+Periods are whole local calendar periods (``spatial.emerging.steps``, as the
+emerging hot spot runs count them). The latest *complete* period is the last one
+that has ended both before today and before the data end (police: the day after
+the last incident recorded in the active set, so an extract that stops
+mid-month does not show a false drop, and the series starts with the first
+period the data cover whole; others: the latest month published anywhere in the
+active set).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -26,6 +29,7 @@ from app.privacy import Audience
 from app.settings import Settings
 from app.store.backends import Store
 from spatial import trends as stats
+from spatial.emerging.steps import time_steps
 
 DEFAULT_PERIODS = {"month": 24, "week": 26}
 MAX_PERIODS = {"month": 120, "week": 260}
@@ -103,26 +107,23 @@ def _series(store: Store, settings: Settings, audience: Audience, options: Trend
 
 def _exact_series(store: Store, settings: Settings, options: TrendOptions,
                   communities: list[dict[str, Any]], community_id: int | None) -> Series:
-    """Police: exact counts, zeros filled, up to the latest complete period."""
+    """Police: exact counts, zeros filled, in the whole periods from the first incident to the latest complete
+    period (a period the data only partly cover, at either end, is left out)."""
     zone, step = settings.zone, options.step
     span = store.boundaries.incident_time_range()
     if span is None:
         return Series(communities, [], np.zeros((len(communities), 0)), ["No incidents are recorded yet."])
     first_day, last_day = (moment.astimezone(zone).date() for moment in span)
     covered = min(last_day + timedelta(days=1), datetime.now(zone).date())
-    last = stats.shift(step, stats.period_start(step, covered), -1)
-    first = max(stats.period_start(step, first_day), stats.shift(step, last, -(options.periods - 1)))
-    notes = [f"Incidents are recorded from {first_day.isoformat()} to {last_day.isoformat()}; the latest complete "
-             f"{step} is the last one that ended by then."]
-    if last < first:
-        return Series(communities, [], np.zeros((len(communities), 0)),
-                      notes + [f"No complete {step} is recorded yet."])
-    starts = _starts(step, first, last)
-    rows = store.boundaries.incident_counts_per_period(
-        step, settings.timezone, start=_utc(first, zone), end=_utc(stats.shift(step, last, 1), zone),
-        community_id=community_id)
-    counts = _matrix(communities, starts, step, rows, "period", fill=0.0)
-    return Series(communities, [stats.period_label(step, s) for s in starts], counts, notes)
+    periods = time_steps(_midnight(first_day), _midnight(covered), step, zone)
+    notes = [f"Incidents are recorded from {first_day.isoformat()} to {last_day.isoformat()}; only {step}s "
+             "they cover whole are shown, the latest complete one last."]
+    bounds, labels = list(periods.bounds[-(options.periods + 1):]), list(periods.labels[-options.periods:])
+    if not labels:
+        return Series(communities, [], np.zeros((len(communities), 0)), notes + [f"No whole {step} is recorded yet."])
+    rows = store.boundaries.incident_counts_per_period([b.astimezone(UTC) for b in bounds], community_id=community_id)
+    counts = _matrix(communities, len(labels), rows, lambda period: period, fill=0.0)
+    return Series(communities, labels, counts, notes)
 
 
 def _published_series(store: Store, settings: Settings, audience: Audience, options: TrendOptions,
@@ -134,34 +135,28 @@ def _published_series(store: Store, settings: Settings, audience: Audience, opti
     every = store.boundaries.published_months(settings.timezone)  # the whole set fixes the latest month
     if not every:
         return Series(communities, [], np.zeros((len(communities), 0)), notes + ["No month has been published yet."])
-    last = date.fromisoformat(max(r["month"] for r in every) + "-01")
-    first = max(date.fromisoformat(min(r["month"] for r in every) + "-01"),
-                stats.shift("month", last, -(options.periods - 1)))
-    starts = _starts("month", first, last)
+    first, last = (date.fromisoformat(month + "-01") for month in (min(r["month"] for r in every),
+                                                                      max(r["month"] for r in every)))
+    months = time_steps(_midnight(first), _midnight(last + timedelta(days=31)), "month", settings.zone)
+    labels = list(months.labels[-options.periods:])
+    column = {label: j for j, label in enumerate(labels)}
     rows = [r for r in every if community_id is None or r["community_id"] == community_id]
-    counts = _matrix(communities, starts, "month", rows, "month", fill=np.nan)
-    return Series(communities, [stats.period_label("month", s) for s in starts], counts, notes,
+    counts = _matrix(communities, len(labels), rows, lambda month: column.get(month), fill=np.nan, key="month")
+    return Series(communities, labels, counts, notes,
                   unknown=f"a month is hidden (fewer than {audience.min_count} published)")
 
 
-def _starts(step: str, first: date, last: date) -> list[date]:
-    starts = [first]
-    while starts[-1] < last:
-        starts.append(stats.shift(step, starts[-1], 1))
-    return starts
+def _midnight(day: date) -> datetime:
+    """Local midnight starting ``day`` (naive: ``time_steps`` reads it in the service's zone)."""
+    return datetime.combine(day, time(0))
 
 
-def _utc(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
-def _matrix(communities: list[dict[str, Any]], starts: list[date], step: str, rows: list[dict[str, Any]],
-            period_key: str, fill: float) -> np.ndarray:
-    column = {stats.period_label(step, s): j for j, s in enumerate(starts)}
+def _matrix(communities: list[dict[str, Any]], periods: int, rows: list[dict[str, Any]],
+            column_of: Callable[[Any], int | None], fill: float, key: str = "period") -> np.ndarray:
     row = {c["id"]: i for i, c in enumerate(communities)}
-    counts = np.full((len(communities), len(starts)), fill)
+    counts = np.full((len(communities), periods), fill)
     for r in rows:
-        i, j = row.get(r["community_id"]), column.get(r[period_key])
+        i, j = row.get(r["community_id"]), column_of(r[key])
         if i is not None and j is not None:
             counts[i, j] = r["incidents"]
     return counts

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import shapely
 from sqlalchemy import DateTime, bindparam, text
 
-from app.store.sql import BoundToSession, rows_changed
+from app.store.sql import BoundToSession, rows_changed, step_number
 from models.types import JSONDocument
 from spatial.boundaries import Community
 
@@ -94,21 +95,23 @@ class Boundaries(BoundToSession, ABC):
             "by_month": [dict(r._mapping) for r in by_month],
         }
 
-    def incident_counts_per_period(self, step: str, zone: str, *, start: datetime, end: datetime,
+    def incident_counts_per_period(self, bounds: Sequence[datetime],
                                    community_id: int | None = None) -> list[dict[str, Any]]:
-        """Exact incidents per community of the active set and local calendar period ('YYYY-MM', or the
-        Monday 'YYYY-MM-DD' of a week, in ``zone``), ``start <= occurred_at < end``, in one ``GROUP BY``
-        (police only: it reads the incidents). A period without incidents has no row."""
+        """Exact incidents per community of the active set and period, in one ``GROUP BY``: period ``i``
+        holds the incidents in [bounds[i], bounds[i + 1]) (police only: it reads the incidents). A period
+        without incidents has no row."""
+        if len(bounds) < 2:
+            return []
+        period, ends = step_number("i.occurred_at", bounds)
         only = "AND i.community_id = :community" if community_id is not None else ""
         rows = self.session.execute(
             text(
-                f"SELECT i.community_id, {self.sql.local_period(step, 'i.occurred_at')} AS period, "
-                "count(*) AS incidents FROM incidents i JOIN communities c ON c.id = i.community_id "
-                "JOIN boundary_sets s ON s.id = c.boundary_set_id "
+                f"SELECT i.community_id, {period} AS period, count(*) AS incidents FROM incidents i "
+                "JOIN communities c ON c.id = i.community_id JOIN boundary_sets s ON s.id = c.boundary_set_id "
                 f"WHERE s.is_active AND i.occurred_at >= :start AND i.occurred_at < :end {only} "
                 "GROUP BY 1, 2 ORDER BY 1, 2"
             ),
-            {"zone": zone, "start": start, "end": end, "community": community_id},
+            {"start": bounds[0], "end": bounds[-1], "community": community_id, **ends},
         )
         return [dict(r._mapping) for r in rows]
 

@@ -42,17 +42,6 @@ class SqlDialect(ABC):
         """SQL for 'YYYY-MM' of a stored time in the zone bound as ``:zone``."""
 
     @abstractmethod
-    def local_week(self, column: str) -> str:
-        """SQL for the Monday 'YYYY-MM-DD' of the (ISO) week of a stored time in the zone bound as ``:zone``."""
-
-    def local_period(self, step: str, column: str) -> str:
-        """``local_month`` or ``local_week`` (``step`` from an allow-list, never a request's text)."""
-        periods = {"month": self.local_month, "week": self.local_week}
-        if step not in periods:
-            raise ValueError(f"no such period: {step!r}")
-        return periods[step](column)
-
-    @abstractmethod
     def point_in_box(self) -> str:
         """Incidents inside the box bound as ``:west, :south, :east, :north``."""
 
@@ -93,9 +82,6 @@ class PostgisSql(SqlDialect):
     def local_month(self, column: str) -> str:
         return f"to_char(date_trunc('month', {column} AT TIME ZONE :zone), 'YYYY-MM')"
 
-    def local_week(self, column: str) -> str:
-        return f"to_char(date_trunc('week', {column} AT TIME ZONE :zone), 'YYYY-MM-DD')"
-
     def point_in_box(self) -> str:
         return "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"  # GiST
 
@@ -126,6 +112,13 @@ def month_cutoff(days: int, zone: str) -> datetime:
     figures below analyst count only months that ended at least the hold-back ago."""
     moment = (datetime.now(UTC) - timedelta(days=max(days, 0))).astimezone(ZoneInfo(zone))
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def step_number(column: str, bounds: Sequence[datetime]) -> tuple[str, dict[str, Any]]:
+    """SQL numbering the time step of the time in ``column``: ``i`` when it lies before ``bounds[i + 1]``
+    (the caller keeps only times in [bounds[0], bounds[-1])), and its bound parameters."""
+    case = "CASE " + " ".join(f"WHEN {column} < :step_end_{i} THEN {i}" for i in range(len(bounds) - 1)) + " END"
+    return case, {f"step_end_{i}": bound for i, bound in enumerate(bounds[1:])}
 
 
 def not_sensitive(column: str) -> str:

@@ -10,8 +10,6 @@ Seeds are fixed; tolerances 1e-12 unless said.
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pymannkendall
 import pytest
@@ -163,13 +161,3 @@ def test_calibrated_on_poisson_nulls(mean):
     assert share <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 4000)
     assert figures.year_earlier is not None and figures.year_earlier.significant.mean() <= 0.057
     assert (figures.trend.p < 0.05).mean() <= 0.057
-
-
-def test_periods():
-    assert trends.period_start("week", date(2025, 3, 13)) == date(2025, 3, 10)
-    assert trends.period_start("month", date(2025, 3, 13)) == date(2025, 3, 1)
-    assert trends.shift("month", date(2025, 1, 1), -1) == date(2024, 12, 1)
-    assert trends.shift("month", date(2025, 11, 1), 14) == date(2027, 1, 1)
-    assert [trends.period_label("month", d) for d in trends.period_starts("month", date(2025, 2, 1), 3)] == [
-        "2024-12", "2025-01", "2025-02"]
-    assert trends.period_label("week", date(2025, 3, 10)) == "2025-03-10"

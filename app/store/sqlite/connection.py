@@ -3,7 +3,7 @@
 Times are stored as UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` (sortable), read
 back as aware datetimes; JSON and booleans come back as Python values; the few
 SQL functions PostgreSQL has and the store uses (``now()``, ``h3_parent()``,
-``local_month()``, ``local_week()``, a Unicode ``lower()``) are registered on every connection.
+``local_month()``, a Unicode ``lower()``) are registered on every connection.
 The adapters and converters are the ``sqlite3`` module's own, so they apply
 to every SQLite connection in the process.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -79,15 +79,6 @@ def local_month(stored: str | None, zone: str) -> str | None:
     return from_text(stored).astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
 
-def local_week(stored: str | None, zone: str) -> str | None:
-    """The Monday 'YYYY-MM-DD' of the week of a stored UTC time in the given zone (PostgreSQL:
-    date_trunc('week', ...) + AT TIME ZONE)."""
-    if stored is None:
-        return None
-    day = from_text(stored).astimezone(ZoneInfo(zone)).date()
-    return (day - timedelta(days=day.weekday())).isoformat()
-
-
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
@@ -107,7 +98,6 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     dbapi_connection.create_function("h3_parent", 2, h3_parent, deterministic=True)
     dbapi_connection.create_function("local_month", 2, local_month, deterministic=True)
-    dbapi_connection.create_function("local_week", 2, local_week, deterministic=True)
 
 
 READ_ONLY = "sqlite_read_only"

@@ -28,8 +28,5 @@ class SQLiteSql(SqlDialect):
     def local_month(self, column: str) -> str:
         return f"local_month({column}, :zone)"
 
-    def local_week(self, column: str) -> str:
-        return f"local_week({column}, :zone)"
-
     def point_in_box(self) -> str:
         return "lat BETWEEN :south AND :north AND lon BETWEEN :west AND :east"
