@@ -29,6 +29,8 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/boundary-sets/{set_id}/activate"): "gis",
     ("get", "/api/v1/communities"): "public",
     ("get", "/api/v1/communities/{community_id}"): "public",
+    ("get", "/api/v1/communities/{community_id}/trends"): "public",
+    ("get", "/api/v1/trends"): "public",
     ("post", "/api/v1/analyses"): "analyst",
     ("get", "/api/v1/categories"): "analyst",
     ("get", "/api/v1/analyses"): "public",

@@ -1,4 +1,5 @@
-"""What the browser pages show: communities, recent runs, a community's trend and ranking place.
+"""What the browser pages show: communities, recent runs, a community's trend (chart and CompStat table)
+and ranking place.
 
 Aggregates only: counts per community and month, never incident points. Below
 analyst the figures come from the aggregate-only database function (sensitive
@@ -17,6 +18,7 @@ from typing import Any
 from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results
+from app.services import trends as trend_service
 from app.settings import Settings
 from app.runs import Run
 from app.store.backends import Store
@@ -85,7 +87,11 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
             place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest.finished_at}
     synthetic = bool(latest and latest.synthetic)
-    return {"community": found, "months": months, "place": place, "synthetic": synthetic,
+    trend = None
+    if found["is_active"]:  # trends are kept for the active boundary set
+        trend = trend_service.community_trend(store, settings, community_id, audience,
+                                              trend_service.options_for("month", None, audience))
+    return {"community": found, "months": months, "place": place, "synthetic": synthetic, "trend": trend,
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import bindparam, text
+from sqlalchemy import DateTime, bindparam, text
 
-from app.store.sql import BoundToSession, rows_changed
+from app.store.sql import BoundToSession, rows_changed, step_number
 from models.types import JSONDocument
 from spatial.boundaries import Community
 
@@ -92,6 +94,43 @@ class Boundaries(BoundToSession, ABC):
             "by_category": [dict(r._mapping) for r in by_category],
             "by_month": [dict(r._mapping) for r in by_month],
         }
+
+    def incident_counts_per_period(self, bounds: Sequence[datetime],
+                                   community_id: int | None = None) -> list[dict[str, Any]]:
+        """Exact incidents per community of the active set and period, in one ``GROUP BY``: period ``i``
+        holds the incidents in [bounds[i], bounds[i + 1]) (police only: it reads the incidents). A period
+        without incidents has no row."""
+        if len(bounds) < 2:
+            return []
+        period, ends = step_number("i.occurred_at", bounds)
+        only = "AND i.community_id = :community" if community_id is not None else ""
+        rows = self.session.execute(
+            text(
+                f"SELECT i.community_id, {period} AS period, count(*) AS incidents FROM incidents i "
+                "JOIN communities c ON c.id = i.community_id JOIN boundary_sets s ON s.id = c.boundary_set_id "
+                f"WHERE s.is_active AND i.occurred_at >= :start AND i.occurred_at < :end {only} "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            {"start": bounds[0], "end": bounds[-1], "community": community_id, **ends},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def incident_time_range(self) -> tuple[datetime, datetime] | None:
+        """The first and the last incident recorded in a community of the active set (None: none)."""
+        row = self.session.execute(
+            text(
+                "SELECT min(i.occurred_at) AS first, max(i.occurred_at) AS last FROM incidents i "
+                "JOIN communities c ON c.id = i.community_id JOIN boundary_sets s ON s.id = c.boundary_set_id "
+                "WHERE s.is_active"
+            ).columns(first=DateTime(timezone=True), last=DateTime(timezone=True))
+        ).one()
+        return None if row.first is None else (row.first, row.last)
+
+    @abstractmethod
+    def published_months(self, zone: str, community_id: int | None = None) -> list[dict[str, Any]]:
+        """Each community's published monthly figures (below analyst): per community of the active set
+        (or the one given) and month, the sum of its published atoms, as ``community_breakdown_aggregated``
+        gives them; a month with no atom shown has no row (fewer than k, or none: not known)."""
 
     def incidents_in_no_community(self) -> int | None:
         """Incidents outside every community of the active boundary set (None when no set is active)."""
@@ -211,6 +250,21 @@ class PostgisBoundaries(Boundaries):
                              key=lambda r: (-r["incidents"], r["category"]))
         by_month = [{"month": r.label, "incidents": r.incidents} for r in rows if r.kind == "month"]
         return {"incidents": total, "by_category": by_category, "by_month": by_month}
+
+    def published_months(self, zone: str, community_id: int | None = None) -> list[dict[str, Any]]:
+        """Through ``community_incident_breakdown`` (migration 0009), which the restricted role may call; its
+        months are in the privacy rules' zone (its zone argument is kept for the signature only)."""
+        only = "AND c.id = :community" if community_id is not None else ""
+        rows = self.session.execute(
+            text(
+                "SELECT c.id AS community_id, b.label AS month, b.incidents FROM communities c "
+                "JOIN boundary_sets s ON s.id = c.boundary_set_id "
+                "CROSS JOIN LATERAL community_incident_breakdown(c.id, :zone) b "
+                f"WHERE s.is_active AND b.kind = 'month' {only} ORDER BY 1, 2"
+            ),
+            {"community": community_id, "zone": zone},
+        )
+        return [dict(r._mapping) for r in rows]
 
     def community_shapes(self, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
         """Communities of a set (all, or those named), with WKB polygons, in id order."""

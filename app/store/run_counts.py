@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import text
 
 from app.privacy import CLASSED
-from app.store.sql import BoundToSession, hold_back_cutoff, not_sensitive
+from app.store.sql import BoundToSession, hold_back_cutoff, not_sensitive, step_number
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ class RunCounts(BoundToSession):
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty.copy(), empty.copy(), empty.copy()
         where, params = self._where(replace(filters, start=bounds[0], end=bounds[-1]))
-        step = "CASE " + " ".join(f"WHEN occurred_at < :step_end_{i} THEN {i}" for i in range(len(bounds) - 1)) + " END"
-        params.update({f"step_end_{i}": bound for i, bound in enumerate(bounds[1:])}, resolution=resolution)
+        step, ends = step_number("occurred_at", bounds)
+        params.update(ends, resolution=resolution)
         rows = self.session.execute(
             text(f"SELECT h3_parent(h3_cell, :resolution) AS cell, {step} AS step, community_id, count(*) AS incidents "
                  f"FROM incidents WHERE {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),

@@ -114,6 +114,13 @@ def month_cutoff(days: int, zone: str) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def step_number(column: str, bounds: Sequence[datetime]) -> tuple[str, dict[str, Any]]:
+    """SQL numbering the time step of the time in ``column``: ``i`` when it lies before ``bounds[i + 1]``
+    (the caller keeps only times in [bounds[0], bounds[-1])), and its bound parameters."""
+    case = "CASE " + " ".join(f"WHEN {column} < :step_end_{i} THEN {i}" for i in range(len(bounds) - 1)) + " END"
+    return case, {f"step_end_{i}": bound for i, bound in enumerate(bounds[1:])}
+
+
 def not_sensitive(column: str) -> str:
     """The category in ``column`` was classed and found not sensitive (``incident_categories``,
     filled in Python by app/services/sensitive_categories.py); a category not classed yet is

@@ -111,6 +111,18 @@ class SQLiteBoundaries(Boundaries):
         by_month = [{"month": label, "incidents": n} for label, n in sorted(by["month"].items())]
         return {"incidents": total, "by_category": by_category, "by_month": by_month}
 
+    def published_months(self, zone: str, community_id: int | None = None) -> list[dict[str, Any]]:
+        """The monthly sums of ``community_breakdown_aggregated``, for every community of the active set."""
+        where = ("i.community_id IN (SELECT c.id FROM communities c JOIN boundary_sets s "
+                 "ON s.id = c.boundary_set_id WHERE s.is_active)")
+        if community_id is not None:
+            where += " AND i.community_id = :community"
+        sums: dict[tuple[int, str], int] = {}
+        for atom in PublishedFigures(self.session, self.sql).atoms(where, {"community": community_id}):
+            key = (int(atom.community_id), atom.month)
+            sums[key] = sums.get(key, 0) + int(atom.n)
+        return [{"community_id": c, "month": m, "incidents": n} for (c, m), n in sorted(sums.items())]
+
     def community_shapes(self, boundary_set_id: int, names: list[str] | None) -> list[dict[str, Any]]:
         clause, params = self.sql.in_list("c.name", names, "name") if names else ("1 = 1", {})
         rows = self.session.execute(
