@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from app.cli_figures import figures_cli
 from app.cli_incidents import incidents_cli
 from app.cli_sensitive import sensitive_cli
 from app.settings import Settings
@@ -24,6 +25,7 @@ cli.add_typer(incidents_cli, name="incidents")
 cli.add_typer(boundaries_cli, name="boundaries")
 cli.add_typer(analyses_cli, name="analyses")
 cli.add_typer(sensitive_cli, name="sensitive")
+cli.add_typer(figures_cli, name="figures")
 
 SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geojson"
 SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"

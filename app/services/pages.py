@@ -15,6 +15,7 @@ from typing import Any
 
 from app.privacy import Audience
 from app.services import communities as community_service
+from app.services import rates as rate_service
 from app.services import run_results
 from app.settings import Settings
 from app.store.backends import Store
@@ -53,7 +54,9 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
             place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest.finished_at}
     synthetic = bool(latest and latest.synthetic)
-    return {"community": found, "months": months, "place": place, "synthetic": synthetic,
+    rates = rate_service.community_rate(store, latest, audience, community_id) if place and latest else None
+    return {"community": found, "months": months, "place": place, "synthetic": synthetic, "rates": rates,
+            "figures": store.figures.figures_of_community(community_id),
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 
