@@ -48,10 +48,13 @@ class FigureTable:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_number(text: str) -> float | None:
-    """A number as a spreadsheet writes it ('21325', '21,325', '4.5', '12 %'); None if it is not one."""
+def parse_number(text: str, *, decimal_comma: bool = False) -> float | None:
+    """A number as a spreadsheet writes it ('21325', '21,325', '4.5', '12 %'; with ``decimal_comma``, as
+    spreadsheets that save with ';' do, '12,5' and '1.234,5'); None if it is not one."""
     value = text.strip().rstrip("%").strip().replace("\u00a0", "").replace(" ", "")
-    if _THOUSANDS.match(value):
+    if decimal_comma and "," in value:
+        value = value.replace(".", "").replace(",", ".")
+    elif _THOUSANDS.match(value):
         value = value.replace(",", "")
     try:
         number = float(value)
@@ -64,7 +67,8 @@ def _fold(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path) -> tuple[pd.DataFrame, bool]:
+    """The file's rows as text, and whether its numbers use a decimal comma (a ';'-separated file)."""
     fmt = sniff_csv(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=fmt.encoding, sep=fmt.delimiter)
@@ -73,7 +77,7 @@ def _read(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise InvalidUpload("The CSV file has a header but no rows of figures.")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return frame, fmt.delimiter == ";"
 
 
 def _key_column(frame: pd.DataFrame, communities: Sequence[CommunityKey]) -> tuple[str, str]:
@@ -105,14 +109,15 @@ def _key_column(frame: pd.DataFrame, communities: Sequence[CommunityKey]) -> tup
             {"columns": list(frame.columns), "example_names": sorted(c.name for c in communities)[:5]})
     rival = next((s for s in scores if s[0] == best[0] and s[2] == best[2] and s[3] != best[3]), None)
     if rival is not None:
-        raise InvalidUpload(f"Both '{best[3]}' and '{rival[3]}' hold community {best[2]}s; keep one of them.",
-                            {"columns": [best[3], rival[3]]})
+        both = sorted((best[3], rival[3]))
+        raise InvalidUpload(f"Both '{both[0]}' and '{both[1]}' hold community {best[2]}s; keep one of them.",
+                            {"columns": both})
     # Codes and names in two columns matching as many rows: codes are the steadier key.
     return best[3], best[2]
 
 
-def _figure_columns(frame: pd.DataFrame, key_column: str, kind: str,
-                    wanted: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def _figure_columns(frame: pd.DataFrame, key_column: str, kind: str, wanted: Sequence[str] | None,
+                    decimal_comma: bool) -> tuple[list[str], list[str]]:
     """The columns of figures (numeric in most rows) and the columns left out."""
     numeric: list[str] = []
     other: list[str] = []
@@ -120,7 +125,7 @@ def _figure_columns(frame: pd.DataFrame, key_column: str, kind: str,
         if column == key_column:
             continue
         values = [v for v in frame[column] if v.strip()]
-        parsed = sum(parse_number(v) is not None for v in values)
+        parsed = sum(parse_number(v, decimal_comma=decimal_comma) is not None for v in values)
         (numeric if values and parsed * 2 >= len(values) else other).append(column)
     if wanted:
         missing = [w for w in wanted if w not in frame.columns]
@@ -165,9 +170,9 @@ def read_figure_table(path: Path, communities: Sequence[CommunityKey], *, kind: 
     """
     if kind not in KINDS:
         raise InvalidUpload(f"The kind of figure must be 'population' or 'indicator', not '{kind}'.")
-    frame = _read(path)
+    frame, decimal_comma = _read(path)
     key_column, key = _key_column(frame, communities)
-    figure_columns, ignored = _figure_columns(frame, key_column, kind, columns)
+    figure_columns, ignored = _figure_columns(frame, key_column, kind, columns, decimal_comma)
     if kind == "population" and len(figure_columns) != 1:
         raise InvalidUpload("A population upload takes one column; upload indicators as kind 'indicator'.",
                             {"columns": figure_columns})
@@ -193,7 +198,7 @@ def read_figure_table(path: Path, communities: Sequence[CommunityKey], *, kind: 
             if not text.strip():
                 empty[column].append(index)
                 continue
-            value = parse_number(text)
+            value = parse_number(text, decimal_comma=decimal_comma)
             if value is None:
                 problems.append({"row": index, "reason": f"'{text.strip()}' in column '{column}' is not a number"})
             elif kind == "population" and value < 0:
