@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
-from esda.moran import Moran_Rate
+from esda.moran import Moran_Local_BV, Moran_Rate
 from esda.smoothing import Empirical_Bayes, Spatial_Empirical_Bayes
 from libpysal.weights import Queen
 
@@ -168,3 +168,26 @@ def test_bad_figure_files_are_refused_row_by_row_and_change_nothing(client, toke
     audit = client.get("/api/v1/audit", headers=auth(tokens["admin"]), params={"action": "figures.upload"}).json()
     outcomes = sorted(e["outcome"] for e in audit["entries"])
     assert outcomes.count("ok") == 2 and outcomes.count("refused") == 3
+
+
+def test_crime_beside_unemployment_matches_esda(client, tokens, chicago):
+    url = f"/api/v1/analyses/{chicago['run_id']}/factors"
+    body = client.get(url, headers=auth(tokens["analyst"]), params={"indicator": "unemployment"}).json()
+    assert "association, not cause" in body["association_not_cause"] and body["says"]
+    assert body["indicator"]["year"] == 2020 and body["inference"]["fdr"] == "Benjamini-Hochberg"
+    rows = body["communities"]
+    assert len(rows) == 77 and body["left_out"] == []
+    areas = chicago_areas()
+    order = {n.casefold(): i for i, n in enumerate(areas.names)}
+    positions = [order[r["community"].casefold()] for r in rows]
+    # The indicator as uploaded (unemployed per 100 in the labour force, rounded to 2 decimals).
+    np.testing.assert_allclose([r["indicator"] for r in rows], np.round(100 * areas.unemployment[positions], 2))
+    w = Queen.from_iterable([areas.polygons[i] for i in positions], ids=list(range(77)), silence_warnings=True)
+    reference = Moran_Local_BV(np.array([r["smoothed_rate"] for r in rows]), np.array([r["indicator"] for r in rows]),
+                               w, transformation="r", permutations=0)
+    np.testing.assert_allclose([r["local_i"] for r in rows], reference.Is, atol=1e-5)
+    labelled = [r for r in rows if r["cluster"] not in ("Not significant", "No neighbours")]
+    quadrant = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
+    assert all(r["cluster"] == quadrant[int(q)] for r, q in zip(rows, reference.q) if r in labelled)
+    missing = client.get(url, headers=auth(tokens["analyst"]), params={"indicator": "rainfall"})
+    assert missing.status_code == 404 and "unemployment" in missing.json()["error"]["message"]

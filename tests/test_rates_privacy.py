@@ -46,6 +46,9 @@ def world(client, tokens, store, tmp_path) -> dict:
                            files={"file": ("population.csv", content.encode())},
                            data={"kind": "population", "year": "2011", "source": "made up for the test"})
     assert uploaded.status_code == 201, uploaded.text
+    factors = "parish,unemployment\n" + "".join(f"{n},{3 + i % 5}\n" for i, n in enumerate(sorted(names)))  # made up
+    assert client.post("/api/v1/communities/figures", headers=auth(tokens["gis"]), data={"kind": "indicator"},
+                       files={"file": ("factors.csv", factors.encode())}).status_code == 201
     _random_background(store, tmp_path, seed=21, n=900)
     inside = polygons[names.index(CHARLESTOWN)].representative_point()
     _import_points(store, tmp_path, [inside.y, inside.y], [inside.x, inside.x], "charlestown")
@@ -110,13 +113,18 @@ def _change_hidden_count(store, run_id: int, community: str, point, by: int) -> 
 
 def test_a_hidden_count_cannot_be_solved_from_rates(client, tokens, store, world):
     run_id, partner = world["run_id"], world["partner"]
-    url = f"/api/v1/analyses/{run_id}/neighbourhoods"
-    before = (_rates(client, partner, run_id), client.get(url, headers=auth(partner),
-                                                         params={"order": "smoothed_rate"}).json())
+    def everything() -> list[dict]:
+        return [_rates(client, partner, run_id),
+                client.get(f"/api/v1/analyses/{run_id}/neighbourhoods", headers=auth(partner),
+                           params={"order": "smoothed_rate"}).json(),
+                client.get(f"/api/v1/analyses/{run_id}/factors", headers=auth(partner),
+                           params={"indicator": "unemployment"}).json()]
+
+    before = everything()
+    assert CHARLESTOWN in before[2]["left_out"] and before[2]["association_not_cause"]
     police_before = _rates(client, tokens["analyst"], run_id)
     _change_hidden_count(store, run_id, CHARLESTOWN, world["polygons"][CHARLESTOWN].representative_point(), by=2)
-    after = (_rates(client, partner, run_id), client.get(url, headers=auth(partner),
-                                                        params={"order": "smoothed_rate"}).json())
+    after = everything()
     police_after = _rates(client, tokens["analyst"], run_id)
     # Every figure a partner sees is the same whether the hidden count is 2 or 4: nothing to solve from.
     assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)

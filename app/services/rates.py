@@ -29,7 +29,7 @@ from app.runs import Run
 from app.store.backends import Store
 from spatial.rates.community import PER_1000, RATE_UNITS, RELIABLE_EVENTS, CommunityRates, community_rates, subgraph
 from spatial.rates.moran_rate import MIN_PLACES, rate_moran
-from spatial.weights import polygon_neighbours
+from spatial.weights import NeighbourGraph, polygon_neighbours
 
 POPULATION = "population"
 PERMUTATIONS = 9999
@@ -83,7 +83,8 @@ def _counted(store: Store, run: Run, audience: Audience) -> list[dict[str, Any]]
     return shown
 
 
-def _neighbours(store: Store, run: Run, ids: list[int]):
+def community_neighbours(store: Store, run: Run, ids: list[int]) -> NeighbourGraph:
+    """Queen contiguity among the run's communities ``ids`` (in that order)."""
     shapes = {s["id"]: s["wkb"] for s in store.boundaries.community_shapes(run.boundary_set_id, None)}
     return polygon_neighbours([shapely.from_wkb(shapes[i]) for i in ids])
 
@@ -131,7 +132,7 @@ def run_rates(store: Store, run: Run, audience: Audience, *, per: int = PER_1000
     residents, source = population
     shown = [r for r in rows if r["incidents"] is not None]
     ids = [int(r["community_id"]) for r in shown]
-    graph = _neighbours(store, run, ids)
+    graph = community_neighbours(store, run, ids)
     rates = community_rates([r["incidents"] for r in shown], [residents.get(i) for i in ids], per=per,
                             graph=graph, names=[r["community"] for r in shown])
     moran, moran_words = _moran(rates, graph, run.seed or 0) if with_moran else (None, None)

@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from app.api import exports
-from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, StoreDep, heavy, limit_heavy
+from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, ShortText, StoreDep, heavy, limit_heavy
 from app.audit import record
 from app.auth import Principal
 from app.errors import BadRequest, NotFound
 from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
+from app.services import factors as factor_service
 from app.services import rates as rate_service
 from app.services import run_results
 from spatial.kinds import DEFAULT_KIND, kind_named
@@ -136,3 +137,13 @@ def analysis_rates(
     per = rate_service.checked_per(per)
     run = run_results.visible_completed_run(store, run_id, audience)
     return rate_service.run_rates(store, run, audience, per=per)
+
+
+@router.get("/{run_id}/factors", name="analysis_factors",
+            summary="Crime beside a social factor: bivariate local Moran of the smoothed rate and an indicator")
+def analysis_factors(
+    run_id: int, store: StoreDep, _: Reader, audience: AudienceDep,
+    indicator: Annotated[ShortText, Query(description="The name of an uploaded indicator, e.g. 'unemployment'")],
+) -> dict[str, Any]:
+    run = run_results.visible_completed_run(store, run_id, audience)
+    return factor_service.crime_beside_factor(store, run, audience, indicator)
