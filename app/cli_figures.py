@@ -66,19 +66,10 @@ def figures_upload(
 @figures_cli.command("list")
 def figures_list(boundary_set: Annotated[Optional[int], typer.Option(help="Only this boundary set")] = None) -> None:
     """Every version of every figure, newest first ('*' marks the active version)."""
-    from app.cli import _store
-    from app.errors import ServiceError
+    from app.cli import service_call
     from app.services.figures import list_figures
 
-    engine, store = _store(Settings())
-    try:
-        with store.session:
-            rows = list_figures(store, boundary_set)
-    except ServiceError as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(code=2) from exc
-    finally:
-        engine.dispose()
+    rows = service_call(lambda store: list_figures(store, boundary_set))
     for row in rows:
         about = ", ".join(str(v) for v in (row["unit"], row["year"], row["source"]) if v)
         typer.echo(f"{'*' if row['active'] else ' '} {row['id']:>5}  set {row['boundary_set_id']}  {row['kind']:<10} "

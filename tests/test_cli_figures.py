@@ -6,26 +6,11 @@ The parish populations are made up for the test (round numbers), not census figu
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
-HOTSPOTS = str(Path(sys.executable).parent / "hotspots")
-
-
-@pytest.fixture(scope="module")
-def cli_env(committed_database) -> dict[str, str]:
-    return {**os.environ, "HOTSPOTS_DATABASE_URL": committed_database}
-
-
-def _hotspots(env, *args, expect: int = 0) -> subprocess.CompletedProcess:
-    done = subprocess.run([HOTSPOTS, *args], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == expect, done.stdout + done.stderr
-    return done
+from tests.test_cli import _hotspots, cli_env  # noqa: F401  (cli_env: a fixture, on this module's own database)
 
 
 def test_upload_refuse_replace_and_list(cli_env, tmp_path):
