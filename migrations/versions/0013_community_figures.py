@@ -11,7 +11,7 @@ role (partners' and viewers' requests) may read both, to work out rates from the
 published counts.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from migrations.backend import ID, now_default, postgres
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
