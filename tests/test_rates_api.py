@@ -43,14 +43,25 @@ def _upload(client, token, content: bytes, name: str = "figures.csv", **form):
                        data={k: str(v) for k, v in form.items()})
 
 
-@pytest.fixture
-def chicago(client, tokens, store, tmp_path) -> dict:
+def _chicago_run(client, tokens, store) -> int:
+    """The Chicago areas active, the 10k incidents imported, a police run of every area; its id."""
     with CHICAGO_AREAS.open("rb") as handle:
         boundaries = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
                                  files={"file": ("chicago.geojson", handle)}, data={"activate": "true"})
     assert boundaries.status_code == 201, boundaries.text
     import_incidents(store, CHICAGO_INCIDENTS, filename="chicago.csv", source="chi",
                      options=ReadOptions(timezone=ZoneInfo("America/Chicago")))
+    run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                      json={"resolution": 8, "permutations": 0, "seed": 11})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    assert client.get(f"/api/v1/analyses/{run_id}", headers=auth(tokens["analyst"])).json()["status"] == "completed"
+    return run_id
+
+
+@pytest.fixture
+def chicago(client, tokens, store, tmp_path) -> dict:
+    run_id = _chicago_run(client, tokens, store)
     properties = _properties()
     # Keyed by the area number (the boundary file's code), the 2020 ACS total population.
     population = _figures_csv(tmp_path, "population.csv", ["area_num_1", "TOT_POP"],
@@ -65,11 +76,6 @@ def chicago(client, tokens, store, tmp_path) -> dict:
     indicators = _upload(client, tokens["gis"], factors, kind="indicator", year=2020, unit="% / USD",
                          source="ACS 2016-2020")
     assert indicators.status_code == 201, indicators.text
-    run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
-                      json={"resolution": 8, "permutations": 0, "seed": 11})
-    assert run.status_code == 202, run.text
-    run_id = run.json()["id"]
-    assert client.get(f"/api/v1/analyses/{run_id}", headers=auth(tokens["analyst"])).json()["status"] == "completed"
     return {"run_id": run_id, "population": uploaded.json(), "indicators": indicators.json()}
 
 
@@ -191,3 +197,12 @@ def test_crime_beside_unemployment_matches_esda(client, tokens, chicago):
     assert all(r["cluster"] == quadrant[int(q)] for r, q in zip(rows, reference.q) if r in labelled)
     missing = client.get(url, headers=auth(tokens["analyst"]), params={"indicator": "rainfall"})
     assert missing.status_code == 404 and "unemployment" in missing.json()["error"]["message"]
+
+
+def test_without_an_upload_the_boundary_files_population_is_used(client, tokens, store):
+    """The Chicago areas carry TOT_POP, detected as the population field when the boundaries were read."""
+    run_id = _chicago_run(client, tokens, store)
+    body = client.get(f"/api/v1/analyses/{run_id}/rates", headers=auth(tokens["analyst"])).json()
+    assert body["population"]["from"] == "boundary file"
+    by_name = {p["community"].casefold(): p["TOT_POP"] for p in _properties()}
+    assert {r["community"].casefold(): r["population"] for r in body["communities"]} == by_name

@@ -90,3 +90,16 @@ def test_rates_of_a_run_from_the_uploaded_population(store: StoreUnderTest, tmp_
         assert row["rate"] == pytest.approx(expected, abs=5e-4), row
     # 14 parishes: enough for Moran's I of rates (at least 10).
     assert found["rate_moran"]["communities"] == 14 and 0 <= found["rate_moran"]["p_value"] <= 1
+
+
+def test_no_population_no_rates_in_words(store: StoreUnderTest, tmp_path):
+    from app.errors import Conflict, NotFound
+    from app.services.factors import crime_beside_factor
+
+    load_parishes(store)  # the shipped parishes carry no population
+    load_incidents(store, tmp_path, n=300)
+    found = store.runs.get_run(run(store, resolution=8, permutations=0, seed=3))
+    with pytest.raises(Conflict, match="No population is known"):
+        rates.run_rates(store, found, POLICE)
+    with pytest.raises(NotFound, match="Upload one first"):
+        crime_beside_factor(store, found, POLICE, "unemployment")
