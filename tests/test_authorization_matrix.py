@@ -32,6 +32,7 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/communities/figures"): "gis",
     ("get", "/api/v1/communities/figures"): "viewer",
     ("post", "/api/v1/analyses"): "analyst",
+    ("get", "/api/v1/categories"): "analyst",
     ("get", "/api/v1/analyses"): "public",
     ("get", "/api/v1/analyses/{run_id}"): "public",
     ("get", "/api/v1/analyses/{run_id}/cells"): "public",
