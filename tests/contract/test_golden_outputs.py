@@ -43,7 +43,7 @@ ZOOMS = (8, 10, 11, 12, 13, 14)
 
 def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> str:
     for run_id, label in runs.items():
-        text = re.sub(rf"([Rr]un[ =-]|analyses/|run=){run_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
+        text = re.sub(rf"([Rr]un[ =-]|[Rr]un #|analyses/|run=){run_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     for community_id, label in communities.items():
         text = re.sub(rf"(communities/){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     return FOLIUM_NAME.sub("_X", TIMESTAMP.sub("<time>", text))
