@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
+from app.cli_figures import figures_cli
 from app.cli_incidents import incidents_cli
 from app.cli_sensitive import sensitive_cli
 from app.settings import Settings
@@ -24,6 +26,9 @@ cli.add_typer(incidents_cli, name="incidents")
 cli.add_typer(boundaries_cli, name="boundaries")
 cli.add_typer(analyses_cli, name="analyses")
 cli.add_typer(sensitive_cli, name="sensitive")
+cli.add_typer(figures_cli, name="figures")
+
+T = TypeVar("T")
 
 SAMPLE_BOUNDARIES = Path(__file__).resolve().parent / "data" / "kna_parishes.geojson"
 SAMPLE_ATTRIBUTION = "geoBoundaries, © OpenStreetMap contributors (CC BY-SA 2.0)"
@@ -36,6 +41,21 @@ def _store(settings: Settings):
 
     engine = make_engine(settings)
     return engine, backend_for(engine).bind(make_sessionmaker(engine)())
+
+
+def service_call(call: Callable[[Any], T]) -> T:
+    """Run ``call(store)`` on the configured database; a refused request prints its message and exits 2."""
+    from app.errors import ServiceError
+
+    engine, store = _store(Settings())
+    try:
+        with store.session:
+            return call(store)
+    except ServiceError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
 
 
 def alembic_config(database_url: str):
@@ -179,18 +199,9 @@ def boundaries_import(
 @boundaries_cli.command("activate")
 def boundaries_activate(set_id: int) -> None:
     """Make a boundary set active and re-assign every incident's community."""
-    from app.errors import ServiceError
     from app.services.boundaries import activate
 
-    engine, store = _store(Settings())
-    try:
-        with store.session:
-            body = activate(store, set_id)
-    except ServiceError as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(code=2) from exc
-    finally:
-        engine.dispose()
+    body = service_call(lambda store: activate(store, set_id))
     typer.echo(f"boundary set {set_id} is active; {body['incidents_reassigned']:,} incidents re-assigned")
 
 

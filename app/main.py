@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, health, incidents, maps,
-                            pages, sensitive_terms, tiles, trends, users)
+from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, figures, health, incidents,
+                            maps, pages, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(docs.router)
     app.include_router(incidents.router)
     app.include_router(boundaries.router)
+    app.include_router(figures.router)  # before /communities/{community_id}
     app.include_router(communities.router)
     app.include_router(trends.router)
     app.include_router(analyses.router)

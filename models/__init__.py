@@ -4,9 +4,10 @@ from models.audit import AuditEvent
 from models.base import Base
 from models.communities import BoundarySet, Community
 from models.disclosure import IncidentCategory, PrivacyRules, SensitiveTerm
+from models.figures import CommunityFigure, CommunityFigureValue
 from models.hotspots import HotspotCell, HotspotRun
 from models.imports import Import
 from models.incidents import Incident
 from models.users import ROLES, ApiToken, User, UserScope
 
-__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "CommunityFigure", "CommunityFigureValue", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]

@@ -31,12 +31,16 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/communities/{community_id}"): "public",
     ("get", "/api/v1/communities/{community_id}/trends"): "public",
     ("get", "/api/v1/trends"): "public",
+    ("post", "/api/v1/communities/figures"): "gis",
+    ("get", "/api/v1/communities/figures"): "viewer",
     ("post", "/api/v1/analyses"): "analyst",
     ("get", "/api/v1/categories"): "analyst",
     ("get", "/api/v1/analyses"): "public",
     ("get", "/api/v1/analyses/{run_id}"): "public",
     ("get", "/api/v1/analyses/{run_id}/cells"): "public",
     ("get", "/api/v1/analyses/{run_id}/neighbourhoods"): "public",
+    ("get", "/api/v1/analyses/{run_id}/rates"): "public",
+    ("get", "/api/v1/analyses/{run_id}/factors"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens"): "admin",
@@ -63,6 +67,10 @@ def world(client, store, tokens):
     with KNA.open("rb") as handle:
         set_id = client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]),
                              files={"file": ("kna.geojson", handle)}, data={"activate": "true"}).json()["id"]
+    names = [c["name"] for c in client.get("/api/v1/communities", headers=auth(tokens["gis"])).json()["communities"]]
+    populations = "parish,population\n" + "".join(f"{name},{1000 + i}\n" for i, name in enumerate(names))  # made up
+    assert client.post("/api/v1/communities/figures", headers=auth(tokens["gis"]), data={"kind": "population"},
+                       files={"file": ("p.csv", populations.encode())}).status_code == 201
     rows = "id,latitude,longitude,date,category\n" + "".join(
         f"w{i},{17.29 + (i % 7) * 0.004},{-62.73 + (i // 7) * 0.004},2024-02-0{1 + i % 9} 10:00,Theft\n"
         for i in range(60))

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.privacy import Audience
 from app.services import communities as community_service
+from app.services import rates as rate_service
 from app.services import run_results
 from app.services import trends as trend_service
 from app.settings import Settings
@@ -91,7 +92,9 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
     if found["is_active"]:  # trends are kept for the active boundary set
         trend = trend_service.community_trend(store, settings, community_id, audience,
                                               trend_service.options_for("month", None, audience))
+    rates = rate_service.community_rate(store, latest, audience, community_id) if place and latest else None
     return {"community": found, "months": months, "place": place, "synthetic": synthetic, "trend": trend,
+            "rates": rates, "figures": store.figures.figures_of_community(community_id),
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 

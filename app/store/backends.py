@@ -18,12 +18,13 @@ from app.store.audit import PostgisAuditLog
 from app.store.communities import PostgisBoundaries
 from app.store.database import PostgisDatabase
 from app.store.disclosure import Disclosure
+from app.store.figures import Figures
 from app.store.hotspots import PostgisRuns
 from app.store.imports import Imports
 from app.store.incidents import PostgisIncidents
 from app.store.maps import PostgisMaps
 from app.store.protocols import (
-    AccountStore, AuditStore, BoundaryStore, DatabaseStore, DisclosureStore, ImportStore, IncidentStore, MapStore,
+    AccountStore, AuditStore, BoundaryStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore, IncidentStore, MapStore,
     RunCountStore, RunStore, TileStore,
 )
 from app.store.run_counts import RunCounts
@@ -57,6 +58,7 @@ class Backend:
     accounts: Callable[[Session, SqlDialect], AccountStore]
     audit: Callable[[Session, SqlDialect], AuditStore]
     disclosure: Callable[[Session, SqlDialect], DisclosureStore]
+    figures: Callable[[Session, SqlDialect], FigureStore]
     database: Callable[[Session, SqlDialect], DatabaseStore]
 
     def bind(self, session: Session) -> Store:
@@ -82,18 +84,19 @@ class Store:
         self.accounts = backend.accounts(session, sql)
         self.audit = backend.audit(session, sql)
         self.disclosure = backend.disclosure(session, sql)
+        self.figures = backend.figures(session, sql)
         self.database = backend.database(session, sql)
 
 
 POSTGIS = Backend(
     name="postgis", sql=PostgisSql(), incidents=PostgisIncidents, boundaries=PostgisBoundaries, runs=PostgisRuns,
     counts=RunCounts, tiles=PostgisTiles, maps=PostgisMaps, imports=Imports, accounts=Accounts,
-    audit=PostgisAuditLog, disclosure=Disclosure, database=PostgisDatabase,
+    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, database=PostgisDatabase,
 )
 SQLITE = Backend(
     name="sqlite", sql=SQLiteSql(), incidents=SQLiteIncidents, boundaries=SQLiteBoundaries, runs=SQLiteRuns,
     counts=RunCounts, tiles=SQLiteTiles, maps=SQLiteMaps, imports=Imports, accounts=SQLiteAccounts,
-    audit=SQLiteAuditLog, disclosure=Disclosure, database=SQLiteDatabase,
+    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, database=SQLiteDatabase,
 )
 
 

@@ -103,7 +103,7 @@ def _as_float(values) -> np.ndarray:
                     dtype=np.float64)
 
 
-def _subgraph(graph: NeighbourGraph, keep: np.ndarray) -> NeighbourGraph:
+def subgraph(graph: NeighbourGraph, keep: np.ndarray) -> NeighbourGraph:
     """The neighbour graph among the kept places only."""
     matrix = graph.to_sparse()[keep][:, keep].tocsr()
     return graph_from_csr(matrix.indptr, matrix.indices, int(keep.sum()))
@@ -164,7 +164,7 @@ def community_rates(incidents, population, *, per: int = PER_1000, graph: Neighb
         expected[keep] = b * overall_per_resident
         smoothed[keep] = empirical_bayes(e, b).rate * per
         if spatial is not None and graph is not None:
-            spatial[keep] = spatial_empirical_bayes(e, b, _subgraph(graph, keep)).rate * per
+            spatial[keep] = spatial_empirical_bayes(e, b, subgraph(graph, keep)).rate * per
     with np.errstate(invalid="ignore"):
         small = keep & (expected < RELIABLE_EVENTS)
     verdicts = [verdict(names[i], counts[i], residents[i], expected[i], per, refused[i]) for i in range(n)]

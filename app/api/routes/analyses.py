@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from app.api import exports
-from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, StoreDep, heavy, limit_heavy
+from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, ShortText, StoreDep, heavy, limit_heavy
 from app.audit import record
 from app.auth import Principal
 from app.errors import BadRequest, NotFound
 from app.formats import Feature, Formatter
 from app.services import analyses as analysis_service
+from app.services import factors as factor_service
+from app.services import rates as rate_service
 from app.services import run_results
 from spatial.kinds import DEFAULT_KIND, kind_named
 
@@ -108,12 +110,40 @@ def _cursor(after: str | None) -> int | None:
 
 @router.get("/{run_id}/neighbourhoods", name="analysis_neighbourhoods",
             summary="Communities ranked for targeting patrols and programmes")
-def analysis_neighbourhoods(run_id: int, store: StoreDep, _: Reader, audience: AudienceDep) -> dict[str, Any]:
+def analysis_neighbourhoods(
+    run_id: int, store: StoreDep, _: Reader, audience: AudienceDep,
+    order: Annotated[Literal["hot_cells", "smoothed_rate"], Query(
+        description="hot_cells: incidents inside hot cells, then per km²; smoothed_rate: the Empirical Bayes "
+                    "rate per 1,000 residents, highest first")] = "hot_cells",
+) -> dict[str, Any]:
     run = run_results.visible_completed_run(store, run_id, audience)
-    return {
-        "run": run_id,
-        "ranking_rule": "incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²"
-                        + ("" if audience.raw else "; counted over the cells shown"),
-        "moran": run.provenance.moran if audience.raw else None,
-        "neighbourhoods": run_results.neighbourhood_ranking(store, run, audience),
-    }
+    ranking = run_results.neighbourhood_ranking(store, run, audience)
+    rule = ("incidents inside hot cells (Gi_Bin 2 or 3: 95 % confidence or more), then incidents per km²"
+            + ("" if audience.raw else "; counted over the cells shown"))
+    if order == "smoothed_rate":
+        rates = rate_service.run_rates(store, run, audience, with_moran=False)
+        ranking = rate_service.order_by_smoothed_rate(ranking, rates)
+        rule = "Empirical Bayes smoothed rate per 1,000 residents, highest first; " + rates["counted_from"]
+    return {"run": run_id, "ranking_rule": rule, "moran": run.provenance.moran if audience.raw else None,
+            "neighbourhoods": ranking}
+
+
+@router.get("/{run_id}/rates", name="analysis_rates",
+            summary="Crime per resident in each community of a run: raw, smoothed, flagged, and rate Moran's I")
+def analysis_rates(
+    run_id: int, store: StoreDep, _: Reader, audience: AudienceDep,
+    per: Annotated[int, Query(description="Residents per rate: 1000 or 10000")] = 1000,
+) -> dict[str, Any]:
+    per = rate_service.checked_per(per)
+    run = run_results.visible_completed_run(store, run_id, audience)
+    return rate_service.run_rates(store, run, audience, per=per)
+
+
+@router.get("/{run_id}/factors", name="analysis_factors",
+            summary="Crime beside a social factor: bivariate local Moran of the smoothed rate and an indicator")
+def analysis_factors(
+    run_id: int, store: StoreDep, _: Reader, audience: AudienceDep,
+    indicator: Annotated[ShortText, Query(description="The name of an uploaded indicator, e.g. 'unemployment'")],
+) -> dict[str, Any]:
+    run = run_results.visible_completed_run(store, run_id, audience)
+    return factor_service.crime_beside_factor(store, run, audience, indicator)
