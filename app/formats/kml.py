@@ -1,0 +1,45 @@
+"""KML (OGC 07-147r2), for Google Earth and for partners without GIS software.
+
+Written with GDAL's KML driver, which writes the document as it goes (LIBKML holds the whole
+document in memory, and appending to it re-reads the file: 38 s for 68,000 cells in batches of
+10,000, measured). The KML driver cannot append, so the rows are gathered as columns (WKB and
+arrays, not row objects) and written in one call. The README is the document's <description>,
+put in after the driver's opening <Document> tag as the file is streamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from app.formats.base import About, Feature
+from app.formats.gis_files import LayerWriter, default_about, file_pieces, readme_text, scratch_folder
+
+DOCUMENT_OPENING = b'<Document id="root_doc">'
+
+
+def document_head(about: About) -> bytes:
+    """The document's <name> and <description> (the README), as KML text."""
+    return (f"<name>{escape(about.title)}</name>"
+            f"<description>{escape(readme_text(about))}</description>").encode()
+
+
+class KmlFormat:
+    """KML placemarks with their fields as ExtendedData, and the README as the document's description."""
+
+    name = "kml"
+    media_type = "application/vnd.google-earth.kml+xml"
+    extension = "kml"
+    uses_geometry = True
+
+    def write(self, features: Iterable[Feature], columns: Sequence[str],
+              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
+        about = default_about(about)
+        with scratch_folder() as folder:
+            path = Path(folder) / f"{about.name}.kml"
+            LayerWriter(path, "KML", about.name, columns, one_call=True, integers=np.int32).write_all(features)
+            yield from file_pieces(path, head=document_head(about), after=DOCUMENT_OPENING)
