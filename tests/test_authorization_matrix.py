@@ -139,3 +139,24 @@ def test_public_access_when_enabled_reaches_only_aggregates(app, client, world):
             assert response.status_code not in (401, 403) and response.status_code < 500, (path, response.status_code)
         else:
             assert response.status_code == 403, (method, path, response.status_code)
+
+
+# The file formats of every export route: the same least role as the route's JSON.
+FILE_FORMATS = ("gpkg", "shp", "shapefile", "kml")
+EXPORT_ROUTES = ("/api/v1/analyses/{run_id}/cells", "/api/v1/communities", "/api/v1/incidents")
+
+
+def test_file_formats_follow_the_matrix(client, world):
+    failures = []
+    for path in EXPORT_ROUTES:
+        minimum = MINIMUM_ROLE[("get", path)]
+        for fmt in FILE_FORMATS:
+            url = _url(path, world) + f"?format={fmt}"
+            if client.get(url).status_code != 401:
+                failures.append(f"{path} {fmt} anonymous: expected 401")
+            for role in ROLES:
+                status = client.get(url, headers=auth(world["tokens"][role])).status_code
+                expected = 200 if ROLE_RANK[role] >= ROLE_RANK[minimum] else 403
+                if status != expected:
+                    failures.append(f"{path} {fmt} {role}: {status}, expected {expected}")
+    assert not failures, "\n".join(failures)

@@ -8,9 +8,12 @@ directory are written last too. So a file is written whole into a temporary fold
 from disk in pieces, and the folder removed as soon as the download ends or is dropped.
 
 Memory stays bounded by a batch: rows are read ``BATCH_ROWS`` at a time, turned into columns
-(WKB geometries, numpy arrays) and appended to the layer (pyogrio's append mode). A field's type
-is read from the rows: a column still empty after the first batch (every count hidden, say) is
-held back, as columns, only until a value shows its type; one empty to the end is written as text.
+(WKB geometries, Arrow arrays) and passed to GDAL as one Arrow stream (``pyogrio.write_arrow``),
+so the file is opened once and its spatial index built once at the end: 0.89 s for 68,000 cells
+against 1.79 s for seven appends of 10,000 (pyogrio's append mode reopens the file and updates
+the index row by row). A field's type is read from the rows: while a column is still empty
+(every count hidden, say) the batches are held, as columns, until a value shows its type; a
+column empty to the end is written as text.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio.raw
+import pyarrow as pa
+import pyogrio
 import shapely
 
 from app.formats.base import About, Feature
@@ -37,20 +42,11 @@ FILE_PIECE_BYTES = 1 << 20
 
 def field_kind(values: Iterable[Any]) -> str | None:
     """The field type of a column's values: ``bool``, ``int``, ``float`` or ``text`` (None: all empty)."""
-    kinds = set()
-    for value in values:
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            kinds.add("bool")
-        elif isinstance(value, (int, np.integer)):
-            kinds.add("int")
-        elif isinstance(value, (float, Decimal, np.floating)):
-            kinds.add("float")
-        else:
-            return "text"
-    if not kinds:
+    types = set(map(type, values)) - {type(None)}
+    if not types:
         return None
+    kinds = {"bool" if issubclass(t, (bool, np.bool_)) else "int" if issubclass(t, (int, np.integer))
+             else "float" if issubclass(t, (float, Decimal, np.floating)) else "text" for t in types}
     if len(kinds) == 1:
         return kinds.pop()
     return "float" if kinds <= {"int", "float"} else "text"
@@ -67,17 +63,17 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
-_ARRAY_TYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
+_ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
 
 
-def field_array(values: list[Any], kind: str, integers: type = np.int64) -> tuple[np.ndarray, np.ndarray | None]:
-    """The column as GDAL takes it, with a mask of the empty values (None where none is empty)."""
-    empty = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    if kind == "text":
-        return np.array([as_text(v) for v in values], dtype=object), None
-    filled = values if not empty.any() else [0 if v is None else v for v in values]
-    array: np.ndarray = np.asarray(filled, dtype=integers if kind == "int" else _ARRAY_TYPES[kind])
-    return array, (empty if empty.any() else None)
+def field_array(values: Sequence[Any], kind: str, integers: pa.DataType = pa.int64()) -> pa.Array:
+    """The column as an Arrow array of its field type (None: an empty value)."""
+    arrow_type = integers if kind == "int" else _ARROW_TYPES[kind]
+    try:
+        return pa.array(values, arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # dates and lists as text, Decimal as float
+        convert = as_text if kind == "text" else float
+        return pa.array([None if v is None else convert(v) for v in values], arrow_type)
 
 
 def wkb_of(geometry: dict[str, Any] | bytes | None) -> bytes | None:
@@ -86,11 +82,11 @@ def wkb_of(geometry: dict[str, Any] | bytes | None) -> bytes | None:
     return shapely.to_wkb(shapely.geometry.shape(geometry))
 
 
-def geometry_type(wkb: np.ndarray) -> tuple[str | None, bool]:
-    """The layer's geometry type from a batch of WKB, and whether single parts must be made multi."""
-    present = wkb[wkb != None]  # noqa: E711 (an element-wise test)
-    if not len(present):
-        return None, False
+def geometry_type(wkb: Sequence[bytes | None]) -> tuple[str, bool]:
+    """The layer's geometry type from a batch of WKB, and whether single parts are to be made multi."""
+    present = [g for g in wkb if g is not None]
+    if not present:
+        return "Unknown", False
     names = set(shapely.get_type_id(shapely.from_wkb(present)).tolist())
     if len(names) == 1:
         return _GEOMETRY_NAMES.get(names.pop(), "Unknown"), False
@@ -100,80 +96,79 @@ def geometry_type(wkb: np.ndarray) -> tuple[str | None, bool]:
     return "Unknown", False
 
 
+def as_multi(wkb: list[bytes | None], shape: str) -> list[bytes | None]:
+    """The batch with each single part made a multi part of one (a layer of ``shape`` takes no single)."""
+    geometries = shapely.from_wkb(np.array(wkb, dtype=object))
+    single = shapely.get_type_id(geometries) == _SINGLE_TYPE_OF[shape]
+    geometries[single] = _MULTI_MAKERS[shape](geometries[single], indices=np.arange(int(single.sum())))
+    return list(shapely.to_wkb(geometries))
+
+
+_SINGLE_TYPE_OF = {"MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}
+_MULTI_MAKERS = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings,
+                 "MultiPolygon": shapely.multipolygons}
 _GEOMETRY_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
                    6: "MultiPolygon", 7: "GeometryCollection"}
 
+ColumnBatch = tuple[list[bytes | None], dict[str, Sequence[Any]]]
+
 
 class LayerWriter:
-    """Writes one layer of rows to ``path`` in batches (``append`` after the first)."""
+    """Writes one layer of rows to ``path`` through one Arrow stream of batches (pyogrio.write_arrow):
+    the dataset stays open while the batches pass, and only a batch is held at a time."""
 
     def __init__(self, path: Path, driver: str, layer: str, columns: Sequence[str],
                  field_names: Sequence[str] | None = None, *, encoding: str | None = None,
-                 dataset_options: dict[str, str] | None = None, one_call: bool = False,
-                 integers: type = np.int64) -> None:
+                 integers: pa.DataType = pa.int64()) -> None:
         self.path, self.driver, self.layer = path, driver, layer
-        self.one_call = one_call  # a driver that cannot append (KML): columns held, written at the end
-        self.integers = integers  # KML writes 64-bit integers as text: it takes 32-bit ones
         self.columns = list(columns)
         self.field_names = list(field_names or columns)
-        self.encoding, self.dataset_options = encoding, dataset_options
-        self.kinds: dict[str, str | None] = dict.fromkeys(self.columns)
-        self.geometry_type: str | None = None
-        self.promote = False
-        self.pending: list[tuple[np.ndarray, dict[str, list[Any]]]] = []
-        self.written = 0
+        self.encoding = encoding
+        self.integers = integers  # KML writes 64-bit integers as text: it takes 32-bit ones
+
+    def column_batches(self, features: Iterable[Feature], batch_rows: int) -> Iterator[ColumnBatch]:
+        rows = iter(features)
+        fields = itemgetter(*self.columns) if len(self.columns) > 1 else (lambda row: (row[self.columns[0]],))
+        while batch := list(islice(rows, batch_rows)):
+            wkb = [wkb_of(f.geometry) for f in batch]
+            try:  # every column in every row, as routes shape them
+                table = list(zip(*map(fields, (f.properties for f in batch))))
+            except KeyError:  # a missing property is an empty field
+                table = list(zip(*(tuple(map(f.properties.get, self.columns)) for f in batch)))
+            yield wkb, dict(zip(self.columns, table))
 
     def write_all(self, features: Iterable[Feature], batch_rows: int = BATCH_ROWS) -> int:
         """Every row, a batch at a time; returns how many were written."""
-        rows = iter(features)
-        while batch := list(islice(rows, batch_rows)):
-            self.add(batch)
-        self.finish()
-        return self.written
+        batches = self.column_batches(features, batch_rows)
+        kinds: dict[str, str | None] = dict.fromkeys(self.columns)
+        held: list[ColumnBatch] = []
+        for batch in batches:  # held only until every field's type shows
+            held.append(batch)
+            for column, kind in kinds.items():
+                kinds[column] = kind or field_kind(batch[1][column])
+            if None not in kinds.values():
+                break
+        types = [self.integers if kinds[c] == "int" else _ARROW_TYPES[kinds[c] or "text"] for c in self.columns]
+        schema = pa.schema([*(pa.field(n, t) for n, t in zip(self.field_names, types)),
+                            pa.field("geometry", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"})])
+        kind_of = [kinds[c] or "text" for c in self.columns]
+        shape, promote = geometry_type(held[0][0] if held else [])
+        written = 0
 
-    def add(self, batch: list[Feature]) -> None:
-        wkb = np.array([wkb_of(f.geometry) for f in batch], dtype=object)
-        values = {c: [f.properties.get(c) for f in batch] for c in self.columns}
-        for column, kind in self.kinds.items():
-            if kind is None:
-                self.kinds[column] = field_kind(values[column])
-        self.pending.append((wkb, values))
-        if None not in self.kinds.values() and not self.one_call:
-            self._flush()
+        def records() -> Iterator[pa.RecordBatch]:
+            nonlocal written
+            for wkb, values in chain(held, batches):
+                if promote:
+                    wkb = as_multi(wkb, shape)
+                arrays = [field_array(values[c], k, self.integers) for c, k in zip(self.columns, kind_of)]
+                written += len(wkb)
+                yield pa.record_batch([*arrays, pa.array(wkb, pa.binary())], schema=schema)
+            held.clear()
 
-    def finish(self) -> None:
-        """Writes what is held back (a column empty to the end is text) and makes sure the layer exists."""
-        for column, kind in self.kinds.items():
-            if kind is None:
-                self.kinds[column] = "text"
-        if not self.pending and not self.written:
-            self.pending.append((np.array([], dtype=object), {c: [] for c in self.columns}))
-        self._flush()
-
-    def _flush(self) -> None:
-        if self.one_call and len(self.pending) > 1:
-            self.pending = [(np.concatenate([wkb for wkb, _ in self.pending]),
-                             {c: [v for _, values in self.pending for v in values[c]] for c in self.columns})]
-        for wkb, values in self.pending:
-            self._write(wkb, values)
-        self.pending = []
-
-    def _write(self, wkb: np.ndarray, values: dict[str, list[Any]]) -> None:
-        if self.written == 0 and self.geometry_type is None:
-            self.geometry_type, self.promote = geometry_type(wkb)
-        arrays, masks = [], []
-        for column in self.columns:
-            array, mask = field_array(values[column], self.kinds[column] or "text", self.integers)
-            arrays.append(array)
-            masks.append(mask)
-        pyogrio.raw.write(
-            self.path, wkb if self.geometry_type else None, arrays, self.field_names,
-            field_mask=masks if any(m is not None for m in masks) else None, layer=self.layer,
-            driver=self.driver, geometry_type=self.geometry_type, crs=CRS if self.geometry_type else None,
-            encoding=self.encoding, promote_to_multi=self.promote or None, append=self.written > 0,
-            dataset_options=None if self.written else self.dataset_options,
-        )
-        self.written += len(wkb)
+        pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, records()), self.path, layer=self.layer,
+                            driver=self.driver, geometry_name="geometry", geometry_type=shape, crs=CRS,
+                            encoding=self.encoding)
+        return written
 
 
 def file_pieces(path: Path, head: bytes = b"", after: bytes = b"") -> Iterator[bytes]:

@@ -1,10 +1,10 @@
 """KML (OGC 07-147r2), for Google Earth and for partners without GIS software.
 
-Written with GDAL's KML driver, which writes the document as it goes (LIBKML holds the whole
-document in memory, and appending to it re-reads the file: 38 s for 68,000 cells in batches of
-10,000, measured). The KML driver cannot append, so the rows are gathered as columns (WKB and
-arrays, not row objects) and written in one call. The README is the document's <description>,
-put in after the driver's opening <Document> tag as the file is streamed.
+Written with GDAL's KML driver, which writes the document as it goes, from one Arrow stream of
+batches (LIBKML holds the whole document in memory: 8.3 s and 350 MB more for 68,000 cells, and
+appending to it re-reads the file, 38 s in batches of 10,000; measured). The KML driver has no
+place for a document description, so the README is put in as the <description> just after its
+opening <Document> tag while the file is streamed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import numpy as np
+import pyarrow as pa
 
 from app.formats.base import About, Feature
 from app.formats.gis_files import LayerWriter, default_about, file_pieces, readme_text, scratch_folder
@@ -41,5 +41,5 @@ class KmlFormat:
         about = default_about(about)
         with scratch_folder() as folder:
             path = Path(folder) / f"{about.name}.kml"
-            LayerWriter(path, "KML", about.name, columns, one_call=True, integers=np.int32).write_all(features)
+            LayerWriter(path, "KML", about.name, columns, integers=pa.int32()).write_all(features)
             yield from file_pieces(path, head=document_head(about), after=DOCUMENT_OPENING)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import h3
 from starlette.datastructures import URL
 
-from app.formats import Feature
+from app.formats import About, Feature
 from app.store.backends import Store
 from app.store.incidents import IncidentFilter
 
@@ -25,6 +27,34 @@ def incident_page(store: Store, filters: IncidentFilter, *, after: int | None, l
                       "href": str(base_url.include_query_params(after=rows[-1]["id"], limit=limit))})
     members = {"numberReturned": len(rows), "links": links, "next": links[0]["href"] if links else None}
     return [_feature(r) for r in rows], members
+
+
+INCIDENT_COLUMNS = ("id", "source", "external_id", "occurred_at", "reported_at", "category", "description",
+                    "community_id", "h3_cell", "import_id")
+EXPORT_PAGE = 5_000
+
+
+def every_incident(store: Store, filters: IncidentFilter) -> Iterator[Feature]:
+    """Every incident the filters match, read a page at a time (for file downloads; police only)."""
+    after = None
+    while rows := store.incidents.list_incidents(filters, after_id=after, limit=EXPORT_PAGE):
+        for row in rows:
+            feature = _feature(row)
+            feature.properties = {"id": row["id"], **feature.properties}
+            yield feature
+        after = rows[-1]["id"]
+        if len(rows) < EXPORT_PAGE:
+            break
+
+
+def incidents_about(filters: IncidentFilter, stem: str) -> About:
+    """What a file of incidents says about itself: the filters that chose them, and that they are police data."""
+    chosen = {k: v for k, v in vars(filters).items() if v not in (None, (), [])}
+    return About(name=stem, title="Incidents (points)",
+                 provenance=f"Read {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; filters: "
+                            + (", ".join(f"{k}={v}" for k, v in chosen.items()) or "none"),
+                 privacy="Police tier: incident points are police data, for analysts and above only; "
+                         "not to be shared outside the police.")
 
 
 def _feature(row: dict[str, Any]) -> Feature:

@@ -36,7 +36,7 @@ from app.services.map_elements import (
 )
 from app.privacy import Audience
 from app.runs import Provenance, Run
-from app.services.run_results import visible_completed_run
+from app.services.run_results import run_facts, visible_completed_run
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
@@ -124,20 +124,8 @@ def legend_html(kind: AnalysisKind) -> str:
 
 
 def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
-    params = run.parameters
     provenance = run.provenance
-    window = " – ".join(str(v or "…")[:10] for v in (params.start, params.end)) if (
-        params.start or params.end) else "all dates"
-    finished = run.finished_at
-    used = provenance.incidents_used if "incidents_used" in provenance.document else 0
-    if audience is not None and not audience.raw:
-        # Even rounded, the run's total minus the cells shown would bound the hidden ones.
-        incidents = "total not published"
-    else:
-        incidents = f"{used:,} incidents"
-    facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
-    if finished is not None:
-        facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
+    facts = run_facts(run, audience)
     note = ""
     if audience is not None and not audience.raw:
         note = (f"<div>Counts under {audience.min_count} are not shown"
