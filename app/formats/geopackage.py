@@ -6,15 +6,13 @@ cannot be streamed while it is written); the layer is written in batches, so mem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pyogrio.raw
 
 from app.formats.base import About, Feature
-from app.formats.gis_files import LayerWriter, default_about, file_pieces, scratch_folder
+from app.formats.gis_files import GisFileFormat, LayerWriter
 
 README_LAYER = "readme"
 
@@ -34,18 +32,14 @@ def write_geopackage(path: Path, features: Iterable[Feature], columns: Sequence[
     return written
 
 
-class GeoPackageFormat:
+class GeoPackageFormat(GisFileFormat):
     """A GeoPackage: one layer of the rows, and a ``readme`` table with provenance and privacy tier."""
 
     name = "gpkg"
     media_type = "application/geopackage+sqlite3"
     extension = "gpkg"
-    uses_geometry = True
 
-    def write(self, features: Iterable[Feature], columns: Sequence[str],
-              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
-        about = default_about(about)
-        with scratch_folder() as folder:
-            path = Path(folder) / f"{about.name}.gpkg"
-            write_geopackage(path, features, columns, about)
-            yield from file_pieces(path)
+    def write_file(self, folder: Path, features: Iterable[Feature], columns: Sequence[str], about: About) -> Path:
+        path = folder / f"{about.name}.gpkg"
+        write_geopackage(path, features, columns, about)
+        return path

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain, islice
 from operator import itemgetter
@@ -184,11 +184,6 @@ def file_pieces(path: Path, head: bytes = b"", after: bytes = b"") -> Iterator[b
             yield piece
 
 
-def scratch_folder() -> tempfile.TemporaryDirectory[str]:
-    """A folder for one file while it is written and sent (removed when the download ends)."""
-    return tempfile.TemporaryDirectory(prefix="hotspots-export-")
-
-
 def readme_text(about: About, fields: Sequence[tuple[str, str]] = ()) -> str:
     """The README of a file: its topics, then (Shapefile) each field's short name beside its full name."""
     lines = [f"{topic.capitalize()}: {text}" for topic, text in about.lines() if text]
@@ -198,5 +193,22 @@ def readme_text(about: About, fields: Sequence[tuple[str, str]] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_about(about: About | None) -> About:
-    return about or About(name="export", title="Exported features")
+class GisFileFormat:
+    """What the GIS file formats share: written whole into a scratch folder by ``write_file``, then
+    streamed from disk (``pieces``), the folder removed when the download ends or is dropped."""
+
+    uses_geometry = True
+
+    def write(self, features: Iterable[Feature], columns: Sequence[str],
+              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
+        about = about or About(name="export", title="Exported features")
+        with tempfile.TemporaryDirectory(prefix="hotspots-export-") as folder:
+            path = self.write_file(Path(folder), features, columns, about)
+            yield from self.pieces(path, about)
+
+    def write_file(self, folder: Path, features: Iterable[Feature], columns: Sequence[str], about: About) -> Path:
+        """Writes the file in ``folder`` and returns its path."""
+        raise NotImplementedError
+
+    def pieces(self, path: Path, about: About) -> Iterator[bytes]:
+        return file_pieces(path)

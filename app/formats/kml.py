@@ -9,15 +9,14 @@ opening <Document> tag while the file is streamed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import escape
 
 import pyarrow as pa
 
 from app.formats.base import About, Feature
-from app.formats.gis_files import LayerWriter, default_about, file_pieces, readme_text, scratch_folder
+from app.formats.gis_files import GisFileFormat, LayerWriter, file_pieces, readme_text
 
 DOCUMENT_OPENING = b'<Document id="root_doc">'
 
@@ -28,18 +27,17 @@ def document_head(about: About) -> bytes:
             f"<description>{escape(readme_text(about))}</description>").encode()
 
 
-class KmlFormat:
+class KmlFormat(GisFileFormat):
     """KML placemarks with their fields as ExtendedData, and the README as the document's description."""
 
     name = "kml"
     media_type = "application/vnd.google-earth.kml+xml"
     extension = "kml"
-    uses_geometry = True
 
-    def write(self, features: Iterable[Feature], columns: Sequence[str],
-              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
-        about = default_about(about)
-        with scratch_folder() as folder:
-            path = Path(folder) / f"{about.name}.kml"
-            LayerWriter(path, "KML", about.name, columns, integers=pa.int32()).write_all(features)
-            yield from file_pieces(path, head=document_head(about), after=DOCUMENT_OPENING)
+    def write_file(self, folder: Path, features: Iterable[Feature], columns: Sequence[str], about: About) -> Path:
+        path = folder / f"{about.name}.kml"
+        LayerWriter(path, "KML", about.name, columns, integers=pa.int32()).write_all(features)
+        return path
+
+    def pieces(self, path: Path, about: About) -> Iterator[bytes]:
+        return file_pieces(path, head=document_head(about), after=DOCUMENT_OPENING)

@@ -15,12 +15,10 @@ columns always get the same names.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
 from app.formats.base import About, Feature
-from app.formats.gis_files import LayerWriter, default_about, file_pieces, readme_text, scratch_folder
+from app.formats.gis_files import GisFileFormat, LayerWriter, readme_text
 
 FIELD_NAME_LIMIT = 10
 
@@ -41,27 +39,22 @@ def short_field_names(columns: Sequence[str]) -> dict[str, str]:
     return short
 
 
-class ShapefileFormat:
+class ShapefileFormat(GisFileFormat):
     """A zipped Shapefile with .prj, .cpg (UTF-8) and README.txt (provenance, privacy, field names)."""
 
     name = "shp"
     media_type = "application/zip"
     extension = "zip"
-    uses_geometry = True
 
-    def write(self, features: Iterable[Feature], columns: Sequence[str],
-              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
-        about = default_about(about)
+    def write_file(self, folder: Path, features: Iterable[Feature], columns: Sequence[str], about: About) -> Path:
         names = short_field_names(columns)
-        with scratch_folder() as folder:
-            shapes = Path(folder) / "shapes"
-            shapes.mkdir()
-            LayerWriter(shapes / f"{about.name}.shp", "ESRI Shapefile", about.name, columns,
-                        [names[c] for c in columns], encoding="UTF-8").write_all(features)
-            (shapes / "README.txt").write_text(readme_text(about, [(names[c], c) for c in columns]),
-                                               encoding="utf-8")
-            bundle = Path(folder) / f"{about.name}.zip"
-            with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for part in sorted(shapes.iterdir()):
-                    archive.write(part, part.name)
-            yield from file_pieces(bundle)
+        shapes = folder / "shapes"
+        shapes.mkdir()
+        LayerWriter(shapes / f"{about.name}.shp", "ESRI Shapefile", about.name, columns,
+                    [names[c] for c in columns], encoding="UTF-8").write_all(features)
+        (shapes / "README.txt").write_text(readme_text(about, [(names[c], c) for c in columns]), encoding="utf-8")
+        bundle = folder / f"{about.name}.zip"
+        with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for part in sorted(shapes.iterdir()):
+                archive.write(part, part.name)
+        return bundle
