@@ -183,6 +183,13 @@ def test_incidents_file_for_analysts_only(client, world, tmp_path, store):
     assert info["geometry_type"] == "Point" and info["crs"] == "EPSG:4326"
     assert list(info["fields"]) == ["id", "source", "external_id", "occurred_at", "reported_at", "category",
                                     "description", "community_id", "h3_cell", "import_id"]
+    frame = pyogrio.read_dataframe(path, layer="incidents").set_index("id")
+    page = client.get("/api/v1/incidents", headers=auth(world["tokens"]["analyst"]), params={"limit": 50}).json()
+    for feature in page["features"]:
+        found = frame.loc[feature["id"]]
+        assert [found.geometry.x, found.geometry.y] == pytest.approx(feature["geometry"]["coordinates"], abs=1e-9)
+        assert found["occurred_at"] == feature["properties"]["occurred_at"]
+        assert found["h3_cell"] == feature["properties"]["h3_cell"]
     for role in ("viewer", "partner"):
         refused = client.get("/api/v1/incidents", headers=auth(world["tokens"][role]), params={"format": "gpkg"})
         assert refused.status_code == 403
