@@ -60,22 +60,34 @@ NOTE = ("Each cell's pattern comes from its Gi* hot and cold spots in every time
         "most steps but not lately. Move the time slider to see each step's hot and cold spots.")
 
 
+# Per |code|: 8 for the most urgent pattern .. 1 for the least, 0 for no pattern.
+_URGENCY_RANK = np.zeros(len(URGENCY) + 1, dtype=np.int64)
+_URGENCY_RANK[list(URGENCY)] = np.arange(len(URGENCY), 0, -1)
+
+
 def _rank(codes: np.ndarray) -> np.ndarray:
     """Larger for the pattern a coarser hexagon keeps: any hot before any cold, the more urgent first."""
-    order = {code: len(URGENCY) - i for i, code in enumerate(URGENCY)}  # 8 (most urgent) .. 1
-    magnitude = np.array([order.get(abs(int(c)), 0) for c in codes.tolist()], dtype=np.int64)
+    magnitude = _URGENCY_RANK[np.abs(codes)]
     return np.where(codes > 0, 10 + magnitude, np.where(codes < 0, magnitude, 0))
 
 
 def series_text(values: np.ndarray) -> np.ndarray:
     """Each row of a (cells, steps) integer array as "v1,v2,…" (oldest step first)."""
-    return np.array([",".join(map(str, row)) for row in np.asarray(values, dtype=np.int64).tolist()], dtype=object)
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return np.array([""] * len(values), dtype=object)
+    low = int(values.min())
+    words = np.array([str(v) for v in range(low, int(values.max()) + 1)], dtype=object)
+    return np.array([",".join(row) for row in words[values - low].tolist()], dtype=object)
 
 
 def series_values(texts: np.ndarray) -> np.ndarray:
-    """The (cells, steps) integer array of ``series_text``'s strings."""
-    rows = [[int(v) for v in str(t).split(",")] for t in texts]
-    return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
+    """The (cells, steps) integer array of ``series_text``'s strings (one C-level parse of them all)."""
+    texts = [str(t) for t in texts]
+    if not texts:
+        return np.zeros((0, 0), dtype=np.int64)
+    values = np.fromstring(",".join(texts), sep=",", dtype=np.int64)  # text mode: not the deprecated binary one
+    return values.reshape(len(texts), -1)
 
 
 def strongest_pattern(values: Mapping[str, np.ndarray], index: np.ndarray, n: int) -> dict[str, np.ndarray]:
