@@ -237,3 +237,15 @@ def test_a_column_empty_in_the_first_batches_keeps_its_type(tmp_path):
     assert info["features"] == 25_010 and list(info["dtypes"]) == ["int64", "object"]
     frame = pyogrio.read_dataframe(path, layer="cells")
     assert frame["n"].isna().sum() == 25_000 and frame["n"].iloc[-1] == 25_009
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "shp", "kml"])
+def test_an_empty_export_still_opens(tmp_path, fmt):
+    """A filter that matches nothing gives a file with the fields and no feature, not an error."""
+    about = About("no-cells", "nothing matched", "p", "q")
+    path = tmp_path / f"empty.{SUFFIX[fmt]}"
+    path.write_bytes(b"".join(formatter(fmt).write(iter([]), ["cell", "incidents"], about=about)))
+    source, layer = _layer(path, fmt, "no-cells")
+    info = pyogrio.read_info(source, layer=layer)
+    assert info["features"] == 0 and info["crs"] == "EPSG:4326"
+    assert {"cell", "incidents"} <= set(info["fields"])
