@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, communities, health, incidents, maps, pages,
+from app.api.routes import (analyses, audit, boundaries, categories, communities, health, incidents, maps, pages,
                             sensitive_terms, tiles, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(boundaries.router)
     app.include_router(communities.router)
     app.include_router(analyses.router)
+    app.include_router(categories.router)
     app.include_router(users.router)
     app.include_router(sensitive_terms.router)
     app.include_router(audit.router)

@@ -15,10 +15,10 @@ from typing import Any
 from spatial.kinds import AnalysisKind, kind_named
 
 # The keys of a run's record in the API, in order (``get_run``), and of a run in a listing.
-RECORD_FIELDS = ("id", "status", "progress", "stage", "audience", "parameters", "seed", "boundary_set_id",
+RECORD_FIELDS = ("id", "kind", "status", "progress", "stage", "audience", "parameters", "seed", "boundary_set_id",
                  "created_by", "created_at", "started_at", "finished_at", "error", "provenance",
                  "data_changed_at", "data_changed")
-SUMMARY_FIELDS = ("id", "status", "progress", "stage", "audience", "parameters", "seed", "boundary_set_id",
+SUMMARY_FIELDS = ("id", "kind", "status", "progress", "stage", "audience", "parameters", "seed", "boundary_set_id",
                   "created_at", "finished_at", "error", "data_changed_at", "data_changed", "synthetic")
 
 
@@ -151,7 +151,7 @@ class Run:
 
     def _values(self) -> dict[str, Any]:
         return {
-            "id": self.id, "status": self.status, "progress": self.progress, "stage": self.stage,
+            "id": self.id, "kind": self.kind.name, "status": self.status, "progress": self.progress, "stage": self.stage,
             "audience": self.audience, "parameters": dict(self.parameters.document), "seed": self.seed,
             "boundary_set_id": self.boundary_set_id, "created_by": self.created_by,
             "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,

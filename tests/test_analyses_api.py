@@ -228,6 +228,22 @@ def test_viewers_see_only_shared_runs_with_small_counts_hidden(client, tokens, s
     assert "Domestic violence" not in body and "domestic violence" not in body
 
 
+def test_categories_match_whatever_the_case_and_unknown_ones_are_refused_in_words(client, tokens, store, tmp_path,
+                                                                                  parishes):
+    _random_background(store, tmp_path, seed=9)  # category "Theft"
+    analyst = auth(tokens["analyst"])
+    listed = client.get("/api/v1/categories", headers=analyst).json()["categories"]
+    assert {"name": "Theft", "sensitive": False} in listed
+    exact = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, categories=["Theft"])
+    typed = _run(client, tokens["analyst"], resolution=8, permutations=0, seed=1, categories=["  tHEFT "])
+    assert typed["parameters"]["categories"] == ["Theft"]
+    assert typed["provenance"]["incidents_used"] == exact["provenance"]["incidents_used"] > 0
+    wrong = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 8, "categories": ["Thefts"]})
+    message = wrong.json()["error"]["message"]
+    assert wrong.status_code == 400 and "No incident has the category 'Thefts'" in message and "Theft" in message
+    assert client.get("/api/v1/categories", headers=auth(tokens["viewer"])).status_code == 403
+
+
 def test_shared_runs_refuse_fine_cells_and_sensitive_categories(client, tokens, parishes):
     analyst = auth(tokens["analyst"])
     fine = client.post("/api/v1/analyses", headers=analyst, json={"resolution": 9, "audience": "shared"})

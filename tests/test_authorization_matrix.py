@@ -30,6 +30,7 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/communities"): "public",
     ("get", "/api/v1/communities/{community_id}"): "public",
     ("post", "/api/v1/analyses"): "analyst",
+    ("get", "/api/v1/categories"): "analyst",
     ("get", "/api/v1/analyses"): "public",
     ("get", "/api/v1/analyses/{run_id}"): "public",
     ("get", "/api/v1/analyses/{run_id}/cells"): "public",

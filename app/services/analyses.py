@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import BadRequest, Conflict
 from app.privacy import CLASSED
-from app.services import releases, sensitive_categories
+from app.services import categories, releases, sensitive_categories
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store.backends import Store
@@ -100,6 +100,7 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     (app/services/releases.py): refused with 422 or 409 and what to change.
     """
     _check_audience(store, request, settings)
+    request = request.model_copy(update={"categories": categories.resolve(store, request.categories)})
     set_id = store.boundaries.active_boundary_set_id()
     if set_id is None:
         raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.")

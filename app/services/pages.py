@@ -17,14 +17,23 @@ from app.privacy import Audience
 from app.services import communities as community_service
 from app.services import run_results
 from app.settings import Settings
+from app.runs import Run
 from app.store.backends import Store
 
 RECENT_RUNS = 20
 
 
+def _analysis_label(run: Run) -> str:
+    """What the run is, in a planner's words: "Hot and cold spots" or "Emerging hot spots, 12 months"."""
+    steps = run.parameters.document.get("steps") if run.kind.stepped_field else None
+    if steps:
+        return f"{run.kind.title}, {len(steps)} {run.parameters.document.get('step', 'step')}s"
+    return run.kind.title
+
+
 def home(store: Store, audience: Audience) -> dict[str, Any]:
     runs = [{**run.summary(), "communities_label": ", ".join(run.parameters.communities) or "all communities",
-             "resolution": run.parameters.resolution}
+             "resolution": run.parameters.resolution, "analysis": _analysis_label(run)}
             for run in run_results.visible_runs(store, audience, limit=RECENT_RUNS, before_id=None)]
     # Police see how many incidents no community counts (outside every boundary): none is lost silently.
     outside = store.boundaries.incidents_in_no_community() if audience.raw else None

@@ -10,7 +10,6 @@ from functools import cache
 from sqlalchemy import text
 
 from app.runs import Run
-from app.store import kind_sql
 from app.store.sql import BoundToSession
 from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
@@ -67,8 +66,9 @@ class Maps(BoundToSession):
     """What map pages read: the portable SQL; a backend builds the GeoJSON."""
 
     def latest_completed_run_with_community(self, community_id: int, *,
-                                            shared_up_to_resolution: int | None = None) -> Run | None:
-        """The newest completed run that analysed this community.
+                                            shared_up_to_resolution: int | None = None,
+                                            kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> Run | None:
+        """The newest completed run of ``kind`` that analysed this community.
 
         With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what
         audiences other than police may see; the same rule as ``Audience.sees_run``).
@@ -81,12 +81,11 @@ class Maps(BoundToSession):
             text(
                 "SELECT r.id, r.kind, r.audience, r.parameters, r.provenance, r.finished_at, r.status, "
                 "r.boundary_set_id FROM hotspot_runs r "
-                f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
-                f"  (SELECT 1 FROM {kind_sql.every_kinds_cells('run_id, community_id')} h "
-                "WHERE h.run_id = r.id AND h.community_id = :id) "
+                f"WHERE r.status = 'completed' AND r.kind = :kind {shared_only}AND EXISTS "
+                f"  (SELECT 1 FROM {kind.cell_table} h WHERE h.run_id = r.id AND h.community_id = :id) "
                 "ORDER BY r.id DESC LIMIT 1"
             ),
-            {"id": community_id, "max_resolution": shared_up_to_resolution},
+            {"id": community_id, "max_resolution": shared_up_to_resolution, "kind": kind.name},
         ).first()
         return Run.from_row(dict(row._mapping)) if row else None
 

@@ -83,11 +83,11 @@ def series_text(values: np.ndarray) -> np.ndarray:
 
 def series_values(texts: np.ndarray) -> np.ndarray:
     """The (cells, steps) integer array of ``series_text``'s strings (one C-level parse of them all)."""
-    texts = [str(t) for t in texts]
-    if not texts:
+    rows = [str(t) for t in texts]
+    if not rows:
         return np.zeros((0, 0), dtype=np.int64)
-    values = np.fromstring(",".join(texts), sep=",", dtype=np.int64)  # text mode: not the deprecated binary one
-    return values.reshape(len(texts), -1)
+    values = np.fromstring(",".join(rows), sep=",", dtype=np.int64)  # text mode: not the deprecated binary one
+    return values.reshape(len(rows), -1)
 
 
 def strongest_pattern(values: Mapping[str, np.ndarray], index: np.ndarray, n: int) -> dict[str, np.ndarray]:

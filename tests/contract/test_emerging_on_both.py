@@ -98,6 +98,12 @@ def test_an_emerging_run_counts_whole_steps_and_stores_each_cells_pattern(client
     assert parents and all(len(f["properties"]["step_classes"].split(",")) == 12 for f in parents)
     tilejson = client.get("/tiles/hotspots.json", headers=analyst, params={"run": run["id"]}).json()
     assert "Emerging" in tilejson["description"] or "Emerging" in tilejson["name"]
+    # The home page says what each run is; a community's ranking comes from hot and cold spot runs only.
+    assert "Emerging hot and cold spots, 12 months" in client.get("/", headers=analyst).text
+    community = client.get("/api/v1/communities", headers=analyst).json()
+    first = (community["communities"] if isinstance(community, dict) else community)[0]
+    page = client.get(f"/communities/{first['id']}", headers=analyst)
+    assert page.status_code == 200 and "No completed hot and cold spot run" in page.text
 
 
 def test_a_partner_sees_patterns_and_classes_of_shared_runs_never_counts_per_step(client: TestClient, people):
