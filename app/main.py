@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, categories, communities, health, incidents, maps, pages,
+from app.api.routes import (analyses, audit, boundaries, categories, communities, health, incidents, maps, ogc, pages,
                             sensitive_terms, tiles, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(users.router)
     app.include_router(sensitive_terms.router)
     app.include_router(audit.router)
+    app.include_router(ogc.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.

@@ -41,6 +41,12 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/users/{user_id}/tokens/revoke"): "admin",
     ("put", "/api/v1/users/{user_id}/communities"): "admin",
     ("get", "/api/v1/audit"): "admin",
+    ("get", "/ogc"): "public",
+    ("get", "/ogc/conformance"): "public",
+    ("get", "/ogc/collections"): "public",
+    ("get", "/ogc/collections/{collection_id}"): "public",
+    ("get", "/ogc/collections/{collection_id}/items"): "public",
+    ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): "public",
     ("get", "/api/v1/sensitive-categories"): "admin",
     ("post", "/api/v1/sensitive-categories/terms"): "admin",
     ("delete", "/api/v1/sensitive-categories/terms/{term}"): "admin",
@@ -76,6 +82,7 @@ def world(client, store, tokens):
     return {
         "import_id": imported["import_id"], "set_id": set_id, "community_id": community_id, "run_id": run["id"],
         "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
+        "collection_id": "communities", "feature_id": community_id,
     }
 
 

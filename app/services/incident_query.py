@@ -15,19 +15,24 @@ from app.store.backends import Store
 from app.store.incidents import IncidentFilter
 
 
+def incident_rows(store: Store, filters: IncidentFilter, *, after: int | None,
+                  limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` incidents after id ``after``, and whether more follow."""
+    rows = store.incidents.list_incidents(filters, after_id=after, limit=limit + 1)
+    return rows[:limit], len(rows) > limit
+
+
 def incident_page(store: Store, filters: IncidentFilter, *, after: int | None, limit: int,
                   base_url: URL) -> tuple[list[Feature], dict[str, Any]]:
     """One page of incidents as features, and the collection members that follow them
     (``numberReturned``, ``links``, ``next``)."""
-    rows = store.incidents.list_incidents(filters, after_id=after, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = incident_rows(store, filters, after=after, limit=limit)
     links = []
     if more:
         links.append({"rel": "next", "type": "application/geo+json",
                       "href": str(base_url.include_query_params(after=rows[-1]["id"], limit=limit))})
     members = {"numberReturned": len(rows), "links": links, "next": links[0]["href"] if links else None}
-    return [_feature(r) for r in rows], members
+    return [incident_feature(r) for r in rows], members
 
 
 INCIDENT_COLUMNS = ("id", "source", "external_id", "occurred_at", "reported_at", "category", "description",
@@ -41,7 +46,7 @@ def every_incident(store: Store, filters: IncidentFilter) -> Iterator[Feature]:
     while rows := store.incidents.list_incidents(filters, after_id=after, limit=EXPORT_PAGE):
         points = shapely.to_wkb(shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]))
         for row, point in zip(rows, points):  # points as WKB, made a page at a time
-            feature = _feature(row)
+            feature = incident_feature(row)
             feature.properties = {"id": row["id"], **feature.properties}
             feature.geometry = point
             yield feature
@@ -60,7 +65,7 @@ def incidents_about(filters: IncidentFilter, stem: str) -> About:
                          "not to be shared outside the police.")
 
 
-def _feature(row: dict[str, Any]) -> Feature:
+def incident_feature(row: dict[str, Any]) -> Feature:
     return Feature(
         id=row["id"],
         geometry={"type": "Point", "coordinates": [row["lon"], row["lat"]]},
