@@ -76,6 +76,25 @@ ASSETS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
         {"dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js"},
         {},
     ),
+    # The API documentation at /docs and /redoc (app/api/routes/docs.py).
+    "swagger-ui-dist": (
+        "swagger-ui",
+        {"swagger-ui-bundle.js": "swagger-ui-bundle.js", "swagger-ui.css": "swagger-ui.css", "LICENSE": "LICENSE"},
+        {},
+    ),
+    "redoc": (
+        "redoc",
+        {"bundles/redoc.standalone.js": "redoc.standalone.js", "LICENSE": "LICENSE"},
+        {},
+    ),
+}
+
+# Outside addresses inside a vendored file that the page would otherwise ask for at run time, each
+# replaced after the tarball passed its integrity check (the only change made to a vendored file):
+# member -> ((text, replacement), ...). ReDoc draws its makers' logo from their CDN; the
+# Content-Security-Policy would block it anyway, but an offline page should not even try.
+REWRITES: dict[str, tuple[tuple[str, str], ...]] = {
+    "redoc:bundles/redoc.standalone.js": (("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,"),),
 }
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -121,6 +140,7 @@ def lock_digest(lock_path: Path) -> str:
     """What the stamp records: the lock file and the list of files taken from it."""
     h = hashlib.sha256(lock_path.read_bytes())
     h.update(json.dumps(ASSETS, sort_keys=True).encode())
+    h.update(json.dumps(REWRITES, sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -287,8 +307,17 @@ def extract(data: bytes, pkg: Locked, target: Path) -> None:
                 source = archive.extractfile(member)
                 if source is None:
                     raise AssetError(f"{what}: cannot read {member.name}")
+                rewrites = REWRITES.get(f"{pkg.name}:{member.name.removeprefix('package/')}")
                 with source, open(out, "xb") as sink:
-                    shutil.copyfileobj(source, sink)
+                    if rewrites is None:
+                        shutil.copyfileobj(source, sink)
+                        continue
+                    text = source.read().decode("utf-8")
+                    for old, new in rewrites:
+                        if old not in text:
+                            raise AssetError(f"{what}: {member.name} no longer holds {old!r}; update REWRITES")
+                        text = text.replace(old, new)
+                    sink.write(text.encode("utf-8"))
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise AssetError(f"{what}: cannot extract from the tarball: {exc}") from exc
 

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, categories, communities, health, incidents, maps, ogc, pages,
-                            sensitive_terms, tiles, users)
+from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, health, incidents, maps,
+                            ogc, pages, sensitive_terms, tiles, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -106,6 +106,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         summary="Crime-hotspot mapping: incidents, community boundaries, Gi* and Moran's I on an H3 grid.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by app/api/routes/docs.py with local assets (FastAPI's load from a CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     # Who holds a token, remembered for a few seconds so a burst of tile requests needs no query.
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         app.add_middleware(HotspotTileFastPath, service=app)
     app.add_middleware(RequestGuard, service=app)  # outermost: before any body is read
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(incidents.router)
     app.include_router(boundaries.router)
     app.include_router(communities.router)

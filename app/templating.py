@@ -20,11 +20,13 @@ def basemap_origin(settings: Settings) -> str | None:
     return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else None
 
 
-def page_headers(settings: Settings) -> dict[str, str]:
-    """Pages load only from this service (a configured basemap's images excepted), are never framed or cached shared."""
+def page_headers(settings: Settings, *, workers: bool = False) -> dict[str, str]:
+    """Pages load only from this service (a configured basemap's images excepted), are never framed or cached shared.
+
+    ``workers``: the page may start web workers from its own scripts and blobs (the API documentation's search)."""
     images = " ".join(filter(None, ["'self'", "data:", basemap_origin(settings)]))
     policy = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
               f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-              "form-action 'self'; frame-ancestors 'none'")
+              "form-action 'self'; frame-ancestors 'none'" + ("; worker-src 'self' blob:" if workers else ""))
     return {"Content-Security-Policy": policy, "Cache-Control": "private, no-cache",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}

@@ -158,7 +158,8 @@ class PageWatch:
 
     @property
     def outside(self) -> list[str]:
-        return [u for u in self.requested if not (u.startswith(self.origin + "/") or u.startswith("data:"))]
+        return [u for u in self.requested if not (u.startswith(self.origin + "/") or u.startswith("data:")
+                                                  or u.startswith(f"blob:{self.origin}/"))]
 
 
 def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int = 99, seed: int = 2026) -> dict:

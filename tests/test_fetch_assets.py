@@ -32,7 +32,20 @@ LEAFLET_FILES = {
     "package/dist/images/layers.png": b"\x89PNG layers",
 }
 VECTORGRID_FILES = {"package/dist/Leaflet.VectorGrid.bundled.min.js": b"/* vectorgrid */"}
+# The documentation's packages (the same in every registry below); ReDoc's bundle holds the CDN logo
+# address the fetcher replaces.
+DOCS_PACKAGES = {
+    "swagger-ui-dist": ("5.35.0", {"package/swagger-ui-bundle.js": b"/* swagger */",
+                                   "package/swagger-ui.css": b".swagger{}", "package/LICENSE": b"Apache-2.0"}),
+    "redoc": ("2.5.4", {"package/bundles/redoc.standalone.js": b'img({src:"https://cdn.redoc.ly/redoc/logo-mini.svg"})',
+                        "package/LICENSE": b"MIT"}),
+}
 EXPECTED = {
+    "swagger-ui/swagger-ui-bundle.js": b"/* swagger */",
+    "swagger-ui/swagger-ui.css": b".swagger{}",
+    "swagger-ui/LICENSE": b"Apache-2.0",
+    "redoc/redoc.standalone.js": b'img({src:"data:,"})',
+    "redoc/LICENSE": b"MIT",
     "leaflet/leaflet.js": b"/* leaflet */",
     "leaflet/leaflet.js.map": b"{}",
     "leaflet/leaflet.css": b".leaflet{}",
@@ -72,7 +85,8 @@ class Registry:
         self.cache = root / "frontend" / ".cache"
         self.url = self.dir.as_uri() + "/"
         packages = {"": {"name": "t", "dependencies": {"leaflet": "1.9.4", "leaflet.vectorgrid": "1.3.0"}}}
-        for name, version, data in (("leaflet", "1.9.4", leaflet), ("leaflet.vectorgrid", "1.3.0", vectorgrid)):
+        docs = [(name, version, make_tgz(files)) for name, (version, files) in DOCS_PACKAGES.items()]
+        for name, version, data in (("leaflet", "1.9.4", leaflet), ("leaflet.vectorgrid", "1.3.0", vectorgrid), *docs):
             path = self.dir / name / "-" / f"{name}-{version}.tgz"
             path.parent.mkdir(parents=True)
             path.write_bytes(data)
@@ -230,7 +244,17 @@ def test_network_failure_is_a_clear_error_and_exit_status(good, monkeypatch, cap
     assert not good.vendor.exists()
 
 
+def test_a_vendored_file_that_no_longer_holds_a_rewritten_address_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setitem(DOCS_PACKAGES, "redoc", ("2.5.4", {"package/bundles/redoc.standalone.js": b"/* moved */",
+                                                          "package/LICENSE": b"MIT"}))
+    registry = Registry(tmp_path, make_tgz(LEAFLET_FILES), make_tgz(VECTORGRID_FILES))
+    with pytest.raises(fa.AssetError, match="no longer holds 'https://cdn.redoc.ly"):
+        registry.run()
+    assert not registry.vendor.exists()
+
+
 def test_the_project_lock_file_pins_what_the_pages_need():
     packages = fa.read_lock(ROOT / "app" / "frontend" / "package-lock.json", fa.ASSETS)
-    assert {(p.name, p.version) for p in packages} == {("leaflet", "1.9.4"), ("leaflet.vectorgrid", "1.3.0")}
+    assert {(p.name, p.version) for p in packages} == {("leaflet", "1.9.4"), ("leaflet.vectorgrid", "1.3.0"),
+                                                       ("swagger-ui-dist", "5.35.0"), ("redoc", "2.5.4")}
     assert all(p.integrity.startswith("sha512-") for p in packages)

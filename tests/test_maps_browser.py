@@ -88,6 +88,12 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
     assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"map-lisa-{service['backend']}.png"))
+    # Tooltip words: a tiny p reads "< 0.001"; a coarser hexagon says it stands for several cells.
+    cell = page.evaluate("HOTSPOTS.tooltip({community: 'X', incidents: 3, gi_z: 4.2, gi_p_fdr: 0.00001, gi_bin: 3, "
+                         "lisa_label: 'High-High'})")
+    assert "&lt; 0.001" in cell and "0.0000" not in cell and "Hot spot 99 % confidence" in cell
+    parent = page.evaluate("HOTSPOTS.tooltip({cells: 7, incidents: 20, gi_bin: 2, resolution: 7})")
+    assert "7 cells combined" in parent and "strongest class" in parent and "LISA" not in parent
 
     assert page.evaluate("document.cookie") == "", "the session cookie must be HttpOnly"
     (cookie,) = context.cookies()
@@ -143,6 +149,25 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
     assert "(2025-07)" in tooltip.inner_text() and tooltip.locator("svg.hotspots-spark rect").count() == 12
     page.screenshot(path=str(ARTIFACTS / f"map-emerging-{service['backend']}.png"))
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
+    context.close()
+
+
+def test_api_documentation_draws_offline(service, browser):
+    """/docs (Swagger UI) and /redoc draw every operation from assets the service serves itself."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    page.goto(f"{service['origin']}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    assert "Hotspots" in page.locator(".swagger-ui .info .title").inner_text()
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() >= 20
+    page.goto(f"{service['origin']}/redoc")
+    page.wait_for_selector("[data-section-id^='tag']", state="attached", timeout=20_000)
+    assert "Hotspots" in page.locator("h1").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"redoc-{service['backend']}.png"))
+    assert watch.outside == [], "the documentation must load nothing from outside the service"
+    assert watch.failed == [] and watch.page_errors == [] and watch.console_errors == []
     context.close()
 
 

@@ -59,6 +59,8 @@ var HOTSPOTS = (function () {
     var entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
     function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
     function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
+    // A p-value as a planner reads it: "< 0.001" rather than "0.0000".
+    function pValue(v) { return (v === null || v === undefined) ? "–" : Number(v) < 0.001 ? "&lt; 0.001" : Number(v).toFixed(3); }
     // A count under the privacy threshold is null (GeoJSON) or absent (tiles), with suppressed set.
     function count(p) {
         return (p.incidents === null || p.incidents === undefined) && p.suppressed ? fewer : esc(p.incidents);
@@ -88,6 +90,7 @@ var HOTSPOTS = (function () {
     }
     function row(scheme, p) {
         var shown = value(p, scheme);
+        if (shown === undefined && !scheme.stepped) { return ""; }  // not carried (a coarser hexagon's LISA)
         var label = scheme.labels[shown] !== undefined ? scheme.labels[shown] : shown;
         return "<tr><th>" + esc(scheme.label + (scheme.stepped ? " (" + steps[step] + ")" : "")) + "</th><td>"
             + esc(label) + "</td></tr>" + (scheme.stepped ? spark(p, scheme) : "");
@@ -99,12 +102,17 @@ var HOTSPOTS = (function () {
         step: function () { return step; },
         setStep: function (i) { step = Math.max(0, Math.min(steps.length - 1, i)); },
         tooltip: function (p) {
-            return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
+            // A coarser hexagon (low zoom) stands for several cells: it says so, with their summed count
+            // and the strongest class among them; zoom in for each cell's own figures.
+            var heading = p.cells === undefined ? esc(p.community)
+                : esc(p.cells) + " cells combined <span class='hotspots-tip-note'>(strongest class shown; zoom in for each cell)</span>";
+            return "<b>" + heading + "</b><table class='hotspots-tip'>"
                 + "<tr><th>Incidents</th><td>" + count(p) + "</td></tr>"
                 + (p.{{ this.statistics[0][0] }} === undefined ? ""
 {%- for name, digits, label in this.statistics %}
 {%- if loop.first %} : {% else %}
-                   + {% endif %}"<tr><th>{{ label }}</th><td>" + num(p.{{ name }}, {{ digits }}) + "</td></tr>"
+                   + {% endif %}"<tr><th>{{ label }}</th><td>" + {% if name in this.p_values -%}
+                   pValue(p.{{ name }}){% else %}num(p.{{ name }}, {{ digits }}){% endif %} + "</td></tr>"
 {%- endfor %})
                 + row(schemes[0], p) + row(schemes[1], p) + "</table>";
         }
@@ -120,6 +128,7 @@ var HOTSPOTS = (function () {
         self.fewer = _script_json("–" if min_count is None else f"fewer than {int(min_count)}")
         self.style_names = STYLES
         self.statistics = kind.map_statistics
+        self.p_values = kind.p_value_fields
         self.schemes = _script_json([
             {"field": s.field, "colours": s.colours(), "labels": s.labels(), "label": s.tooltip_label,
              "stepped": s.field == kind.stepped_field} for s in kind.schemes])
@@ -309,6 +318,7 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-slider input { width: 100%; margin: 4px 0 0; }
 .hotspots-slider output { font-weight: 600; margin-left: 4px; }
 .hotspots-slider-ends { display: flex; justify-content: space-between; color: #444; font-size: 11px; }
+.hotspots-tip-note { font-weight: normal; color: #555; }
 .hotspots-spark { display: block; margin-top: 3px; background: #eeeeee; }
 .hotspots-synthetic { background: #fff4ce; border: 1px solid #e8c95a; padding: 2px 6px; margin: 4px 0; }
 </style>""")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.privacy import Audience
@@ -23,6 +24,25 @@ from app.store.backends import Store
 RECENT_RUNS = 20
 
 
+def period_label(start: str | None, end: str | None) -> str:
+    """A run's period as a planner reads it, with the last day included ("2025-01-01 to 2025-03-31");
+    the stored end is exclusive (the first moment not counted)."""
+    def day(stamp: str) -> str:
+        return stamp[:10]
+
+    def last_day(stamp: str) -> str:
+        moment = datetime.fromisoformat(stamp)
+        if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+            return (moment - timedelta(days=1)).strftime("%Y-%m-%d")
+        return f"{moment:%Y-%m-%d %H:%M} (not included)"
+
+    if start and end:
+        return f"{day(start)} to {last_day(end)}"
+    if end:
+        return f"up to {last_day(end)}"
+    return f"from {day(start)}" if start else "all dates"
+
+
 def _analysis_label(run: Run) -> str:
     """What the run is, in a planner's words: "Hot and cold spots" or "Emerging hot spots, 12 months"."""
     steps = run.parameters.document.get("steps") if run.kind.stepped_field else None
@@ -33,7 +53,10 @@ def _analysis_label(run: Run) -> str:
 
 def home(store: Store, audience: Audience) -> dict[str, Any]:
     runs = [{**run.summary(), "communities_label": ", ".join(run.parameters.communities) or "all communities",
-             "resolution": run.parameters.resolution, "analysis": _analysis_label(run)}
+             "resolution": run.parameters.resolution, "analysis": _analysis_label(run),
+             "period": period_label(run.parameters.start, run.parameters.end),
+             "categories_label": ", ".join(run.parameters.document.get("categories") or []) or "all",
+             "audience_label": "shared with partners" if run.audience == "shared" else "police only"}
             for run in run_results.visible_runs(store, audience, limit=RECENT_RUNS, before_id=None)]
     # Police see how many incidents no community counts (outside every boundary): none is lost silently.
     outside = store.boundaries.incidents_in_no_community() if audience.raw else None

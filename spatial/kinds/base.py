@@ -154,6 +154,7 @@ class AnalysisKind:
     # The map draws a scheme per time step from a field holding one class per step ("v1,v2,…").
     stepped_field: str | None = None
     heading: str = "Hotspot run"  # the map's title: "<heading> <run id>"
+    p_value_fields: tuple[str, ...] = ()  # map statistics that are p-values (shown as "< 0.001" when tiny)
 
     def __post_init__(self) -> None:
         for name in (self.cell_table, self.published_cell_table, self.parent_table, self.published_parent_table,

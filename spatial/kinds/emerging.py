@@ -183,6 +183,7 @@ EMERGING = AnalysisKind(
         "cold_cells": "Cells with a cold pattern (aggregated features only)",
     },
     map_statistics=(("trend_tau", 2, "Trend (Kendall's tau)"), ("trend_p", 3, "Trend p")),
+    p_value_fields=("trend_p",),
     parent_fields=((CLASS_FIELD, "smallint"), ("hot_cells", "integer"), ("cold_cells", "integer"),
                    ("step_classes", "text")),
     parent_inputs=("step_classes",),

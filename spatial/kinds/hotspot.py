@@ -92,6 +92,7 @@ HOTSPOT = AnalysisKind(
         "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
     },
     map_statistics=(("gi_z", 2, "Gi* z"), ("gi_p_fdr", 4, "p (FDR)")),
+    p_value_fields=("gi_p_fdr",),
     parent_fields=((CLASS_FIELD, "smallint"), ("hot_cells", "integer"), ("cold_cells", "integer")),
     aggregate_parents=strongest_class,
     ranking=Ranking(

@@ -99,7 +99,9 @@ def test_an_emerging_run_counts_whole_steps_and_stores_each_cells_pattern(client
     tilejson = client.get("/tiles/hotspots.json", headers=analyst, params={"run": run["id"]}).json()
     assert "Emerging" in tilejson["description"] or "Emerging" in tilejson["name"]
     # The home page says what each run is; a community's ranking comes from hot and cold spot runs only.
-    assert "Emerging hot and cold spots, 12 months" in client.get("/", headers=analyst).text
+    home = client.get("/", headers=analyst).text
+    assert "Emerging hot and cold spots, 12 months" in home
+    assert "2025-01-01 to 2025-12-31" in home and "police only" in home  # the period with its last day
     community = client.get("/api/v1/communities", headers=analyst).json()
     first = (community["communities"] if isinstance(community, dict) else community)[0]
     page = client.get(f"/communities/{first['id']}", headers=analyst)

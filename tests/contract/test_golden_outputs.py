@@ -33,7 +33,7 @@ from tests.contract.test_service_on_both import BASSETERRE, client, tile_of, tok
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 # Keys whose integer values come from sequences (differ between databases and runs).
-VOLATILE_IDS = {"id", "run_id", "community_id", "boundary_set_id", "created_by", "import_id"}
+VOLATILE_IDS = {"id", "run", "run_id", "community_id", "boundary_set_id", "created_by", "import_id"}
 # Keys whose values are measurements of this machine, not outputs of the run.
 VOLATILE_VALUES = {"timings_s"}
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
@@ -43,7 +43,8 @@ ZOOMS = (8, 10, 11, 12, 13, 14)
 
 def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> str:
     for run_id, label in runs.items():
-        text = re.sub(rf"([Rr]un[ =-]|analyses/|run=){run_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
+        text = re.sub(rf"([Rr]un[ =-]|[Rr]un #|analyses/|run=|^\"h){run_id}(?!\d)", lambda m, label=label: m.group(1) + label,
+                      text)
     for community_id, label in communities.items():
         text = re.sub(rf"(communities/){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     return FOLIUM_NAME.sub("_X", TIMESTAMP.sub("<time>", text))
@@ -51,9 +52,11 @@ def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> st
 
 def _normalised(value: Any, runs: dict[int, str], communities: dict[int, str]) -> Any:
     if isinstance(value, dict):
-        return {k: ("<id>" if k in VOLATILE_IDS and isinstance(v, int) and not isinstance(v, bool)
-                    else "<measured>" if k in VOLATILE_VALUES
-                    else _normalised(v, runs, communities)) for k, v in value.items()}
+        # keys that are community ids (a run's incidents by community) take the community's label
+        return {(communities.get(int(k), k) if k.isdigit() else k):
+                ("<id>" if k in VOLATILE_IDS and isinstance(v, int) and not isinstance(v, bool)
+                 else "<measured>" if k in VOLATILE_VALUES
+                 else _normalised(v, runs, communities)) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalised(v, runs, communities) for v in value]
     if isinstance(value, str):
