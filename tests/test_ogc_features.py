@@ -6,30 +6,13 @@ from __future__ import annotations
 import os
 
 import h3
-import numpy as np
 import pyogrio
 import pytest
 import shapely
 
-from app.services.accounts import create_user_with_token
 from spatial.file_guard import GDAL_OFFLINE_OPTIONS
 from tests.conftest import auth
-from tests.test_analyses_api import _activate_parishes, _import_points, _random_background, _run
-
-
-@pytest.fixture
-def world(client, tokens, store, tmp_path):
-    _activate_parishes(client, tokens["gis"])
-    _random_background(store, tmp_path, seed=21, n=700)
-    rng = np.random.default_rng(4)  # a dense cluster, so that some shared cells reach k
-    _import_points(store, tmp_path, rng.normal(17.30, 0.004, 300), rng.normal(-62.73, 0.004, 300), "cluster")
-    police = _run(client, tokens["analyst"], resolution=9, permutations=99, seed=5)
-    shared = _run(client, tokens["analyst"], resolution=8, permutations=99, seed=5, audience="shared")
-    communities = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"]
-    scope = max(communities, key=lambda c: c["incidents"])["name"]
-    partner = create_user_with_token(store, "ogc-partner", "partner", communities=[scope])
-    return {"police": police["id"], "shared": shared["id"], "tokens": {**tokens, "partner": partner},
-            "scope": scope, "communities": communities}
+from tests.test_gis_exports import world  # noqa: F401  (the same seeded runs, tiers and partner)
 
 
 def _get(client, token, path, **params):
@@ -38,7 +21,7 @@ def _get(client, token, path, **params):
     return response
 
 
-def test_landing_conformance_and_collections_per_audience(client, world):
+def test_landing_conformance_and_collections_per_audience(client, world):  # noqa: F811 (the fixture imported above)
     analyst, partner = world["tokens"]["analyst"], world["tokens"]["partner"]
     landing = _get(client, analyst, "/ogc").json()
     rels = {link["rel"]: link["href"] for link in landing["links"]}
@@ -58,7 +41,7 @@ def test_landing_conformance_and_collections_per_audience(client, world):
     assert client.get("/ogc/collections/run-x/items", headers=auth(analyst)).status_code == 404
 
 
-def test_cells_page_by_next_links_with_bbox(client, world):
+def test_cells_page_by_next_links_with_bbox(client, world):  # noqa: F811 (the fixture imported above)
     token = world["tokens"]["analyst"]
     url = f"/ogc/collections/run-{world['police']}/items"
     every = _get(client, token, f"/api/v1/analyses/{world['police']}/cells", limit=10_000).json()["features"]
@@ -86,7 +69,7 @@ def test_cells_page_by_next_links_with_bbox(client, world):
     assert client.get(f"{url}/{h3.latlng_to_cell(0, 0, 9)}", headers=auth(token)).status_code == 404
 
 
-def test_partner_cells_hold_no_hidden_count_and_no_statistic(client, world, settings):
+def test_partner_cells_hold_no_hidden_count_and_no_statistic(client, world, settings):  # noqa: F811 (the fixture imported above)
     k = max(settings.privacy_min_count, 3)
     body = _get(client, world["tokens"]["partner"], f"/ogc/collections/run-{world['shared']}/items",
                 limit=10_000).json()
@@ -99,7 +82,7 @@ def test_partner_cells_hold_no_hidden_count_and_no_statistic(client, world, sett
     assert any(p["suppressed"] for p in properties)
 
 
-def test_communities_and_incidents(client, world, settings):
+def test_communities_and_incidents(client, world, settings):  # noqa: F811 (the fixture imported above)
     analyst, partner = world["tokens"]["analyst"], world["tokens"]["partner"]
     body = _get(client, analyst, "/ogc/collections/communities/items", limit=3).json()
     assert body["numberMatched"] == len(world["communities"]) and body["numberReturned"] == 3
