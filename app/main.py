@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, figures, health, incidents,
-                            maps, pages, sensitive_terms, tiles, trends, users)
+                            maps, ogc, pages, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(users.router)
     app.include_router(sensitive_terms.router)
     app.include_router(audit.router)
+    app.include_router(ogc.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.

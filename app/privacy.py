@@ -75,6 +75,17 @@ class Audience:
         """Rows of communities this audience may see."""
         return [r for r in rows if self.sees_community(r[key])]
 
+    def tier_note(self, shared_rules: str = "") -> str:
+        """The privacy tier of an output, in words: what was left out or hidden, and why
+        (``shared_rules``: what the output's kind adds below analyst)."""
+        if self.raw:
+            return (f"Police tier ({self.role}): exact counts and every statistic, points where asked for. "
+                    "Police data: not to be shared outside the police.")
+        scope = " Only the communities this account may see are included." if self.communities is not None else ""
+        return (f"Shared tier ({self.role}): from shared runs only; a count under {self.min_count} is hidden "
+                "(left empty, with suppressed = true) so that no one can be singled out from a small count, "
+                f"and nothing is shown from which a hidden count could be worked out. {shared_rules}{scope}").strip()
+
     def cache_key(self) -> str:
         """Names what this audience is shown, for cache keys, ETags and saved pages ("raw" for police).
 

@@ -47,6 +47,12 @@ MINIMUM_ROLE = {
     ("post", "/api/v1/users/{user_id}/tokens/revoke"): "admin",
     ("put", "/api/v1/users/{user_id}/communities"): "admin",
     ("get", "/api/v1/audit"): "admin",
+    ("get", "/ogc"): "public",
+    ("get", "/ogc/conformance"): "public",
+    ("get", "/ogc/collections"): "public",
+    ("get", "/ogc/collections/{collection_id}"): "public",
+    ("get", "/ogc/collections/{collection_id}/items"): "public",
+    ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): "public",
     ("get", "/api/v1/sensitive-categories"): "admin",
     ("post", "/api/v1/sensitive-categories/terms"): "admin",
     ("delete", "/api/v1/sensitive-categories/terms/{term}"): "admin",
@@ -86,6 +92,7 @@ def world(client, store, tokens):
     return {
         "import_id": imported["import_id"], "set_id": set_id, "community_id": community_id, "run_id": run["id"],
         "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
+        "collection_id": "communities", "feature_id": community_id,
     }
 
 
@@ -150,3 +157,24 @@ def test_public_access_when_enabled_reaches_only_aggregates(app, client, world):
             assert response.status_code not in (401, 403) and response.status_code < 500, (path, response.status_code)
         else:
             assert response.status_code == 403, (method, path, response.status_code)
+
+
+# The file formats of every export route: the same least role as the route's JSON.
+FILE_FORMATS = ("gpkg", "shp", "shapefile", "kml")
+EXPORT_ROUTES = ("/api/v1/analyses/{run_id}/cells", "/api/v1/communities", "/api/v1/incidents")
+
+
+def test_file_formats_follow_the_matrix(client, world):
+    failures = []
+    for path in EXPORT_ROUTES:
+        minimum = MINIMUM_ROLE[("get", path)]
+        for fmt in FILE_FORMATS:
+            url = _url(path, world) + f"?format={fmt}"
+            if client.get(url).status_code != 401:
+                failures.append(f"{path} {fmt} anonymous: expected 401")
+            for role in ROLES:
+                status = client.get(url, headers=auth(world["tokens"][role])).status_code
+                expected = 200 if ROLE_RANK[role] >= ROLE_RANK[minimum] else 403
+                if status != expected:
+                    failures.append(f"{path} {fmt} {role}: {status}, expected {expected}")
+    assert not failures, "\n".join(failures)

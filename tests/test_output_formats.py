@@ -15,7 +15,7 @@ import h3
 import pytest
 from fastapi.responses import JSONResponse
 
-from app.formats import FORMATS, Feature, format_names
+from app.formats import ALIASES, FORMATS, Feature, accepted_names, format_names
 from app.formats.csv_table import CsvFormat
 from app.formats.geojson import GeoJsonFormat
 from app.privacy import audience_for
@@ -111,12 +111,13 @@ def test_the_format_parameter_lists_the_registry(client, tokens):
         parameter = next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "format")
         return parameter["schema"]["enum"]
 
-    assert offered("/api/v1/analyses/{run_id}/cells") == list(format_names()) == list(FORMATS)
+    assert offered("/api/v1/analyses/{run_id}/cells") == list(accepted_names()) == [*FORMATS, *ALIASES]
     # Audit entries have no geometry: only formats that write none, beside the JSON listing.
     assert offered("/api/v1/audit") == ["json", *format_names(geometry=False)]
     assert "geojson" not in offered("/api/v1/audit")
     cells = spec["paths"]["/api/v1/analyses/{run_id}/cells"]["get"]["responses"]["200"]["content"]
-    assert set(cells) == {"application/json", "text/csv"}
+    assert set(cells) == {"application/json", "text/csv", "application/geopackage+sqlite3", "application/zip",
+                          "application/vnd.google-earth.kml+xml"}
     assert client.get("/api/v1/audit", headers=auth(tokens["admin"]), params={"format": "geojson"}).status_code == 422
 
 

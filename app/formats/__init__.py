@@ -7,17 +7,23 @@ document lists it, wherever its rows fit (``uses_geometry``).
 
 from __future__ import annotations
 
-from app.formats.base import Feature, Formatter
+from app.formats.base import About, Feature, Formatter
 from app.formats.csv_table import CsvFormat
 from app.formats.geojson import GeoJsonFormat
+from app.formats.geopackage import GeoPackageFormat
+from app.formats.kml import KmlFormat
+from app.formats.shapefile import ShapefileFormat
 
 # In the order the OpenAPI document lists them.
-FORMATS: dict[str, Formatter] = {f.name: f for f in (GeoJsonFormat(), CsvFormat())}
+FORMATS: dict[str, Formatter] = {f.name: f for f in (GeoJsonFormat(), CsvFormat(), GeoPackageFormat(),
+                                                     ShapefileFormat(), KmlFormat())}
+# Other names a client may give for a format.
+ALIASES = {"shapefile": "shp"}
 
 
 def formatter(name: str) -> Formatter:
-    """The formatter called ``name`` (a name the ``format`` parameter already validated)."""
-    return FORMATS[name]
+    """The formatter called ``name`` or one of its aliases (a name the ``format`` parameter validated)."""
+    return FORMATS[ALIASES.get(name, name)]
 
 
 def format_names(*, geometry: bool = True) -> tuple[str, ...]:
@@ -25,4 +31,10 @@ def format_names(*, geometry: bool = True) -> tuple[str, ...]:
     return tuple(name for name, found in FORMATS.items() if geometry or not found.uses_geometry)
 
 
-__all__ = ["FORMATS", "Feature", "Formatter", "format_names", "formatter"]
+def accepted_names(*, geometry: bool = True) -> tuple[str, ...]:
+    """``format_names`` and the aliases of those formats (what ``?format=`` accepts)."""
+    names = format_names(geometry=geometry)
+    return names + tuple(alias for alias, name in ALIASES.items() if name in names)
+
+
+__all__ = ["ALIASES", "FORMATS", "About", "Feature", "Formatter", "accepted_names", "format_names", "formatter"]

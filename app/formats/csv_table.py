@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from app.formats.base import Feature
+from app.formats.base import About, Feature
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_CHARS = 64_000
@@ -37,7 +37,7 @@ class CsvFormat:
     uses_geometry = False
 
     def write(self, features: Iterable[Feature], columns: Sequence[str],
-              members: Mapping[str, Any] | None = None) -> Iterator[bytes]:
+              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
         """The header and the rows' ``columns`` (a missing property is an empty cell)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from app.formats.base import Feature
+import shapely
+
+from app.formats.base import About, Feature
 
 CHUNK_BYTES = 64_000
 
@@ -36,7 +38,10 @@ def feature_object(feature: Feature) -> dict[str, Any]:
     found: dict[str, Any] = {"type": "Feature"}
     if feature.id is not None:
         found["id"] = feature.id
-    found.update(geometry=feature.geometry, properties=feature.properties)
+    geometry = feature.geometry
+    if isinstance(geometry, bytes):
+        geometry = json.loads(shapely.to_geojson(shapely.from_wkb(geometry)))
+    found.update(geometry=geometry, properties=feature.properties)
     return found
 
 
@@ -49,7 +54,7 @@ class GeoJsonFormat:
     uses_geometry = True
 
     def write(self, features: Iterable[Feature], columns: Sequence[str],
-              members: Mapping[str, Any] | None = None) -> Iterator[bytes]:
+              members: Mapping[str, Any] | None = None, about: About | None = None) -> Iterator[bytes]:
         """The collection, then ``members`` after its features (``numberReturned``, ``next``, ``links``)."""
         pending = ['{"type":"FeatureCollection","features":[']
         size = 0

@@ -37,7 +37,7 @@ from app.services.map_elements import (
 )
 from app.privacy import Audience
 from app.runs import Provenance, Run
-from app.services.run_results import visible_completed_run
+from app.services.run_results import run_facts, step_labels, visible_completed_run
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
@@ -120,11 +120,6 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     return root.render()
 
 
-def step_labels(run: Run) -> list[str]:
-    """The time steps of a run drawn one step at a time (emerging hot spots), oldest first; else none."""
-    return list(run.parameters.document.get("steps") or []) if run.kind.stepped_field else []
-
-
 def legend_html(kind: AnalysisKind) -> str:
     """The kind's classes in the words planners read on desktop GIS maps (for Gi*: Esri's Gi_Bin
     classes and GeoDa's LISA classes), and what its confidence means."""
@@ -137,23 +132,8 @@ def legend_html(kind: AnalysisKind) -> str:
 
 
 def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
-    params = run.parameters
     provenance = run.provenance
-    window = " – ".join(str(v or "…")[:10] for v in (params.start, params.end)) if (
-        params.start or params.end) else "all dates"
-    finished = run.finished_at
-    used = provenance.incidents_used if "incidents_used" in provenance.document else 0
-    if audience is not None and not audience.raw:
-        # Even rounded, the run's total minus the cells shown would bound the hidden ones.
-        incidents = "total not published"
-    else:
-        incidents = f"{used:,} incidents"
-    facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
-    steps = step_labels(run)
-    if steps:
-        facts.append(f"{len(steps)} {params.document.get('step', 'step')}s, {steps[0]} to {steps[-1]}")
-    if finished is not None:
-        facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
+    facts = run_facts(run, audience)
     note = ""
     if audience is not None and not audience.raw:
         note = (f"<div>Counts under {audience.min_count} are not shown"

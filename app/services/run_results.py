@@ -16,7 +16,7 @@ from typing import Any
 import h3
 
 from app.errors import Conflict, NotFound
-from app.formats import Feature
+from app.formats import About, Feature
 from app.privacy import Audience
 from app.runs import Run
 from app.store.backends import Store
@@ -58,6 +58,41 @@ def run_record(run: Run, audience: Audience | None = None) -> dict[str, Any]:
         if audience.communities is not None:
             record["parameters"] = dict(run.parameters.scoped(audience.sees_community).document)
     return record
+
+
+def step_labels(run: Run) -> list[str]:
+    """The time steps of a run drawn one step at a time (emerging hot spots), oldest first; else none."""
+    return list(run.parameters.document.get("steps") or []) if run.kind.stepped_field else []
+
+
+def run_facts(run: Run, audience: Audience | None = None) -> list[str]:
+    """The run's provenance line, in parts: resolution, cells, incidents (police only), dates, finished."""
+    params = run.parameters
+    provenance = run.provenance
+    window = " – ".join(str(v or "…")[:10] for v in (params.start, params.end)) if (
+        params.start or params.end) else "all dates"
+    used = provenance.incidents_used if "incidents_used" in provenance.document else 0
+    if audience is not None and not audience.raw:
+        # Even rounded, the run's total minus the cells shown would bound the hidden ones.
+        incidents = "total not published"
+    else:
+        incidents = f"{used:,} incidents"
+    facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
+    steps = step_labels(run)
+    if steps:
+        facts.append(f"{len(steps)} {params.document.get('step', 'step')}s, {steps[0]} to {steps[-1]}")
+    if run.finished_at is not None:
+        facts.append(f"finished {run.finished_at:%Y-%m-%d %H:%M}")
+    return facts
+
+
+def cells_about(run: Run, audience: Audience, stem: str) -> About:
+    """What a file of a run's cells says about itself: the run, its provenance line, the privacy tier."""
+    synthetic = "SYNTHETIC incidents (a demonstration, not police data); " if run.synthetic else ""
+    changed = f"data changed since this run: {run.data_changed}; " if run.data_changed else ""
+    return About(name=stem, title=f"{run.kind.heading} {run.id}: cells",
+                 provenance=synthetic + changed + f"{run.kind.heading} {run.id} · " + " · ".join(run_facts(run, audience)),
+                 privacy=audience.tier_note(DISCLOSURE_NOTE))
 
 
 def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int | None) -> list[Run]:
@@ -140,6 +175,12 @@ def cell_feature(row: dict[str, Any], audience: Audience) -> Feature:
     geometry = json.loads(row.pop("geometry"))
     row = shape_cell(row, audience)
     return Feature(row, geometry, id=row["cell"])
+
+
+def cell_file_row(row: dict[str, Any], audience: Audience) -> Feature:
+    """A cell of a file download, as this audience may see it, with its hexagon as WKB if it was read."""
+    geometry = row.pop("geometry", None)
+    return Feature(shape_cell(row, audience), geometry)
 
 
 def neighbourhood_ranking(store: Store, run: Run, audience: Audience | None = None,

@@ -163,6 +163,7 @@ class Runs(BoundToSession, ABC):
     # How a backend hands out a cell's hexagon (GeoJSON text) and centre (lat, lon): SQL, then Python.
     CELL_GEOMETRY = ""
     CELL_CENTRE = ""
+    CELL_WKB = ""  # the hexagon as WKB, named ``wkb`` (empty: the backend's CELL_CENTRE already holds it)
     STREAM_CELLS: dict[str, Any] = {}
 
     def _with_geometry(self, cell: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +171,9 @@ class Runs(BoundToSession, ABC):
 
     def _with_centre(self, cell: dict[str, Any]) -> dict[str, Any]:
         return cell
+
+    def _cell_wkb(self, cell: dict[str, Any]) -> bytes:
+        return bytes(cell.pop("wkb"))
 
     def cell_page(self, run_id: int, *, after_cell: int | None, limit: int,
                   community_id: int | None = None, classes: list[int] | None = None,
@@ -195,13 +199,16 @@ class Runs(BoundToSession, ABC):
 
     def iter_cells(self, run_id: int, community_id: int | None = None,
                    classes: list[int] | None = None, within: list[int] | None = None,
-                   published: bool = False, kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> Iterator[dict[str, Any]]:
-        """Every cell of a run, streamed (for CSV export), with the cell centre."""
+                   published: bool = False, kind: AnalysisKind = kind_named(DEFAULT_KIND), *,
+                   geometry: bool = False) -> Iterator[dict[str, Any]]:
+        """Every cell of a run, streamed (for file exports), with the cell centre; ``geometry``: and its
+        hexagon as WKB under ``geometry`` (what GIS files write, without a detour through GeoJSON)."""
         select, table = kind_sql.cell_select(kind, published)
         extra, params = self._cell_filters(kind, community_id, classes or [], within)
+        hexagon = f", {self.CELL_WKB}" if geometry and self.CELL_WKB else ""
         result = self.session.execute(
             text(
-                f"{select}, {self.CELL_CENTRE} "
+                f"{select}, {self.CELL_CENTRE}{hexagon} "
                 f"FROM {table} h JOIN communities c ON c.id = h.community_id WHERE h.run_id = :run_id{extra} "
                 "ORDER BY h.cell"
             ),
@@ -209,7 +216,12 @@ class Runs(BoundToSession, ABC):
             execution_options=self.STREAM_CELLS,
         )
         for row in result:
-            yield self._with_centre(dict(row._mapping))
+            cell = dict(row._mapping)
+            wkb = self._cell_wkb(cell) if geometry else None
+            cell = self._with_centre(cell)
+            if geometry:
+                cell["geometry"] = wkb
+            yield cell
 
     def neighbourhood_figures(self, run_id: int, published: bool = False,
                               kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
@@ -269,6 +281,7 @@ class PostgisRuns(Runs):
 
     CELL_GEOMETRY = "ST_AsGeoJSON(h.geom, 6) AS geometry"
     CELL_CENTRE = "ST_Y(ST_Centroid(h.geom)) AS centre_lat, ST_X(ST_Centroid(h.geom)) AS centre_lon"
+    CELL_WKB = "ST_AsBinary(h.geom) AS wkb"
     STREAM_CELLS = {"stream_results": True, "yield_per": 5000}
 
     def _covering(self, names: list[str]) -> tuple[str, dict[str, Any]]:

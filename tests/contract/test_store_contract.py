@@ -166,6 +166,10 @@ def test_analysis_results_pages_rankings_and_listing(store: StoreUnderTest, tmp_
     assert [c["cell"] for c in streamed] == [c["cell"] for c in cells]
     centre = shapely.Point(streamed[0]["centre_lon"], streamed[0]["centre_lat"])
     assert hexagon.contains(centre)
+    with_hexagons = list(store.runs.iter_cells(run_id, geometry=True))  # for GIS files: WKB as stored
+    assert [c["cell"] for c in with_hexagons] == [c["cell"] for c in cells]
+    assert shapely.from_wkb(with_hexagons[0]["geometry"]).equals_exact(hexagon, 1e-6)
+    assert with_hexagons[0]["centre_lat"] == streamed[0]["centre_lat"] and "geometry" not in streamed[0]
     figures = store.runs.neighbourhood_figures(run_id)
     assert sum(f["cells"] for f in figures) == len(cells)
     assert store.runs.top_cells(run_id, 3)

@@ -13,7 +13,7 @@ from app.api.deps import Analyst, AudienceDep, Reader, SettingsDep, ShortText, S
 from app.audit import record
 from app.auth import Principal
 from app.errors import BadRequest, NotFound
-from app.formats import Feature, Formatter
+from app.formats import Formatter
 from app.services import analyses as analysis_service
 from app.services import factors as factor_service
 from app.services import rates as rate_service
@@ -64,7 +64,7 @@ def get_analysis(run_id: int, request: Request, store: StoreDep, _: Reader,
 
 
 @router.get("/{run_id}/cells", name="analysis_cells",
-            summary="A run's cells as GeoJSON pages, or a file of every cell in another format (format=csv)",
+            summary="A run's cells as GeoJSON pages, or a file of every cell in another format (csv, gpkg, shp, kml)",
             responses=exports.download_responses(paged=PAGE_FORMAT))
 def analysis_cells(
     run_id: int, request: Request, store: StoreDep, user: Reader, audience: AudienceDep,
@@ -84,10 +84,12 @@ def analysis_cells(
         limit_heavy(request, user, "export")
         record(store, action="export.cells", principal=user, request=request, target=str(run_id),
                details={"community": community, kind.class_field: classes})
-        cells = store.runs.iter_cells(run.id, community, classes, within, published=not audience.raw, kind=kind)
-        return exports.download(output, (Feature(run_results.shape_cell(c, audience)) for c in cells),
-                                kind.csv_columns if audience.raw else kind.published_csv_columns,
-                                f"hotspot-run-{run_id}-cells")
+        cells = store.runs.iter_cells(run.id, community, classes, within, published=not audience.raw, kind=kind,
+                                      geometry=output.uses_geometry)
+        stem = f"hotspot-run-{run_id}-cells"
+        return exports.download(output, (run_results.cell_file_row(c, audience) for c in cells),
+                                kind.csv_columns if audience.raw else kind.published_csv_columns, stem,
+                                about=run_results.cells_about(run, audience, stem))
     rows = store.runs.cell_page(run.id, after_cell=_cursor(after), limit=limit + 1, community_id=community,
                                 classes=classes, within=within, published=not audience.raw, kind=kind)
     more = len(rows) > limit

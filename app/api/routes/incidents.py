@@ -5,21 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 
 from app.api import exports
-from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, SettingsDep, ShortText, StoreDep
+from app.api.deps import MAX_ID, Analyst, BBox, DateRangeDep, SettingsDep, ShortText, StoreDep, limit_heavy
 from app.audit import audited, record
 from app.errors import BadRequest, NotFound
+from app.formats import Formatter
 from app.services.import_undo import undo_import
 from app.services.incident_import import import_incidents, read_options
-from app.services.incident_query import incident_page
+from app.services.incident_query import INCIDENT_COLUMNS, every_incident, incident_page, incidents_about
 from app.services.upload_files import incident_file
 from app.settings import Settings
 from app.store.incidents import IncidentFilter
 from app.uploads import received_file
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+# Incidents in this format are the API's own paged listing; in any other format, a file of every match.
+PAGE_FORMAT = "geojson"
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED, summary="Import a file of incidents",
@@ -90,13 +94,15 @@ def delete_import(import_id: int, request: Request, store: StoreDep, user: Analy
     return result
 
 
-@router.get("", summary="Incidents as a GeoJSON FeatureCollection (points: analysts and above)",
-            response_model=dict[str, Any])
+@router.get("", summary="Incidents as GeoJSON pages, or a file of every match in another format (points: "
+                         "analysts and above)", response_model=dict[str, Any],
+            responses=exports.download_responses(paged=PAGE_FORMAT))
 def list_incidents(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
     user: Analyst,
+    output: Annotated[Formatter, Depends(exports.format_parameter(default=PAGE_FORMAT))],
     bbox: BBox,
     dates: DateRangeDep,
     category: Annotated[list[ShortText] | None, Query(description="One or more categories")] = None,
@@ -109,6 +115,13 @@ def list_incidents(
         bbox=bbox, start=dates.start, end=dates.end, categories=tuple(category or ()),
         community_id=community, sources=tuple(source or ()),
     )
+    if output.name != PAGE_FORMAT:  # a file of every match: heavy, and audited
+        limit_heavy(request, user, "export")
+        record(store, action="export.incidents", principal=user, request=request, target="/api/v1/incidents",
+               details={"format": output.name,
+                        "filters": [list(item) for item in request.query_params.multi_items()]})
+        return exports.download(output, every_incident(store, filters), INCIDENT_COLUMNS, "incidents",
+                                about=incidents_about(filters, "incidents"))
     page_size = min(limit or settings.incidents_page_default, settings.incidents_page_max)
     features, members = incident_page(store, filters, after=after, limit=page_size, base_url=request.url)
     record(store, action="incidents.read", principal=user, request=request, target="/api/v1/incidents",

@@ -28,6 +28,9 @@ class SQLiteRuns(Runs):
         cell["geometry"] = geojson_text(cell.pop("geom"), 6)
         return cell
 
+    def _cell_wkb(self, cell: dict[str, Any]) -> bytes:
+        return bytes(cell["geom"])  # the column CELL_CENTRE reads; _with_centre then drops it
+
     def _with_centre(self, cell: dict[str, Any]) -> dict[str, Any]:
         centre = shapely.centroid(shapely.from_wkb(cell.pop("geom")))
         cell["centre_lat"], cell["centre_lon"] = centre.y, centre.x
