@@ -1,0 +1,103 @@
+"""Before/after evaluation of an intervention: odds ratio, WDQ, and the sentence for a partner.
+
+Hand-computed cases follow the formulas as published: the odds ratio of Braga et al. (2014, 2019)
+with Var(log OR) = sum of reciprocal counts (Farrington and Welsh), and Bowers and Johnson's (2003)
+WDQ = (Ba/Ca - Bb/Cb) / (Ra/Ca - Rb/Cb). Planted cases draw Poisson counts with the seeds given.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from spatial.outcomes import AreaCounts, evaluate_intervention
+from spatial.outcomes.accuracy import NotMeasurable
+from spatial.outcomes.intervention import displacement_quotient, relative_change
+from spatial.outcomes.synthetic import intervention_counts
+
+
+def test_odds_ratio_hand_computed():
+    # target 100 -> 70, comparison 400 -> 440 (+10 % city-wide)
+    change = relative_change(AreaCounts(100, 70), AreaCounts(400, 440))
+    ratio = (70 / 100) / (440 / 400)  # 0.63636...
+    se = math.sqrt(1 / 100 + 1 / 70 + 1 / 400 + 1 / 440)
+    assert change.ratio == pytest.approx(ratio)
+    # Braga et al.'s OR is the same table the other way up: (a*d)/(b*c) = (400*100)/(440*70)
+    assert 1 / change.ratio == pytest.approx((400 * 100) / (440 * 70))
+    assert change.interval.low == pytest.approx(ratio * math.exp(-1.959964 * se), rel=1e-6)
+    assert change.interval.high == pytest.approx(ratio * math.exp(1.959964 * se), rel=1e-6)
+    assert change.detectable_fall == pytest.approx(1 - math.exp(-(1.959964 + 0.841621) * se), rel=1e-5)
+    assert change.found
+
+
+def test_wdq_hand_computed_parts():
+    # Bowers and Johnson's notation: R target, B buffer, C control; b before, a after
+    target, buffer, control = AreaCounts(120, 80), AreaCounts(90, 105), AreaCounts(600, 500)
+    wdq = displacement_quotient(target, buffer, control)
+    assert wdq.success_measure == pytest.approx(80 / 500 - 120 / 600)  # -0.04
+    assert wdq.displacement_measure == pytest.approx(105 / 500 - 90 / 600)  # +0.06
+    assert wdq.quotient == pytest.approx(0.06 / -0.04)  # -1.5: more displaced than prevented
+    assert wdq.reading == "displacement larger than the fall in the target area"
+    diffusion = displacement_quotient(target, AreaCounts(90, 60), control)
+    assert diffusion.quotient == pytest.approx((60 / 500 - 90 / 600) / -0.04)  # +0.75
+    assert "diffusion" in diffusion.reading
+
+
+def test_wdq_not_read_when_the_target_did_not_improve():
+    wdq = displacement_quotient(AreaCounts(50, 60), AreaCounts(40, 40), AreaCounts(500, 500))
+    assert wdq.quotient is None
+    assert "did not improve" in wdq.reading
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_planted_thirty_percent_fall_is_found(seed):
+    target, buffer, comparison = intervention_counts(
+        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3, trend=0.05)
+    evaluation = evaluate_intervention(target, comparison, buffer)
+    assert evaluation.target_change.found
+    assert 0.55 < evaluation.target_change.ratio < 0.85
+    assert evaluation.sentence.startswith("Crime in the target area fell")
+    assert "95 % CI" in evaluation.sentence
+    assert "No clear sign of displacement" in evaluation.sentence
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_no_change_is_not_claimed(seed):
+    target, buffer, comparison = intervention_counts(
+        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, trend=-0.1)
+    evaluation = evaluate_intervention(target, comparison, buffer)
+    assert not evaluation.target_change.found
+    assert "no effect is claimed" in evaluation.sentence
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fall_moved_into_the_buffer_is_reported_as_displacement(seed):
+    # the target loses 30 % of 300 (90 incidents); the 200-incident buffer gains them (+45 %)
+    target, buffer, comparison = intervention_counts(
+        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3,
+        buffer_change=0.45)
+    evaluation = evaluate_intervention(target, comparison, buffer)
+    assert evaluation.displacement.quotient < 0
+    assert evaluation.buffer_change.found
+    assert "a sign of displacement" in evaluation.sentence
+
+
+def test_small_counts_refuse_with_the_computed_reason():
+    # a halving from 8 to 4 looks large but these counts cannot show it
+    evaluation = evaluate_intervention(AreaCounts(8, 4), AreaCounts(400, 400))
+    change = evaluation.target_change
+    assert change.ratio == pytest.approx(0.5)
+    assert not change.found
+    detectable = 1 - math.exp(-(1.959964 + 0.841621) * math.sqrt(1 / 8 + 1 / 4 + 2 / 400))
+    assert change.detectable_fall == pytest.approx(detectable, rel=1e-5)
+    assert f"only a fall of about {detectable * 100:.0f} % or more" in evaluation.sentence
+    assert "with 8 incidents before and 4 after in the target area" in evaluation.sentence
+
+
+def test_zero_counts_cannot_be_measured():
+    evaluation = evaluate_intervention(AreaCounts(0, 3), AreaCounts(400, 380), AreaCounts(10, 0))
+    assert evaluation.target_change.ratio is None
+    assert "No incidents in the target area before" in evaluation.sentence
+    assert "No incidents in the buffer after" in evaluation.sentence
+    with pytest.raises(NotMeasurable):
+        AreaCounts(-1, 2)
