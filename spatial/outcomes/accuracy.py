@@ -74,18 +74,20 @@ class Accuracy:
         """The whole PAI interval is above 1: better than a random map of the same area."""
         return self.pai_interval.low > 1
 
-    def verdict(self) -> str:
-        """One plain sentence on what the numbers say, and whether there is enough data to say it."""
+    def verdict(self, counts: bool = True) -> str:
+        """One plain sentence on what the numbers say, and whether there is enough data to say it
+        (``counts=False``: without the number of incidents, for audiences who see no counts)."""
         level = f"{self.level:.0%}"
+        incidents = f"{self.incidents} incidents" if counts else "incidents"
         head = (f"The flagged cells, {self.area_share:.1%} of the area, held {self.hit_rate:.0%} of the "
-                f"{self.incidents} incidents of the later window")
+                f"{incidents} of the later window")
         if self.beats_chance:
             return (f"{head}: {self.pai:.1f} times their share of the area (PAI, {level} interval "
                     f"{self.pai_interval.low:.1f}–{self.pai_interval.high:.1f}), better than a random map of the "
                     f"same size.")
         return (f"{head} (PAI {self.pai:.1f}, {level} interval {self.pai_interval.low:.1f}–"
                 f"{self.pai_interval.high:.1f}). That interval includes 1, what a random map of the same size "
-                f"scores: with {self.incidents} incidents this map cannot be told apart from chance.")
+                f"scores: with {incidents if counts else 'so few incidents'} this map cannot be told apart from chance.")
 
     def as_dict(self) -> dict[str, object]:
         """Plain figures for JSON (intervals as [low, high])."""
@@ -140,7 +142,9 @@ def prediction_accuracy(flagged, later, *, earlier=None, area=None, replicates: 
         finite = values[np.isfinite(values)]
         if len(finite) == 0:
             return Interval(point, point)
-        low, high = np.quantile(finite, quantiles)
+        # the outer order statistics: counts are discrete, and interpolating between draws undercovers
+        low = np.quantile(finite, quantiles[0], method="lower")
+        high = np.quantile(finite, quantiles[1], method="higher")
         return Interval(float(low), float(high))
 
     recapture_interval = None
