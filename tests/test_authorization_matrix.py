@@ -34,6 +34,7 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/analyses/{run_id}"): "public",
     ("get", "/api/v1/analyses/{run_id}/cells"): "public",
     ("get", "/api/v1/analyses/{run_id}/neighbourhoods"): "public",
+    ("get", "/api/v1/analyses/{run_id}/backtest"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens"): "admin",

@@ -18,10 +18,13 @@ Cells are weighted: a weight of 1 flags a cell, 0 leaves it out, and a fraction 
 tied candidates (see :func:`spatial.outcomes.baselines.top_area`), so a naive map with ties at its edge
 is scored as the average of its random tie-breaks, not by an arbitrary order.
 
-Intervals are seeded percentile bootstraps that resample the incidents of each window (a multinomial
-draw of the same total over the cells, which is what resampling incidents with replacement is), with
-the flagged cells held fixed: they describe how much the score would move with another draw of the
-same month's crime, not how much a re-analysis would change the map.
+Intervals hold the flagged cells fixed and describe how much the score would move with another draw
+of the same window's incidents, not how much a re-analysis would change the map. Resampling the
+incidents makes the number in the flagged cells binomial given the total, so the hit rate and PAI
+intervals are the exact Clopper–Pearson ones (valid however few incidents; a percentile bootstrap
+undercovers when the flagged cells expect only a few, and cannot reach a capture it never saw). PEI
+and RRI, which have no closed form, use a seeded percentile bootstrap that resamples the incidents of
+each window (a multinomial draw of the same total over the cells).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta
 
 # Replicates drawn at once: bounds memory to CHUNK × (cells with incidents) integers.
 CHUNK = 128
@@ -85,6 +89,10 @@ class Accuracy:
             return (f"{head}: {self.pai:.1f} times their share of the area (PAI, {level} interval "
                     f"{self.pai_interval.low:.1f}–{self.pai_interval.high:.1f}), better than a random map of the "
                     f"same size.")
+        if self.pai_interval.high < 1:
+            return (f"{head} (PAI {self.pai:.1f}, {level} interval {self.pai_interval.low:.1f}–"
+                    f"{self.pai_interval.high:.1f}): fewer than a random map of the same size would hold, so "
+                    f"this map did worse than chance there.")
         return (f"{head} (PAI {self.pai:.1f}, {level} interval {self.pai_interval.low:.1f}–"
                 f"{self.pai_interval.high:.1f}). That interval includes 1, what a random map of the same size "
                 f"scores: with {incidents if counts else 'so few incidents'} this map cannot be told apart from chance.")
@@ -153,13 +161,13 @@ def prediction_accuracy(flagged, later, *, earlier=None, area=None, replicates: 
         with np.errstate(divide="ignore", invalid="ignore"):
             rri_draws = (hits / earlier_hits) / (total / prior.sum())
         recapture_interval = interval(rri_draws, rri)
-    hit_draws = hits / total
+    hit_interval = clopper_pearson(captured, total, level)
     return Accuracy(
         incidents=total, captured=captured, best_captured=best, area_share=share,
         hit_rate=captured / total, pai=captured / total / share, pei=captured / best,
         recapture_rate_index=rri,
-        hit_rate_interval=interval(hit_draws, captured / total),
-        pai_interval=interval(hit_draws / share, captured / total / share),
+        hit_rate_interval=hit_interval,
+        pai_interval=Interval(hit_interval.low / share, hit_interval.high / share),
         pei_interval=interval(efficiency, captured / best),
         recapture_interval=recapture_interval, level=level, replicates=replicates, seed=seed,
     )
@@ -238,3 +246,11 @@ def _chunks(replicates: int) -> list[int]:
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
+
+
+def clopper_pearson(hits: float, n: float, level: float = 0.95) -> Interval:
+    """Exact binomial interval for the share ``hits / n`` (``hits`` may be fractional: shared ties)."""
+    tail = (1 - level) / 2
+    low = 0.0 if hits <= 0 else float(beta.ppf(tail, hits, n - hits + 1))
+    high = 1.0 if hits >= n else float(beta.ppf(1 - tail, hits + 1, n - hits))
+    return Interval(low, high)

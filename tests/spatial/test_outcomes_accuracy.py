@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, binomtest
 
 from spatial.outcomes import prediction_accuracy, top_area
-from spatial.outcomes.accuracy import NotMeasurable
+from spatial.outcomes.accuracy import NotMeasurable, _bootstrap_later
 from spatial.outcomes.baselines import kernel_surface
 from spatial.outcomes.synthetic import disk_grid, gi_hot_cells, planted_history
 from spatial.stats import gi_star_analytic
@@ -77,16 +77,31 @@ def test_ties_at_the_edge_share_the_remaining_area():
     assert shared == pytest.approx(np.mean(each))
 
 
-def test_hit_rate_interval_is_the_binomial_one():
-    # resampling incidents with the flagged cells fixed makes n ~ Binomial(N, n/N): the percentile
-    # interval must match the binomial quantiles
+def test_hit_rate_interval_is_clopper_pearson_and_the_bootstrap_agrees():
+    # resampling incidents with the flagged cells fixed makes n ~ Binomial(N, n/N); the interval is the
+    # exact one: 30 of 100, 95 %: (0.2124, 0.3998) (beta quantiles, as scipy.stats.binomtest gives)
     later = np.array([30, 10, 20, 40])
     flagged = np.array([1, 0, 0, 0])
-    result = prediction_accuracy(flagged, later, replicates=20_000, seed=5)
-    low, high = binom.ppf([0.025, 0.975], 100, 0.3) / 100
-    assert result.hit_rate_interval.low == pytest.approx(low, abs=0.011)
-    assert result.hit_rate_interval.high == pytest.approx(high, abs=0.011)
-    assert result.pai_interval.low == pytest.approx(result.hit_rate_interval.low / 0.25)
+    result = prediction_accuracy(flagged, later, replicates=0)
+    exact = binomtest(30, 100).proportion_ci(0.95, method="exact")
+    assert result.hit_rate_interval.low == pytest.approx(exact.low)
+    assert result.hit_rate_interval.high == pytest.approx(exact.high)
+    assert result.pai_interval.low == pytest.approx(exact.low / 0.25)
+    # the bootstrap draws behind PEI resample incidents the same way: their hit rates are binomial
+    rng = np.random.default_rng(5)
+    hits, _ = _bootstrap_later(later, flagged.astype(float), np.ones(4), 1.0, 20_000, rng)
+    low, high = binom.ppf([0.025, 0.975], 100, 0.3)
+    assert np.quantile(hits, [0.025, 0.975]) == pytest.approx([low, high], abs=1)
+
+
+def test_nothing_captured_is_worse_than_chance_only_when_the_interval_says_so():
+    # 0 of 54 in a tenth of the area: the exact upper bound 1 - 0.025**(1/54) = 0.066 < 0.1
+    result = prediction_accuracy(np.eye(10)[0], [0, 6, 6, 6, 6, 6, 6, 6, 6, 6], replicates=0)
+    assert result.pai_interval.low == 0 and result.pai_interval.high == pytest.approx(
+        (1 - 0.025 ** (1 / 54)) / 0.1)
+    assert "worse than chance" in result.verdict()
+    few = prediction_accuracy(np.eye(10)[0], [0, 1, 1, 1, 1, 1, 1, 1, 1, 1], replicates=0)
+    assert few.pai_interval.contains(1.0) and "cannot be told apart from chance" in few.verdict()
 
 
 def test_bootstrap_is_seeded():
@@ -94,7 +109,7 @@ def test_bootstrap_is_seeded():
     flagged = top_area(later, 10)
     first = prediction_accuracy(flagged, later, seed=11)
     assert prediction_accuracy(flagged, later, seed=11) == first
-    assert prediction_accuracy(flagged, later, seed=12).pai_interval != first.pai_interval
+    assert prediction_accuracy(flagged, later, seed=12).pei_interval != first.pei_interval
 
 
 def test_bad_inputs_are_refused_in_words():

@@ -22,8 +22,9 @@ def test_odds_ratio_hand_computed():
     ratio = (70 / 100) / (440 / 400)  # 0.63636...
     se = math.sqrt(1 / 100 + 1 / 70 + 1 / 400 + 1 / 440)
     assert change.ratio == pytest.approx(ratio)
-    # Braga et al.'s OR is the same table the other way up: (a*d)/(b*c) = (400*100)/(440*70)
-    assert 1 / change.ratio == pytest.approx((400 * 100) / (440 * 70))
+    # Braga et al.'s OR is the same table the other way up, above 1 for a relative fall:
+    # (comparison after x target before) / (comparison before x target after)
+    assert 1 / change.ratio == pytest.approx((440 * 100) / (400 * 70))
     assert change.interval.low == pytest.approx(ratio * math.exp(-1.959964 * se), rel=1e-6)
     assert change.interval.high == pytest.approx(ratio * math.exp(1.959964 * se), rel=1e-6)
     assert change.detectable_fall == pytest.approx(1 - math.exp(-(1.959964 + 0.841621) * se), rel=1e-5)
@@ -49,37 +50,49 @@ def test_wdq_not_read_when_the_target_did_not_improve():
     assert "did not improve" in wdq.reading
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_planted_thirty_percent_fall_is_found(seed):
-    target, buffer, comparison = intervention_counts(
-        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3, trend=0.05)
-    evaluation = evaluate_intervention(target, comparison, buffer)
-    assert evaluation.target_change.found
-    assert 0.55 < evaluation.target_change.ratio < 0.85
-    assert evaluation.sentence.startswith("Crime in the target area fell")
-    assert "95 % CI" in evaluation.sentence
-    assert "No clear sign of displacement" in evaluation.sentence
+def test_planted_thirty_percent_fall_is_found():
+    # 300 incidents a window in the target, 1,500 in the comparison, +5 % everywhere after: the counts
+    # quote a detectable fall of about 24 %, so a 30 % fall should be found in well over 80 % of 200
+    # draws (seeds 0-199; the benchmark measures 96 %)
+    found = []
+    for seed in range(200):
+        target, buffer, comparison = intervention_counts(
+            np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3, trend=0.05)
+        evaluation = evaluate_intervention(target, comparison, buffer)
+        found.append(evaluation.target_change.found and evaluation.target_change.ratio < 1)
+        if found[-1]:
+            assert evaluation.sentence.startswith("Crime in the target area fell")
+            assert "95 % CI" in evaluation.sentence
+    assert np.mean(found) >= 0.9
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_no_change_is_not_claimed(seed):
-    target, buffer, comparison = intervention_counts(
-        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, trend=-0.1)
-    evaluation = evaluate_intervention(target, comparison, buffer)
-    assert not evaluation.target_change.found
-    assert "no effect is claimed" in evaluation.sentence
+def test_no_change_is_claimed_at_about_the_stated_rate():
+    # the same areas without an effect (a 10 % fall everywhere): claims in about 5 % of 400 draws
+    claimed = []
+    for seed in range(400):
+        target, buffer, comparison = intervention_counts(
+            np.random.default_rng(seed), target=300, buffer=200, comparison=1500, trend=-0.1)
+        evaluation = evaluate_intervention(target, comparison, buffer)
+        claimed.append(evaluation.target_change.found)
+        if not claimed[-1]:
+            assert "no effect is claimed" in evaluation.sentence
+    assert 0.02 <= np.mean(claimed) <= 0.08
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fall_moved_into_the_buffer_is_reported_as_displacement(seed):
-    # the target loses 30 % of 300 (90 incidents); the 200-incident buffer gains them (+45 %)
-    target, buffer, comparison = intervention_counts(
-        np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3,
-        buffer_change=0.45)
-    evaluation = evaluate_intervention(target, comparison, buffer)
-    assert evaluation.displacement.quotient < 0
-    assert evaluation.buffer_change.found
-    assert "a sign of displacement" in evaluation.sentence
+def test_fall_moved_into_the_buffer_is_reported_as_displacement():
+    # the target loses 30 % of 300 (90 incidents); the 200-incident buffer gains them (+45 %):
+    # the WDQ is negative in every draw, and displacement is reported in most (seeds 0-99)
+    reported = []
+    for seed in range(100):
+        target, buffer, comparison = intervention_counts(
+            np.random.default_rng(seed), target=300, buffer=200, comparison=1500, target_change=-0.3,
+            buffer_change=0.45)
+        evaluation = evaluate_intervention(target, comparison, buffer)
+        if evaluation.displacement.quotient is not None:
+            assert evaluation.displacement.quotient < 0
+        reported.append("a sign of displacement" in evaluation.sentence)
+        assert reported[-1] == (evaluation.buffer_change.found and evaluation.buffer_change.ratio > 1)
+    assert np.mean(reported) >= 0.9
 
 
 def test_small_counts_refuse_with_the_computed_reason():
