@@ -12,7 +12,8 @@ Interventions (spatial/outcomes/intervention.py): Poisson before/after counts wi
 area of 1,500 incidents per window, a buffer of 2/3 of the target, at several target sizes.
 - No change: the false-claim rate (an effect claimed) against the stated 5 %, and the same on
   over-dispersed counts (negative binomial, variance = mean + mean²/100 per area), which the
-  Poisson interval does not allow for.
+  Poisson interval does not allow for, then with six earlier before/after pairs given, from which
+  the extra variance is estimated.
 - A planted 30 % fall: the share found, beside the mean detectable fall the sentence quotes.
 - The fall moved into the buffer: the share reported as displacement.
 
@@ -38,12 +39,14 @@ from spatial.outcomes.synthetic import (  # noqa: E402
     disk_grid,
     gi_hot_cells,
     intervention_counts,
+    overdispersed_pair,
     planted_history,
 )
 from spatial.stats import gi_star_analytic  # noqa: E402
 
 TARGET_SIZES = (20, 50, 100, 300)
 COMPARISON = 1500
+EARLIER_PERIODS = 6  # earlier before/after pairs given to allow for over-dispersion
 DISPERSION = 100.0  # negative binomial size: variance = mean + mean² / 100 (a 10 % spread at large counts)
 
 
@@ -89,22 +92,24 @@ def backtest_planted(grid, histories: int, seed: int, replicates: int) -> dict[s
             "no_hot_cells": empty, "median_pai": round(float(np.median(pai)), 2) if pai else None}
 
 
-def _overdispersed(rng: np.random.Generator, mean: float) -> int:
-    return int(rng.negative_binomial(DISPERSION, DISPERSION / (DISPERSION + mean)))
+def _overdispersed_pair(rng: np.random.Generator, size: float) -> tuple[AreaCounts, AreaCounts]:
+    return overdispersed_pair(rng, target=size, comparison=COMPARISON, dispersion=DISPERSION)
 
 
 def interventions(sims: int, seed: int) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for size in TARGET_SIZES:
         buffer = round(size * 2 / 3)
-        null_claims = over_claims = found = displaced = 0
+        null_claims = over_claims = allowed_claims = found = displaced = 0
         detectable = []
         for index in range(sims):
             rng = np.random.default_rng([seed, 3, size, index])
             target, ring, comparison = intervention_counts(rng, target=size, buffer=buffer, comparison=COMPARISON)
             null_claims += evaluate_intervention(target, comparison, ring).target_change.found
-            over = [AreaCounts(_overdispersed(rng, m), _overdispersed(rng, m)) for m in (size, COMPARISON)]
-            over_claims += evaluate_intervention(over[0], over[1]).target_change.found
+            over = _overdispersed_pair(rng, size)
+            over_claims += evaluate_intervention(*over).target_change.found
+            earlier = [(*_overdispersed_pair(rng, size), None) for _ in range(EARLIER_PERIODS)]
+            allowed_claims += evaluate_intervention(*over, earlier=earlier).target_change.found
             target, ring, comparison = intervention_counts(rng, target=size, buffer=buffer, comparison=COMPARISON,
                                                            target_change=-0.3)
             planted = evaluate_intervention(target, comparison, ring)
@@ -118,6 +123,7 @@ def interventions(sims: int, seed: int) -> dict[str, dict]:
         out[f"target {size}, buffer {buffer}, comparison {COMPARISON}"] = {
             "no_change_claimed": share(null_claims, sims),
             "no_change_claimed_overdispersed": share(over_claims, sims),
+            f"no_change_claimed_overdispersed_with_{EARLIER_PERIODS}_earlier_periods": share(allowed_claims, sims),
             "fall_30_found": share(found, sims),
             "mean_detectable_fall_quoted": round(float(np.mean(detectable)), 3) if detectable else None,
             "displacement_reported": share(displaced, sims),
@@ -149,7 +155,9 @@ def main() -> None:
           f"{planted['pai_above_last_window']['share']:.3f}, median PAI {planted['median_pai']}")
     for name, result in figures["interventions"].items():
         print(f"{name:40s} null claimed {result['no_change_claimed']['share']:.3f} "
-              f"(over-dispersed {result['no_change_claimed_overdispersed']['share']:.3f}), 30 % fall found "
+              f"(over-dispersed {result['no_change_claimed_overdispersed']['share']:.3f}, with earlier periods "
+              f"{result[f'no_change_claimed_overdispersed_with_{EARLIER_PERIODS}_earlier_periods']['share']:.3f}), "
+              f"30 % fall found "
               f"{result['fall_30_found']['share']:.3f} (detectable quoted {result['mean_detectable_fall_quoted']}), "
               f"displacement {result['displacement_reported']['share']:.3f}")
     print(write_result("outcomes_calibration", figures))

@@ -35,9 +35,11 @@ more crime displaced than prevented.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from spatial.outcomes.accuracy import Interval, NotMeasurable
 
@@ -64,6 +66,8 @@ class RelativeChange:
     p_value: float | None
     detectable_fall: float | None  # smallest fall (0–1) these counts detect with the stated power
     reason: str | None = None
+    extra_variance: float = 0.0  # added to the Poisson variance of the log ratio from earlier periods
+    earlier_periods: int = 0
 
     @property
     def found(self) -> bool:
@@ -77,7 +81,8 @@ class RelativeChange:
             "interval": None if self.interval is None else [_round(self.interval.low), _round(self.interval.high)],
             "p_value": _round(self.p_value), "detectable_fall_percent": _round(
                 None if self.detectable_fall is None else self.detectable_fall * 100, 1),
-            "found": self.found, "reason": self.reason,
+            "found": self.found, "reason": self.reason, "extra_variance": _round(self.extra_variance, 6),
+            "earlier_periods": self.earlier_periods,
         }
 
 
@@ -123,24 +128,53 @@ class InterventionEvaluation:
         }
 
 
-def relative_change(area: AreaCounts, comparison: AreaCounts, *, level: float = 0.95,
-                    power: float = 0.8, name: str = "target area") -> RelativeChange:
-    """``area``'s after/before ratio over the comparison's, with a Wald interval on the log scale."""
+def relative_change(area: AreaCounts, comparison: AreaCounts, *, level: float = 0.95, power: float = 0.8,
+                    name: str = "target area",
+                    earlier: Sequence[tuple[AreaCounts, AreaCounts]] = ()) -> RelativeChange:
+    """``area``'s after/before ratio over the comparison's, with a Wald interval on the log scale.
+
+    ``earlier``: (area, comparison) before/after counts of earlier pairs of windows with no
+    intervention. When given, the interval also allows for how much the log ratio moved between them
+    beyond Poisson noise (method of moments: the mean of ``log_ratio² - Poisson variance``, floored
+    at 0), the over-dispersion that otherwise makes the Poisson interval too narrow; the interval then
+    uses Student's t on as many degrees of freedom as earlier periods.
+    """
+    variance = _log_ratio_variance(area, comparison, name)
+    if isinstance(variance, str):
+        return RelativeChange(None, None, None, None, reason=variance)
+    log_ratio = _log_ratio(area, comparison)
+    extra = _extra_variance(earlier)
+    se = math.sqrt(variance + extra)
+    # with the variance estimated from m earlier periods, Student's t on m degrees of freedom
+    reference = student_t(df=len(earlier)) if earlier else norm
+    z = float(reference.ppf(1 - (1 - level) / 2))
+    p = float(2 * reference.sf(abs(log_ratio) / se))
+    detectable = 1 - math.exp(-(z + float(reference.ppf(power))) * se)
+    return RelativeChange(ratio=math.exp(log_ratio),
+                          interval=Interval(math.exp(log_ratio - z * se), math.exp(log_ratio + z * se)),
+                          p_value=p, detectable_fall=detectable, extra_variance=extra,
+                          earlier_periods=len(earlier))
+
+
+def _log_ratio(area: AreaCounts, comparison: AreaCounts) -> float:
+    return (math.log(area.after) - math.log(area.before)
+            - math.log(comparison.after) + math.log(comparison.before))
+
+
+def _log_ratio_variance(area: AreaCounts, comparison: AreaCounts, name: str) -> float | str:
+    """The Poisson variance of the log ratio, or why it cannot be measured."""
     empty = [label for label, value in ((f"the {name} before", area.before), (f"the {name} after", area.after),
                                         ("the comparison area before", comparison.before),
                                         ("the comparison area after", comparison.after)) if value == 0]
     if empty:
-        return RelativeChange(None, None, None, None, reason=(
-            f"No incidents in {' or '.join(empty)}: a relative change cannot be measured from a zero count."))
-    log_ratio = (math.log(area.after) - math.log(area.before)
-                 - math.log(comparison.after) + math.log(comparison.before))
-    se = math.sqrt(1 / area.before + 1 / area.after + 1 / comparison.before + 1 / comparison.after)
-    z = float(norm.ppf(1 - (1 - level) / 2))
-    p = float(2 * norm.sf(abs(log_ratio) / se))
-    detectable = 1 - math.exp(-(z + float(norm.ppf(power))) * se)
-    return RelativeChange(ratio=math.exp(log_ratio),
-                          interval=Interval(math.exp(log_ratio - z * se), math.exp(log_ratio + z * se)),
-                          p_value=p, detectable_fall=detectable)
+        return f"No incidents in {' or '.join(empty)}: a relative change cannot be measured from a zero count."
+    return 1 / area.before + 1 / area.after + 1 / comparison.before + 1 / comparison.after
+
+
+def _extra_variance(earlier: Sequence[tuple[AreaCounts, AreaCounts]]) -> float:
+    excess = [_log_ratio(a, c) ** 2 - v for a, c in earlier
+              if not isinstance(v := _log_ratio_variance(a, c, "area"), str)]
+    return max(0.0, sum(excess) / len(excess)) if excess else 0.0
 
 
 def displacement_quotient(target: AreaCounts, buffer: AreaCounts, comparison: AreaCounts) -> DisplacementQuotient:
@@ -167,11 +201,20 @@ def displacement_quotient(target: AreaCounts, buffer: AreaCounts, comparison: Ar
 
 
 def evaluate_intervention(target: AreaCounts, comparison: AreaCounts, buffer: AreaCounts | None = None, *,
-                          level: float = 0.95, power: float = 0.8) -> InterventionEvaluation:
-    """Everything a partner needs to read an intervention's before/after counts honestly."""
-    change = relative_change(target, comparison, level=level, power=power)
+                          level: float = 0.95, power: float = 0.8,
+                          earlier: Sequence[tuple[AreaCounts, AreaCounts, AreaCounts | None]] = ()
+                          ) -> InterventionEvaluation:
+    """Everything a partner needs to read an intervention's before/after counts honestly.
+
+    ``earlier``: (target, comparison, buffer) counts of earlier before/after pairs of windows, before
+    the programme, to allow for over-dispersion (see :func:`relative_change`); recommended, since
+    crime counts vary more than Poisson (``bench/outcomes_calibration.py`` measures by how much).
+    """
+    change = relative_change(target, comparison, level=level, power=power,
+                             earlier=[(t, c) for t, c, _ in earlier])
     buffer_change = None if buffer is None else relative_change(
-        buffer, comparison, level=level, power=power, name="buffer")
+        buffer, comparison, level=level, power=power, name="buffer",
+        earlier=[(b, c) for _, c, b in earlier if b is not None])
     displacement = None
     if buffer is not None and comparison.before and comparison.after:
         displacement = displacement_quotient(target, buffer, comparison)
@@ -185,6 +228,13 @@ def evaluate_intervention(target: AreaCounts, comparison: AreaCounts, buffer: Ar
 def _target_sentence(change: RelativeChange, target: AreaCounts, level: float, power: float) -> str:
     if change.ratio is None or change.interval is None or change.detectable_fall is None:
         return f"No effect can be claimed. {change.reason}"
+    return _target_claim(change, target, level, power) + (
+        f" The interval allows for how much the target area varied against the comparison area in "
+        f"{change.earlier_periods} earlier periods." if change.earlier_periods else "")
+
+
+def _target_claim(change: RelativeChange, target: AreaCounts, level: float, power: float) -> str:
+    assert change.ratio is not None and change.interval is not None and change.detectable_fall is not None
     ci = f"{_pct(level)} CI"
     if change.found and change.ratio < 1:
         return (f"Crime in the target area fell {_pct(1 - change.ratio)} more than in the comparison area "

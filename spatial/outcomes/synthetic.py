@@ -75,3 +75,13 @@ def intervention_counts(rng: np.random.Generator, *, target: float, buffer: floa
 
     return area(target, target_change), area(buffer, buffer_change), area(comparison, 0.0)
 
+
+
+def overdispersed_pair(rng: np.random.Generator, *, target: float, comparison: float,
+                       dispersion: float) -> tuple[AreaCounts, AreaCounts]:
+    """Target and comparison before/after counts with no effect, negative binomial with variance
+    ``mean + mean² / dispersion``: windows vary more than Poisson, as recorded crime does."""
+    def draw(mean: float) -> int:
+        return int(rng.negative_binomial(dispersion, dispersion / (dispersion + mean)))
+
+    return AreaCounts(draw(target), draw(target)), AreaCounts(draw(comparison), draw(comparison))

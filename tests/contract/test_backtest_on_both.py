@@ -165,3 +165,15 @@ def test_small_counts_are_suppressed_for_partners():
 def _equal_cells(n: int) -> backtests.RunGrid:
     zeros = np.zeros(n)
     return backtests.RunGrid(np.arange(n), zeros, zeros, np.ones(n), zeros, zeros, 1.0)
+
+
+def test_the_service_keeps_the_default_backtest_in_provenance(client, history, store):
+    run_id = _run(client, history["analyst"], sources=["background", "hotspot"])
+    police = backtests.Audience(role="analyst", raw=True, min_count=5, max_resolution=8, hold_back_days=0,
+                                communities=None)
+    result = backtests.backtest(store, run_id, police, zone=store.settings.zone, rolling=1)
+    assert "backtest" not in store.runs.get_run(run_id).provenance.document  # not the default: not kept
+    result = backtests.backtest(store, run_id, police, zone=store.settings.zone)
+    kept = store.runs.get_run(run_id).provenance.document
+    assert kept["backtest"]["windows"] == result["windows"]
+    assert kept["incidents_used"] > 0  # the rest of the provenance is left as it was
