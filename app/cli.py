@@ -220,8 +220,14 @@ def analyses_run(
         help="conditional (default: exact, calibrated on sparse counts) or analytic (as ArcGIS; over-reports)")
     ] = "conditional",
     top: Annotated[int, typer.Option(help="Neighbourhoods to print")] = 10,
+    kind: Annotated[str, typer.Option(
+        help="hotspot (Gi* and LISA over the whole period) or emerging (how hot spots changed step by step)")
+    ] = "hotspot",
+    step: Annotated[Optional[str], typer.Option(
+        help="Emerging runs: day, week, month (default) or quarter; at least 10 whole steps")] = None,
+    time_lag: Annotated[int, typer.Option(help="Emerging runs: earlier steps counted as neighbours in time")] = 1,
 ) -> None:
-    """Run a hotspot analysis now and print the neighbourhood ranking."""
+    """Run an analysis now and print the neighbourhood ranking (emerging runs: the patterns found too)."""
     from pydantic import ValidationError
 
     from app.errors import ServiceError
@@ -234,6 +240,7 @@ def analyses_run(
         request = analyses.AnalysisRequest.model_validate(dict(
             communities=community or [], resolution=resolution, start=start, end=end,
             categories=category or [], permutations=permutations, seed=seed, fdr=fdr, inference=inference,
+            kind=kind, step=step, **({"time_lag": time_lag} if kind == "emerging" else {}),
         ))
     except ValidationError as exc:
         raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from exc
@@ -257,14 +264,23 @@ def analyses_run(
     moran = run.provenance.moran or {}
     global_moran = (f"Moran's I {moran['I']:.4f} (p {moran['p_norm']:.4g})" if "I" in moran
                     else moran.get("message", ""))
-    typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "
-               f"seed {provenance['seed']}, {global_moran}; significance: {provenance['significance']['method']}")
-    typer.echo(f"{'rank':>4}  {'community':<32} {'incidents':>9} {'per km2':>8} {'hot 99/95/90':>13} {'in hot':>7}")
+    if "patterns" in provenance:  # an emerging run: its steps and the patterns found
+        steps = provenance["steps"]
+        typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents "
+                   f"in {len(steps['labels'])} {steps['step']}s ({steps['labels'][0]} to {steps['labels'][-1]}), "
+                   f"seed {provenance['seed']}")
+        for pattern, cells in sorted(provenance["patterns"].items(), key=lambda item: -item[1]):
+            typer.echo(f"  {pattern:<28} {cells:>7,} cells")
+    else:
+        typer.echo(f"run {run_id} completed: {provenance['cells']:,} cells, {provenance['incidents_used']:,} incidents, "
+                   f"seed {provenance['seed']}, {global_moran}; significance: {provenance['significance']['method']}")
+    hot_heading = "hot patterns" if "patterns" in provenance else "hot 99/95/90"
+    typer.echo(f"{'rank':>4}  {'community':<32} {'incidents':>9} {'per km2':>8} {hot_heading:>13} {'in hot':>7}")
     for row in ranking[:top]:
         hot = row["hot_cells"]
+        shown = f"{hot['99%']:>4}/{hot['95%']:>3}/{hot['90%']:>3}" if isinstance(hot, dict) else f"{hot:>13}"
         typer.echo(f"{row['rank']:>4}  {row['community'][:32]:<32} {row['incidents']:>9,} "
-                   f"{row['incidents_per_km2'] or 0:>8.1f} {hot['99%']:>4}/{hot['95%']:>3}/{hot['90%']:>3} "
-                   f"{row['share_in_hot_cells']:>7.0%}")
+                   f"{row['incidents_per_km2'] or 0:>8.1f} {shown:>13} {row['share_in_hot_cells']:>7.0%}")
     for warning in provenance["warnings"]:
         typer.echo(f"  note: {warning}")
     verdict = (provenance.get("evidence") or {}).get("message")

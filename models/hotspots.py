@@ -87,3 +87,48 @@ class HotspotCellParent(Base):
     published_incidents: Mapped[int | None] = mapped_column(BigInteger)
     published_min_count: Mapped[int | None] = mapped_column()
     geom = mapped_column(geometry("POLYGON"), nullable=False)
+
+
+class EmergingCell(Base):
+    """A cell of an emerging hot spot run: its pattern over time and its series per step (migration 0012)."""
+
+    __tablename__ = "emerging_cells"
+    __table_args__ = (
+        Index("ix_emerging_cells_geom", "geom", postgresql_using="gist"),
+        Index("ix_emerging_cells_run_community", "run_id", "community_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
+    cell: Mapped[int] = mapped_column(ID, primary_key=True)
+    community_id: Mapped[int] = mapped_column(BigInteger)
+    incidents: Mapped[int] = mapped_column()
+    category: Mapped[int] = mapped_column(SmallInteger)
+    pattern: Mapped[str] = mapped_column(Text)
+    trend_tau: Mapped[float | None] = mapped_column(Float)
+    trend_p: Mapped[float | None] = mapped_column(Float)
+    hot_steps: Mapped[int] = mapped_column()
+    cold_steps: Mapped[int] = mapped_column()
+    last_gi_z: Mapped[float | None] = mapped_column(Float)
+    step_classes: Mapped[str] = mapped_column(Text)  # Gi_Bin per step, "v1,v2,…", oldest first
+    step_counts: Mapped[str] = mapped_column(Text)  # incidents per step (police only)
+    geom = mapped_column(geometry("POLYGON"), nullable=False)
+
+
+class EmergingCellParent(Base):
+    """A coarser H3 parent of an emerging run's cells, for low-zoom tiles."""
+
+    __tablename__ = "emerging_cell_parents"
+    __table_args__ = (Index("ix_emerging_cell_parents_geom", "geom", postgresql_using="gist"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("hotspot_runs.id", ondelete="CASCADE"), primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(ID, primary_key=True)
+    cells: Mapped[int] = mapped_column()
+    incidents: Mapped[int] = mapped_column(BigInteger)
+    category: Mapped[int] = mapped_column(SmallInteger)
+    hot_cells: Mapped[int] = mapped_column()
+    cold_cells: Mapped[int] = mapped_column()
+    step_classes: Mapped[str] = mapped_column(Text)
+    published_incidents: Mapped[int | None] = mapped_column(BigInteger)
+    published_min_count: Mapped[int | None] = mapped_column()
+    geom = mapped_column(geometry("POLYGON"), nullable=False)

@@ -8,6 +8,8 @@ port, and drive /usr/bin/chromium with Playwright (never `playwright install`).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import os
 import shutil
 import socket
@@ -193,7 +195,16 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
             analyses.execute(store, run_id)
             run = run_results.visible_run(store, run_id)
             assert run.status == "completed", run
+            # An emerging hot spot run over the synthetic year, in monthly steps.
+            emerging_id = analyses.submit(store, analyses.AnalysisRequest(
+                kind="emerging", step="month", resolution=8, seed=seed,
+                start=datetime(2025, 1, 1), end=datetime(2026, 1, 1)), settings=settings, user_id=None)
+            analyses.execute(store, emerging_id)
+            emerging = run_results.visible_run(store, emerging_id)
+            assert emerging.status == "completed", emerging
             token = create_user_with_token(store, "browser-analyst", "analyst")
-            return {"run_id": run_id, "cells": run.provenance.cells, "token": token}
+            return {"run_id": run_id, "cells": run.provenance.cells, "token": token,
+                    "emerging_run_id": emerging_id, "emerging_cells": emerging.provenance.cells,
+                    "emerging_timings": emerging.provenance.document["timings_s"]}
     finally:
         engine.dispose()

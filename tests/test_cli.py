@@ -78,6 +78,33 @@ def test_boundaries_then_analysis_prints_the_ranking(cli_env, tmp_path):
     assert "Atlantis" in bad.stderr
 
 
+def test_an_emerging_run_from_the_command_line_finds_a_hot_spot_new_in_the_last_month(cli_env, tmp_path):
+    _hotspots(cli_env, "boundaries", "import", "--sample", "--activate")
+    rng = np.random.default_rng(8)
+    path = tmp_path / "year.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "latitude", "longitude", "date", "category"])
+        for i in range(1200):  # a year of background over St Kitts, then a cluster in December only
+            if i < 120:
+                lat, lon, month = 17.2955 + rng.normal(0, 0.0015), -62.7261 + rng.normal(0, 0.0015), 12
+            else:
+                lat, lon, month = rng.uniform(17.2, 17.4), rng.uniform(-62.85, -62.65), int(rng.integers(1, 13))
+            writer.writerow([f"e{i}", f"{lat:.6f}", f"{lon:.6f}", f"2023-{month:02d}-{int(rng.integers(1, 28)):02d} 10:00",
+                             "Burglary"])
+    # 2023: the module's other tests import incidents in 2024 into the same database
+    _hotspots(cli_env, "incidents", "import", str(path), "--source", "year", "--no-progress")
+    out = _hotspots(cli_env, "analyses", "run", "--all", "--resolution", "8", "--kind", "emerging", "--step", "month",
+                    "--start", "2023-01-01", "--end", "2024-01-01", "--seed", "5").stdout
+    assert "completed" in out and "12 months (2023-01 to 2023-12)" in out, out
+    assert "New hot spot" in out, out
+    first_row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    assert "Saint George Basseterre" in first_row
+    short = _hotspots(cli_env, "analyses", "run", "--all", "--kind", "emerging", "--step", "quarter",
+                      "--start", "2023-01-01", "--end", "2024-01-01", expect=2)
+    assert "at least 10 whole quarters" in short.stderr
+
+
 def test_sensitive_terms_from_the_command_line_are_audited(cli_env, committed_database, tmp_path):
     """Categories are classed at import; an admin term reclasses them; every change is audited."""
     import psycopg

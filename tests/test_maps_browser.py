@@ -12,8 +12,11 @@ Skipped only when Chromium or Playwright is genuinely absent.
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
+
+from spatial.kinds.hotspot import GI_CLASSES
 
 from tests.browser_support import ROOT, PageWatch, backend_database, browser_missing, chromium, live_service, \
     load_kna_run
@@ -21,6 +24,12 @@ from tests.browser_support import ROOT, PageWatch, backend_database, browser_mis
 missing = browser_missing()
 pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def _rgb(hex_colour: str) -> str:
+    """"#d62f27" as the browser reports a computed colour: "rgb(214, 47, 39)"."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
 
 
 @pytest.fixture(scope="module", params=["postgis", "sqlite"])
@@ -57,8 +66,8 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     sign_in_through_page(page, service["origin"], service["token"], target)
     assert page.url == service["origin"] + target
 
-    page.wait_for_selector("path.hotspots-giStyle", state="attached", timeout=10_000)
-    drawn = page.locator("path.hotspots-giStyle").count()
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    drawn = page.locator("path.hotspots-firstStyle").count()
     assert drawn == service["cells"], f"{drawn} hexagons drawn, the run has {service['cells']} cells"
     legend = page.locator(".hotspots-legend")
     assert legend.is_visible()
@@ -72,10 +81,10 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
 
     # The LISA layer toggles on from the layer control.
     page.locator(".leaflet-control-layers label", has_text="Clusters and outliers (LISA)").click()
-    page.wait_for_selector("path.hotspots-lisaStyle", state="attached")
-    assert page.locator("path.hotspots-lisaStyle").count() == service["cells"]
+    page.wait_for_selector("path.hotspots-secondStyle", state="attached")
+    assert page.locator("path.hotspots-secondStyle").count() == service["cells"]
     # A tooltip shows a cell's figures.
-    page.locator("path.hotspots-lisaStyle").nth(service["cells"] // 2).hover(force=True)
+    page.locator("path.hotspots-secondStyle").nth(service["cells"] // 2).hover(force=True)
     page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
     assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"map-lisa-{service['backend']}.png"))
@@ -86,6 +95,54 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     assert watch.console_errors == [] and watch.page_errors == []
     assert watch.failed == []
     assert watch.outside == [], "every request must stay on 127.0.0.1"
+    context.close()
+
+
+def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(service, browser):
+    """The time slider redraws the per-step layer at another step; every colour drawn is in the legend."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    target = f"/maps/analyses/{service['emerging_run_id']}"
+    sign_in_through_page(page, service["origin"], service["token"], target)
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    assert page.locator("path.hotspots-firstStyle").count() == service["emerging_cells"]
+    legend = page.locator(".hotspots-legend")
+    assert "Emerging hot and cold spots" in legend.inner_text() and "No pattern detected" in legend.inner_text()
+    legend_colours = set(page.eval_on_selector_all(
+        ".hotspots-legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)"))
+
+    def fills(selector: str) -> list[str]:
+        return page.eval_on_selector_all(selector, """els => els.map(e => {
+            const probe = document.createElement('span'); probe.style.color = e.getAttribute('fill');
+            document.body.appendChild(probe); const c = getComputedStyle(probe).color; probe.remove(); return c; })""")
+
+    assert set(fills("path.hotspots-firstStyle")) <= legend_colours
+    slider = page.locator("#hotspots-step")
+    assert slider.get_attribute("max") == "11" and page.locator("#hotspots-step-label").inner_text() == "2025-12"
+    slider.fill("0")  # the first month: the per-step layer replaces the pattern layer
+    page.wait_for_selector("path.hotspots-secondStyle", state="attached")
+    assert page.locator("#hotspots-step-label").inner_text() == "2025-01"
+    assert page.locator(".hotspots-slider").get_attribute("data-step") == "0"
+    first_month = fills("path.hotspots-secondStyle")
+    assert len(first_month) == service["emerging_cells"] and set(first_month) <= legend_colours
+    slider.fill("6")
+    assert page.locator("#hotspots-step-label").inner_text() == "2025-07"
+    seventh_month = fills("path.hotspots-secondStyle")
+    assert set(seventh_month) <= legend_colours
+    # The colours drawn are each cell's class in the step shown, as the API lists the cells' series.
+    cells = page.request.get(f"{service['origin']}/api/v1/analyses/{service['emerging_run_id']}/cells",
+                             params={"limit": 5000}).json()["features"]
+    colour = {str(c.value): _rgb(c.colour) for c in GI_CLASSES}
+    for step, drawn in ((0, first_month), (6, seventh_month)):
+        expected = Counter(colour[f["properties"]["step_classes"].split(",")[step]] for f in cells)
+        assert Counter(drawn) == expected, step
+    page.locator("path.hotspots-secondStyle").nth(service["emerging_cells"] // 2).hover(force=True)
+    page.wait_for_selector(".leaflet-tooltip svg.hotspots-spark rect", timeout=5_000)
+    tooltip = page.locator(".leaflet-tooltip")
+    assert "(2025-07)" in tooltip.inner_text() and tooltip.locator("svg.hotspots-spark rect").count() == 12
+    page.screenshot(path=str(ARTIFACTS / f"map-emerging-{service['backend']}.png"))
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()
 
 

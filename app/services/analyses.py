@@ -22,8 +22,21 @@ from app.services import releases, sensitive_categories
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store.backends import Store
+from app.runs import Run
 from app.store.run_counts import RunFilters
-from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION, cell_boundaries, cover_communities, with_incident_cells
+from spatial.grid import (
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
+    CommunityGrid,
+    cell_boundaries,
+    cover_communities,
+    with_incident_cells,
+)
+from spatial.kinds.base import CellColumns
+from spatial.kinds.emerging import EMERGING, EmergingCells
+from spatial.kinds.hotspot import HOTSPOT
+from spatial.emerging import MIN_STEPS, EmergingParameters, cube_from_counts, emerging_hot_spots
+from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 from spatial.sensitive import classify
 
@@ -54,6 +67,15 @@ class AnalysisRequest(BaseModel):
                     "spots on sparse counts")
     audience: Literal["police", "shared"] = Field(
         default="police", description="'shared' runs leave out sensitive categories and can be shown to partners")
+    kind: Literal["hotspot", "emerging"] = Field(
+        default="hotspot",
+        description="'hotspot': Gi* hot and cold spots and LISA clusters over the whole period; 'emerging': how each "
+                    "cell's hot or cold spot changed over the period's time steps (new, intensifying, persistent, …)")
+    step: Literal["day", "week", "month", "quarter"] | None = Field(
+        default=None, description="Emerging runs: the time step (default month); whole local steps only, at least "
+                                  f"{MIN_STEPS}")
+    time_lag: int = Field(default=1, ge=0, le=3,
+                          description="Emerging runs: earlier steps counted as a bin's neighbours in time")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
@@ -64,6 +86,10 @@ class AnalysisRequest(BaseModel):
     def _window(self) -> AnalysisRequest:
         if self.start and self.end and self.start >= self.end:
             raise ValueError("start must be before end")
+        if self.kind == "emerging":
+            self.step = self.step or "month"
+        elif self.step is not None:
+            raise ValueError("step is for emerging runs (kind 'emerging'); a hotspot run covers its whole period")
         return self
 
 
@@ -88,6 +114,9 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
             parameters[key] = stamp.replace(tzinfo=settings.zone).isoformat()
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31 - 1)
     parameters["seed"] = seed
+    if request.kind != "emerging":
+        for key in ("step", "time_lag"):
+            parameters.pop(key, None)
     # A shared run is counted without sensitive categories and the held-back days, on the calendar.
     shared = request.audience == "shared"
     parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
@@ -97,6 +126,9 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
                                               request.end and _local(request.end, settings), zone=settings.zone,
                                               hold_back_days=settings.privacy_hold_back_days)
         parameters["start"], parameters["end"] = start and start.isoformat(), end.isoformat()
+    if request.kind == "emerging":
+        _whole_steps(parameters, settings)
+    if shared:
         cells, counts = counts_per_cell(store, parameters, shapes)
         conflict = releases.release_conflict(
             store, parameters, cells, counts, min_count=store.disclosure.rules()["min_count"], run_id=None,
@@ -105,9 +137,29 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
         if conflict:
             raise Conflict(conflict)
     run_id = store.runs.create_run(parameters=parameters, seed=seed, boundary_set_id=set_id,
-                                  user_id=user_id, audience=request.audience)
+                                  user_id=user_id, audience=request.audience, kind=request.kind)
     store.session.commit()
     return run_id
+
+
+def _whole_steps(parameters: dict[str, Any], settings: Settings) -> None:
+    """An emerging run counts whole local steps: its period becomes theirs (what is left out is recorded),
+    and fewer than ``MIN_STEPS`` is refused now, in words, rather than failing later."""
+    def stamp(key: str) -> datetime | None:
+        return datetime.fromisoformat(parameters[key]) if parameters.get(key) else None
+
+    if parameters["audience"] == "shared" and parameters["step"] not in ("month", "quarter"):
+        raise BadRequest("A shared emerging run steps by month or quarter: its steps must be whole calendar months, "
+                         "as every period shown to partners is (shorter steps could be subtracted from them).")
+    steps = time_steps(stamp("start"), stamp("end"), parameters["step"], settings.zone)
+    if len(steps) < MIN_STEPS:
+        raise BadRequest(f"Emerging hot spots need at least {MIN_STEPS} whole {parameters['step']}s (as in ArcGIS); "
+                         f"this period holds {len(steps)}. Choose a longer period or a shorter step."
+                         + (f" {steps.left_out}" if steps.left_out else ""))
+    parameters["start"], parameters["end"] = steps.bounds[0].isoformat(), steps.bounds[-1].isoformat()
+    parameters["steps"] = list(steps.labels)
+    parameters["step_bounds"] = [b.isoformat() for b in steps.bounds]
+    parameters["period_note"] = steps.left_out
 
 
 def _local(stamp: datetime, settings: Settings) -> datetime:
@@ -186,7 +238,7 @@ def _execute(store: Store, run_id: int) -> dict[str, Any]:
     params = run.parameters
     if params.resolution is None or run.seed is None:
         raise AnalysisRefused(f"Run {run_id} names no H3 resolution or seed; submit it again.")
-    resolution, seed = params.resolution, run.seed
+    resolution = params.resolution
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -220,21 +272,8 @@ def _execute(store: Store, run_id: int) -> dict[str, Any]:
         by_community[str(community_id)] += n
     timings["counts"] = time.perf_counter() - clock
 
-    parameters = AnalysisParameters(resolution=resolution, k=params.neighbours_k,
-                                    permutations=params.permutations, seed=seed,
-                                    fdr=params.fdr, alpha=params.alpha, inference=params.inference)
-    result = analyse(grid, counts, parameters, progress=progress, names={s["id"]: s["name"] for s in shapes})
-    timings.update(result.timings)
-
-    progress("storing", 0.85)
-    clock = time.perf_counter()
-    store.runs.store_cells(run_id, result.cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)),
-                           kind=run.kind)
-    # The coarser parents low-zoom tiles draw, now, so no tile request has to write them later.
-    store.tiles.fill_cell_parents(run_id, resolution, run.kind)
-    timings["store"] = time.perf_counter() - clock
     names = {s["id"]: s["name"] for s in shapes}
-    return {
+    common = {
         "parameters": dict(params.document),
         "seed": run.seed,
         "boundary_set_id": run.boundary_set_id,
@@ -246,6 +285,38 @@ def _execute(store: Store, run_id: int) -> dict[str, Any]:
         "incidents_outside_grid": int(counted.sum() - counts.sum()),
         # Per community id: its incidents under the run's filters, the figure its ranking shows.
         "incidents_by_community": by_community,
+    }
+    analysis = _ANALYSES[run.kind.name]
+    cells, own, stage_timings = analysis(store, run, shapes, grid, counts, progress, names)
+    timings.update(stage_timings)
+
+    progress("storing", 0.85)
+    clock = time.perf_counter()
+    store.runs.store_cells(run_id, cells, run_store.hexagons_wkb(cell_boundaries(grid.cells)), kind=run.kind)
+    # The coarser parents low-zoom tiles draw, now, so no tile request has to write them later.
+    store.tiles.fill_cell_parents(run_id, resolution, run.kind)
+    timings["store"] = time.perf_counter() - clock
+    return {**common, **own, "timings_s": {k: round(v, 4) for k, v in timings.items()}, "versions": _versions()}
+
+
+# What a kind's analysis is given: the store, the run, its communities, the grid (every cell holding
+# an incident of them included), the period's count in each grid cell, a progress callback and
+# community names by id. It returns the cells to store (the kind's declared columns), what it adds
+# to the provenance, and its stage timings.
+Analysis = Callable[[Store, Run, list[dict[str, Any]], CommunityGrid, np.ndarray, Callable[[str, float], None],
+                     dict[int, str]], tuple[CellColumns, dict[str, Any], dict[str, float]]]
+
+
+def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray,
+                        progress: Callable[[str, float], None],
+                        names: dict[int, str]) -> tuple[CellColumns, dict[str, Any], dict[str, float]]:
+    """Gi* and local Moran over the whole period (spatial/hotspots.py)."""
+    params = run.parameters
+    parameters = AnalysisParameters(resolution=grid.resolution, k=params.neighbours_k,
+                                    permutations=params.permutations, seed=int(run.seed or 0),
+                                    fdr=params.fdr, alpha=params.alpha, inference=params.inference)
+    result = analyse(grid, counts, parameters, progress=progress, names=names)
+    return result.cells, {
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,
@@ -254,9 +325,41 @@ def _execute(store: Store, run_id: int) -> dict[str, Any]:
         "moran": result.moran,
         "moran_by_community": {names[k]: v for k, v in result.moran_by_community.items()},
         "warnings": result.warnings,
-        "timings_s": {k: round(v, 4) for k, v in timings.items()},
-        "versions": _versions(),
-    }
+    }, result.timings
+
+
+def _emerging_hot_spots(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray,
+                        progress: Callable[[str, float], None],
+                        names: dict[int, str]) -> tuple[CellColumns, dict[str, Any], dict[str, float]]:
+    """Space-time Gi* per cell and step, the Mann-Kendall trend and the pattern of each cell (spatial/emerging)."""
+    params = run.parameters
+    document = dict(params.document)
+    if not document.get("step_bounds"):
+        raise AnalysisRefused("This emerging run records no time steps; submit it again.")
+    bounds = [datetime.fromisoformat(b) for b in document["step_bounds"]]
+    progress("counts per step", 0.3)
+    filters = RunFilters.of_run(document, [s["id"] for s in shapes])
+    cells, steps, _, counted = store.counts.counts_per_cell_step_and_community(filters, grid.resolution, bounds)
+    cube = cube_from_counts(grid.cells, cells, steps, counted, len(bounds) - 1)
+    if int(cube.counts.sum()) != int(counts.sum()):  # the steps are the period: one count, two ways
+        raise RuntimeError(f"counts per step ({cube.counts.sum()}) differ from the period's ({counts.sum()})")
+    progress("space-time Gi*", 0.45)
+    result = emerging_hot_spots(cube, EmergingParameters(
+        k=params.neighbours_k, time_lag=int(document.get("time_lag", 1)), alpha=params.alpha, fdr=params.fdr,
+        seed=int(run.seed or 0), permutations=max(params.permutations, 999)))
+    patterns = dict(zip(*np.unique(result.labels(), return_counts=True)))
+    return EmergingCells.of(result, grid.community), {
+        "weights": {"kind": "H3 k-ring in space, the same cells in earlier steps in time", "k": params.neighbours_k,
+                    "time_lag": int(document.get("time_lag", 1)), "gi_star": "binary, self included"},
+        "significance": result.significance,
+        "steps": {"step": document.get("step"), "labels": document.get("steps"), "left_out": document.get("period_note"),
+                  "incidents": cube.counts.sum(axis=0).tolist()},
+        "patterns": {str(label): int(n) for label, n in sorted(patterns.items())},
+        "warnings": [result.message] if result.message else [],
+    }, result.timings
+
+
+_ANALYSES: dict[str, Analysis] = {HOTSPOT.name: _hot_and_cold_spots, EMERGING.name: _emerging_hot_spots}
 
 
 def _evidence(result, names: dict[int, str]) -> dict[str, Any] | None:

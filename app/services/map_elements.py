@@ -25,7 +25,7 @@ LEAFLET_CSS = f"{VENDOR}/leaflet/leaflet.css"
 VECTORGRID_JS = f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
 # The style function of each of a kind's class schemes, in order (the first layer is shown by default).
-STYLES = ("giStyle", "lisaStyle")
+STYLES = ("firstStyle", "secondStyle")
 
 
 class OfflineMap(folium.Map):
@@ -42,13 +42,20 @@ def _script_json(value: object) -> str:
 
 class CellStyles(MacroElement):
     """``HOTSPOTS``: colours, style functions and an escaping tooltip shared by the cell layers, from
-    the kind's two class schemes (a colour per class of each) and its police-only statistics."""
+    the kind's two class schemes (a colour per class of each) and its police-only statistics.
+
+    A kind with a field holding one class per time step (``stepped_field``: emerging hot spots) is
+    drawn at one step at a time, ``HOTSPOTS.setStep(i)`` choosing it (the last step at first), and
+    its tooltip shows the cell's series as a small bar chart, a bar per step coloured by its class
+    (as tall as its count for police; below analyst no count per step is published).
+    """
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 var HOTSPOTS = (function () {
-    var giColour = {{ this.gi_colours }}, giLabel = {{ this.gi_labels }}, lisaColour = {{ this.lisa_colours }};
+    var schemes = {{ this.schemes }};
     var fewer = {{ this.fewer }};
+    var steps = {{ this.steps }}, step = steps.length - 1;
     var entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
     function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
     function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
@@ -56,12 +63,41 @@ var HOTSPOTS = (function () {
     function count(p) {
         return (p.incidents === null || p.incidents === undefined) && p.suppressed ? fewer : esc(p.incidents);
     }
+    function series(v) { return (v === null || v === undefined) ? [] : String(v).split(","); }
+    // A scheme's class of a cell: its field, or for a field with a class per step, the step shown.
+    function value(p, scheme) { return scheme.stepped ? series(p[scheme.field])[step] : p[scheme.field]; }
     function shape(fill, opacity) {
         return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
     }
+    function style(i) {
+        return function (p) { return shape(schemes[i].colours[value(p, schemes[i])] || "#cccccc", 0.8); };
+    }
+    function spark(p, scheme) {
+        var classes = series(p[scheme.field]), counts = series(p.step_counts).map(Number);
+        if (!classes.length) { return ""; }
+        var most = Math.max.apply(null, counts.concat([1])), w = 7, h = 26, bars = "";
+        for (var i = 0; i < classes.length; i++) {
+            var tall = counts.length ? Math.max(2, Math.round(h * counts[i] / most)) : h;
+            bars += "<rect x='" + (i * w) + "' y='" + (h - tall) + "' width='" + (w - 1) + "' height='" + tall
+                + "' fill='" + (scheme.colours[classes[i]] || "#cccccc") + "'"
+                + (i === step ? " stroke='#000' stroke-width='1'" : "") + "></rect>";
+        }
+        return "<tr><td colspan='2'><svg class='hotspots-spark' width='" + (classes.length * w) + "' height='" + h
+            + "' role='img' aria-label='Each step, oldest first" + (counts.length ? ", bars as tall as the count" : "")
+            + "'>" + bars + "</svg></td></tr>";
+    }
+    function row(scheme, p) {
+        var shown = value(p, scheme);
+        var label = scheme.labels[shown] !== undefined ? scheme.labels[shown] : shown;
+        return "<tr><th>" + esc(scheme.label + (scheme.stepped ? " (" + steps[step] + ")" : "")) + "</th><td>"
+            + esc(label) + "</td></tr>" + (scheme.stepped ? spark(p, scheme) : "");
+    }
     return {
-        giStyle: function (p) { return shape(giColour[p.{{ this.first.field }}] || "#cccccc", 0.8); },
-        lisaStyle: function (p) { return shape(lisaColour[p.{{ this.second.field }}] || "#cccccc", 0.8); },
+        {{ this.style_names[0] }}: style(0),
+        {{ this.style_names[1] }}: style(1),
+        steps: steps,
+        step: function () { return step; },
+        setStep: function (i) { step = Math.max(0, Math.min(steps.length - 1, i)); },
         tooltip: function (p) {
             return "<b>" + esc(p.community) + "</b><table class='hotspots-tip'>"
                 + "<tr><th>Incidents</th><td>" + count(p) + "</td></tr>"
@@ -70,24 +106,76 @@ var HOTSPOTS = (function () {
 {%- if loop.first %} : {% else %}
                    + {% endif %}"<tr><th>{{ label }}</th><td>" + num(p.{{ name }}, {{ digits }}) + "</td></tr>"
 {%- endfor %})
-                + "<tr><th>{{ this.first.tooltip_label }}</th><td>" + esc(giLabel[p.{{ this.first.field }}]) + "</td></tr>"
-                + "<tr><th>{{ this.second.tooltip_label }}</th><td>" + esc(p.{{ this.second.field }}) + "</td></tr></table>";
+                + row(schemes[0], p) + row(schemes[1], p) + "</table>";
         }
     };
 })();
 {% endmacro %}
 """)
 
-    def __init__(self, kind: AnalysisKind, min_count: int | None = None) -> None:
+    def __init__(self, kind: AnalysisKind, min_count: int | None = None, steps: list[str] | None = None) -> None:
         super().__init__()
         self._name = "CellStyles"
         # What a suppressed count reads as (``min_count``: the privacy threshold, None for police).
         self.fewer = _script_json("–" if min_count is None else f"fewer than {int(min_count)}")
-        self.first, self.second = kind.schemes  # drawn as the giStyle and lisaStyle layers
+        self.style_names = STYLES
         self.statistics = kind.map_statistics
-        self.gi_colours = _script_json(self.first.colours())
-        self.gi_labels = _script_json(self.first.labels())
-        self.lisa_colours = _script_json(self.second.colours())
+        self.schemes = _script_json([
+            {"field": s.field, "colours": s.colours(), "labels": s.labels(), "label": s.tooltip_label,
+             "stepped": s.field == kind.stepped_field} for s in kind.schemes])
+        self.steps = _script_json(list(steps or []))
+
+
+class StepSlider(MacroElement):
+    """A time slider for a kind drawn one step at a time: moving it shows the per-step layer at that
+    step (redrawn from the features already loaded: inline cells restyled, vector tiles redrawn)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }}, stepped = {{ this.stepped }}, other = {{ this.other }};
+    var control = L.control({position: "bottomleft"});
+    control.onAdd = function () {
+        var div = L.DomUtil.create("div", "hotspots-box hotspots-slider");
+        var last = HOTSPOTS.steps.length - 1;
+        div.innerHTML = "<label for='hotspots-step'><strong>Time step</strong></label> "
+            + "<output id='hotspots-step-label' for='hotspots-step'></output>"
+            + "<input id='hotspots-step' type='range' min='0' max='" + last + "' value='" + last + "' step='1'>"
+            + "<div class='hotspots-slider-ends'><span></span><span></span></div>";
+        var input = div.querySelector("input"), output = div.querySelector("output");
+        var ends = div.querySelectorAll(".hotspots-slider-ends span");
+        ends[0].textContent = HOTSPOTS.steps[0]; ends[1].textContent = HOTSPOTS.steps[last];
+        function show(i) {
+            HOTSPOTS.setStep(i);
+            output.textContent = HOTSPOTS.steps[HOTSPOTS.step()];
+            input.setAttribute("aria-valuetext", output.textContent);
+            div.setAttribute("data-step", String(HOTSPOTS.step()));
+            if (!map.hasLayer(stepped)) { map.addLayer(stepped); if (map.hasLayer(other)) { map.removeLayer(other); } }
+            if (stepped.setStyle) {
+                stepped.setStyle(function (feature) { return HOTSPOTS.{{ this.style }}(feature.properties); });
+            } else if (stepped.redraw) {
+                stepped.redraw();
+            }
+        }
+        input.addEventListener("input", function () { show(Number(input.value)); });
+        output.textContent = HOTSPOTS.steps[last];
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+    };
+    control.addTo(map);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, stepped: Layer, other: Layer, style: str) -> None:
+        super().__init__()
+        self._name = "StepSlider"
+        self.stepped_layer, self.other_layer, self.style = stepped, other, style
+
+    def render(self, **kwargs):  # the layers' names are known once they are placed on the map
+        self.stepped, self.other = self.stepped_layer.get_name(), self.other_layer.get_name()
+        return super().render(**kwargs)
 
 
 class GeoJsonData(MacroElement):
@@ -114,7 +202,8 @@ var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
     className: "hotspots-cells hotspots-{{ this.style }}",
     style: function (feature) { return HOTSPOTS.{{ this.style }}(feature.properties); },
     onEachFeature: function (feature, layer) {
-        layer.bindTooltip(HOTSPOTS.tooltip(feature.properties), {sticky: true});
+        // made when shown, so it tells the time step shown now
+        layer.bindTooltip(function () { return HOTSPOTS.tooltip(feature.properties); }, {sticky: true});
     }
 });
 {% endmacro %}
@@ -216,5 +305,10 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
 .hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
 .hotspots-box a { color: #0b57d0; }
+.hotspots-slider { min-width: 220px; }
+.hotspots-slider input { width: 100%; margin: 4px 0 0; }
+.hotspots-slider output { font-weight: 600; margin-left: 4px; }
+.hotspots-slider-ends { display: flex; justify-content: space-between; color: #444; font-size: 11px; }
+.hotspots-spark { display: block; margin-top: 3px; background: #eeeeee; }
 .hotspots-synthetic { background: #fff4ce; border: 1px solid #e8c95a; padding: 2px 6px; margin: 4px 0; }
 </style>""")

@@ -32,6 +32,7 @@ from app.services.map_elements import (
     InlineCellsLayer,
     OfflineMap,
     OutlineLayer,
+    StepSlider,
     TileCellsLayer,
 )
 from app.privacy import Audience
@@ -43,7 +44,7 @@ from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "4"
+MAP_VERSION = "5"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
 
@@ -84,25 +85,32 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
     root = cast(folium.Figure, fmap.get_root())
-    root.title = f"Hotspot run {run.id}"
+    root.title = f"{kind.heading} {run.id}"
     root.header.add_child(MAP_CSS)
     if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
         fmap.fit_bounds([[south, west], [north, east]])
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or "Basemap",
                          name="Basemap", overlay=False, control=True).add_to(fmap)
-    CellStyles(kind, min_count=min_count).add_to(fmap)
+    steps = step_labels(run)
+    CellStyles(kind, min_count=min_count, steps=steps).add_to(fmap)
     tiled = uses_tiles(settings, run)
+    layers: list[folium.map.Layer] = []
     if tiled:  # the tiles are shaped for the audience by the tile service
         url = TILE_URL.replace("{run_id}", str(int(run.id)))
         for i, (scheme, style) in enumerate(zip(kind.schemes, STYLES, strict=True)):
-            TileCellsLayer(url, style, scheme.layer, show=i == 0).add_to(fmap)
+            layers.append(TileCellsLayer(url, style, scheme.layer, show=i == 0))
     else:
         cells = GeoJsonData(store.maps.cells_feature_collection(
             run.id, min_count=min_count, scope=scope, kind=kind))
         cells.add_to(fmap)
         for i, (scheme, style) in enumerate(zip(kind.schemes, STYLES, strict=True)):
-            InlineCellsLayer(cells, style, scheme.layer, show=i == 0).add_to(fmap)
+            layers.append(InlineCellsLayer(cells, style, scheme.layer, show=i == 0))
+    for layer in layers:
+        layer.add_to(fmap)
+    stepped = [i for i, scheme in enumerate(kind.schemes) if scheme.field == kind.stepped_field]
+    if stepped and steps:
+        StepSlider(layers[stepped[0]], layers[1 - stepped[0]], STYLES[stepped[0]]).add_to(fmap)
     outline_data = GeoJsonData(outlines)
     outline_data.add_to(fmap)
     OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
@@ -110,6 +118,11 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
+
+
+def step_labels(run: Run) -> list[str]:
+    """The time steps of a run drawn one step at a time (emerging hot spots), oldest first; else none."""
+    return list(run.parameters.document.get("steps") or []) if run.kind.stepped_field else []
 
 
 def legend_html(kind: AnalysisKind) -> str:
@@ -136,6 +149,9 @@ def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
     else:
         incidents = f"{used:,} incidents"
     facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
+    steps = step_labels(run)
+    if steps:
+        facts.append(f"{len(steps)} {params.document.get('step', 'step')}s, {steps[0]} to {steps[-1]}")
     if finished is not None:
         facts.append(f"finished {finished:%Y-%m-%d %H:%M}")
     note = ""
@@ -151,7 +167,7 @@ def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
                  "demonstration, not police data.</div>") if provenance.synthetic else ""
     changed = (f'<div class="hotspots-data-changed"><strong>Data changed since this run</strong>: '
                f"{html.escape(run.data_changed)}</div>") if run.data_changed else ""
-    return (f"<h3>Hotspot run {int(run.id)}</h3>" + synthetic + changed +
+    return (f"<h3>{html.escape(run.kind.heading)} {int(run.id)}</h3>" + synthetic + changed +
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")

@@ -21,6 +21,7 @@ from app.privacy import Audience
 from app.runs import Run
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
+from spatial.kinds import AnalysisKind
 
 # What of a run's provenance below-analyst audiences are shown: no count, and no statistic
 # computed from exact counts (Moran's I), from which suppressed counts could be solved.
@@ -170,9 +171,10 @@ def neighbourhood_ranking(store: Store, run: Run, audience: Audience | None = No
         hottest.setdefault(cell["community_id"], []).append(shown)
     moran = {} if published else run.provenance.moran_by_community
     verdicts = {} if published else sparse_verdicts(run)
-    ranking = [_ranked(row, hottest.get(row["community_id"], []), moran.get(row["community"])) for row in figures]
-    for entry in ranking:  # below analyst from the published classes only
-        no_hot = not (entry["hot_cells"]["99%"] or entry["hot_cells"]["95%"])
+    ranking = [_ranked(row, kind, hottest.get(row["community_id"], []), moran.get(row["community"]))
+               for row in figures]
+    for row, entry in zip(figures, ranking):  # below analyst from the published classes only
+        no_hot = not row["cells_hot"]
         entry["evidence"] = (NO_HOT_SPOT_NOTE if no_hot else None) if published else verdicts.get(entry["community"])
     ranking.sort(key=lambda r: (-r["incidents_in_hot_cells"], -(r["incidents_per_km2"] or 0), r["community"]))
     for place, entry in enumerate(ranking, start=1):
@@ -188,7 +190,8 @@ def neighbourhood_ranking(store: Store, run: Run, audience: Audience | None = No
     return audience.keep(ranking)
 
 
-def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[str, Any] | None) -> dict[str, Any]:
+def _ranked(row: dict[str, Any], kind: AnalysisKind, top_cells: list[dict[str, Any]],
+            moran: dict[str, Any] | None) -> dict[str, Any]:
     incidents = int(row["incidents"] or 0)
     in_hot = int(row["incidents_in_hot_cells"])
     # The share compares cell sums with cell sums: a border cell holds every analysed community's
@@ -201,8 +204,7 @@ def _ranked(row: dict[str, Any], top_cells: list[dict[str, Any]], moran: dict[st
         "area_km2": round(row["area_km2"], 3),
         "incidents_per_km2": round(incidents / row["area_km2"], 2) if row["area_km2"] else None,
         "cells": row["cells"],
-        "hot_cells": {"99%": row["hot_99"], "95%": row["hot_95"], "90%": row["hot_90"]},
-        "cold_cells": row["cold"],
+        **(kind.ranking.show(row) if kind.ranking else {}),
         "incidents_in_hot_cells": in_hot,
         "share_in_hot_cells": round(in_hot / in_cells, 3) if in_cells else 0.0,
         "cells_hidden": int(row["cells_hidden"] or 0),

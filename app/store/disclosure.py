@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
+from app.store import kind_sql
 from app.store.sql import BoundToSession, rows_changed
 from spatial.sensitive import Classification
 
@@ -101,8 +102,8 @@ class Disclosure(BoundToSession):
 
     def stored_cell_counts(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
         """A finished run's published cells and their exact counts (cells sorted)."""
-        rows = self.session.execute(text("SELECT cell, incidents FROM hotspot_cells WHERE run_id = :id ORDER BY cell"),
-                               {"id": run_id}).all()
+        rows = self.session.execute(text(f"SELECT cell, incidents FROM {kind_sql.every_kinds_cells('run_id, cell, incidents')} h "
+                                         "WHERE run_id = :id ORDER BY cell"), {"id": run_id}).all()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         cells, counts = zip(*rows)

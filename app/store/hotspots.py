@@ -19,7 +19,7 @@ from app.runs import Run
 from app.store import kind_sql
 from app.store.sql import BoundToSession, driver_connection, rows_changed
 from models.types import JSONDocument
-from spatial.hotspots import CellResults
+from spatial.kinds.base import CellColumns
 from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 RUN_COLUMNS = ("id, kind, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
@@ -271,7 +271,7 @@ class Runs(BoundToSession, ABC):
         """Runs of every community (none named) or naming at least one of ``names``."""
 
     @abstractmethod
-    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+    def store_cells(self, run_id: int, cells: CellColumns, polygons_wkb: list[bytes], *,
                     kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
         """Store a run's cells (with their hexagons) in the session's transaction: the kind's declared
         fields, read by name from ``cells``."""
@@ -289,7 +289,7 @@ class PostgisRuns(Runs):
         return ("(parameters->'communities' = '[]'::jsonb OR parameters->'communities' ?| :covering)",
                 {"covering": names})
 
-    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+    def store_cells(self, run_id: int, cells: CellColumns, polygons_wkb: list[bytes], *,
                     kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
         """COPY a run's cells (with their hexagons) in the session's transaction: the kind's declared
         fields, read by name from ``cells``."""

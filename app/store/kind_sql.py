@@ -8,7 +8,7 @@ the declared ``CellCondition`` (an allow-listed operator and an integer).
 
 from __future__ import annotations
 
-from spatial.kinds import AnalysisKind
+from spatial.kinds import KINDS, AnalysisKind
 from spatial.kinds.base import CellCondition
 
 # The columns every kind's cell table has, before the kind's own.
@@ -39,7 +39,8 @@ def ranking_sums(kind: AnalysisKind) -> str:
         raise ValueError(f"Runs of kind {kind.name!r} have no neighbourhood ranking.")
     counts = "".join(f"sum(CASE WHEN {condition(rule)} THEN 1 ELSE 0 END) AS {name}, "
                      for name, rule in kind.ranking.counts)
-    return (counts + "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
+    return (counts + f"sum(CASE WHEN {condition(kind.ranking.hot)} THEN 1 ELSE 0 END) AS cells_hot, "
+            "sum(CASE WHEN h.incidents IS NULL THEN 1 ELSE 0 END) AS cells_hidden, "
             f"coalesce(sum(CASE WHEN {condition(kind.ranking.hot)} THEN h.incidents END), 0) "
             "AS incidents_in_hot_cells ")
 
@@ -63,3 +64,9 @@ def tile_cell_columns(kind: AnalysisKind, published: bool, *, masked: bool) -> s
 def parent_columns(kind: AnalysisKind) -> tuple[str, ...]:
     """The parent table's columns the kind fills, in declared order."""
     return tuple(name for name, _ in kind.parent_fields)
+
+
+def every_kinds_cells(columns: str) -> str:
+    """A subquery of ``columns`` over every kind's cell table (a run's cells are in its kind's table
+    only), for what reads a run's cells without needing its kind: its resolution, extent, counts."""
+    return "(" + " UNION ALL ".join(f"SELECT {columns} FROM {kind.cell_table}" for kind in KINDS.values()) + ")"

@@ -10,6 +10,7 @@ from functools import cache
 from sqlalchemy import text
 
 from app.runs import Run
+from app.store import kind_sql
 from app.store.sql import BoundToSession
 from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
@@ -81,7 +82,8 @@ class Maps(BoundToSession):
                 "SELECT r.id, r.kind, r.audience, r.parameters, r.provenance, r.finished_at, r.status, "
                 "r.boundary_set_id FROM hotspot_runs r "
                 f"WHERE r.status = 'completed' {shared_only}AND EXISTS "
-                "  (SELECT 1 FROM hotspot_cells h WHERE h.run_id = r.id AND h.community_id = :id) "
+                f"  (SELECT 1 FROM {kind_sql.every_kinds_cells('run_id, community_id')} h "
+                "WHERE h.run_id = r.id AND h.community_id = :id) "
                 "ORDER BY r.id DESC LIMIT 1"
             ),
             {"id": community_id, "max_resolution": shared_up_to_resolution},

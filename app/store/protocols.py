@@ -11,7 +11,7 @@ PostGIS class for SQL only PostgreSQL runs).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,8 +24,8 @@ from app.store.incidents import IncidentFilter
 from app.store.run_counts import RunFilters
 from models import Import, User
 from spatial.boundaries import Community
-from spatial.hotspots import CellResults
 from spatial.incidents_io import IncidentBatch
+from spatial.kinds.base import CellColumns
 from spatial.kinds import AnalysisKind
 from spatial.sensitive import Classification
 
@@ -102,7 +102,7 @@ class RunStore(Protocol):
                               kind: AnalysisKind = ...) -> list[dict[str, Any]]: ...
     def top_cells(self, run_id: int, per_community: int, published: bool = False,
                   kind: AnalysisKind = ...) -> list[dict[str, Any]]: ...
-    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+    def store_cells(self, run_id: int, cells: CellColumns, polygons_wkb: list[bytes], *,
                     kind: AnalysisKind = ...) -> None: ...
 
 
@@ -111,6 +111,9 @@ class RunCountStore(Protocol):
 
     def counts_per_cell_and_community(self, filters: RunFilters,
                                       resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def counts_per_cell_step_and_community(
+        self, filters: RunFilters, resolution: int,
+        bounds: Sequence[datetime]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
     def import_rows_counted(self, import_id: int, filters: RunFilters) -> bool: ...
     def runs_that_may_count(self, since: datetime | None) -> list[dict[str, Any]]: ...
     def community_ids_of(self, boundary_set_id: int, names: list[str] | None) -> list[int]: ...

@@ -8,7 +8,8 @@ community agree everywhere. Portable SQL: the same on PostGIS and SQLite.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,28 @@ class RunCounts(BoundToSession):
         cells, communities, counts = zip(*rows)
         return (np.array(cells, dtype=np.int64), np.array(communities, dtype=np.int64),
                 np.array(counts, dtype=np.int64))
+
+    def counts_per_cell_step_and_community(
+            self, filters: RunFilters, resolution: int,
+            bounds: Sequence[datetime]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Incidents per (H3 cell, time step, community) in one ``GROUP BY``: step ``i`` holds the
+        incidents in [bounds[i], bounds[i + 1]); those outside every step are not counted.
+
+        Returns (cells, steps, communities, counts), sorted by cell, step and community.
+        """
+        if len(bounds) < 2:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy(), empty.copy()
+        where, params = self._where(replace(filters, start=bounds[0], end=bounds[-1]))
+        step = "CASE " + " ".join(f"WHEN occurred_at < :step_end_{i} THEN {i}" for i in range(len(bounds) - 1)) + " END"
+        params.update({f"step_end_{i}": bound for i, bound in enumerate(bounds[1:])}, resolution=resolution)
+        rows = self.session.execute(
+            text(f"SELECT h3_parent(h3_cell, :resolution) AS cell, {step} AS step, community_id, count(*) AS incidents "
+                 f"FROM incidents WHERE {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+            params,
+        ).all()
+        columns = np.array(rows, dtype=np.int64).reshape(len(rows), 4)
+        return columns[:, 0].copy(), columns[:, 1].copy(), columns[:, 2].copy(), columns[:, 3].copy()
 
     def import_rows_counted(self, import_id: int, filters: RunFilters) -> bool:
         """Whether any row the import inserted is one a run with these filters counts."""

@@ -154,7 +154,8 @@ class Tiles(BoundToSession, ABC):
 
     def run_cell_resolution(self, run_id: int) -> int | None:
         """The H3 resolution of a run's cells, read from one cell's index bits."""
-        cell = self.session.execute(text("SELECT cell FROM hotspot_cells WHERE run_id = :id LIMIT 1"), {"id": run_id}).scalar()
+        cell = self.session.execute(text(f"SELECT cell FROM {kind_sql.every_kinds_cells('run_id, cell')} h "
+                                         "WHERE run_id = :id LIMIT 1"), {"id": run_id}).scalar()
         return None if cell is None else (int(cell) >> 52) & 0xF
 
     def ensure_cell_parents(self, run_id: int, resolution: int,
@@ -183,15 +184,19 @@ class Tiles(BoundToSession, ABC):
     def fill_cell_parents(self, run_id: int, resolution: int,
                           kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
         """Aggregate a run's stored cells to every coarser resolution, in the caller's transaction."""
-        rows = self.session.execute(text(f"SELECT cell, incidents, {kind.class_field} FROM {kind.cell_table} "
+        sources = kind.parent_sources
+        rows = self.session.execute(text(f"SELECT cell, incidents, {', '.join(sources)} FROM {kind.cell_table} "
                                          "WHERE run_id = :id"), {"id": run_id}).all()
         k = Disclosure(self.session, self.sql).rules()["min_count"]
         if rows:
-            cells, incidents, classes = (np.array(v, dtype=np.int64) for v in zip(*rows, strict=True))
+            cells, incidents, *inputs = zip(*rows, strict=True)
+            cells_array, incidents_array = np.array(cells, dtype=np.int64), np.array(incidents, dtype=np.int64)
+            values = {name: np.array(column, dtype=np.int64 if name == kind.class_field else object)
+                      for name, column in zip(sources, inputs)}
             for res in range(resolution - 1, -1, -1):
-                groups = group_under_parents(cells, incidents, res, k)
+                groups = group_under_parents(cells_array, incidents_array, res, k)
                 self._insert_parents(run_id, res, kind, groups,
-                                     kind.aggregate_parents(classes, groups.index, len(groups.parents)), min_count=k)
+                                     kind.aggregate_parents(values, groups.index, len(groups.parents)), min_count=k)
 
     @abstractmethod
     def _lock_parents(self, run_id: int) -> None:
@@ -257,7 +262,8 @@ class PostgisTiles(Tiles):
         """West, south, east, north of a run's cells (only ``scope``'s communities' if given), in degrees."""
         row = self.session.execute(
             text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                 "(SELECT ST_Extent(geom) AS e FROM hotspot_cells WHERE run_id = :id "
+                 f"(SELECT ST_Extent(geom) AS e FROM {kind_sql.every_kinds_cells('run_id, community_id, geom')} h "
+                 "WHERE run_id = :id "
                  "AND (CAST(:scope AS bigint[]) IS NULL OR community_id = ANY(CAST(:scope AS bigint[])))) x"),
             {"id": run_id, "scope": scope},
         ).one()
@@ -327,6 +333,6 @@ def aggregate_to_parents(cells: np.ndarray, incidents: np.ndarray, classes: np.n
     """Per parent: (parent, cells, incidents, the kind's parent columns in declared order, published
     incidents: the sum over children with ``min_count`` or more, what audiences below analyst see)."""
     groups = group_under_parents(cells, incidents, resolution, min_count)
-    columns = kind.aggregate_parents(np.asarray(classes), groups.index, len(groups.parents))
+    columns = kind.aggregate_parents({kind.class_field: np.asarray(classes)}, groups.index, len(groups.parents))
     return (groups.parents, groups.cells, groups.incidents, *(columns[c] for c in kind_sql.parent_columns(kind)),
             groups.published)

@@ -25,9 +25,10 @@ TABLES = (
     ("users", "id"), ("api_tokens", "id"), ("user_scopes", "user_id"), ("sensitive_terms", "term"),
     ("incident_categories", "name"), ("imports", "id"),
     ("boundary_sets", "id"), ("communities", "id"), ("incidents", "id"), ("hotspot_runs", "id"),
-    ("hotspot_cells", "run_id, cell"), ("hotspot_cell_parents", "run_id, resolution, cell"), ("audit_events", "id"),
+    ("hotspot_cells", "run_id, cell"), ("hotspot_cell_parents", "run_id, resolution, cell"),
+    ("emerging_cells", "run_id, cell"), ("emerging_cell_parents", "run_id, resolution, cell"), ("audit_events", "id"),
 )
-GEOMETRY = {"communities", "hotspot_cells", "hotspot_cell_parents"}
+GEOMETRY = {"communities", "hotspot_cells", "hotspot_cell_parents", "emerging_cells", "emerging_cell_parents"}
 BATCH = 20_000
 
 

@@ -7,9 +7,10 @@ and every layer asks :func:`kind_named` for the declaration.
 from __future__ import annotations
 
 from spatial.kinds.base import AnalysisKind
+from spatial.kinds.emerging import EMERGING
 from spatial.kinds.hotspot import HOTSPOT
 
-KINDS: dict[str, AnalysisKind] = {kind.name: kind for kind in (HOTSPOT,)}
+KINDS: dict[str, AnalysisKind] = {kind.name: kind for kind in (HOTSPOT, EMERGING)}
 # Runs stored before runs had a kind are of this one (migration 0011's default).
 DEFAULT_KIND = HOTSPOT.name
 

@@ -11,9 +11,9 @@ statistics in ``spatial/``, not edits across the service.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -28,6 +28,18 @@ def identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a plain identifier a kind may declare")
     return name
+
+
+class CellColumns(Protocol):
+    """A run's cells as a kind stores them: the common columns, and each declared field by name."""
+
+    @property
+    def cells(self) -> np.ndarray: ...
+    @property
+    def community(self) -> np.ndarray: ...
+    @property
+    def incidents(self) -> np.ndarray: ...
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -93,10 +105,23 @@ class Ranking:
     hot: CellCondition
     candidate: CellCondition
     strength: str  # a statistic: police order by it and see it
+    # How a community's counts are shown: an output key and the count it shows, or a group of them
+    # ({"99%": "hot_99", …}) under one key.
+    shown: tuple[tuple[str, str | tuple[tuple[str, str], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         for name in (self.strength, *(n for n, _ in self.counts)):
             identifier(name)  # output names and the order column go into SQL as written
+        counted = {n for n, _ in self.counts}
+        for key, what in self.shown:
+            names = {what} if isinstance(what, str) else {n for _, n in what}
+            if names - counted:
+                raise ValueError(f"the ranking shows {key!r} from counts it does not make: {sorted(names - counted)}")
+
+    def show(self, row: Mapping[str, int]) -> dict[str, object]:
+        """A community's counts as the ranking shows them (``shown``)."""
+        return {key: row[what] if isinstance(what, str) else {label: row[n] for label, n in what}
+                for key, what in self.shown}
 
 
 
@@ -121,24 +146,36 @@ class AnalysisKind:
     # Police-only map properties: (field, decimals, tooltip heading).
     map_statistics: tuple[tuple[str, int, str], ...]
     parent_fields: tuple[tuple[str, ColumnType], ...]  # columns of the parent table the kind fills
-    # (class field per cell, parent index per cell, parents) -> the kind's parent columns
-    aggregate_parents: Callable[[np.ndarray, np.ndarray, int], dict[str, np.ndarray]] = field(repr=False)
+    # ({class field and each parent input: its value per cell}, parent index per cell, parents)
+    # -> the kind's parent columns
+    aggregate_parents: Callable[[Mapping[str, np.ndarray], np.ndarray, int], dict[str, np.ndarray]] = field(repr=False)
     ranking: Ranking | None = None
+    parent_inputs: tuple[str, ...] = ()  # stored fields the parents are made from, besides the class field
+    # The map draws a scheme per time step from a field holding one class per step ("v1,v2,…").
+    stepped_field: str | None = None
+    heading: str = "Hotspot run"  # the map's title: "<heading> <run id>"
 
     def __post_init__(self) -> None:
         for name in (self.cell_table, self.published_cell_table, self.parent_table, self.published_parent_table,
                      self.class_field, *self.csv_columns, *self.published_csv_columns, *self.tile_fields,
                      *(n for n, _, _ in self.map_statistics), *(n for n, _ in self.parent_fields),
-                     *(s.field for s in self.schemes)):
+                     *(s.field for s in self.schemes), *self.parent_inputs,
+                     *(() if self.stepped_field is None else (self.stepped_field,))):
             identifier(name)
         stored = {f.name for f in self.fields}
         ranked = (() if self.ranking is None else
                   (self.ranking.strength, self.ranking.hot.field, self.ranking.candidate.field,
                    *(c.field for _, c in self.ranking.counts)))
         unknown = ({self.class_field, *self.tile_fields, *(n for n, _, _ in self.map_statistics),
-                    *(s.field for s in self.schemes), *ranked} - stored)
+                    *(s.field for s in self.schemes), *ranked, *self.parent_inputs,
+                    *(() if self.stepped_field is None else (self.stepped_field,))} - stored)
         if unknown:
             raise ValueError(f"kind {self.name!r} names fields it does not store: {sorted(unknown)}")
+
+    @property
+    def parent_sources(self) -> tuple[str, ...]:
+        """The stored fields read to make the parents: the class field, then the kind's parent inputs."""
+        return (self.class_field, *self.parent_inputs)
 
     @property
     def published_fields(self) -> tuple[str, ...]:

@@ -6,6 +6,8 @@ this module declares what the kind stores, publishes, draws, exports and ranks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from spatial.kinds.base import AnalysisKind, CellClass, CellCondition, CellField, ClassScheme, Ranking
@@ -38,10 +40,10 @@ P_VALUE_NOTE = ("Confidence comes from comparing each cell's neighbourhood with 
 CLASS_FIELD = "gi_bin"
 
 
-def strongest_class(classes: np.ndarray, index: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def strongest_class(values: Mapping[str, np.ndarray], index: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Per parent: the strongest Gi_Bin class among its cells (largest |class|; hot wins a tie),
     and how many of its cells are hot and cold."""
-    classes = np.asarray(classes, dtype=np.int64)
+    classes = np.asarray(values[CLASS_FIELD], dtype=np.int64)
     strength = np.abs(classes) * 2 + (classes > 0)  # |bin| first; on a tie hot (+) beats cold (-)
     best = np.full(n, -1, dtype=np.int64)
     np.maximum.at(best, index, strength)
@@ -98,5 +100,6 @@ HOTSPOT = AnalysisKind(
         hot=CellCondition(CLASS_FIELD, ">=", 2),  # 95 % confidence or more
         candidate=CellCondition(CLASS_FIELD, ">", 0),
         strength="gi_z",
+        shown=(("hot_cells", (("99%", "hot_99"), ("95%", "hot_95"), ("90%", "hot_90"))), ("cold_cells", "cold")),
     ),
 )

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app.store import kind_sql
 from app.store.hotspots import Runs
 from app.store.sqlite.common import geojson_text
-from spatial.hotspots import CellResults
+from spatial.kinds.base import CellColumns
 from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
 INSERT_BATCH = 5000
@@ -38,7 +38,7 @@ class SQLiteRuns(Runs):
         return ("(json_array_length(parameters, '$.communities') = 0 OR EXISTS "
                 f"(SELECT 1 FROM json_each(parameters, '$.communities') WHERE {named}))", params)
 
-    def store_cells(self, run_id: int, cells: CellResults, polygons_wkb: list[bytes], *,
+    def store_cells(self, run_id: int, cells: CellColumns, polygons_wkb: list[bytes], *,
                     kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> None:
         bounds = shapely.bounds(shapely.from_wkb(polygons_wkb)) if polygons_wkb else np.zeros((0, 4))
         fields = [(f.name, _CONVERT[f.type], np.asarray(getattr(cells, f.name))) for f in kind.fields]

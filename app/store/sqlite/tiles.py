@@ -165,7 +165,8 @@ class SQLiteTiles(Tiles):
                    scope: list[int] | None = None) -> tuple[float, float, float, float] | None:
         scoped, params = self.sql.in_list("community_id", scope, "scope") if scope is not None else ("1 = 1", {})
         return _extent(self.session.execute(
-            text(f"SELECT min(west), min(south), max(east), max(north) FROM hotspot_cells "
+            text(f"SELECT min(west), min(south), max(east), max(north) "
+                 f"FROM {kind_sql.every_kinds_cells('run_id, community_id, west, south, east, north')} h "
                  f"WHERE run_id = :id AND {scoped}"), {"id": run_id, **params}).one())
 
     def active_communities_extent(self,
