@@ -85,6 +85,8 @@ def backtest(store: Store, run_id: int, audience: Audience, *, zone: ZoneInfo, t
     database role that cannot read them): they get the kept one of a shared run, ratios only.
     """
     run = run_results.visible_completed_run(store, run_id, audience, waiting="it cannot be back-tested yet")
+    if run.kind.name != DEFAULT_KIND:
+        raise Conflict(f"Run {run_id} is a {run.kind.name} run; back-tests score hot-spot (Gi*) runs.")
     if not audience.raw:
         return _published_backtest(run, audience, top_percent, rolling)
     result = _computed(store, run, zone=zone, top_percent=top_percent, rolling=rolling, now=now)
@@ -111,8 +113,6 @@ def _published_backtest(run: Run, audience: Audience, top_percent: float | None,
 def _computed(store: Store, run: Run, *, zone: ZoneInfo, top_percent: float | None, rolling: int,
               now: datetime | None) -> dict[str, Any]:
     run_id = run.id
-    if run.kind.name != DEFAULT_KIND:
-        raise Conflict(f"Run {run_id} is a {run.kind.name} run; back-tests score hot-spot (Gi*) runs.")
     own = _period(run)
     months = _calendar_months(own, zone)
     horizon = (now or datetime.now(UTC)) - timedelta(days=run.parameters.hold_back_days)
@@ -136,21 +136,7 @@ def _computed(store: Store, run: Run, *, zone: ZoneInfo, top_percent: float | No
 
     windows = [_score(grid, hot, counted(own), *pairs[0], counted, horizon, run.seed or 0,
                       "this run's hot cells")]
-    statistics = AnalysisParameters(resolution=run.parameters.resolution or 9, k=run.parameters.neighbours_k,
-                                    permutations=run.parameters.permutations, seed=run.seed or 0,
-                                    fdr=run.parameters.fdr, alpha=run.parameters.alpha,
-                                    inference=run.parameters.inference)
-    graph = h3_neighbours(grid.cells, statistics.k)
-    for made, tested in pairs[1:]:
-        made_counts = counted(made)
-        if made_counts.sum() == 0:
-            windows.append({"map_window": made.as_dict(), "test_window": tested.as_dict(),
-                            "status": "no incidents in the window the map would be made from"})
-            continue
-        fields = local_statistics(made_counts.astype(float), graph, statistics).fields
-        rolling_hot = _selection(fields["gi_bin"], fields["gi_z"], top_percent)
-        windows.append(_score(grid, rolling_hot, made_counts, made, tested, counted, horizon, run.seed or 0,
-                              "the same analysis made on the window before"))
+    windows += _rolling(run, grid, pairs[1:], counted, horizon, top_percent)
     return {
         "run": run_id,
         "hot_cells": f"top {top_percent:g} % of cells by Gi* z" if top_percent else "Gi_Bin 2 or 3 (95 % or more)",
@@ -162,9 +148,32 @@ def _computed(store: Store, run: Run, *, zone: ZoneInfo, top_percent: float | No
         "computed": "on request for police; the default back-test is then kept in the run's provenance, which "
                     "is what partners and viewers see of a shared run",
         "method": "hit rate n/N; PAI (n/N)/(a/A) (Chainey, Tompson and Uhlig 2008); PEI = PAI / best PAI of the "
-                  "same area (Hunt 2016); RRI (Levine 2004); 95 % percentile bootstrap resampling incidents, "
-                  f"{REPLICATES} draws, seeded with the run's seed",
+                  "same area (Hunt 2016); RRI (Levine 2004); 95 % intervals: exact binomial (Clopper-Pearson) for hit "
+                  f"rate and PAI, a percentile bootstrap resampling incidents ({REPLICATES} draws, seeded with the "
+                  "run's seed) for PEI and RRI",
     }
+
+
+def _rolling(run: Run, grid: RunGrid, pairs: list[tuple[Window, Window]], counted, horizon: datetime,
+             top_percent: float | None) -> list[dict[str, Any]]:
+    """Earlier pairs of windows: the run's analysis made on the first, scored on the second."""
+    statistics = AnalysisParameters(resolution=run.parameters.resolution or 9, k=run.parameters.neighbours_k,
+                                    permutations=run.parameters.permutations, seed=run.seed or 0,
+                                    fdr=run.parameters.fdr, alpha=run.parameters.alpha,
+                                    inference=run.parameters.inference)
+    graph = h3_neighbours(grid.cells, statistics.k)
+    windows = []
+    for made, tested in pairs:
+        made_counts = counted(made)
+        if made_counts.sum() == 0:
+            windows.append({"map_window": made.as_dict(), "test_window": tested.as_dict(),
+                            "status": "no incidents in the window the map would be made from"})
+            continue
+        fields = local_statistics(made_counts.astype(float), graph, statistics).fields
+        hot = _selection(fields["gi_bin"], fields["gi_z"], top_percent)
+        windows.append(_score(grid, hot, made_counts, made, tested, counted, horizon, run.seed or 0,
+                              "the same analysis made on the window before"))
+    return windows
 
 
 def _period(run: Run) -> Window:
