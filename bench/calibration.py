@@ -32,11 +32,11 @@ from pathlib import Path
 
 import h3
 import numpy as np
-from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from spatial.grid import cover_communities, polygons_from_geojson  # noqa: E402
+from spatial.outcomes.accuracy import clopper_pearson as exact_share_interval  # noqa: E402
 from spatial.hotspots import AnalysisParameters, local_statistics  # noqa: E402
 from spatial.weights import NeighbourGraph, graph_from_csr, h3_neighbours  # noqa: E402
 
@@ -49,11 +49,9 @@ ALPHA = 0.05
 
 
 def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial interval for a share."""
-    tail = (1 - level) / 2
-    low = 0.0 if hits == 0 else float(sps.beta.ppf(tail, hits, n - hits + 1))
-    high = 1.0 if hits == n else float(sps.beta.ppf(1 - tail, hits + 1, n - hits))
-    return round(low, 4), round(high, 4)
+    """Exact binomial interval for a share, rounded for the results file."""
+    interval = exact_share_interval(hits, n, level)
+    return round(interval.low, 4), round(interval.high, 4)
 
 
 def lattice(side: int) -> tuple[NeighbourGraph, np.ndarray]:

@@ -41,6 +41,7 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/analyses/{run_id}/neighbourhoods"): "public",
     ("get", "/api/v1/analyses/{run_id}/rates"): "public",
     ("get", "/api/v1/analyses/{run_id}/factors"): "public",
+    ("get", "/api/v1/analyses/{run_id}/backtest"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens"): "admin",

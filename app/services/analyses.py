@@ -130,10 +130,10 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     if request.kind == "emerging":
         _whole_steps(parameters, settings)
     if shared:
-        cells, counts = _cell_counts(store, parameters, shapes)
+        cells, counts = counts_per_cell(store, parameters, shapes)
         conflict = releases.release_conflict(
             store, parameters, cells, counts, min_count=store.disclosure.rules()["min_count"], run_id=None,
-            count_run=lambda earlier: _cell_counts(store, earlier, store.boundaries.community_shapes(
+            count_run=lambda earlier: counts_per_cell(store, earlier, store.boundaries.community_shapes(
                 set_id, earlier.get("communities") or None)))
         if conflict:
             raise Conflict(conflict)
@@ -180,7 +180,8 @@ def _per_cell(cells: np.ndarray, communities: np.ndarray, counts: np.ndarray) ->
     return unique, np.add.reduceat(counts, first) if len(counts) else counts
 
 
-def _cell_counts(store: Store, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+def counts_per_cell(store: Store, parameters: dict[str, Any], shapes: list[dict[str, Any]]):
+    """Incidents per cell as a run with these parameters counts them (sorted cell ids, counts)."""
     return _per_cell(*_counts(store, parameters, shapes))
 
 
@@ -262,7 +263,7 @@ def _execute(store: Store, run_id: int) -> dict[str, Any]:
         conflict = releases.release_conflict(
             store, dict(params.document), *_per_cell(counted_cells, counted_community, counted),
             min_count=store.disclosure.rules()["min_count"], run_id=run_id,
-            count_run=lambda earlier: _cell_counts(store, earlier, store.boundaries.community_shapes(
+            count_run=lambda earlier: counts_per_cell(store, earlier, store.boundaries.community_shapes(
                 run.boundary_set_id, earlier.get("communities") or None)))
         if conflict:
             raise AnalysisRefused(conflict)

@@ -107,6 +107,19 @@ class Runs(BoundToSession, ABC):
             {"id": run_id, "provenance": json.loads(json.dumps(_finite(provenance), default=_json_default))},
         )
 
+    def record_backtest(self, run_id: int, backtest: dict[str, Any]) -> None:
+        """Keep a completed run's latest back-test in its provenance, under ``backtest``: audiences who may
+        not count incidents read it from there (app/services/backtests.py). Nothing else is changed."""
+        run = self.get_run(run_id)
+        if run is None or not run.completed:
+            return
+        provenance = {**run.provenance.document, "backtest": backtest}
+        self.session.execute(
+            text("UPDATE hotspot_runs SET provenance = :provenance WHERE id = :id AND status = 'completed'")
+            .bindparams(bindparam("provenance", type_=JSONDocument)),
+            {"id": run_id, "provenance": json.loads(json.dumps(_finite(provenance), default=_json_default))},
+        )
+
     def fail_run(self, run_id: int, error: str) -> None:
         self.session.execute(
             text("UPDATE hotspot_runs SET status = 'failed', finished_at = now(), error = :error WHERE id = :id"),

@@ -15,9 +15,9 @@ from app.auth import Principal
 from app.errors import BadRequest, NotFound
 from app.formats import Formatter
 from app.services import analyses as analysis_service
+from app.services import backtests, run_results
 from app.services import factors as factor_service
 from app.services import rates as rate_service
-from app.services import run_results
 from spatial.kinds import DEFAULT_KIND, kind_named
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
@@ -149,3 +149,15 @@ def analysis_factors(
 ) -> dict[str, Any]:
     run = run_results.visible_completed_run(store, run_id, audience)
     return factor_service.crime_beside_factor(store, run, audience, indicator)
+
+
+@router.get("/{run_id}/backtest", name="analysis_backtest",
+            summary="How well the run's hot cells predicted the next period, beside naive maps of the same area")
+def analysis_backtest(
+    run_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: Reader, audience: AudienceDep,
+    top: Annotated[float | None, Query(gt=0, le=50, description=(
+        "Score the top x % of the area (cells by Gi* z) instead of the hot cells (Gi_Bin 2 or 3)"))] = None,
+    rolling: Annotated[int, Query(ge=0, le=6, description="Earlier pairs of windows to score as well")] = 3,
+) -> dict[str, Any]:
+    limit_heavy(request, user, "backtest")  # counts several windows and reruns the statistics
+    return backtests.backtest(store, run_id, audience, zone=settings.zone, top_percent=top, rolling=rolling)
