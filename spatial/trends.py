@@ -260,15 +260,23 @@ def dispersion_of(history: np.ndarray, min_history: int = MIN_HISTORY) -> Disper
 
 def trend_of(series: np.ndarray, alpha: float = ALPHA, unit: str = "month",
              min_periods: int = MIN_PERIODS_FOR_TREND) -> Trend:
-    """Mann-Kendall and Sen's slope of each row (oldest period first; NaN periods left out)."""
+    """Mann-Kendall and Sen's slope of each row (oldest period first).
+
+    A NaN period is one not known (below analyst: hidden under the privacy threshold). Hidden periods
+    are the small ones, so a trend over the periods left would lean upward: a row with any hidden
+    period gets no trend (NaN), and its words say why."""
     x = np.asarray(series, dtype=np.float64)
     result = mann_kendall(x)
     slope = sens_slope(x)
+    hidden = np.isnan(x).sum(axis=1)
     verdict = []
     for i in range(len(x)):
         n = int(result.n[i])
-        span = f"the {n} {unit}s" + ("" if n == x.shape[1] else f" known (of {x.shape[1]})")
-        if n < min_periods:
+        span = f"the {n} {unit}s"
+        if hidden[i]:
+            verdict.append(f"no trend given: {int(hidden[i])} of the {x.shape[1]} {unit}s are hidden, and hidden "
+                           f"{unit}s are the small ones, so a trend over the rest would lean upward")
+        elif n < min_periods:
             verdict.append(f"too short a series for a trend ({n} {unit}s known; {min_periods} needed)")
         elif not np.isfinite(result.p[i]):
             verdict.append(f"no change over {span}")
@@ -278,7 +286,7 @@ def trend_of(series: np.ndarray, alpha: float = ALPHA, unit: str = "month",
                            f"(Mann-Kendall {p_words(result.p[i])})")
         else:
             verdict.append(f"no clear trend over {span} (Mann-Kendall {p_words(result.p[i])})")
-    short = result.n < min_periods
+    short = (result.n < min_periods) | (hidden > 0)
     return Trend(s=result.s, tau=np.where(short, np.nan, result.tau), p=np.where(short, np.nan, result.p),
                  slope=np.where(short, np.nan, slope), periods=result.n, verdict=verdict)
 

@@ -250,3 +250,20 @@ def test_an_empty_export_still_opens(tmp_path, fmt):
     assert info["features"] == 0 and info["crs"] == "EPSG:4326"
     if fmt != "kml":  # GDAL's KML driver writes a layer's schema with its first placemark only
         assert {"cell", "incidents"} <= set(info["fields"])
+
+
+def test_a_text_too_long_for_a_shapefile_field_is_refused_not_cut_short():
+    """A dBASE text field holds 254 bytes; an emerging run's series over ~85 steps is longer. GDAL would cut
+    it with a warning only, so the Shapefile export refuses and names the GeoPackage instead."""
+    from app.errors import BadRequest
+    from app.formats import FORMATS
+    from app.formats.base import About, Feature
+
+    about = About(name="emerging-run-1-cells", title="cells")
+    point = {"type": "Point", "coordinates": [-62.72, 17.3]}
+    fits = [Feature({"cell": "a", "step_classes": ",".join(["-3"] * 80)}, point)]  # 239 characters
+    assert b"".join(FORMATS["shp"].write(fits, ["cell", "step_classes"], about=about))
+    too_long = [Feature({"cell": "a", "step_classes": ",".join(["-3"] * 90)}, point)]  # 269 characters
+    with pytest.raises(BadRequest, match=r"step_classes.*\?format=gpkg"):
+        b"".join(FORMATS["shp"].write(too_long, ["cell", "step_classes"], about=about))
+    assert b"".join(FORMATS["gpkg"].write(too_long, ["cell", "step_classes"], about=about))

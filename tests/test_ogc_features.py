@@ -32,8 +32,17 @@ def test_landing_conformance_and_collections_per_audience(client, world):  # noq
     police_ids = [c["id"] for c in _get(client, analyst, "/ogc/collections").json()["collections"]]
     assert police_ids[:2] == ["communities", "incidents"]
     assert {f"run-{world['police']}", f"run-{world['shared']}"} <= set(police_ids)
-    partner_ids = [c["id"] for c in _get(client, partner, "/ogc/collections").json()["collections"]]
-    assert partner_ids == ["communities", f"run-{world['shared']}"]
+    partner_collections = _get(client, partner, "/ogc/collections").json()["collections"]
+    assert [c["id"] for c in partner_collections] == ["communities", f"run-{world['shared']}"]
+    # the run's description gives a partner no total (it would bound the hidden cells) and, for a partner
+    # limited to some communities, no run-wide cell count
+    police_run = next(c for c in _get(client, analyst, "/ogc/collections").json()["collections"]
+                      if c["id"] == f"run-{world['shared']}")
+    assert " incidents" in police_run["description"]
+    described = partner_collections[1]["description"]
+    assert "total not published" in described and " incidents" not in described and " cells" not in described
+    one = _get(client, partner, f"/ogc/collections/run-{world['shared']}").json()["description"]
+    assert one == described
     for collection in ("incidents",):
         assert client.get(f"/ogc/collections/{collection}/items", headers=auth(partner)).status_code == 403
     assert client.get(f"/ogc/collections/run-{world['police']}/items", headers=auth(partner)).status_code == 404

@@ -15,12 +15,28 @@ columns always get the same names.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+from app.errors import BadRequest
 from app.formats.base import About, Feature
 from app.formats.gis_files import GisFileFormat, LayerWriter, readme_text
 
 FIELD_NAME_LIMIT = 10
+# A dBASE text field holds at most 254 bytes; GDAL cuts longer values with only a warning.
+TEXT_LIMIT = 254
+
+
+def _fitting(features: Iterable[Feature]) -> Iterator[Feature]:
+    """The features, refused (400) at the first text too long for a dBASE field, rather than cut short."""
+    for feature in features:
+        for name, value in feature.properties.items():
+            if isinstance(value, str) and len(value.encode("utf-8")) > TEXT_LIMIT:
+                raise BadRequest(f"The field {name!r} holds {len(value.encode('utf-8'))} bytes in a row, and a Shapefile "
+                                 f"field holds at most {TEXT_LIMIT}, so it would arrive cut short (an emerging run's "
+                                 "series over many steps, for example). Download it as a GeoPackage instead: "
+                                 "?format=gpkg.")
+        yield feature
 
 
 def short_field_names(columns: Sequence[str]) -> dict[str, str]:
@@ -51,7 +67,7 @@ class ShapefileFormat(GisFileFormat):
         shapes = folder / "shapes"
         shapes.mkdir()
         LayerWriter(shapes / f"{about.name}.shp", "ESRI Shapefile", about.name, columns,
-                    [names[c] for c in columns], encoding="UTF-8").write_all(features)
+                    [names[c] for c in columns], encoding="UTF-8").write_all(_fitting(features))
         (shapes / "README.txt").write_text(readme_text(about, [(names[c], c) for c in columns]), encoding="utf-8")
         bundle = folder / f"{about.name}.zip"
         with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:

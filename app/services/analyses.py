@@ -35,7 +35,7 @@ from spatial.grid import (
 from spatial.kinds.base import CellColumns
 from spatial.kinds.emerging import EMERGING, EmergingCells
 from spatial.kinds.hotspot import HOTSPOT
-from spatial.emerging import MIN_STEPS, EmergingParameters, cube_from_counts, emerging_hot_spots
+from spatial.emerging import MAX_STEPS, MIN_STEPS, EmergingParameters, cube_from_counts, emerging_hot_spots
 from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 from spatial.sensitive import classify
@@ -153,6 +153,9 @@ def _whole_steps(parameters: dict[str, Any], settings: Settings) -> None:
         raise BadRequest("A shared emerging run steps by month or quarter: its steps must be whole calendar months, "
                          "as every period shown to partners is (shorter steps could be subtracted from them).")
     steps = time_steps(stamp("start"), stamp("end"), parameters["step"], settings.zone)
+    if len(steps) > MAX_STEPS:
+        raise BadRequest(f"This period holds {len(steps)} whole {parameters['step']}s; an emerging run analyses at most "
+                         f"{MAX_STEPS}. Choose a longer step (week, month or quarter) or a shorter period.")
     if len(steps) < MIN_STEPS:
         raise BadRequest(f"Emerging hot spots need at least {MIN_STEPS} whole {parameters['step']}s (as in ArcGIS); "
                          f"this period holds {len(steps)}. Choose a longer period or a shorter step."

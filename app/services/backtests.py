@@ -50,8 +50,10 @@ ROLLING_WINDOWS = 3
 HOT_CLASS = 2  # Gi_Bin 2 or 3: 95 % confidence or more
 REPLICATES = 999
 MAPS = ("hot_spot_map", "last_period_top_cells", "kernel_density")
-PUBLISHED_FIGURES = ("area_share", "hit_rate", "hit_rate_interval", "pai", "pai_interval", "pei", "pei_interval",
-                     "beats_chance")
+# Below analyst a window's score is shown only as words and a PAI rounded to the nearest half: its
+# exact hit rate with an exact interval (n of N) could be solved for n and N, and N of the window the
+# run was made on is the run's total, which minus the cells shown gives the hidden ones.
+PAI_STEP = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,16 @@ def _published_backtest(run: Run, audience: Audience, top_percent: float | None,
     kept = run.provenance.document.get("backtest")
     if not kept:
         raise Conflict(f"The back-test of run {run.id} has not been computed yet; an analyst computes it.")
-    windows = [{**window, **{name: _published(window[name], audience) for name in MAPS if name in window}}
+    windows = [{"map": window.get("map"), "map_window": window.get("map_window"),
+                "test_window": window.get("test_window"),
+                # whether a window held no incident at all is a count too: "not measured" says neither
+                "status": "measured" if window.get("status") == "measured" else "not measured",
+                **{name: _published(window[name], audience) for name in MAPS if name in window}}
                for window in kept["windows"]]
-    return {**kept, "windows": windows}
+    return {**{k: v for k, v in kept.items() if k not in ("windows", "method")}, "windows": windows,
+            "method": "hit rate n/N; PAI (n/N)/(a/A) (Chainey, Tompson and Uhlig 2008); shown below analyst as a PAI "
+                      f"rounded to the nearest {PAI_STEP:g} and whether its 95 % interval lies above 1 (better than "
+                      "chance) or below it, never the counts or the intervals themselves"}
 
 
 def _computed(store: Store, run: Run, *, zone: ZoneInfo, top_percent: float | None, rolling: int,
@@ -266,5 +275,11 @@ def _published(figures: dict[str, Any], audience: Audience) -> dict[str, Any]:
     if min(inside, outside) < audience.min_count:
         return {"suppressed": True,
                 "reason": "Too few incidents inside or outside the flagged cells to publish this figure."}
-    return {**{k: figures[k] for k in PUBLISHED_FIGURES}, "verdict": figures["verdict_without_counts"],
-            "suppressed": False}
+    pai = max(PAI_STEP, round(figures["pai"] / PAI_STEP) * PAI_STEP)
+    worse = figures["pai_interval"][1] < 1
+    verdict = (f"The flagged cells held about {pai:g} times their share of the area's incidents: "
+               + ("better than a random map of the same size." if figures["beats_chance"] else
+                  "worse than a random map of the same size." if worse else
+                  "this cannot be told apart from chance."))
+    return {"pai_about": pai, "beats_chance": bool(figures["beats_chance"]), "worse_than_chance": bool(worse),
+            "verdict": verdict, "suppressed": False}

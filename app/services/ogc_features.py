@@ -44,10 +44,10 @@ def collection(collection_id: str, title: str, description: str, base: str) -> d
                       {"rel": "items", "type": GEOJSON, "href": f"{url}/items"}]}
 
 
-def _run_collection(run: Run, base: str) -> dict[str, Any]:
+def _run_collection(run: Run, audience: Audience, base: str) -> dict[str, Any]:
     resolution = run.parameters.resolution
     return collection(f"{RUN_PREFIX}{run.id}", f"{run.kind.heading} {run.id}: cells (H3 resolution {resolution})",
-                      " · ".join(run_results.run_facts(run)), base)
+                      " · ".join(run_results.run_facts(run, audience)), base)
 
 
 def collections(store: Store, audience: Audience, base: str) -> list[dict[str, Any]]:
@@ -57,13 +57,13 @@ def collections(store: Store, audience: Audience, base: str) -> list[dict[str, A
     if audience.raw:
         found.append(collection("incidents", "Incidents", "Incident points (police data: analysts and above)", base))
     runs = run_results.visible_runs(store, audience, limit=RUNS_LISTED, before_id=None)
-    found += [_run_collection(run, base) for run in runs if run.completed]
+    found += [_run_collection(run, audience, base) for run in runs if run.completed]
     return found
 
 
 def one_collection(store: Store, audience: Audience, collection_id: str, base: str) -> dict[str, Any]:
     if collection_id.startswith(RUN_PREFIX):
-        return _run_collection(_run(store, audience, collection_id), base)
+        return _run_collection(_run(store, audience, collection_id), audience, base)
     for found in collections(store, audience, base)[:2]:
         if found["id"] == collection_id:
             return found

@@ -65,8 +65,11 @@ def step_labels(run: Run) -> list[str]:
     return list(run.parameters.document.get("steps") or []) if run.kind.stepped_field else []
 
 
-def run_facts(run: Run, audience: Audience | None = None) -> list[str]:
-    """The run's provenance line, in parts: resolution, cells, incidents (police only), dates, finished."""
+def run_facts(run: Run, audience: Audience | None) -> list[str]:
+    """The run's provenance line, in parts: resolution, cells, incidents (police only), dates, finished.
+
+    ``audience`` None: police. Below analyst no total is given, and a partner limited to some communities
+    is not told the run's cell count (a figure of the other communities)."""
     params = run.parameters
     provenance = run.provenance
     window = " – ".join(str(v or "…")[:10] for v in (params.start, params.end)) if (
@@ -77,7 +80,9 @@ def run_facts(run: Run, audience: Audience | None = None) -> list[str]:
         incidents = "total not published"
     else:
         incidents = f"{used:,} incidents"
-    facts = [f"H3 resolution {params.resolution}", f"{provenance.cells:,} cells", incidents, window]
+    scoped = audience is not None and audience.communities is not None
+    facts = [f"H3 resolution {params.resolution}", *([] if scoped else [f"{provenance.cells:,} cells"]), incidents,
+             window]
     steps = step_labels(run)
     if steps:
         facts.append(f"{len(steps)} {params.document.get('step', 'step')}s, {steps[0]} to {steps[-1]}")
@@ -126,7 +131,7 @@ def _scoped_parameters(parameters: Mapping[str, Any], audience: Audience) -> dic
 def shared_provenance(provenance: Mapping[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
     if audience.communities is not None:  # other communities' names and run-wide figures stay out
-        for key in ("warnings", "cells"):
+        for key in ("warnings", "cells", "patterns"):
             shown.pop(key, None)
         if "parameters" in shown:
             shown["parameters"] = _scoped_parameters(shown["parameters"], audience)

@@ -24,7 +24,8 @@ from app.store.sql import driver_connection
 TABLES = (
     ("users", "id"), ("api_tokens", "id"), ("user_scopes", "user_id"), ("sensitive_terms", "term"),
     ("incident_categories", "name"), ("imports", "id"),
-    ("boundary_sets", "id"), ("communities", "id"), ("incidents", "id"), ("hotspot_runs", "id"),
+    ("boundary_sets", "id"), ("communities", "id"), ("community_figures", "id"),
+    ("community_figure_values", "figure_id, community_id"), ("incidents", "id"), ("hotspot_runs", "id"),
     ("hotspot_cells", "run_id, cell"), ("hotspot_cell_parents", "run_id, resolution, cell"),
     ("emerging_cells", "run_id, cell"), ("emerging_cell_parents", "run_id, resolution, cell"), ("audit_events", "id"),
 )

@@ -30,7 +30,7 @@ from spatial.inference import could_any_pass
 from spatial.weights import NeighbourGraph, h3_neighbours
 
 __all__ = [
-    "PATTERNS", "CubeGiStar", "EmergingParameters", "EmergingResult", "MannKendall", "SpaceTimeCube",
+    "MAX_BINS", "MAX_STEPS", "MIN_STEPS", "PATTERNS", "CubeGiStar", "EmergingParameters", "EmergingResult", "MannKendall", "SpaceTimeCube",
     "category_label", "classify", "cube_from_counts", "cube_gi_star", "emerging_hot_spots", "mann_kendall",
     "space_time_graph",
 ]
@@ -39,6 +39,10 @@ T = TypeVar("T")
 
 #: ArcGIS asks for at least ten time steps: fewer make the 90 % rules and the trend test meaningless.
 MIN_STEPS = 10
+#: At most: ten years of months, two years of weeks, four months of days (a longer series wants a longer step).
+MAX_STEPS = 120
+#: Cells x steps a run may analyse: about 4 GB of arrays at most (68,938 cells x 24 steps peaked at 0.6 GB).
+MAX_BINS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,10 @@ def _refuse_if_too_small(cube: SpaceTimeCube) -> None:
     if cube.steps < MIN_STEPS:
         raise AnalysisRefused(f"The period has {cube.steps} time steps; emerging hot spots need at least {MIN_STEPS} "
                               "(as in ArcGIS). Choose a longer period or a shorter step.")
+    if cube.counts.size > MAX_BINS:
+        raise AnalysisRefused(f"{len(cube):,} cells over {cube.steps} steps are {cube.counts.size:,} cells-and-steps; "
+                              f"an emerging run analyses at most {MAX_BINS:,}. Choose a coarser resolution, fewer "
+                              "communities, a longer step or a shorter period.")
     if cube.counts.sum() <= 0:
         raise AnalysisRefused("No incidents fall in the cells analysed in this period, so there is nothing to analyse.")
 

@@ -135,6 +135,7 @@ def test_a_partner_sees_patterns_and_classes_of_shared_runs_never_counts_per_ste
     ({"step": "quarter"}, "at least 10 whole quarters"),
     ({"step": "week", "audience": "shared", "resolution": 7}, "steps by month or quarter"),
     ({"kind": "hotspot", "step": "month"}, "step is for emerging runs"),
+    ({"step": "day"}, "365 whole days; an emerging run analyses at most 120"),
 ])
 def test_runs_that_cannot_be_emerging_are_refused_in_words(client: TestClient, people, asked, words):
     answer = client.post("/api/v1/analyses", headers=people["analyst"],

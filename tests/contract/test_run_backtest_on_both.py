@@ -124,14 +124,17 @@ def test_partners_see_the_kept_ratios_of_shared_runs_only(client, history, store
     response = client.get(url, headers=history["partner"])
     assert response.status_code == 200, response.text
     for window in response.json()["windows"]:
+        assert window["status"] in ("measured", "not measured") and "flagged_cells" not in window
         for name in backtests.MAPS:
-            if name in window:
-                assert set(window[name]) <= {*backtests.PUBLISHED_FIGURES, "verdict", "suppressed", "reason",
-                                             "measured"}
+            if name in window:  # words and a rounded PAI: no hit rate, interval or count n/N could be solved from
+                assert set(window[name]) <= {"pai_about", "beats_chance", "worse_than_chance", "verdict",
+                                             "suppressed", "reason", "measured"}
     june = response.json()["windows"][0]["hot_spot_map"]
     raw_june = computed.json()["windows"][0]["hot_spot_map"]
-    assert june["pai"] == raw_june["pai"] and june["pai"] > 1
-    assert str(raw_june["incidents"]) not in june["verdict"]
+    assert june["pai_about"] == round(raw_june["pai"] * 2) / 2 and june["pai_about"] > 1
+    assert june["beats_chance"] == raw_june["beats_chance"]
+    assert str(raw_june["incidents"]) not in june["verdict"] and "interval" not in june["verdict"]
+    assert "hit rate n/N" in response.json()["method"] and "never the counts" in response.json()["method"]
     assert client.get(url, headers=history["partner"], params={"top": 5}).status_code == 400
     scoped = create_user_with_token(store, "bt-scoped", "partner")
     store.accounts.set_scope(store.accounts.find_user("bt-scoped").id, ["Saint Mary Cayon"])
@@ -158,8 +161,8 @@ def test_small_counts_are_suppressed_for_partners():
     enough = backtests._accuracy(np.array([1.0, 0, 0, 0]), np.array([6, 10, 10, 10]), np.array([1, 1, 1, 1]),
                                  _equal_cells(4), seed=1)
     shown = backtests._published(enough, audience)
-    assert shown["suppressed"] is False and shown["hit_rate"] == pytest.approx(6 / 36, abs=1e-4)
-    assert "36" not in shown["verdict"]
+    assert shown["suppressed"] is False and "hit_rate" not in shown and "pai_interval" not in shown
+    assert shown["pai_about"] == round(enough["pai"] * 2) / 2 and "36" not in shown["verdict"]
 
 
 def _equal_cells(n: int) -> backtests.RunGrid:

@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from spatial.emerging import (
+    MAX_BINS,
     EmergingParameters,
     SpaceTimeCube,
     category_label,
@@ -183,6 +184,9 @@ def test_refusals(grid9):
         emerging_hot_spots(SpaceTimeCube(grid9.cells[:29], counts[:29]))
     with pytest.raises(AnalysisRefused, match="No incidents"):
         emerging_hot_spots(SpaceTimeCube(grid9.cells, counts * 0))
+    steps = MAX_BINS // len(grid9) + 1  # too many cells-and-steps: refused before any array that size is made
+    with pytest.raises(AnalysisRefused, match="analyses at most 4,000,000"):
+        emerging_hot_spots(SpaceTimeCube(grid9.cells, np.ones((len(grid9), steps), dtype=np.int8)))
 
 
 def test_too_few_incidents_is_said_in_plain_words(grid10):

@@ -130,12 +130,20 @@ def test_mann_kendall_and_sens_slope_against_pymannkendall():
 def test_a_short_series_has_no_trend_in_words():
     ours = trends.trend_of(np.array([[1, 5, 9, 14, 20.0], [1, 2, 3, 4, np.nan]]))
     assert ours.verdict[0] == "too short a series for a trend (5 months known; 6 needed)"
-    assert ours.verdict[1] == "too short a series for a trend (4 months known; 6 needed)"
+    assert ours.verdict[1].startswith("no trend given: 1 of the 5 months are hidden")
     assert np.isnan(ours.p).all()
     rising = trends.trend_of(np.array([[1, 2, 4, 5, 7, 9, 12.0]]))
     assert rising.verdict[0].startswith("rising over the 7 months, about +1.8 a month")
-    hidden = trends.trend_of(np.array([[1, 2, np.nan, 5, 7, 9, 12.0]]), unit="month")
-    assert hidden.verdict[0].startswith("rising over the 6 months known (of 7)")
+
+
+def test_a_series_with_hidden_months_gets_no_trend_because_hidden_months_are_the_small_ones():
+    """Below analyst a month under the privacy threshold is hidden; leaving it out would bias the trend
+    upward (a community falling into small counts would read "rising"), so no trend is given."""
+    falling = np.array([[20, 16, 12, 9, 7, 6, np.nan, np.nan, np.nan]])
+    shown = trends.trend_of(falling)
+    assert np.isnan(shown.p[0]) and np.isnan(shown.slope[0])
+    assert shown.verdict[0] == ("no trend given: 3 of the 9 months are hidden, and hidden months are the small "
+                                "ones, so a trend over the rest would lean upward")
 
 
 def test_compstat_compares_last_month_and_a_year_earlier():
