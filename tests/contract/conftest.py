@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 import pytest
+from fastapi.testclient import TestClient
 from alembic import command
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,6 +92,18 @@ def _open(name: str, backend_engines) -> Iterator[StoreUnderTest]:
 @pytest.fixture(params=list(BACKENDS))
 def store(request, backend_engines) -> Iterator[StoreUnderTest]:
     yield from _open(request.param, backend_engines)
+
+
+@pytest.fixture
+def client(store: StoreUnderTest) -> Iterator[TestClient]:
+    """The service over HTTP on the store under test: every request joins the test's transaction."""
+    from app.main import create_app
+
+    app = create_app(store.settings, engine=store.connection.engine, start_worker=False)
+    with TestClient(app) as test_client:
+        app.state.sessionmaker = store.sessions
+        app.state.run_worker.sessions = store.sessions
+        yield test_client
 
 
 @pytest.fixture

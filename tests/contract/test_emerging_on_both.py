@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.services.accounts import create_user_with_token
 from spatial.emerging.categories import category_label
 from spatial.evidence import NO_HOT_SPOT_NOTE
@@ -25,15 +23,6 @@ from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 from tests.contract.test_service_on_both import BASSETERRE, tile_of
 
 YEAR = {"start": "2025-01-01T00:00:00", "end": "2026-01-01T00:00:00"}
-
-
-@pytest.fixture
-def client(store: StoreUnderTest) -> Iterator[TestClient]:
-    app = create_app(store.settings, engine=store.connection.engine, start_worker=False)
-    with TestClient(app) as test_client:
-        app.state.sessionmaker = store.sessions
-        app.state.run_worker.sessions = store.sessions
-        yield test_client
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from spatial.synthetic import write_synthetic_csv
 from tests.conftest import auth
 from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
-from tests.contract.test_service_on_both import BASSETERRE, client, tile_of, tokens  # noqa: F401
+from tests.contract.test_service_on_both import BASSETERRE, tile_of, tokens  # noqa: F401
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 # Keys whose integer values come from sequences (differ between databases and runs).

@@ -9,13 +9,11 @@ the run's top 5 % must not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.services import backtests
 from app.services.accounts import create_user_with_token
 from tests.conftest import auth
@@ -26,15 +24,6 @@ ST_KITTS_BOX = (17.20, 17.40, -62.85, -62.65)
 MONTHS = range(1, 8)
 MAY = {"start": "2024-05-01T00:00:00", "end": "2024-06-01T00:00:00", "resolution": 8, "permutations": 99,
        "seed": 3}
-
-
-@pytest.fixture
-def client(store: StoreUnderTest) -> Iterator[TestClient]:
-    app = create_app(store.settings, engine=store.connection.engine, start_worker=False)
-    with TestClient(app) as test_client:
-        app.state.sessionmaker = store.sessions
-        app.state.run_worker.sessions = store.sessions
-        yield test_client
 
 
 @pytest.fixture

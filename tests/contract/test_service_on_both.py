@@ -10,29 +10,18 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.main import create_app
 from app.services.accounts import create_user_with_token
 from spatial.synthetic import write_synthetic_csv
 from tests.conftest import auth
 from tests.contract.conftest import SAMPLE_BOUNDARIES, StoreUnderTest
 
 BASSETERRE = (-62.7261, 17.2955)
-
-
-@pytest.fixture
-def client(store: StoreUnderTest) -> Iterator[TestClient]:
-    app = create_app(store.settings, engine=store.connection.engine, start_worker=False)
-    with TestClient(app) as test_client:
-        app.state.sessionmaker = store.sessions  # every request joins the test's transaction
-        app.state.run_worker.sessions = store.sessions
-        yield test_client
 
 
 @pytest.fixture
