@@ -33,7 +33,7 @@ from spatial.emerging.categories import (
     category_label,
 )
 from spatial.kinds.base import AnalysisKind, CellClass, CellCondition, CellField, ClassScheme, Ranking
-from spatial.kinds.hotspot import GI_CLASSES
+from spatial.kinds.hotspot import GI_CLASSES, strongest_gi_bin
 
 CLASS_FIELD = "category"
 
@@ -97,15 +97,11 @@ def strongest_pattern(values: Mapping[str, np.ndarray], index: np.ndarray, n: in
     rank = _rank(codes)
     best = np.full(n, -1, dtype=np.int64)
     np.maximum.at(best, index, rank * 100 + codes + 50)  # the rank decides; the code is read back from it
-    steps = series_values(values["step_classes"])
-    strength = np.abs(steps) * 2 + (steps > 0)  # |bin| first; on a tie hot (+) beats cold (-)
-    strongest = np.full((n, steps.shape[1]), -1, dtype=np.int64)
-    np.maximum.at(strongest, index, strength)
     return {
         CLASS_FIELD: best % 100 - 50,
         "hot_cells": np.bincount(index, weights=codes > 0, minlength=n),
         "cold_cells": np.bincount(index, weights=codes < 0, minlength=n),
-        "step_classes": series_text(np.where(strongest % 2 == 1, strongest // 2, -(strongest // 2))),
+        "step_classes": series_text(strongest_gi_bin(series_values(values["step_classes"]), index, n)),
     }
 
 

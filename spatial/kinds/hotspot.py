@@ -40,15 +40,23 @@ P_VALUE_NOTE = ("Confidence comes from comparing each cell's neighbourhood with 
 CLASS_FIELD = "gi_bin"
 
 
+def strongest_gi_bin(classes: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """Per parent (``index`` of each cell's parent): the strongest Gi_Bin class among its cells, largest
+    |class| first, hot winning a tie. ``classes`` is one class per cell, or one per cell and time step
+    (cells, steps), which gives the strongest class of each step."""
+    classes = np.asarray(classes, dtype=np.int64)
+    strength = np.abs(classes) * 2 + (classes > 0)  # |bin| first; on a tie hot (+) beats cold (-)
+    best = np.full((n, *classes.shape[1:]), -1, dtype=np.int64)
+    np.maximum.at(best, index, strength)
+    return np.where(best % 2 == 1, best // 2, -(best // 2))
+
+
 def strongest_class(values: Mapping[str, np.ndarray], index: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Per parent: the strongest Gi_Bin class among its cells (largest |class|; hot wins a tie),
     and how many of its cells are hot and cold."""
     classes = np.asarray(values[CLASS_FIELD], dtype=np.int64)
-    strength = np.abs(classes) * 2 + (classes > 0)  # |bin| first; on a tie hot (+) beats cold (-)
-    best = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(best, index, strength)
     return {
-        CLASS_FIELD: np.where(best % 2 == 1, best // 2, -(best // 2)),
+        CLASS_FIELD: strongest_gi_bin(classes, index, n),
         "hot_cells": np.bincount(index, weights=classes > 0, minlength=n),
         "cold_cells": np.bincount(index, weights=classes < 0, minlength=n),
     }
