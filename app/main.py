@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, figures, health, incidents,
+from app.api.routes import (analyses, ask, audit, boundaries, categories, communities, docs, figures, health, incidents,
                             maps, ogc, pages, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
 from app.jobs import RunWorker
-from app.api.static_assets import VendorAssets
+from app.api.static_assets import APP_STATIC, VendorAssets
 from app.ratelimit import PrincipalCache, RateLimiter, SignInLimits
 from app.request_guard import RequestGuard
 from app.services import sensitive_categories
@@ -145,7 +146,10 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(ogc.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
+    app.include_router(ask.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
     app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
+    # The pages' own small scripts and styles, shipped inside the package.
+    app.mount("/static/app", StaticFiles(directory=APP_STATIC), name="app-static")
     app.include_router(tiles.router)
     return app

@@ -104,6 +104,7 @@ class Run:
     progress: float | None = None
     stage: str | None = None
     created_by: int | None = None
+    created_by_name: str | None = None  # who ran it, read only for police listings
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -125,7 +126,7 @@ class Run:
             parameters=RunParameters.from_document(row.get("parameters")), seed=row.get("seed"),
             boundary_set_id=row["boundary_set_id"], provenance=provenance,
             progress=row.get("progress"), stage=row.get("stage"), created_by=row.get("created_by"),
-            created_at=row.get("created_at"), started_at=row.get("started_at"),
+            created_by_name=row.get("created_by_name"), created_at=row.get("created_at"), started_at=row.get("started_at"),
             finished_at=row.get("finished_at"), error=row.get("error"),
             data_changed_at=row.get("data_changed_at"), data_changed=row.get("data_changed"),
             has_provenance="provenance" in row and row["provenance"] is not None,
@@ -159,3 +160,12 @@ class Run:
             "data_changed_at": self.data_changed_at, "data_changed": self.data_changed,
             "synthetic": self.synthetic,
         }
+
+
+@dataclass(frozen=True)
+class RunListFilters:
+    """Which runs a listing shows: of this status, kind and audience (``None``: any)."""
+
+    status: str | None = None
+    kind: str | None = None
+    audience: str | None = None

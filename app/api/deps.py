@@ -155,6 +155,7 @@ Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 GisStaff = Annotated[Principal, Depends(require_role("gis"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 PageViewer = Annotated[Principal, Depends(require_role("viewer", page=True))]
+PageAnalyst = Annotated[Principal, Depends(require_role("analyst", page=True))]
 
 
 # Ids are PostgreSQL bigints; a larger number can name nothing.

@@ -11,6 +11,10 @@ from starlette.types import Receive, Scope, Send
 from app.errors import error_body
 
 
+# The pages' own scripts (the "New analysis" form), package data under app/static/.
+APP_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
 class VendorAssets(StaticFiles):
     """Leaflet and friends; without the folder, Starlette would answer 500 to every request."""
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.exc import OperationalError
 
 from app.errors import BadRequest, Conflict
@@ -82,14 +82,26 @@ class AnalysisRequest(BaseModel):
     def _strip(cls, values: list[str]) -> list[str]:
         return sorted({v.strip() for v in values if v and v.strip()})
 
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field's own check, so a refusal names the field ("body.end") for the form to show beside it.
+        start = info.data.get("start")
+        if start and end and start >= end:
+            raise ValueError("start must be before end: the period's first day must come before its last")
+        return end
+
+    @field_validator("step")
+    @classmethod
+    def _step_for_emerging(cls, step: str | None, info: ValidationInfo) -> str | None:
+        if step is not None and info.data.get("kind") != "emerging":
+            raise ValueError("step is for emerging runs (kind 'emerging'); a hotspot run covers its whole period")
+        return step
+
     @model_validator(mode="after")
     def _window(self) -> AnalysisRequest:
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError("start must be before end")
         if self.kind == "emerging":
             self.step = self.step or "month"
-        elif self.step is not None:
-            raise ValueError("step is for emerging runs (kind 'emerging'); a hotspot run covers its whole period")
         return self
 
 
@@ -103,11 +115,13 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     request = request.model_copy(update={"categories": categories.resolve(store, request.categories)})
     set_id = store.boundaries.active_boundary_set_id()
     if set_id is None:
-        raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.")
+        raise Conflict("No boundary set is active yet. GIS staff must upload and activate community boundaries first.",
+                       details={"field": "communities"})
     shapes = store.boundaries.community_shapes(set_id, request.communities or None)
     missing = sorted(set(request.communities) - {s["name"] for s in shapes})
     if missing:
-        raise BadRequest(f"No community of the active set is called {', '.join(map(repr, missing))}.")
+        raise BadRequest(f"No community of the active set is called {', '.join(map(repr, missing))}.",
+                         details={"field": "communities"})
     parameters = request.model_dump(mode="json")
     for key in ("start", "end"):
         stamp = getattr(request, key)
@@ -136,7 +150,7 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
             count_run=lambda earlier: counts_per_cell(store, earlier, store.boundaries.community_shapes(
                 set_id, earlier.get("communities") or None)))
         if conflict:
-            raise Conflict(conflict)
+            raise Conflict(conflict, details={"field": "period"})
     run_id = store.runs.create_run(parameters=parameters, seed=seed, boundary_set_id=set_id,
                                   user_id=user_id, audience=request.audience, kind=request.kind)
     store.session.commit()
@@ -151,15 +165,17 @@ def _whole_steps(parameters: dict[str, Any], settings: Settings) -> None:
 
     if parameters["audience"] == "shared" and parameters["step"] not in ("month", "quarter"):
         raise BadRequest("A shared emerging run steps by month or quarter: its steps must be whole calendar months, "
-                         "as every period shown to partners is (shorter steps could be subtracted from them).")
+                         "as every period shown to partners is (shorter steps could be subtracted from them).",
+                         details={"field": "step"})
     steps = time_steps(stamp("start"), stamp("end"), parameters["step"], settings.zone)
     if len(steps) > MAX_STEPS:
         raise BadRequest(f"This period holds {len(steps)} whole {parameters['step']}s; an emerging run analyses at most "
-                         f"{MAX_STEPS}. Choose a longer step (week, month or quarter) or a shorter period.")
+                         f"{MAX_STEPS}. Choose a longer step (week, month or quarter) or a shorter period.",
+                         details={"field": "period"})
     if len(steps) < MIN_STEPS:
         raise BadRequest(f"Emerging hot spots need at least {MIN_STEPS} whole {parameters['step']}s (as in ArcGIS); "
                          f"this period holds {len(steps)}. Choose a longer period or a shorter step."
-                         + (f" {steps.left_out}" if steps.left_out else ""))
+                         + (f" {steps.left_out}" if steps.left_out else ""), details={"field": "period"})
     parameters["start"], parameters["end"] = steps.bounds[0].isoformat(), steps.bounds[-1].isoformat()
     parameters["steps"] = list(steps.labels)
     parameters["step_bounds"] = [b.isoformat() for b in steps.bounds]
@@ -193,11 +209,13 @@ def _check_audience(store: Store, request: AnalysisRequest, settings: Settings) 
         return
     if request.resolution > settings.privacy_max_resolution:
         raise BadRequest(f"A shared run must be at H3 resolution {settings.privacy_max_resolution} or coarser "
-                         f"(asked for {request.resolution}): finer cells can point to single addresses.")
+                         f"(asked for {request.resolution}): finer cells can point to single addresses.",
+                         details={"field": "resolution"})
     terms = sensitive_categories.terms(store)
     sensitive = sorted(c for c in request.categories if classify(c, terms).sensitive)
     if sensitive:
-        raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).")
+        raise BadRequest(f"A shared run cannot include sensitive categories ({', '.join(sensitive)}).",
+                         details={"field": "categories"})
 
 
 def execute(store: Store, run_id: int, worker: str | None = None) -> None:

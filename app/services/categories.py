@@ -41,5 +41,5 @@ def resolve(store: Store, asked: list[str]) -> list[str]:
         listed = ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
         raise BadRequest(f"No incident has the category {', '.join(map(repr, unknown))}. "
                          + (f"Categories in the data: {listed} (GET /api/v1/categories lists them)."
-                            if names else "No incidents have been imported yet."))
+                            if names else "No incidents have been imported yet."), details={"field": "categories"})
     return sorted({spelling for name in asked for spelling in spellings[_key(name)]})

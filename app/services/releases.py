@@ -45,25 +45,30 @@ def calendar_period(start: datetime | None, end: datetime | None, *, zone: ZoneI
     if start is None and end is None:
         return None, latest_end
     if start is None or end is None:
-        raise Unprocessable("A shared run needs both start and end (a whole calendar month, quarter or year), "
+        raise _period_refused("A shared run needs both start and end (a whole calendar month, quarter or year), "
                             "or neither (everything up to the last whole month).")
     start, end = start.astimezone(zone), end.astimezone(zone)
     if start != _month_start(start) or end != _month_start(end):
-        raise Unprocessable(
+        raise _period_refused(
             "A shared run must cover whole calendar months: start and end must be the 1st of a month at "
             f"00:00 local time ({zone.key}); for example start 2024-01-01, end 2024-04-01 for the first "
             "quarter. Partners cannot be given periods that differ by a few days, which could be subtracted.")
     months = (end.year - start.year) * 12 + end.month - start.month
     kind = PERIOD_MONTHS.get(months)
     if kind is None or (months == 3 and start.month not in (1, 4, 7, 10)) or (months == 12 and start.month != 1):
-        raise Unprocessable(
+        raise _period_refused(
             "A shared run must cover one calendar month, one calendar quarter (January, April, July or "
             f"October to three months later) or one calendar year (January to January); this asks for "
             f"{start:%Y-%m-%d} to {end:%Y-%m-%d}.")
     if end > latest_end:
-        raise Unprocessable(f"A shared run may end no later than {latest_end:%Y-%m-%d}: the period must be over "
+        raise _period_refused(f"A shared run may end no later than {latest_end:%Y-%m-%d}: the period must be over "
                             + (f"and {hold_back_days} days held back." if hold_back_days else "."))
     return start, end
+
+
+def _period_refused(message: str) -> Unprocessable:
+    """A refusal of the asked period (``details.field`` lets the form show it beside the period)."""
+    return Unprocessable(message, details={"field": "period"})
 
 
 def _month_start(moment: datetime) -> datetime:

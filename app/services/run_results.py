@@ -18,7 +18,7 @@ import h3
 from app.errors import Conflict, NotFound
 from app.formats import About, Feature
 from app.privacy import Audience
-from app.runs import Run
+from app.runs import Run, RunListFilters
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import AnalysisKind
@@ -100,19 +100,27 @@ def cells_about(run: Run, audience: Audience, stem: str) -> About:
                  privacy=audience.tier_note(DISCLOSURE_NOTE))
 
 
-def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int | None) -> list[Run]:
+def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int | None,
+                 filters: RunListFilters | None = None, community: str | None = None) -> list[Run]:
     """The newest runs this audience may see (a scoped partner's: with its communities only).
 
     The store's filter is coarse (shared, resolution, communities); every run listed also passes
     ``Audience.sees_run``, the rule that opening it applies, so the list never shows a run that
-    would then answer 404. Pages are refilled past the runs left out, so paging stays whole."""
+    would then answer 404. Pages are refilled past the runs left out, so paging stays whole.
+    ``filters`` and ``community`` (runs of every community or naming it) narrow the list; police
+    listings carry who ran each run."""
     scope = sorted(audience.communities) if audience.communities is not None else None
+    covering = scope
+    if community is not None:
+        if scope is not None and community not in scope:
+            return []
+        covering = [community]
     runs: list[Run] = []
     cursor = before_id
     while len(runs) < limit:
         batch = store.runs.list_runs(limit=limit, before_id=cursor,
                                      shared_up_to_resolution=None if audience.raw else audience.max_resolution,
-                                     covering_any_of=scope)
+                                     covering_any_of=covering, filters=filters, with_creator=audience.raw)
         runs += [run for run in batch if audience.sees_run(run)]
         if len(batch) < limit:
             break

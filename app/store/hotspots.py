@@ -15,7 +15,7 @@ import shapely
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, text
 
-from app.runs import Run
+from app.runs import Run, RunListFilters
 from app.store import kind_sql
 from app.store.sql import BoundToSession, driver_connection, rows_changed
 from models.types import JSONDocument
@@ -49,9 +49,12 @@ class Runs(BoundToSession, ABC):
 
     def list_runs(self, *, limit: int, before_id: int | None = None,
                   shared_up_to_resolution: int | None = None,
-                  covering_any_of: list[str] | None = None) -> list[Run]:
+                  covering_any_of: list[str] | None = None,
+                  filters: RunListFilters | None = None, with_creator: bool = False) -> list[Run]:
         """Runs, newest first; with ``shared_up_to_resolution`` only shared runs that coarse or coarser;
-        with ``covering_any_of`` only runs of all communities or of at least one of these."""
+        with ``covering_any_of`` only runs of all communities or of at least one of these; ``filters``:
+        only runs of this status, kind and audience; ``with_creator``: with the name of who ran each
+        (police only: the restricted database role may not read the users table)."""
         clauses: list[str] = []
         params: dict[str, Any] = {"limit": limit}
         if covering_any_of is not None:
@@ -59,18 +62,27 @@ class Runs(BoundToSession, ABC):
             clauses.append(clause)
             params.update(more)
         if before_id is not None:
-            clauses.append("id < :before")
+            clauses.append("r.id < :before")
             params["before"] = before_id
         if shared_up_to_resolution is not None:
-            clauses.append(f"audience = 'shared' AND {self.sql.json_int('parameters', 'resolution')} <= :max_resolution")
+            clauses.append(f"r.audience = 'shared' AND {self.sql.json_int('parameters', 'resolution')} "
+                           "<= :max_resolution")
             params["max_resolution"] = shared_up_to_resolution
+        for column in ("status", "kind", "audience"):  # column names from this fixed list, values bound
+            value = getattr(filters, column) if filters is not None else None
+            if value is not None:
+                clauses.append(f"r.{column} = :{column}")
+                params[column] = value
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.session.execute(
             text(
-                "SELECT id, kind, status, progress, stage, audience, parameters, seed, boundary_set_id, created_at, "
-                f"finished_at, error, data_changed_at, data_changed, "
-                f"{self.sql.json_flag('provenance', 'synthetic')} AS synthetic "
-                f"FROM hotspot_runs {where} ORDER BY id DESC LIMIT :limit"
+                "SELECT r.id, r.kind, r.status, r.progress, r.stage, r.audience, r.parameters, r.seed, "
+                "r.boundary_set_id, r.created_by, "
+                f"{'u.name' if with_creator else 'NULL'} AS created_by_name, r.created_at, r.finished_at, "
+                "r.error, r.data_changed_at, r.data_changed, "
+                f"{self.sql.json_flag('provenance', 'synthetic')} AS synthetic FROM hotspot_runs r "
+                f"{'LEFT JOIN users u ON u.id = r.created_by ' if with_creator else ''}"
+                f"{where} ORDER BY r.id DESC LIMIT :limit"
             ),
             params,
         )
