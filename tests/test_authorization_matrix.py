@@ -64,7 +64,8 @@ MINIMUM_ROLE = {
     ("get", "/tiles/communities.json"): "public",
     ("get", "/tiles/incidents.json"): "analyst",
 }
-PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public"}
+PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/analyses": "public", "/analyses/{run_id}": "public", "/analyses/new": "analyst"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 
@@ -145,7 +146,8 @@ def test_pages_send_strangers_to_sign_in_and_let_readers_in(client, world):
         assert stranger.status_code == 303 and stranger.headers["location"].startswith("/sign-in"), path
         for role in ROLES:
             response = client.get(url, headers=auth(world["tokens"][role]), follow_redirects=False)
-            assert response.status_code == 200, (path, role, response.status_code)
+            expected = 200 if ROLE_RANK[role] >= ROLE_RANK[minimum] else 403
+            assert response.status_code == expected, (path, role, response.status_code)
 
 
 def test_public_access_when_enabled_reaches_only_aggregates(app, client, world):
