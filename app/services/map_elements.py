@@ -35,6 +35,19 @@ class OfflineMap(folium.Map):
     default_css = [("leaflet_css", LEAFLET_CSS)]
 
 
+# Folium's page has no language and forbids zooming the page (WCAG 1.4.4: text must resize to 200 %).
+FOLIUM_VIEWPORT = ('content="width=device-width,\n                initial-scale=1.0, maximum-scale=1.0, '
+                   'user-scalable=no"')
+
+
+def accessible_page(html: str) -> str:
+    """Folium's page with a language (English) and a viewport that lets readers zoom."""
+    if not html.startswith("<!DOCTYPE html>\n<html>\n") or FOLIUM_VIEWPORT not in html:
+        raise RuntimeError("folium's page template changed: check the language and viewport of the map page")
+    html = html.replace("<html>\n", '<html lang="en">\n', 1)
+    return html.replace(FOLIUM_VIEWPORT, 'content="width=device-width, initial-scale=1.0"', 1)
+
+
 def _script_json(value: object) -> str:
     """JSON safe to place inside a <script> element."""
     return json.dumps(value).replace("</", "<\\/")

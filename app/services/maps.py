@@ -25,6 +25,7 @@ import folium
 
 from app.services.map_elements import (
     MAP_CSS,
+    accessible_page,
     STYLES,
     CellStyles,
     GeoJsonData,
@@ -117,7 +118,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    return root.render()
+    return accessible_page(root.render())
 
 
 def legend_html(kind: AnalysisKind) -> str:

@@ -28,7 +28,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css", swagger_favicon_url="data:,",
         swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from validator.swagger.io
-    return HTMLResponse(bytes(page.body), headers=page_headers(request.app.state.settings, workers=True))
+    return HTMLResponse(_in_english(page.body), headers=page_headers(request.app.state.settings, workers=True))
 
 
 @router.get("/redoc")
@@ -36,4 +36,9 @@ def redoc(request: Request) -> HTMLResponse:
     page = get_redoc_html(openapi_url=request.app.openapi_url, title=f"{request.app.title}: API",
                           redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js", redoc_favicon_url="data:,",
                           with_google_fonts=False)
-    return HTMLResponse(bytes(page.body), headers=page_headers(request.app.state.settings, workers=True))
+    return HTMLResponse(_in_english(page.body), headers=page_headers(request.app.state.settings, workers=True))
+
+
+def _in_english(body: bytes | memoryview) -> bytes:
+    """FastAPI's page with its language named (screen readers pick their voice from it)."""
+    return bytes(body).replace(b"<html>", b'<html lang="en">', 1)
