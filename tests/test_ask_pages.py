@@ -27,8 +27,10 @@ def world(client, store, tokens, tmp_path):
                          json={"resolution": 8, "permutations": 9, "seed": 1, "start": "2023-03-01",
                                "end": "2023-04-01", "categories": ["theft"],
                                "communities": ["Saint George Basseterre", "Saint Paul Charlestown"]})
-    assert ok.status_code == failed.status_code == 202
-    return {"ok": ok.json()["id"], "failed": failed.json()["id"],
+    shared = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                         json={"resolution": 8, "permutations": 9, "seed": 1, "audience": "shared"})
+    assert ok.status_code == failed.status_code == shared.status_code == 202, shared.text
+    return {"ok": ok.json()["id"], "failed": failed.json()["id"], "shared": shared.json()["id"],
             "partner": create_user_with_token(store, "ask-partner", "partner")}
 
 
@@ -88,7 +90,9 @@ def test_failed_run_page_explains_and_offers_to_run_again(client, tokens, world)
 
 
 def test_run_list_filters_and_says_who_ran_each_run_to_police_only(client, tokens, world):
-    everything = client.get("/analyses", headers=auth(tokens["analyst"])).text
+    answer = client.get("/analyses", headers=auth(tokens["analyst"]))
+    assert answer.status_code == 200
+    everything = answer.text
     assert f"/analyses/{world['failed']}" in parse(everything).links
     assert f"/maps/analyses/{world['ok']}" in parse(everything).links
     assert "test-analyst" in everything and "Run by" in everything
@@ -101,15 +105,22 @@ def test_run_list_filters_and_says_who_ran_each_run_to_police_only(client, token
     sandy_point = parse(client.get("/analyses?community=Saint+Anne+Sandy+Point",
                                    headers=auth(tokens["analyst"])).text).links
     assert f"/analyses/{world['failed']}" not in sandy_point
-    shared = client.get("/analyses?audience=shared", headers=auth(tokens["analyst"])).text
-    assert "No run matches these filters" in shared
+    shared = parse(client.get("/analyses?audience=shared", headers=auth(tokens["analyst"])).text).links
+    assert f"/analyses/{world['shared']}" in shared and f"/analyses/{world['ok']}" not in shared
+    nothing = client.get("/analyses?audience=shared&status=failed", headers=auth(tokens["analyst"])).text
+    assert "No run matches these filters" in nothing
     bad = client.get("/analyses?status=exploded", headers=auth(tokens["analyst"]))
     assert bad.status_code == 400 and "The status filter must be one of" in bad.text
     # Partners see only shared runs, and never who ran them.
-    partner = client.get("/analyses", headers=auth(world["partner"])).text
+    partner_answer = client.get("/analyses", headers=auth(world["partner"]))
+    assert partner_answer.status_code == 200
+    partner = partner_answer.text
     assert "test-analyst" not in partner and "Run by" not in partner
     assert f"/analyses/{world['ok']}" not in parse(partner).links
+    assert f"/analyses/{world['shared']}" in parse(partner).links
     assert client.get(f"/analyses/{world['ok']}", headers=auth(world["partner"])).status_code == 404
+    shared_page = client.get(f"/analyses/{world['shared']}", headers=auth(world["partner"]))
+    assert shared_page.status_code == 200 and "Run by" not in shared_page.text and "Run again" not in shared_page.text
 
 
 def test_run_list_pages_on(client, tokens, world, monkeypatch):
@@ -118,6 +129,6 @@ def test_run_list_pages_on(client, tokens, world, monkeypatch):
     monkeypatch.setattr(ask, "RUNS_PER_PAGE", 1)
     first = client.get("/analyses", headers=auth(tokens["analyst"])).text
     older = [link for link in parse(first).links if "before=" in link]
-    assert older == [f"?status=&kind=&community=&audience=&before={world['failed']}"]
+    assert older == [f"?status=&kind=&community=&audience=&before={world['shared']}"]
     second = parse(client.get("/analyses" + older[0], headers=auth(tokens["analyst"])).text).links
-    assert f"/analyses/{world['ok']}" in second and f"/analyses/{world['failed']}" not in second
+    assert f"/analyses/{world['failed']}" in second and f"/analyses/{world['shared']}" not in second

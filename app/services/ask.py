@@ -20,6 +20,7 @@ from app.errors import BadRequest
 from app.privacy import Audience
 from app.runs import Run, RunListFilters
 from app.services import categories as category_service
+from app.services import communities as community_service
 from app.services import run_results
 from app.services.pages import period_label
 from app.settings import Settings
@@ -128,8 +129,7 @@ def run_list(store: Store, audience: Audience, query: RunListQuery) -> dict[str,
                                     filters=filters, community=query.community)
     more = len(runs) > RUNS_PER_PAGE
     runs = runs[:RUNS_PER_PAGE]
-    names = sorted({c["name"] for c in store.boundaries.list_active_communities()
-                    if audience.sees_community(c["name"])})
+    names = sorted({c["name"] for c in community_service.active_communities(store, audience)})
     return {"runs": [run_row(run, audience) for run in runs], "query": query, "community_names": names,
             "next_before": runs[-1].id if more and runs else None, "statuses": STATUSES, "audiences": AUDIENCES,
             "kinds": [{"value": k, "title": kind_named(k).title} for k in KINDS],
