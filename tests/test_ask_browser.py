@@ -21,6 +21,11 @@ missing = browser_missing()
 pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SWAGGER_UI_RULES = ("nested-interactive", "color-contrast")
+# ReDoc's page repeats one pattern per operation (30 s of axe for every one); its menu, header and
+# first operations are checked, the rest of the same markup is not.
+REDOC_OPERATIONS = ".api-content > div:nth-child(n+4)"
+# Likewise a map's 3,000 hexagons (SVG paths without text) are left out: axe spends 15 s on them.
+MAP_CELLS = ".leaflet-overlay-pane"
 
 
 @pytest.fixture(scope="module", params=["postgis", "sqlite"])
@@ -182,15 +187,18 @@ def test_no_serious_accessibility_problem_on_any_page(service, signed_in):
     page.goto(f"{origin}/")
     failed = f"/analyses/{_failed_run(page)}"
     community = page.locator("a[href^='/communities/']").first.get_attribute("href")
-    pages = ["/", "/analyses", "/analyses/new", failed, community, f"/maps/analyses/{service['run_id']}",
-             f"/maps/analyses/{service['emerging_run_id']}", "/docs", "/redoc"]
+    pages = ["/", "/analyses", "/analyses/new", failed, community, f"/maps/analyses/{service['emerging_run_id']}"]
+    if service["backend"] == "postgis":  # the same page on either store: checked once
+        pages += [f"/maps/analyses/{service['run_id']}", "/docs", "/redoc"]
     problems = {}
     for path in pages:
         page.goto(origin + path)
         page.wait_for_load_state("networkidle")
         # Swagger UI's own markup nests a button in a button and colours its method labels below AA;
         # the vendored bundle is not this project's to change (README, "Not done yet").
-        found = serious_violations(page, skip_rules=SWAGGER_UI_RULES if path == "/docs" else ())
+        found = serious_violations(page, skip_rules=SWAGGER_UI_RULES if path == "/docs" else (),
+                                   exclude=(REDOC_OPERATIONS,) if path == "/redoc" else
+                                   (MAP_CELLS,) if path.startswith("/maps/") else ())
         if found:
             problems[path] = found
     anonymous = signed_in["browser"].new_context()
