@@ -10,7 +10,8 @@ Significance, as recorded in every run's provenance (``inference``):
 - ``"conditional"`` (the default): the two-sided exact conditional-permutation
   p of each cell's neighbourhood (:mod:`spatial.inference`: every
   arrangement of the other cells' counts, ties counted as at least as
-  extreme; Monte Carlo only for values that are not counts). Gi* and local
+  extreme; for values that are not counts, such as smoothed rates, sequential
+  Monte Carlo with enough draws for the grid, :mod:`spatial.sequential`). Gi* and local
   Moran are both monotone in the neighbours' sum, so one p serves both: the
   Gi_Bin class takes its sign from the tail (hot: upper, cold: lower), the
   LISA label its quadrant. Benjamini–Hochberg FDR when ``fdr`` is on.
@@ -34,7 +35,8 @@ import numpy as np
 
 from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
-from spatial.inference import LocalTails, conditional_tails
+from spatial.inference import LocalTails
+from spatial.sequential import SEQUENTIAL, calibrated_tails, draws_used
 from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
 from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
 from spatial.weights import h3_neighbours
@@ -116,8 +118,13 @@ def counts_on_grid(grid_cells: np.ndarray, counted_cells: np.ndarray, counted: n
 
 
 def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
-            progress: Progress | None = None, names: dict[int, str] | None = None) -> AnalysisResult:
+            progress: Progress | None = None, names: dict[int, str] | None = None,
+            values: np.ndarray | None = None) -> AnalysisResult:
     """Run Gi*, local Moran and global Moran on ``counts`` over ``grid``.
+
+    ``values``, when given, is what the statistics are computed on instead of the counts (one per
+    cell: smoothed rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
+    stored and judge whether there is enough data.
 
     Raises
     ------
@@ -130,8 +137,8 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
             f"The area analysed has {len(grid)} cells at resolution {grid.resolution}; hotspot statistics need "
             f"at least {MIN_CELLS_FOR_HOTSPOTS}. Choose a finer resolution or more communities."
         )
-    y = counts.astype(np.float64)
-    if y.sum() <= 0:
+    y = counts.astype(np.float64) if values is None else np.asarray(values, dtype=np.float64)
+    if counts.sum() <= 0:
         raise AnalysisRefused("No incidents fall in the cells analysed for these filters, so there is nothing to analyse.")
     timings: dict[str, float] = {}
 
@@ -184,8 +191,8 @@ def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_un
     y = np.asarray(y, dtype=np.float64)
     if params.inference == "analytic":
         return _analytic_local(y, graph, params, timed)
-    tails = timed("conditional_p", 0.45, lambda: conditional_tails(
-        y, graph, seed=params.seed, permutations=max(params.permutations, 999)))
+    tails = timed("conditional_p", 0.45, lambda: calibrated_tails(
+        y, graph, seed=params.seed, alpha=params.alpha, permutations=max(params.permutations, 999)))
     return _conditional_local(y, graph, tails, params, timed)
 
 
@@ -221,6 +228,7 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
         "lisa": "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)"
                 + (", Benjamini–Hochberg FDR" if params.fdr else ""),
         "permutations_per_cell": "exact (all arrangements)" if tails.permutations is None else tails.permutations,
+        **({"draws": draws_used(tails)} if tails.method == SEQUENTIAL else {}),
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
     }

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import BadRequest, Conflict
 from app.privacy import CLASSED
-from app.services import categories, releases, sensitive_categories
+from app.services import categories, rates, releases, sensitive_categories
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store.backends import Store
@@ -38,6 +38,8 @@ from spatial.kinds.hotspot import HOTSPOT
 from spatial.emerging import MAX_STEPS, MIN_STEPS, EmergingParameters, cube_from_counts, emerging_hot_spots
 from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
+from spatial.rates.community import PER_1000
+from spatial.rates.risk import RatesRefused, cell_risk
 from spatial.sensitive import classify
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,11 @@ class AnalysisRequest(BaseModel):
                                   f"{MIN_STEPS}")
     time_lag: int = Field(default=1, ge=0, le=3,
                           description="Emerging runs: earlier steps counted as a bin's neighbours in time")
+    value: Literal["incidents", "rate"] = Field(
+        default="incidents",
+        description="Hotspot runs: 'incidents' (default) finds hot spots of volume; 'rate' finds hot spots of risk: "
+                    "Gi* on each cell's Empirical Bayes smoothed rate per 1,000 residents, the communities' "
+                    "populations spread onto the cells by area (needs a population for every community analysed)")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
@@ -90,6 +97,8 @@ class AnalysisRequest(BaseModel):
             self.step = self.step or "month"
         elif self.step is not None:
             raise ValueError("step is for emerging runs (kind 'emerging'); a hotspot run covers its whole period")
+        if self.value == "rate" and self.kind != "hotspot":
+            raise ValueError("value 'rate' is for hotspot runs (kind 'hotspot'): hot spots of risk per resident")
         return self
 
 
@@ -118,6 +127,11 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     if request.kind != "emerging":
         for key in ("step", "time_lag"):
             parameters.pop(key, None)
+    if request.value == "incidents":  # the default, as runs stored before rate runs recorded it
+        parameters.pop("value", None)
+    else:
+        _check_populations(store, set_id, shapes)
+        parameters["rate_per"] = PER_1000
     # A shared run is counted without sensitive categories and the held-back days, on the calendar.
     shared = request.audience == "shared"
     parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
@@ -141,6 +155,25 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
                                   user_id=user_id, audience=request.audience, kind=request.kind)
     store.session.commit()
     return run_id
+
+
+def _check_populations(store: Store, set_id: int, shapes: list[dict[str, Any]]) -> None:
+    """A rate run needs every community's residents: refused now, in words, rather than failing later."""
+    known = _populations(store, set_id, shapes)
+    missing = sorted(s["name"] for s in shapes if known.get(s["id"]) is None)
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise BadRequest(f"A rate run needs the population of every community analysed; none is known for {shown}. "
+                         "Upload populations (hotspots figures upload, or POST /api/v1/figures) or leave these "
+                         "communities out.")
+
+
+def _populations(store: Store, set_id: int, shapes: list[dict[str, Any]]) -> dict[int, float | None]:
+    """Residents per community id: the active uploaded population, else the boundary file's attribute."""
+    found = rates.population_of(store, set_id, [{"community_id": s["id"], "population": s.get("population")}
+                                                for s in shapes])
+    values = found[0] if found else {}
+    return {s["id"]: values.get(s["id"]) for s in shapes}
 
 
 def _whole_steps(parameters: dict[str, Any], settings: Settings) -> None:
@@ -319,8 +352,11 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     parameters = AnalysisParameters(resolution=grid.resolution, k=params.neighbours_k,
                                     permutations=params.permutations, seed=int(run.seed or 0),
                                     fdr=params.fdr, alpha=params.alpha, inference=params.inference)
-    result = analyse(grid, counts, parameters, progress=progress, names=names)
+    risk = _risk(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
+    result = analyse(grid, counts, parameters, progress=progress, names=names,
+                     values=None if risk is None else risk.smoothed)
     return result.cells, {
+        **({} if risk is None else {"rates": risk.summary()}),
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,
@@ -330,6 +366,17 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
         "moran_by_community": {names[k]: v for k, v in result.moran_by_community.items()},
         "warnings": result.warnings,
     }, result.timings
+
+
+def _risk(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray):
+    """Each cell's smoothed rate per 1,000 residents (spatial/rates/risk.py), or the run refused in words."""
+    populations = _populations(store, run.boundary_set_id, shapes)
+    try:
+        return cell_risk(grid.cells, counts, shapely.from_wkb([s["wkb"] for s in shapes]),
+                         [populations[s["id"]] for s in shapes], [s["name"] for s in shapes], grid.resolution,
+                         per=int(run.parameters.document.get("rate_per") or PER_1000))
+    except RatesRefused as exc:
+        raise AnalysisRefused(str(exc)) from exc
 
 
 def _emerging_hot_spots(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray,

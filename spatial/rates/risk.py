@@ -1,0 +1,104 @@
+"""Hot spots of risk: the smoothed crime rate of each H3 cell, the value a rate run analyses.
+
+A count run asks where incidents are many; a rate run asks where they are
+many *for the people who live there*. Each community's residents are spread
+over the cells it overlaps by area (:mod:`spatial.rates.areal`); each cell's
+rate per 1,000 residents is then shrunk toward the overall rate by global
+Empirical Bayes (:mod:`spatial.rates.smoothing`), because a cell of a few
+dozen residents has a raw rate that is mostly noise. Gi* on those smoothed
+rates, with sequential Monte Carlo p-values (:mod:`spatial.sequential`),
+gives hot spots of risk.
+
+A cell with no residents (its communities' share of it is 0) has no rate of
+its own: it takes the overall rate, which is where Empirical Bayes puts a
+place of population zero, so it neither makes nor hides a hot spot.
+A rate run is refused, in words, when any community analysed has no known
+population (its cells would get no residents, and so no rate), or when the
+residents known are too few for a rate at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spatial.rates.areal import cell_rates, interpolate_population
+from spatial.rates.community import PER_1000, RELIABLE_EVENTS
+
+
+class RatesRefused(ValueError):
+    """No rate can be worked out for the cells: the message is for planners."""
+
+
+@dataclass(frozen=True)
+class CellRisk:
+    """Residents and rates of a run's cells (same order as the grid), per ``per`` residents."""
+
+    per: int
+    residents: np.ndarray
+    raw: np.ndarray  # NaN where a cell has no residents
+    smoothed: np.ndarray  # the value analysed: global EB rate, the overall rate where no residents
+    overall: float
+    without_residents: int
+    small_population: int  # cells where fewer than RELIABLE_EVENTS incidents are expected
+
+    def summary(self) -> dict[str, Any]:
+        """For the run's provenance: what was analysed, and a plain-words verdict on the populations."""
+        cells = len(self.residents)
+        notes = []
+        if self.without_residents:
+            notes.append(f"{self.without_residents:,} of {cells:,} cells have no residents; they take the overall "
+                         "rate, so they neither make nor hide a hot spot.")
+        if cells and self.small_population > cells / 2:
+            notes.append(f"{self.small_population:,} of {cells:,} cells hold too few residents for their own rate to "
+                         f"mean much (fewer than {RELIABLE_EVENTS} incidents expected in each): their smoothed rates "
+                         "lean on the overall rate, so a hot spot of risk shows only where several neighbouring "
+                         "cells stand out together.")
+        return {"value": "rate", "per": self.per, "overall_rate": round(self.overall, 4),
+                "residents": round(float(np.nansum(self.residents)), 1),
+                "cells_without_residents": self.without_residents,
+                "cells_with_small_population": self.small_population,
+                "smoothing": "global Empirical Bayes per cell (method of moments), residents spread by area",
+                "notes": notes}
+
+
+def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populations: Sequence[float | None],
+              names: Sequence[str], resolution: int, per: int = PER_1000) -> CellRisk:
+    """Residents spread onto ``cells`` by area and their global Empirical Bayes rates.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray of int64
+        The run's grid cells, ascending.
+    counts : numpy.ndarray
+        Incidents per cell (same order).
+    polygons, populations, names : sequences
+        The communities analysed (longitude/latitude), their residents and names.
+    resolution : int
+        The grid's H3 resolution.
+
+    Raises
+    ------
+    RatesRefused
+        When a community has no population, or the residents known are too few for a rate.
+    """
+    missing = [name for name, p in zip(names, populations) if p is None or not np.isfinite(float(p))]
+    if missing:
+        raise RatesRefused(
+            f"No population is known for {', '.join(missing)}: a rate run needs the residents of every community "
+            "analysed. Upload populations (Populations and social factors) or leave these communities out.")
+    total = float(sum(float(p) for p in populations))  # type: ignore[arg-type]
+    if total <= 0:
+        raise RatesRefused("The communities analysed have no residents on record, so there is no rate to map.")
+    placed = interpolate_population(polygons, populations, resolution)
+    rates = cell_rates(placed, cells, counts, per=per)
+    has_rate = rates.has_rate
+    smoothed = np.where(has_rate, rates.smoothed, rates.overall)
+    if not np.isfinite(rates.overall):
+        raise RatesRefused("None of the cells analysed has residents, so there is no rate to map.")
+    residents = np.where(np.isnan(rates.population), 0.0, rates.population)
+    return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed, overall=float(rates.overall),
+                    without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()))
