@@ -82,6 +82,14 @@ class CellResults:
     lisa_p_sim: np.ndarray
     lisa_p_fdr: np.ndarray
     lisa_label: np.ndarray
+    # Rate runs: residents per cell and the smoothed rate analysed (NaN, stored empty, for runs of counts)
+    residents: np.ndarray | None = None
+    smoothed_rate: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        empty = np.full(len(self.cells), np.nan)
+        self.residents = empty if self.residents is None else self.residents
+        self.smoothed_rate = empty.copy() if self.smoothed_rate is None else self.smoothed_rate
 
     def __len__(self) -> int:
         return len(self.cells)

@@ -355,6 +355,8 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     risk = _risk(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
     result = analyse(grid, counts, parameters, progress=progress, names=names,
                      values=None if risk is None else risk.smoothed)
+    if risk is not None:
+        result.cells.residents, result.cells.smoothed_rate = risk.residents, risk.smoothed
     return result.cells, {
         **({} if risk is None else {"rates": risk.summary()}),
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",

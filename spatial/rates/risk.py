@@ -12,6 +12,9 @@ gives hot spots of risk.
 A cell with no residents (its communities' share of it is 0) has no rate of
 its own: it takes the overall rate, which is where Empirical Bayes puts a
 place of population zero, so it neither makes nor hides a hot spot.
+Cells are those of the run's grid (a cell belongs to the community holding
+its centre): residents of the slivers of edge cells whose centre lies outside
+every community analysed are not on the grid; the provenance says how many.
 A rate run is refused, in words, when any community analysed has no known
 population (its cells would get no residents, and so no rate), or when the
 residents known are too few for a rate at all.
@@ -44,6 +47,7 @@ class CellRisk:
     overall: float
     without_residents: int
     small_population: int  # cells where fewer than RELIABLE_EVENTS incidents are expected
+    residents_total: float  # the communities' populations; those of edge cells off the grid are not in it
 
     def summary(self) -> dict[str, Any]:
         """For the run's provenance: what was analysed, and a plain-words verdict on the populations."""
@@ -57,8 +61,13 @@ class CellRisk:
                          f"mean much (fewer than {RELIABLE_EVENTS} incidents expected in each): their smoothed rates "
                          "lean on the overall rate, so a hot spot of risk shows only where several neighbouring "
                          "cells stand out together.")
+        on_grid = float(np.nansum(self.residents))
+        if self.residents_total - on_grid > 0.005 * self.residents_total:
+            notes.append(f"{self.residents_total - on_grid:,.0f} of {self.residents_total:,.0f} residents live in "
+                         "cells at the outer edge whose centre lies outside every community analysed, so those "
+                         "cells are not on the grid; the rates of the cells on it are not affected.")
         return {"value": "rate", "per": self.per, "overall_rate": round(self.overall, 4),
-                "residents": round(float(np.nansum(self.residents)), 1),
+                "residents": round(on_grid, 1), "residents_total": round(self.residents_total, 1),
                 "cells_without_residents": self.without_residents,
                 "cells_with_small_population": self.small_population,
                 "smoothing": "global Empirical Bayes per cell (method of moments), residents spread by area",
@@ -90,7 +99,7 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
         raise RatesRefused(
             f"No population is known for {', '.join(missing)}: a rate run needs the residents of every community "
             "analysed. Upload populations (Populations and social factors) or leave these communities out.")
-    total = float(sum(float(p) for p in populations))  # type: ignore[arg-type]
+    total = float(np.sum([float(p) for p in populations if p is not None]))
     if total <= 0:
         raise RatesRefused("The communities analysed have no residents on record, so there is no rate to map.")
     placed = interpolate_population(polygons, populations, resolution)
@@ -101,4 +110,5 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
         raise RatesRefused("None of the cells analysed has residents, so there is no rate to map.")
     residents = np.where(np.isnan(rates.population), 0.0, rates.population)
     return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed, overall=float(rates.overall),
-                    without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()))
+                    without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()),
+                    residents_total=total)

@@ -1,0 +1,107 @@
+"""Hot spots of risk: a hotspot run with ``value: rate`` on the Chicago community areas.
+
+Populations: the areas' 2020 population (ACS via GeoDa Center), uploaded. The cells' smoothed
+rates are checked against a global Empirical Bayes computed here by hand (Marshall 1991,
+method of moments) from the residents and incidents the police CSV gives for each cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from tests.conftest import auth
+from tests.test_rates_api import _chicago_run, _figures_csv, _properties, _upload
+
+
+@pytest.fixture
+def rate_run(client, tokens, store, tmp_path) -> dict:
+    _chicago_run(client, tokens, store)
+    properties = _properties()
+    population = _figures_csv(tmp_path, "population.csv", ["area_num_1", "TOT_POP"],
+                              [[p["area_num_1"], p["TOT_POP"]] for p in properties])
+    assert _upload(client, tokens["gis"], population, kind="population", year=2020,
+                   source="ACS 2016-2020 via GeoDa Center").status_code == 201
+    queued = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                         json={"resolution": 8, "seed": 5, "value": "rate"})
+    assert queued.status_code == 202, queued.text
+    run = client.get(f"/api/v1/analyses/{queued.json()['id']}", headers=auth(tokens["analyst"])).json()
+    assert run["status"] == "completed", run["error"]
+    return {"run": run, "total": float(sum(p["TOT_POP"] for p in properties))}
+
+
+def _cells_csv(client, token, run_id) -> list[dict]:
+    response = client.get(f"/api/v1/analyses/{run_id}/cells?format=csv", headers=auth(token))
+    assert response.status_code == 200, response.text
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_rate_run_analyses_smoothed_cell_rates_with_sequential_p(client, tokens, rate_run):
+    run = rate_run["run"]
+    assert run["parameters"]["value"] == "rate" and run["parameters"]["rate_per"] == 1000
+    rates = run["provenance"]["rates"]
+    # every resident placed once: on the grid's cells, or in the slivers of edge cells off the grid
+    assert rates["residents_total"] == pytest.approx(rate_run["total"], rel=1e-9)
+    assert 0.97 * rate_run["total"] < rates["residents"] < rate_run["total"]
+    assert any("outer edge" in note for note in rates["notes"])
+    significance = run["provenance"]["significance"]
+    assert significance["method"] == "sequential-monte-carlo-conditional"
+    # enough draws that one cell could pass FDR over the whole grid
+    assert significance["smallest_reachable_p"] <= run["provenance"]["significance"]["alpha"] / run["provenance"]["cells"]
+
+    rows = _cells_csv(client, tokens["analyst"], run["id"])
+    residents = np.array([float(r["residents"]) for r in rows])
+    incidents = np.array([float(r["incidents"]) for r in rows])
+    smoothed = np.array([float(r["smoothed_rate"]) for r in rows])
+    assert residents.sum() == pytest.approx(rates["residents"], rel=1e-6)
+    # global Empirical Bayes by hand, over the cells with residents; the others take the overall rate
+    has = residents > 0
+    e, b = incidents[has], residents[has]
+    mean = e.sum() / b.sum()
+    variance = max((b * (e / b - mean) ** 2).sum() / b.sum() - mean / b.mean(), 0.0)
+    weight = variance / (variance + mean / b)
+    expected = np.full(len(rows), mean * 1000)
+    expected[has] = (mean + weight * (e / b - mean)) * 1000
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-6)
+    assert rates["overall_rate"] == pytest.approx(mean * 1000, rel=1e-6)
+    # hot spots of risk are found, and they are not simply the busiest cells
+    hot = np.array([int(r["gi_bin"]) >= 2 for r in rows])
+    assert hot.any()
+
+
+def test_count_runs_leave_the_rate_columns_empty(client, tokens, store):
+    run_id = _chicago_run(client, tokens, store)
+    run = client.get(f"/api/v1/analyses/{run_id}", headers=auth(tokens["analyst"])).json()
+    assert "value" not in run["parameters"] and "rates" not in run["provenance"]
+    row = _cells_csv(client, tokens["analyst"], run_id)[0]
+    assert row["residents"] == "" and row["smoothed_rate"] == ""
+
+
+def test_rate_run_without_a_population_is_refused_in_words(client, tokens, store, tmp_path):
+    _chicago_run(client, tokens, store)
+    properties = _properties()
+    population = _figures_csv(tmp_path, "population.csv", ["area_num_1", "TOT_POP"],
+                              [[p["area_num_1"], p["TOT_POP"]] for p in properties[1:]])
+    assert _upload(client, tokens["gis"], population, kind="population", year=2020).status_code == 201
+    refused = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                          json={"resolution": 8, "seed": 5, "value": "rate"})
+    assert refused.status_code in (400, 422), refused.text
+    message = refused.text
+    assert "population" in message and properties[0]["community"].casefold() in message.casefold()
+    # a rate is a hotspot-run option only
+    emerging = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                           json={"resolution": 8, "kind": "emerging", "value": "rate"})
+    assert emerging.status_code == 422 and "hotspot" in emerging.text
+
+
+def test_cell_rates_stay_with_the_police(client, tokens, rate_run):
+    """A cell's rate and residents give back its exact count: never published, never in a partner's file."""
+    from spatial.kinds.hotspot import HOTSPOT
+
+    for name in ("residents", "smoothed_rate"):
+        assert name not in HOTSPOT.published_fields and name not in HOTSPOT.published_csv_columns
+    response = client.get(f"/api/v1/analyses/{rate_run['run']['id']}/cells?format=csv", headers=auth(tokens["viewer"]))
+    assert response.status_code in (403, 404)  # a police run is not shown below analyst at all
