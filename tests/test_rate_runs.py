@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import numpy as np
 import pytest
+from bs4 import BeautifulSoup
 
 from tests.conftest import auth
-from tests.test_rates_api import _chicago_run, _figures_csv, _properties, _upload
+from tests.test_rates_api import _chicago_run, _figures_csv, _properties, _upload, chicago  # noqa: F401
 
 
 @pytest.fixture
@@ -105,3 +107,66 @@ def test_cell_rates_stay_with_the_police(client, tokens, rate_run):
         assert name not in HOTSPOT.published_fields and name not in HOTSPOT.published_csv_columns
     response = client.get(f"/api/v1/analyses/{rate_run['run']['id']}/cells?format=csv", headers=auth(tokens["viewer"]))
     assert response.status_code in (403, 404)  # a police run is not shown below analyst at all
+
+
+def _page_data(html: str) -> tuple[BeautifulSoup, dict]:
+    soup = BeautifulSoup(html, "html.parser")
+    return soup, json.loads(soup.find("script", id="rates-data").string)
+
+
+def test_rates_map_page_colours_communities_by_smoothed_rate_and_by_a_factor(client, tokens, chicago):
+    from app.services.rates_page import BIVARIATE, HIDDEN_COLOUR, RATE_COLOURS
+
+    run_id = chicago["run_id"]
+    page = client.get(f"/analyses/{run_id}/rates", headers=auth(tokens["analyst"]))
+    assert page.status_code == 200, page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    soup, data = _page_data(page.text)
+    assert len(data["features"]) == 77
+    rates = client.get(f"/api/v1/analyses/{run_id}/rates", headers=auth(tokens["analyst"])).json()
+    smoothed = {c["community"]: c["smoothed_rate"] for c in rates["communities"]}
+    by_rate = sorted(data["features"], key=lambda f: f["properties"]["smoothed_rate"])
+    assert {f["properties"]["smoothed_rate"] for f in by_rate} == set(smoothed.values())
+    # quintiles: the lowest rates take the first colour, the highest the last, and colours never go down
+    order = [RATE_COLOURS.index(f["properties"]["colour"]) for f in by_rate]
+    assert order == sorted(order) and order[0] == 0 and order[-1] == 4
+    assert len(soup.select(".legend .legend-row")) == 6  # five classes and "no rate"
+    assert all(src.startswith("/static/") for src in (s.get("src") for s in soup.find_all("script")) if src)
+    assert [o["value"] for o in soup.select("#indicator option")][1:] == ["median income", "unemployment"]
+
+    paired = client.get(f"/analyses/{run_id}/rates?indicator=unemployment", headers=auth(tokens["analyst"]))
+    soup, data = _page_data(paired.text)
+    colours = {c for row in BIVARIATE for c in row}
+    assert {f["properties"]["colour"] for f in data["features"]} <= colours | {HIDDEN_COLOUR}
+    assert len({f["properties"]["colour"] for f in data["features"]}) >= 5  # the 3 x 3 classes are used
+    assert len(soup.select("table.bivariate-legend td.cell")) == 9
+    assert "association" in soup.select_one(".association").get_text().lower()
+    assert "not" in soup.select_one(".association").get_text().lower()
+    assert len(soup.select("table.bivariate-table tr")) == 78
+    # highest crime third and highest unemployment third share the darkest colour
+    top = [f for f in data["features"] if f["properties"]["colour"] == BIVARIATE[2][2]]
+    assert top and all("crime rate high, unemployment high" == f["properties"]["classes"] for f in top)
+
+    missing = client.get(f"/analyses/{run_id}/rates?indicator=no-such", headers=auth(tokens["analyst"]))
+    assert missing.status_code == 404 and "no-such" in missing.text
+
+
+def test_rates_map_page_says_when_no_population_is_known(client, tokens, store):
+    from tests.spatial.bad_boundaries import KNA
+
+    with KNA.open("rb") as handle:
+        client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]), files={"file": ("kna.geojson", handle)},
+                    data={"activate": "true"})
+    rows = "id,latitude,longitude,date,category\n" + "".join(
+        f"p{i},{17.29 + (i % 7) * 0.004},{-62.73 + (i // 7) * 0.004},2024-02-0{1 + i % 9} 10:00,Theft\n"
+        for i in range(60))
+    client.post("/api/v1/incidents/imports", headers=auth(tokens["analyst"]), files={"file": ("p.csv", rows.encode())},
+                data={"source": "p"})
+    run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]), json={"resolution": 8, "seed": 1}).json()
+    page = client.get(f"/analyses/{run['id']}/rates", headers=auth(tokens["analyst"]))
+    assert page.status_code == 200
+    refused = BeautifulSoup(page.text, "html.parser").select_one(".refused").get_text()
+    assert "No population is known" in refused
+    rate_run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                           json={"resolution": 8, "seed": 1, "value": "rate"})
+    assert rate_run.status_code in (400, 422) and "population" in rate_run.text

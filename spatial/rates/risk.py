@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from spatial.rates.areal import cell_rates, interpolate_population
+from spatial.rates.areal import CellPopulation, cell_rates, interpolate_population
 from spatial.rates.community import PER_1000, RELIABLE_EVENTS
 
 
@@ -74,6 +74,38 @@ class CellRisk:
                 "notes": notes}
 
 
+def place_residents(polygons: Sequence, populations: Sequence[float | None], names: Sequence[str],
+                    resolution: int) -> CellPopulation:
+    """The communities' residents spread onto H3 cells by area, or a refusal in words.
+
+    Raises
+    ------
+    RatesRefused
+        When a community has no population, or none has residents.
+    """
+    missing = [name for name, p in zip(names, populations) if p is None or not np.isfinite(float(p))]
+    if missing:
+        raise RatesRefused(
+            f"No population is known for {', '.join(missing)}: a rate run needs the residents of every community "
+            "analysed. Upload populations (Populations and social factors) or leave these communities out.")
+    if float(np.sum([float(p) for p in populations if p is not None])) <= 0:
+        raise RatesRefused("The communities analysed have no residents on record, so there is no rate to map.")
+    return interpolate_population(polygons, populations, resolution)
+
+
+def risk_of_cells(placed: CellPopulation, cells: np.ndarray, counts: np.ndarray, per: int = PER_1000) -> CellRisk:
+    """Each grid cell's residents and global Empirical Bayes rate from residents already placed."""
+    rates = cell_rates(placed, cells, counts, per=per)
+    if not np.isfinite(rates.overall):
+        raise RatesRefused("None of the cells analysed has residents, so there is no rate to map.")
+    has_rate = rates.has_rate
+    smoothed = np.where(has_rate, rates.smoothed, rates.overall)
+    residents = np.where(np.isnan(rates.population), 0.0, rates.population)
+    return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed, overall=float(rates.overall),
+                    without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()),
+                    residents_total=float(placed.population.sum()))
+
+
 def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populations: Sequence[float | None],
               names: Sequence[str], resolution: int, per: int = PER_1000) -> CellRisk:
     """Residents spread onto ``cells`` by area and their global Empirical Bayes rates.
@@ -94,21 +126,4 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
     RatesRefused
         When a community has no population, or the residents known are too few for a rate.
     """
-    missing = [name for name, p in zip(names, populations) if p is None or not np.isfinite(float(p))]
-    if missing:
-        raise RatesRefused(
-            f"No population is known for {', '.join(missing)}: a rate run needs the residents of every community "
-            "analysed. Upload populations (Populations and social factors) or leave these communities out.")
-    total = float(np.sum([float(p) for p in populations if p is not None]))
-    if total <= 0:
-        raise RatesRefused("The communities analysed have no residents on record, so there is no rate to map.")
-    placed = interpolate_population(polygons, populations, resolution)
-    rates = cell_rates(placed, cells, counts, per=per)
-    has_rate = rates.has_rate
-    smoothed = np.where(has_rate, rates.smoothed, rates.overall)
-    if not np.isfinite(rates.overall):
-        raise RatesRefused("None of the cells analysed has residents, so there is no rate to map.")
-    residents = np.where(np.isnan(rates.population), 0.0, rates.population)
-    return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed, overall=float(rates.overall),
-                    without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()),
-                    residents_total=total)
+    return risk_of_cells(place_residents(polygons, populations, names, resolution), cells, counts, per=per)
