@@ -114,7 +114,7 @@ def _page_data(html: str) -> tuple[BeautifulSoup, dict]:
     return soup, json.loads(soup.find("script", id="rates-data").string)
 
 
-def test_rates_map_page_colours_communities_by_smoothed_rate_and_by_a_factor(client, tokens, chicago):
+def test_rates_map_page_colours_communities_by_smoothed_rate_and_by_a_factor(client, tokens, chicago):  # noqa: F811
     from app.services.rates_page import BIVARIATE, HIDDEN_COLOUR, RATE_COLOURS
 
     run_id = chicago["run_id"]
