@@ -50,8 +50,8 @@ def test_rate_run_analyses_smoothed_cell_rates_with_sequential_p(client, tokens,
     assert 0.97 * rate_run["total"] < rates["residents"] < rate_run["total"]
     assert any("outer edge" in note for note in rates["notes"])
     significance = run["provenance"]["significance"]
-    assert significance["method"] == "sequential-monte-carlo-conditional"
-    # enough draws that one cell could pass FDR over the whole grid
+    assert significance["method"] == "exact-binomial-constant-risk"
+    # exact: one cell could pass FDR over the whole grid
     assert significance["smallest_reachable_p"] <= run["provenance"]["significance"]["alpha"] / run["provenance"]["cells"]
 
     rows = _cells_csv(client, tokens["analyst"], run["id"])

@@ -39,7 +39,7 @@ from spatial.emerging import MAX_STEPS, MIN_STEPS, EmergingParameters, cube_from
 from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 from spatial.rates.community import PER_1000
-from spatial.rates.risk import RatesRefused, cell_risk
+from spatial.rates.risk import RatesRefused, cell_risk, risk_null
 from spatial.sensitive import classify
 
 log = logging.getLogger(__name__)
@@ -354,7 +354,8 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
                                     fdr=params.fdr, alpha=params.alpha, inference=params.inference)
     risk = _risk(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
     result = analyse(grid, counts, parameters, progress=progress, names=names,
-                     values=None if risk is None else risk.smoothed)
+                     values=None if risk is None else risk.smoothed,
+                     null=None if risk is None else risk_null(counts, risk))
     if risk is not None:
         result.cells.residents, result.cells.smoothed_rate = risk.residents, risk.smoothed
     return result.cells, {

@@ -6,8 +6,9 @@ over the cells it overlaps by area (:mod:`spatial.rates.areal`); each cell's
 rate per 1,000 residents is then shrunk toward the overall rate by global
 Empirical Bayes (:mod:`spatial.rates.smoothing`), because a cell of a few
 dozen residents has a raw rate that is mostly noise. Gi* on those smoothed
-rates, with sequential Monte Carlo p-values (:mod:`spatial.sequential`),
-gives hot spots of risk.
+rates shows risk cell by cell; whether a neighbourhood is a hot spot of risk
+is tested on its incidents against its residents under constant risk
+(:mod:`spatial.rates.risk_inference`, which says why not on the smoothed rates).
 
 A cell with no residents (its communities' share of it is 0) has no rate of
 its own: it takes the overall rate, which is where Empirical Bayes puts a
@@ -22,12 +23,15 @@ residents known are too few for a rate at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from spatial.inference import LocalTails
+from spatial.rates.risk_inference import constant_risk_tails
+from spatial.weights import NeighbourGraph
 from spatial.rates.areal import CellPopulation, cell_rates, interpolate_population
 from spatial.rates.community import PER_1000, RELIABLE_EVENTS
 
@@ -127,3 +131,11 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
         When a community has no population, or the residents known are too few for a rate.
     """
     return risk_of_cells(place_residents(polygons, populations, names, resolution), cells, counts, per=per)
+
+
+def risk_null(counts: np.ndarray, risk: CellRisk) -> Callable[[NeighbourGraph], LocalTails]:
+    """The tails of a rate run's cells: each neighbourhood's incidents against its residents under
+    constant risk (:mod:`spatial.rates.risk_inference`)."""
+    def tails(graph: NeighbourGraph) -> LocalTails:
+        return constant_risk_tails(counts, risk.residents, graph)
+    return tails
