@@ -64,7 +64,8 @@ MINIMUM_ROLE = {
     ("get", "/tiles/communities.json"): "public",
     ("get", "/tiles/incidents.json"): "analyst",
 }
-PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public"}
+PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 
