@@ -13,12 +13,15 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import date, datetime
 
 import pytest
 from bs4 import BeautifulSoup
 
 from app.errors import PrintingUnavailable
-from app.services.brief_files import write_due_briefs
+from app.jobs import BriefScheduler
+from app.services.brief_files import slot_of, write_due_briefs
+from app.store.backends import POSTGIS
 from app.services.brief_pdf import html_to_pdf
 from tests.conftest import auth
 from tests.test_analyses_api import _partner
@@ -145,15 +148,16 @@ def test_without_chromium_a_pdf_is_refused_in_words(settings):
 
 @needs_printing
 def test_the_scheduled_job_writes_each_brief_once_with_its_history(client, tokens, store, settings, world,  # noqa: F811
-                                                                   tmp_path):
+                                                                   tmp_path, session_factory):
     scheduled = settings.model_copy(update={"briefs_dir": tmp_path / "briefs", "briefs_schedule": "monthly",
                                             "briefs_communities": [BASSETERRE_PARISH, "Nowhere Parish"]})
-    made = write_due_briefs(store, scheduled)
+    made = BriefScheduler(session_factory, POSTGIS, scheduled).run_once()  # the job's pass, in the test's transaction
     written = [m for m in made if m.sha256]
     failed = [m for m in made if not m.sha256]
     assert len(written) == 1 and len(failed) == 1 and "Nowhere Parish" in failed[0].error
     brief = written[0]
-    assert brief.path.is_file() and brief.path.parent.parent == tmp_path / "briefs"
+    assert brief.path.is_file() and brief.path.parent == tmp_path / "briefs" / slot_of("monthly", datetime.now(scheduled.zone).date())
+    assert slot_of("weekly", date(2026, 12, 2)) == "2026-W49" and slot_of("monthly", date(2026, 12, 2)) == "2026-12"
     assert hashlib.sha256(brief.path.read_bytes()).hexdigest() == brief.sha256
     assert brief.audience == "partner" and re.fullmatch(r"\d{4}-\d{2}", brief.period or "")
     rows = store.briefs.brief_history(limit=10)
