@@ -61,7 +61,6 @@ def test_a_partners_brief_holds_aggregates_only(client, tokens, store, world):  
     assert "Aggregates only" in page.select_one(".privacy-note").get_text()
     assert page.select_one(".interventions") is not None
     # Nothing from which a point or a statistic of exact counts could be read.
-    text = page.get_text(" ")
     assert not re.search(r"-62\.\d{4,}|17\.\d{4,}", str(page)), "coordinates in a partner's brief"
     for word in ("gi_z", "gi_p", "lisa_i", "latitude", "longitude"):
         assert word not in str(page)

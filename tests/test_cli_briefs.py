@@ -11,7 +11,7 @@ from tests.test_cli import _hotspots, cli_env  # noqa: F401  (cli_env: a fixture
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium (scripts/ensure-browser.sh) prints the PDF")
-def test_make_a_brief_refuse_a_bad_one_and_list_the_history(cli_env, tmp_path):
+def test_make_a_brief_refuse_a_bad_one_and_list_the_history(cli_env, tmp_path):  # noqa: F811
     _hotspots(cli_env, "boundaries", "import", "--sample", "--activate")
     out = tmp_path / "brief.pdf"
     made = _hotspots(cli_env, "briefs", "make", "--community", "saint george basseterre", "--out", str(out)).stdout
