@@ -20,10 +20,11 @@ def briefs_make(
     police: Annotated[bool, typer.Option("--police", help="Exact counts (police only; not for partners)")] = False,
 ) -> None:
     """Write one community's brief as a PDF (the partner tier unless --police), recorded in the history."""
-    from app.cli import _store
+    from app.db import RequestSessions, make_engine
     from app.errors import ServiceError
     from app.privacy import Audience
     from app.services.brief_files import partner_audience, write_brief
+    from app.store.backends import backend_for
 
     settings = Settings()
     audience = partner_audience(settings)
@@ -31,9 +32,10 @@ def briefs_make(
         audience = Audience(role="analyst", raw=True, min_count=audience.min_count,
                             max_resolution=audience.max_resolution, hold_back_days=audience.hold_back_days,
                             communities=None)
-    engine, store = _store(settings)
-    try:
-        with store.session:
+    engine = make_engine(settings)
+    try:  # one connection for the whole session: the partner tier reads as the restricted role
+        with RequestSessions(engine)() as session:
+            store = backend_for(engine).bind(session)
             community_id = _community_id(store, community)
             made = write_brief(store, settings, community_id, audience, period, out.resolve(), actor="command line")
     except ServiceError as exc:

@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 
 from app.errors import PrintingUnavailable
 from app.jobs import BriefScheduler
-from app.services.brief_files import slot_of, write_due_briefs
+from app.services.brief_files import slot_of
 from app.store.backends import POSTGIS
 from app.services.brief_pdf import html_to_pdf
 from tests.conftest import auth
@@ -165,8 +165,20 @@ def test_the_scheduled_job_writes_each_brief_once_with_its_history(client, token
     assert rows[1]["path"] == str(brief.path) and rows[1]["sha256"] == brief.sha256
     assert not list(brief.path.parent.glob(".brief-*")), "a temporary file was left behind"
     # The slot is done: a second pass writes nothing new for Basseterre.
-    again = write_due_briefs(store, scheduled)
+    again = BriefScheduler(session_factory, POSTGIS, scheduled).run_once()
     assert [m.community for m in again] == ["Nowhere Parish"]
     audit = client.get("/api/v1/audit", headers=auth(tokens["admin"]), params={"action": "brief.write"}).json()
     assert {(e["outcome"], e["user_name"]) for e in audit["entries"]} == {("ok", "scheduled briefs"),
                                                                        ("failed", "scheduled briefs")}
+
+
+def test_partner_briefs_are_read_as_the_restricted_database_role(store, settings):
+    from sqlalchemy import text
+
+    from app.services.brief_files import _read_as, partner_audience
+
+    def role() -> dict:
+        return {"role": store.session.execute(text("SELECT current_user")).scalar_one()}
+
+    assert _read_as(store, partner_audience(settings), role) == {"role": "hotspots_restricted"}
+    assert role()["role"] != "hotspots_restricted"  # the history is written as the service's own role

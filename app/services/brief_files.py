@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -73,10 +74,11 @@ def write_brief(store: Store, settings: Settings, community_id: int, audience: A
                 out: Path, *, actor: str) -> BriefFile:
     """Make one brief as a PDF at ``out``, record it in the history and the audit log (failures too).
 
-    A refused brief (no such community, a bad period, no printer) raises after it is recorded."""
+    A refused brief (no such community, a bad period, no printer) raises after it is recorded. Below analyst the
+    figures are read as the restricted database role (``_read_as``)."""
     name = _community_name(store, community_id)
     try:
-        context = community_brief(store, settings, community_id, audience, period)
+        context = _read_as(store, audience, lambda: community_brief(store, settings, community_id, audience, period))
         pdf = html_to_pdf(render_brief(context), settings)
         _write_whole(out, pdf)
     except (ServiceError, OSError) as exc:
@@ -124,6 +126,21 @@ def write_due_briefs(store: Store, settings: Settings, today: date | None = None
 def history(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     """The newest briefs written (or failed), newest first."""
     return store.briefs.brief_history(limit=limit)
+
+
+def _read_as(store: Store, audience: Audience, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Below analyst, ``read()`` runs as the restricted database role on PostGIS (which cannot read the
+    incidents), as a partner's own request does; the history and the audit are then written as the
+    service's role. The store's session must keep one connection (``app.db.RequestSessions``)."""
+    if audience.raw:
+        return read()
+    store.database.restrict()
+    try:
+        return read()
+    finally:
+        store.session.rollback()
+        store.database.unrestrict()
+        store.session.info.pop("restricted", None)
 
 
 def _community_name(store: Store, community_id: int) -> str | None:
