@@ -97,6 +97,13 @@ def test_a_scoped_partner_cannot_brief_another_community(client, tokens, store, 
     compstat = page.select_one("table.compstat").get_text()
     assert "This month (2024-06)" in compstat and "Last month (2024-05)" in compstat
     assert all(title.get_text() < "2024-07" for title in page.select("svg.trend rect title"))
+    # A newer police-only run: police brief from it, the partner's still from the shared run.
+    police_run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                             json={"resolution": 7, "permutations": 0, "seed": 2}).json()["id"]
+    shared_heading = _brief(client, token, ids[BASSETERRE_PARISH]).select("h2")[1].get_text()
+    assert shared_heading.endswith(f" {world['run_id']}")
+    police_heading = _brief(client, tokens["analyst"], ids[BASSETERRE_PARISH]).select("h2")[1].get_text()
+    assert police_heading.endswith(f" {police_run}") and police_run != world["run_id"]
 
 
 needs_printing = pytest.mark.skipif(not shutil.which("pdftoppm") or not shutil.which("chromium"),
