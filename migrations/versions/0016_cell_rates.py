@@ -10,7 +10,7 @@ the restricted role's column grant on ``hotspot_cells`` (0009) does not include
 them, and the published view does not select them.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-02
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from migrations.backend import is_sqlite
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
