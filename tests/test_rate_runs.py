@@ -170,3 +170,39 @@ def test_rates_map_page_says_when_no_population_is_known(client, tokens, store):
     rate_run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
                            json={"resolution": 8, "seed": 1, "value": "rate"})
     assert rate_run.status_code in (400, 422) and "population" in rate_run.text
+
+
+def test_a_shared_rate_run_publishes_classes_never_rates_or_residents(client, tokens, store):
+    """Below analyst a rate run's cells show what any shared run's show: classes and counts of k or more."""
+    from app.services.accounts import create_user_with_token
+    from tests.spatial.bad_boundaries import KNA
+
+    with KNA.open("rb") as handle:
+        client.post("/api/v1/boundary-sets", headers=auth(tokens["gis"]), files={"file": ("kna.geojson", handle)},
+                    data={"activate": "true"})
+    names = [c["name"] for c in client.get("/api/v1/communities", headers=auth(tokens["gis"])).json()["communities"]]
+    populations = "parish,population\n" + "".join(f"{name},{1000 + 500 * i}\n" for i, name in enumerate(names))
+    assert client.post("/api/v1/communities/figures", headers=auth(tokens["gis"]), data={"kind": "population"},
+                       files={"file": ("p.csv", populations.encode())}).status_code == 201
+    rows = "id,latitude,longitude,date,category\n" + "".join(
+        f"s{i},{17.29 + (i % 7) * 0.004},{-62.73 + (i // 7) * 0.004},2024-02-0{1 + i % 9} 10:00,Theft\n"
+        for i in range(60))
+    client.post("/api/v1/incidents/imports", headers=auth(tokens["analyst"]), files={"file": ("s.csv", rows.encode())},
+                data={"source": "s"})
+    queued = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                         json={"resolution": 8, "seed": 1, "audience": "shared", "value": "rate"})
+    assert queued.status_code == 202, queued.text
+    run_id = queued.json()["id"]
+    police = _cells_csv(client, tokens["analyst"], run_id)
+    assert any(r["smoothed_rate"] for r in police)
+    partner = create_user_with_token(store, "rate-partner", "partner")
+    for token in (tokens["viewer"], partner):
+        shown = client.get(f"/api/v1/analyses/{run_id}/cells?format=csv", headers=auth(token))
+        assert shown.status_code == 200, shown.text
+        header = shown.text.splitlines()[0]
+        assert "smoothed_rate" not in header and "residents" not in header and "gi_z" not in header
+        page = client.get(f"/api/v1/analyses/{run_id}/cells", headers=auth(token)).json()
+        assert all("smoothed_rate" not in f["properties"] and "residents" not in f["properties"]
+                   for f in page["features"])
+        rates_page = client.get(f"/analyses/{run_id}/rates", headers=auth(token))
+        assert rates_page.status_code == 200 and "rates-data" in rates_page.text
