@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import BadRequest, Conflict
 from app.privacy import CLASSED
-from app.services import categories, rates, releases, sensitive_categories
+from app.services import categories, rate_runs, releases, sensitive_categories
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store.backends import Store
@@ -39,7 +39,7 @@ from spatial.emerging import MAX_STEPS, MIN_STEPS, EmergingParameters, cube_from
 from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
 from spatial.rates.community import PER_1000
-from spatial.rates.risk import RatesRefused, cell_risk, risk_null
+from spatial.rates.risk import risk_null
 from spatial.sensitive import classify
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     if request.value == "incidents":  # the default, as runs stored before rate runs recorded it
         parameters.pop("value", None)
     else:
-        _check_populations(store, set_id, shapes)
+        rate_runs.check_populations(store, set_id, shapes)
         parameters["rate_per"] = PER_1000
     # A shared run is counted without sensitive categories and the held-back days, on the calendar.
     shared = request.audience == "shared"
@@ -155,25 +155,6 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
                                   user_id=user_id, audience=request.audience, kind=request.kind)
     store.session.commit()
     return run_id
-
-
-def _check_populations(store: Store, set_id: int, shapes: list[dict[str, Any]]) -> None:
-    """A rate run needs every community's residents: refused now, in words, rather than failing later."""
-    known = _populations(store, set_id, shapes)
-    missing = sorted(s["name"] for s in shapes if known.get(s["id"]) is None)
-    if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise BadRequest(f"A rate run needs the population of every community analysed; none is known for {shown}. "
-                         "Upload populations (hotspots figures upload, or POST /api/v1/figures) or leave these "
-                         "communities out.")
-
-
-def _populations(store: Store, set_id: int, shapes: list[dict[str, Any]]) -> dict[int, float | None]:
-    """Residents per community id: the active uploaded population, else the boundary file's attribute."""
-    found = rates.population_of(store, set_id, [{"community_id": s["id"], "population": s.get("population")}
-                                                for s in shapes])
-    values = found[0] if found else {}
-    return {s["id"]: values.get(s["id"]) for s in shapes}
 
 
 def _whole_steps(parameters: dict[str, Any], settings: Settings) -> None:
@@ -352,7 +333,7 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     parameters = AnalysisParameters(resolution=grid.resolution, k=params.neighbours_k,
                                     permutations=params.permutations, seed=int(run.seed or 0),
                                     fdr=params.fdr, alpha=params.alpha, inference=params.inference)
-    risk = _risk(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
+    risk = rate_runs.cell_risk_of_run(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
     result = analyse(grid, counts, parameters, progress=progress, names=names,
                      values=None if risk is None else risk.smoothed,
                      null=None if risk is None else risk_null(counts, risk))
@@ -369,17 +350,6 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
         "moran_by_community": {names[k]: v for k, v in result.moran_by_community.items()},
         "warnings": result.warnings,
     }, result.timings
-
-
-def _risk(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray):
-    """Each cell's smoothed rate per 1,000 residents (spatial/rates/risk.py), or the run refused in words."""
-    populations = _populations(store, run.boundary_set_id, shapes)
-    try:
-        return cell_risk(grid.cells, counts, shapely.from_wkb([s["wkb"] for s in shapes]),
-                         [populations[s["id"]] for s in shapes], [s["name"] for s in shapes], grid.resolution,
-                         per=int(run.parameters.document.get("rate_per") or PER_1000))
-    except RatesRefused as exc:
-        raise AnalysisRefused(str(exc)) from exc
 
 
 def _emerging_hot_spots(store: Store, run: Run, shapes: list[dict[str, Any]], grid: CommunityGrid, counts: np.ndarray,
