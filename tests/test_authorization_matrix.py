@@ -65,6 +65,8 @@ MINIMUM_ROLE = {
     ("get", "/tiles/incidents.json"): "analyst",
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/analyses/{run_id}/rates": "public",
+         "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public",
          "/analyses": "public", "/analyses/{run_id}": "public", "/analyses/new": "analyst"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
