@@ -88,13 +88,17 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
             place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest.finished_at}
     synthetic = bool(latest and latest.synthetic)
+    # "Two periods of this community": its two latest runs the audience may see, compared on /compare.
+    recent = store.maps.latest_completed_runs_with_community(
+        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution, limit=10)
+    comparable = len([run for run in recent if audience.sees_run(run)]) >= 2
     trend = None
     if found["is_active"]:  # trends are kept for the active boundary set
         trend = trend_service.community_trend(store, settings, community_id, audience,
                                               trend_service.options_for("month", None, audience))
     rates = rate_service.community_rate(store, latest, audience, community_id) if place and latest else None
     return {"community": found, "months": months, "place": place, "synthetic": synthetic, "trend": trend,
-            "rates": rates, "figures": store.figures.figures_of_community(community_id),
+            "rates": rates, "comparable": comparable, "figures": store.figures.figures_of_community(community_id),
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 
