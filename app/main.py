@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.api.routes import (analyses, audit, boundaries, categories, communities, compare, docs, figures, health, incidents,
-                            maps, ogc, pages, sensitive_terms, tiles, trends, users)
+                            maps, ogc, pages, printing, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(compare.pages)
+    app.include_router(printing.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
     app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
     app.include_router(tiles.router)

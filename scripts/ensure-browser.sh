@@ -3,13 +3,17 @@
 # system browser; `playwright install` would download its own build, which
 # cannot be fetched here). Quiet when it is already there.
 set -euo pipefail
-if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then
+# pdftoppm (poppler-utils) turns the printed PDFs of the print test into pages to look at.
+needed=()
+if ! { command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; }; then needed+=(chromium); fi
+if ! command -v pdftoppm >/dev/null; then needed+=(poppler-utils); fi
+if [ ${#needed[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "== installing Chromium for the browser tests =="
+  echo "== installing ${needed[*]} for the browser tests =="
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
 else
-  echo "Chromium is not installed and cannot be installed here; the browser tests will be skipped." >&2
+  echo "${needed[*]} not installed and cannot be installed here; the browser (or print) tests will be skipped." >&2
 fi

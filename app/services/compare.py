@@ -55,7 +55,7 @@ def compare_runs(store: Store, first_id: int, second_id: int, audience: Audience
             raise Unprocessable(f"Run {run.id} is an {run.kind.title.lower()} run; only hot and cold spot runs "
                                 "(Gi*) can be compared cell by cell.")
     community = _community(store, community_id, audience) if community_id is not None else None
-    first_classes, second_classes = (_classes(store, run, audience, community_id) for run in (first, second))
+    first_classes, second_classes = (cell_classes(store, run, audience, community_id) for run in (first, second))
     try:
         changes = compare_hot_cells(first_classes, second_classes,
                                     first_resolution=int(first.parameters.resolution or 0),
@@ -107,7 +107,7 @@ def _community(store: Store, community_id: int, audience: Audience) -> dict[str,
     return {"id": community_id, "name": found["name"]}
 
 
-def _classes(store: Store, run: Run, audience: Audience, community_id: int | None) -> dict[str, int | None]:
+def cell_classes(store: Store, run: Run, audience: Audience, community_id: int | None = None) -> dict[str, int | None]:
     """Each cell's Gi_Bin in this run as the audience may see it (published cells below analyst)."""
     within = run_results.scope_ids(store, run, audience)
     cells: Iterable[dict[str, Any]] = store.runs.iter_cells(run.id, community_id, None, within,
