@@ -163,8 +163,13 @@ DOWNLOADS = (("csv", "CSV"), ("geojson&limit=10000", "GeoJSON"), ("gpkg", "GeoPa
 
 @cache
 def places() -> dict:
-    """The gazetteer of towns and villages shipped with the service (app/data/kna_places.geojson)."""
-    return json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    """The gazetteer of towns and villages shipped with the service (app/data/kna_places.geojson), with
+    only what a map draws (name and kind; the sources stay in the file)."""
+    collection = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {"name": f["properties"]["name"], "kind": f["properties"]["kind"]}}
+        for f in collection["features"]]}
 
 
 def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
