@@ -323,9 +323,13 @@ class LegendFollowsLayers(MacroElement):
         if (none) { none.hidden = layers.some(function (layer) { return map.hasLayer(layer); }); }
     }
     // One cell layer at a time: two at once blend into colours no legend explains.
+    // Deferred: the layer control adds every ticked layer in turn, the old one after the new.
     map.on("layeradd", function (e) {
         if (layers.indexOf(e.layer) < 0) { return; }
-        layers.forEach(function (other) { if (other !== e.layer && map.hasLayer(other)) { map.removeLayer(other); } });
+        setTimeout(function () {
+            if (!map.hasLayer(e.layer)) { return; }
+            layers.forEach(function (other) { if (other !== e.layer && map.hasLayer(other)) { map.removeLayer(other); } });
+        }, 0);
     });
     // after Leaflet has finished adding or removing the layer
     map.on("layeradd layerremove", function () { setTimeout(sync, 0); });
