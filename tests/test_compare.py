@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import auth
-from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _random_background, _run
+from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _partner, _random_background, _run
 from tests.test_maps import outside_urls, parse
 
 SANDY_POINT = (17.3597, -62.8437)
@@ -100,3 +100,16 @@ def test_compare_page_and_the_community_pages_link(client, tokens, two_runs, sto
     latest = client.get("/compare", params={"community": community["id"]}, headers=auth(tokens["viewer"]))
     assert latest.status_code == 200 and f"#{a}" in latest.text and f"#{b}" in latest.text
     assert "in Saint George Basseterre" in latest.text
+
+
+def test_a_partner_compares_only_its_communities(client, tokens, two_runs, store):
+    a, b = two_runs
+    partner = _partner(store, "basseterre-partner", ["Saint George Basseterre"])
+    body = client.get("/api/v1/compare", params={"a": a, "b": b}, headers=auth(partner)).json()
+    shown = {c["cell"] for c in body["cells"]}
+    assert h3.latlng_to_cell(*BASSETERRE, 8) in shown
+    assert h3.latlng_to_cell(*SANDY_POINT, 8) not in shown  # another community's hot spot
+    police = client.get("/api/v1/compare", params={"a": a, "b": b}, headers=auth(tokens["analyst"])).json()
+    assert body["cells_compared"] < police["cells_compared"]
+    page = client.get("/compare", params={"a": a, "b": b}, headers=auth(partner))
+    assert page.status_code == 200 and "Saint Anne Sandy Point" not in page.text
