@@ -313,9 +313,13 @@ def test_download_buttons_print_sheets_and_phone_legend(service, browser, tmp_pa
     small.context.add_cookies(context.cookies())
     small.goto(service["origin"] + target)
     small.wait_for_selector(".hotspots-legend details", state="attached", timeout=10_000)
-    assert small.eval_on_selector(".hotspots-legend details", "d => d.open") is False
+    small.wait_for_function("!document.querySelector('.hotspots-legend details').open", timeout=5_000)
     box = small.locator(".hotspots-legend").bounding_box()
     assert box["height"] * box["width"] < 0.1 * 390 * 844, "a folded legend should take little of a phone screen"
+    layers = small.locator(".leaflet-control-layers").bounding_box()
+    assert layers["width"] * layers["height"] < 0.02 * 390 * 844, "the layer list should be folded to its button"
+    small.locator(".leaflet-control-layers-toggle").click()
+    assert small.locator(".leaflet-control-layers label", has_text="Towns and villages").is_visible()
     small.locator(".hotspots-legend summary").click()
     assert small.locator(".hotspots-legend [data-scheme='0']").is_visible()
     small.screenshot(path=str(ARTIFACTS / f"map-phone-{service['backend']}.png"))

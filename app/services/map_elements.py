@@ -308,7 +308,7 @@ var {{ this.get_name() }} = L.geoJson({{ this.places }}, {
 class LegendFollowsLayers(MacroElement):
     """Shows only the legend sections of the cell layers on the map now (the layer control, the time
     slider and anything else may switch them), keeps one cell layer on at a time, and folds the legend
-    away on a small screen."""
+    and the layer list away on a small screen."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -334,8 +334,18 @@ class LegendFollowsLayers(MacroElement):
     // after Leaflet has finished adding or removing the layer
     map.on("layeradd layerremove", function () { setTimeout(sync, 0); });
     sync();
-    var details = document.querySelector(".hotspots-legend details");
-    if (details && window.matchMedia("(max-width: 600px)").matches) { details.open = false; }
+    // A phone: the legend folds to its title, the layer list to Leaflet's layers button (tap to open);
+    // deferred, as the layer list is added after this script.
+    if (window.matchMedia("(max-width: 600px)").matches) { setTimeout(fold, 0); }
+    function fold() {
+        var details = document.querySelector(".hotspots-legend details");
+        if (details) { details.open = false; }
+        var list = document.querySelector(".leaflet-control-layers");
+        if (list) {
+            list.classList.remove("leaflet-control-layers-expanded");
+            list.addEventListener("click", function () { list.classList.add("leaflet-control-layers-expanded"); });
+        }
+    }
 })();
 {% endmacro %}
 """)
