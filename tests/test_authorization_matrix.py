@@ -67,7 +67,8 @@ MINIMUM_ROLE = {
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
          "/compare?a={run_id}&b={second_run_id}": "public", "/print/analyses/{run_id}": "public",
-         "/print/communities/{community_id}": "public"}
+         "/print/communities/{community_id}": "public",
+         "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 
