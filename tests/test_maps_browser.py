@@ -262,6 +262,26 @@ def test_download_buttons_print_sheets_and_phone_legend(service, browser, tmp_pa
     # names on the map: the communities and the gazetteer's towns
     assert page.locator(".hotspots-label").count() >= 10
     assert "Basseterre" in page.locator(".hotspots-place-label").all_inner_texts()
+    page.wait_for_timeout(200)
+
+    def names_shown() -> list:
+        return page.eval_on_selector_all(".hotspots-label, .hotspots-place-label", """els => els
+            .filter(e => getComputedStyle(e).visibility !== 'hidden')
+            .map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+
+    def readable(shown: list) -> None:  # no two names on top of each other, none cut by the map's edge
+        for i, (name, *a) in enumerate(shown):
+            assert 0 <= a[0] and a[2] <= 1280 and 0 <= a[1] and a[3] <= 860, name
+            for other, *b in shown[i + 1:]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (name, other)
+
+    island_wide = names_shown()
+    assert any(name == "Basseterre" for name, *_ in island_wide), "the capital's name should be shown"
+    readable(island_wide)
+    page.mouse.move(640, 430)
+    page.mouse.wheel(0, -600)
+    page.wait_for_timeout(800)
+    readable(names_shown())
     # the legend shows the layer on the map, one layer at a time
     gi, lisa = (page.locator(f".hotspots-legend [data-scheme='{i}']") for i in (0, 1))
     assert gi.is_visible() and not lisa.is_visible()

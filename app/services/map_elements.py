@@ -360,6 +360,43 @@ class LegendFollowsLayers(MacroElement):
         return super().render(**kwargs)
 
 
+class LabelDeclutter(MacroElement):
+    """Hides any name that would overlap one already shown or be cut by the map's edge, after every zoom
+    or pan: towns first (a planner looks for Basseterre), then communities. A hidden name comes back when
+    zooming in frees room."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    var order = [".hotspots-place-label", ".hotspots-label"];
+    function overlaps(a, b) { return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; }
+    function declutter() {
+        var kept = [], frame = map.getContainer().getBoundingClientRect();
+        order.forEach(function (selector) {
+            map.getContainer().querySelectorAll(".leaflet-tooltip" + selector).forEach(function (label) {
+                label.style.visibility = "";
+                var box = label.getBoundingClientRect();
+                var cut = box.left < frame.left || box.right > frame.right || box.top < frame.top || box.bottom > frame.bottom;
+                if (cut || kept.some(function (other) { return overlaps(box, other); })) {
+                    label.style.visibility = "hidden";
+                } else {
+                    kept.push(box);
+                }
+            });
+        });
+    }
+    map.on("zoomend moveend overlayadd overlayremove", function () { setTimeout(declutter, 0); });
+    setTimeout(declutter, 0);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "LabelDeclutter"
+
+
 class HtmlControl(MacroElement):
     """A fixed box on the map (legend, title) from server-made HTML."""
 

@@ -32,6 +32,7 @@ from app.services.map_elements import (
     GeoJsonData,
     HtmlControl,
     InlineCellsLayer,
+    LabelDeclutter,
     LegendFollowsLayers,
     OfflineMap,
     OutlineLayer,
@@ -48,7 +49,7 @@ from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "6"
+MAP_VERSION = "7"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
 PLACES_LAYER = "Towns and villages"
@@ -124,6 +125,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     LegendFollowsLayers(layers).add_to(fmap)
+    LabelDeclutter().add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
 
