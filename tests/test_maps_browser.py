@@ -126,6 +126,9 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
     assert page.locator("path.hotspots-firstStyle").count() == service["emerging_cells"]
     legend = page.locator(".hotspots-legend")
     assert "Emerging hot and cold spots" in legend.inner_text() and "No pattern detected" in legend.inner_text()
+    # its cells download like any run's; there is no print sheet for this kind yet, so no link to one
+    assert page.locator(".hotspots-links a[download]").count() == 5
+    assert page.locator(".hotspots-links a", has_text="Print").count() == 0
     legend_colours = set(page.eval_on_selector_all(
         ".hotspots-legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)"))
 

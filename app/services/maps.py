@@ -46,10 +46,10 @@ from app.services.run_results import run_facts, step_labels, visible_completed_r
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
-from spatial.kinds import AnalysisKind
+from spatial.kinds import DEFAULT_KIND, AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "7"
+MAP_VERSION = "8"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
 PLACES_LAYER = "Towns and villages"
@@ -149,13 +149,14 @@ def legend_html(kind: AnalysisKind) -> str:
             + f'<p class="hotspots-p-note">{html.escape(kind.legend_note)}</p></details>')
 
 
-def download_links_html(run_id: int) -> str:
+def download_links_html(run_id: int, printable: bool = True) -> str:
     """Links to the run's cells in each file format (the export route applies the reader's privacy tier
-    and audits the download) and to its print view."""
+    and audits the download) and, for a kind with a print sheet (``printable``), to its print view."""
     base = f"/api/v1/analyses/{int(run_id)}/cells?format="
     links = " · ".join(f'<a href="{html.escape(base + fmt)}" download>{label}</a>' for fmt, label in DOWNLOADS)
-    return (f'<div class="hotspots-links">Download the cells: {links}</div>'
-            f'<div class="hotspots-links"><a href="/print/analyses/{int(run_id)}">Print / save as PDF</a></div>')
+    sheet = (f'<div class="hotspots-links"><a href="/print/analyses/{int(run_id)}">Print / save as PDF</a></div>'
+             if printable else "")
+    return f'<div class="hotspots-links">Download the cells: {links}</div>' + sheet
 
 
 # The export formats offered as buttons, in the order a planner would look for them.
@@ -194,7 +195,7 @@ def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
             f"<div>{html.escape(' · '.join(facts))}</div>"
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
             + note
-            + download_links_html(run.id)
+            + download_links_html(run.id, printable=run.kind.name == DEFAULT_KIND)
             + '<div><a href="/">All communities and runs</a></div>')
 
 
