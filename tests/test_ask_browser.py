@@ -187,8 +187,8 @@ def test_no_serious_accessibility_problem_on_any_page(service, signed_in):
     page.goto(f"{origin}/")
     failed = f"/analyses/{_failed_run(page)}"
     community = page.locator("a[href^='/communities/']").first.get_attribute("href")
-    pages = ["/", "/analyses", "/analyses/new", failed, community, f"{community}/brief",
-             f"/maps/analyses/{service['emerging_run_id']}"]
+    pages = ["/", "/analyses", "/analyses/new", failed, community, f"{community}/brief", f"/print{community}",
+             f"/print/analyses/{service['run_id']}", f"/maps/analyses/{service['emerging_run_id']}"]
     if service["backend"] == "postgis":  # the same page on either store: checked once
         pages += [f"/maps/analyses/{service['run_id']}", "/docs", "/redoc"]
     problems = {}
