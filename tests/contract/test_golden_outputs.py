@@ -46,7 +46,7 @@ def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> st
         text = re.sub(rf"([Rr]un[ =-]|[Rr]un #|analyses/|run=|^\"h){run_id}(?!\d)", lambda m, label=label: m.group(1) + label,
                       text)
     for community_id, label in communities.items():
-        text = re.sub(rf"(communities/){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
+        text = re.sub(rf"(communities/|community=){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
     return FOLIUM_NAME.sub("_X", TIMESTAMP.sub("<time>", text))
 
 
