@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, figures, health, incidents,
-                            maps, ogc, pages, sensitive_terms, tiles, trends, users)
+                            interventions, maps, ogc, pages, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(trends.router)
     app.include_router(analyses.router)
+    app.include_router(interventions.router)
     app.include_router(categories.router)
     app.include_router(users.router)
     app.include_router(sensitive_terms.router)
