@@ -69,7 +69,8 @@ MINIMUM_ROLE = {
     ("get", "/tiles/communities.json"): "public",
     ("get", "/tiles/incidents.json"): "analyst",
 }
-PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public"}
+PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/interventions": "public", "/interventions/{intervention_id}": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 
