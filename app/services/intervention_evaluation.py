@@ -34,6 +34,9 @@ from spatial.outcomes.areas import buffer_ring, cells_outline, polygon_cells
 from spatial.outcomes.intervention import AreaCounts, evaluate_intervention
 
 EARLIER_PAIRS = 4
+# Fewer earlier pairs than this estimate the over-dispersion too poorly to use (Student's t on 1 or 2
+# degrees of freedom makes any interval uselessly wide): the interval then assumes Poisson counts, and says so.
+MIN_EARLIER_PAIRS = 3
 # Below this many incidents in the target before the programme, no effect is claimed whatever
 # the interval says: a Wald interval on so few counts is not to be trusted.
 MIN_TARGET_BEFORE = 10
@@ -109,6 +112,8 @@ def _evaluation(store: Store, row: dict[str, Any], areas: dict[str, Any], zone: 
     first = store.boundaries.incident_time_range()
     # earlier pair j compares window j - 1 with window j (window len(bounds) - 3 is "before")
     usable = [j for j in range(1, len(bounds) - 2) if first is not None and bounds[j - 1] >= first[0]]
+    if len(usable) < MIN_EARLIER_PAIRS:
+        usable = []
     has_buffer = row["buffer_rings"] > 0
 
     def area(name: int, window: int) -> AreaCounts:
@@ -131,6 +136,10 @@ def _evaluation(store: Store, row: dict[str, Any], areas: dict[str, Any], zone: 
         target_sentence = (f"No effect can be claimed: there were only {result.target.before} incidents in the "
                            f"target area in the window before the programme, and at least {MIN_TARGET_BEFORE} "
                            "are needed to tell a change from chance.")
+    elif not usable and result.target_change.interval is not None:
+        target_sentence += (f" Fewer than {MIN_EARLIER_PAIRS} earlier periods of the same length have data to learn "
+                            "how much these areas vary: the interval assumes they vary no more than chance would "
+                            "(Poisson counts), so it may be too narrow.")
     document["target_sentence"], document["buffer_sentence"] = target_sentence, buffer_sentence
     document["sentence"] = " ".join(s for s in (target_sentence, buffer_sentence) if s)
     return document

@@ -43,12 +43,13 @@ def intervention_page(store: Store, settings: Settings, intervention_id: int, au
             "basemap_url": settings.basemap_url, "basemap_attribution": settings.basemap_attribution}
 
 
-def before_after_svg(counts: dict[str, dict[str, int | None] | None], min_count: int | None,
+def before_after_svg(counts: dict[str, Any], min_count: int | None,
                      width: int = 720, height: int = 220) -> str:
     """Before and after bars for each area as inline SVG, each area on its own scale (the comparison
     area is usually far larger); a hidden count is a mark "<k", never a bar of 0."""
-    areas = [(name, values) for name, values in counts.items() if values is not None]
-    left, top, bottom, gap = 10, 26, 34, 30
+    # in a fixed order: a JSONB document keeps its keys in its own order
+    areas = [(name, counts[name]) for name in AREA_LABELS if counts.get(name) is not None]
+    left, top, bottom, gap = 10, 44, 34, 30
     panel = (width - left * 2 - gap * (len(areas) - 1)) / max(len(areas), 1)
     plot_h = height - top - bottom
     parts = [f'<svg class="before-after" role="img" viewBox="0 0 {width} {height}" width="100%" '
