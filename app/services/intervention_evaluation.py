@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
-from app.errors import Conflict
+from app.errors import Conflict, NotFound
 from app.privacy import Audience
 from app.services.interventions import active_communities, visible_intervention
 from app.settings import Settings
@@ -67,24 +67,25 @@ def intervention_areas(store: Store, row: dict[str, Any]) -> dict[str, Any]:
     communities = active_communities(store)
     targets = set(row["target_communities"] or ())
     if targets:
+        if not targets <= {c["id"] for c in communities}:
+            raise Conflict(f"Intervention {row['id']} names target communities of a boundary set that is no longer "
+                           "active; record it again with the active set's communities.")
         shape = shapely.union_all([c["shape"] for c in communities if c["id"] in targets])
     else:
         shape = shapely.geometry.shape(row["target_geometry"])
     cells = polygon_cells(shape, row["resolution"])
     comparison = row["comparison_communities"] or [c["id"] for c in communities if c["id"] not in targets]
+    names = {c["id"]: c["name"] for c in communities}
     return {"target_communities": sorted(targets), "target_cells": [] if targets else cells.tolist(),
             "cover": cells, "buffer_cells": buffer_ring(cells, row["buffer_rings"]).tolist(),
             "comparison_communities": comparison,
-            "comparison_names": [c["name"] for c in communities if c["id"] in set(comparison)]}
+            "comparison_named": {i: names[i] for i in comparison if i in names}}
 
 
-def area_outlines(store: Store, row: dict[str, Any]) -> dict[str, Any]:
-    """GeoJSON outlines of the target (its cells), the buffer ring and the comparison communities' cells
-    are not drawn (they are most of the islands): the map shows the comparison communities' names."""
-    areas = intervention_areas(store, row)
+def area_outlines(row: dict[str, Any], areas: dict[str, Any]) -> dict[str, Any]:
+    """GeoJSON outlines of the target (the polygon drawn, or its communities' cells) and of the buffer ring."""
     return {"target": row["target_geometry"] or cells_outline(areas["cover"]),
-            "buffer": cells_outline(np.array(areas["buffer_cells"], dtype=np.int64)),
-            "comparison_communities": areas["comparison_names"]}
+            "buffer": cells_outline(np.array(areas["buffer_cells"], dtype=np.int64))}
 
 
 def windows(row: dict[str, Any], zone: ZoneInfo, pairs: int = EARLIER_PAIRS) -> list[datetime]:
@@ -188,4 +189,14 @@ def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
     if kept.get("published_min_count", 0) < audience.min_count:
         raise Conflict(f"The evaluation of intervention {row['id']} was published under an older privacy rule; "
                        "an analyst evaluates it again.")
-    return {**kept, "evaluated_at": row["evaluated_at"].isoformat(timespec="seconds") if row["evaluated_at"] else None}
+    shown = {**kept, "evaluated_at": row["evaluated_at"].isoformat(timespec="seconds") if row["evaluated_at"] else None}
+    if audience.communities is not None and kept.get("counts"):
+        # a partner limited to some communities sees counts of its own places only: the target when it lies
+        # wholly in them; the buffer and the comparison area reach into others, so their counts are withheld
+        if not set(row["communities"]) <= audience.communities:
+            raise NotFound(f"There is no evaluation of intervention {row['id']} for you: it covers communities "
+                           "outside yours.")
+        shown["counts"] = {**kept["counts"], "buffer": None, "comparison": None}
+        shown["counts_withheld"] = ("The surrounding cells and the comparison area reach outside your communities: "
+                                    "their counts are not shown, only the changes worked out from them.")
+    return shown

@@ -10,6 +10,7 @@ import html
 import json
 from typing import Any
 
+from app.errors import Conflict, NotFound
 from app.privacy import Audience
 from app.services import intervention_evaluation, interventions
 from app.settings import Settings
@@ -27,14 +28,16 @@ def intervention_page(store: Store, settings: Settings, intervention_id: int, au
     """One intervention: what it is, its evaluation in words and a chart, and a map of its areas."""
     shown = interventions.get_intervention(store, intervention_id, audience)
     row = interventions.visible_intervention(store, intervention_id, audience)
-    if audience.raw:
+    try:  # police: computed now and kept; others: the kept published copy, shaped for their scope
         evaluation: dict[str, Any] | None = intervention_evaluation.evaluate(store, intervention_id, audience, settings)
-    else:
-        evaluation = row["published_evaluation"]
+    except (Conflict, NotFound) as refused:  # not evaluated yet, or not for this partner's scope
+        evaluation = {"status": "not shown", "sentence": refused.message}
     min_count = None if audience.raw else audience.min_count
-    outlines = intervention_evaluation.area_outlines(store, row)
-    comparison_ids = intervention_evaluation.intervention_areas(store, row)["comparison_communities"]
-    comparison, bounds = store.maps.communities_feature_collection(comparison_ids)
+    areas = intervention_evaluation.intervention_areas(store, row)
+    outlines = intervention_evaluation.area_outlines(row, areas)
+    # a partner limited to some communities is drawn only its own (as on the run maps)
+    comparison_ids = [i for i, name in areas["comparison_named"].items() if audience.sees_community(name)]
+    comparison, _ = store.maps.communities_feature_collection(comparison_ids)
     counts = (evaluation or {}).get("counts") if (evaluation or {}).get("status") == "evaluated" else None
     layers = {"target": outlines["target"], "buffer": outlines["buffer"], "comparison": json.loads(comparison)}
     return {"intervention": shown, "evaluation": evaluation, "min_count": min_count,

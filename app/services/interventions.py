@@ -14,6 +14,7 @@ anything else answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -112,11 +113,7 @@ def active_communities(store: Store) -> list[dict[str, Any]]:
 
 def _plain(geometry: dict[str, Any] | None) -> dict[str, Any] | None:
     """A GeoJSON mapping with lists instead of tuples (what a JSON column stores)."""
-    if geometry is None:
-        return None
-    import json
-
-    return json.loads(json.dumps(geometry))
+    return None if geometry is None else json.loads(json.dumps(geometry))
 
 
 def visible_intervention(store: Store, intervention_id: int, audience: Audience) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def test_partners_see_the_kept_published_copy_and_small_counts_hidden(store: Sto
     shared = _record(store, history, "A", shared=True)
     with pytest.raises(Exception, match="not been evaluated yet"):
         _evaluate(store, shared, PARTNER)
-    police = _evaluate(store, shared)
+    police = police_shared = _evaluate(store, shared)
     published = _evaluate(store, shared, PARTNER)
     assert published["counts"] == police["counts"] and published["target_change"] == police["target_change"]
     assert not published["suppressed"]
@@ -128,6 +128,13 @@ def test_partners_see_the_kept_published_copy_and_small_counts_hidden(store: Sto
     assert interventions.list_interventions(store, scoped) == []
     with pytest.raises(NotFound):
         interventions.get_intervention(store, shared, scoped)
+    # a partner limited to the target's community sees its counts, not those of places outside it
+    own = Audience(role="partner", raw=False, min_count=5, max_resolution=8, hold_back_days=0,
+                   communities=frozenset(interventions.get_intervention(store, shared, PARTNER)["communities"]))
+    mine = _evaluate(store, shared, own)
+    assert mine["counts"]["target"] == police_shared["counts"]["target"]
+    assert mine["counts"]["comparison"] is None and mine["counts"]["buffer"] is None and mine["counts_withheld"]
+    assert mine["target_change"] == police_shared["target_change"]
 
 def test_bad_interventions_are_refused_in_words(store: StoreUnderTest):
     load_parishes(store)
