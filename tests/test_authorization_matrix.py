@@ -70,7 +70,8 @@ MINIMUM_ROLE = {
     ("get", "/tiles/incidents.json"): "analyst",
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
-         "/interventions": "public", "/interventions/{intervention_id}": "public"}
+         "/interventions": "public", "/interventions/{intervention_id}": "public",
+         "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 

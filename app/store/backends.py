@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.store.audit import PostgisAuditLog
+from app.store.briefs import Briefs
 from app.store.communities import PostgisBoundaries
 from app.store.database import PostgisDatabase
 from app.store.disclosure import Disclosure
@@ -25,8 +26,8 @@ from app.store.incidents import PostgisIncidents
 from app.store.interventions import Interventions
 from app.store.maps import PostgisMaps
 from app.store.protocols import (
-    AccountStore, AuditStore, BoundaryStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore, IncidentStore, InterventionStore,
-    MapStore,
+    AccountStore, AuditStore, BoundaryStore, BriefStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore,
+    IncidentStore, InterventionStore, MapStore,
     RunCountStore, RunStore, TileStore,
 )
 from app.store.run_counts import RunCounts
@@ -62,6 +63,7 @@ class Backend:
     disclosure: Callable[[Session, SqlDialect], DisclosureStore]
     figures: Callable[[Session, SqlDialect], FigureStore]
     interventions: Callable[[Session, SqlDialect], InterventionStore]
+    briefs: Callable[[Session, SqlDialect], BriefStore]
     database: Callable[[Session, SqlDialect], DatabaseStore]
 
     def bind(self, session: Session) -> Store:
@@ -89,18 +91,19 @@ class Store:
         self.disclosure = backend.disclosure(session, sql)
         self.figures = backend.figures(session, sql)
         self.interventions = backend.interventions(session, sql)
+        self.briefs = backend.briefs(session, sql)
         self.database = backend.database(session, sql)
 
 
 POSTGIS = Backend(
     name="postgis", sql=PostgisSql(), incidents=PostgisIncidents, boundaries=PostgisBoundaries, runs=PostgisRuns,
     counts=RunCounts, tiles=PostgisTiles, maps=PostgisMaps, imports=Imports, accounts=Accounts,
-    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, database=PostgisDatabase,
+    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, briefs=Briefs, database=PostgisDatabase,
 )
 SQLITE = Backend(
     name="sqlite", sql=SQLiteSql(), incidents=SQLiteIncidents, boundaries=SQLiteBoundaries, runs=SQLiteRuns,
     counts=RunCounts, tiles=SQLiteTiles, maps=SQLiteMaps, imports=Imports, accounts=SQLiteAccounts,
-    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, database=SQLiteDatabase,
+    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, briefs=Briefs, database=SQLiteDatabase,
 )
 
 

@@ -248,6 +248,15 @@ class InterventionStore(Protocol):
         without_sensitive: bool = False, before: datetime | None = None) -> np.ndarray: ...
 
 
+class BriefStore(Protocol):
+    """The history of community briefs written to the briefs folder."""
+
+    def record_brief(self, *, community_id: int | None, community: str, period: str | None, audience: str,
+                     path: str, sha256: str | None, error: str | None = None) -> int: ...
+    def brief_written(self, path: str) -> bool: ...
+    def brief_history(self, *, limit: int) -> list[dict[str, Any]]: ...
+
+
 class DatabaseStore(Protocol):
     """The database itself: readiness, and the role a request's session runs as."""
 
