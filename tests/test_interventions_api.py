@@ -4,6 +4,8 @@ evaluation only)."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from app.services.accounts import create_user_with_token
@@ -65,6 +67,11 @@ def test_analyst_records_partner_reads_the_shared_one(client, island):
     shown_counts = [n for area in ("target", "comparison") for n in body["counts"][area].values()]
     assert body["target_change"] is None or None not in shown_counts
     assert body["displacement"] is None or None not in body["counts"]["buffer"].values()
+    # the community's brief lists it with the sentence each reader may see (never computed there)
+    for headers, sentence in ((partner, body["sentence"]), (analyst, police.json()["sentence"])):
+        brief = client.get(f"/communities/{community['id']}/brief", headers=headers)
+        assert brief.status_code == 200, brief.text
+        assert "Night patrols (2024-02-11 to 2024-02-20)" in brief.text and sentence in html.unescape(brief.text)
     actions = [e["action"] for e in client.get("/api/v1/audit", headers=auth(island["admin"])).json()["entries"]]
     assert {"interventions.create", "interventions.evaluate"} <= set(actions)
 

@@ -200,3 +200,15 @@ def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
         shown["counts_withheld"] = ("The surrounding cells and the comparison area reach outside your communities: "
                                     "their counts are not shown, only the changes worked out from them.")
     return shown
+
+
+def kept_sentence(store: Store, intervention_id: int, audience: Audience) -> str | None:
+    """The sentence of an intervention's kept evaluation as ``audience`` may read it (None: none kept, or none
+    for this audience). Never computes: for briefs and lists, which must stay cheap."""
+    row = visible_intervention(store, intervention_id, audience)
+    if audience.raw:
+        return (row.get("evaluation") or {}).get("sentence")
+    try:
+        return _published_view(row, audience)["sentence"]
+    except (Conflict, NotFound):
+        return None
