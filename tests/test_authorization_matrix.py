@@ -71,6 +71,7 @@ MINIMUM_ROLE = {
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
          "/interventions": "public", "/interventions/{intervention_id}": "public",
+         "/analyses/{run_id}/rates": "public",
          "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 

@@ -13,7 +13,7 @@ The restricted role (partners' and viewers' requests) reads shared interventions
 security) and never the police evaluation nor who recorded it (column grants).
 
 Revision ID: 0014
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 from migrations.backend import ID, json_type, now_default, postgres
 
 revision = "0014"
-down_revision = "0015"  # after 0015 (briefs), which reached main first
+down_revision = "0016"  # after 0015 (briefs) and 0016 (cell rates), which reached main first
 branch_labels = None
 depends_on = None
 

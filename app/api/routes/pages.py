@@ -14,6 +14,7 @@ from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
 from app.services import intervention_pages
 from app.services import pages as page_service
+from app.services import rates_page
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -54,6 +55,15 @@ def intervention_page(intervention_id: Annotated[int, Path(ge=1, le=MAX_ID)], re
     else:
         context = intervention_pages.intervention_page(store, settings, intervention_id, audience)
     return templates.TemplateResponse(request, "intervention.html", {"user": user, **context},
+                                      headers=page_headers(settings))
+
+
+@router.get("/analyses/{run_id}/rates", response_class=HTMLResponse)
+def rates_map(run_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+              indicator: str | None = None) -> Response:
+    """Communities coloured by smoothed crime rate, or by crime rate and a social factor (3 x 3)."""
+    context = rates_page.rates_page(store, run_id, audience_for(user, settings), indicator or None)
+    return templates.TemplateResponse(request, "rates.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
 
