@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
-from app.api.deps import MAX_ID, PageReader, SettingsDep, SignInDep, StoreDep
+from app.api.deps import MAX_ID, PageReader, SettingsDep, SignInDep, StoreDep, limit_heavy
 from app.audit import audited
 from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
@@ -48,7 +48,8 @@ def interventions_page(request: Request, store: StoreDep, settings: SettingsDep,
 def intervention_page(intervention_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, store: StoreDep,
                       settings: SettingsDep, user: PageReader) -> Response:
     audience = audience_for(user, settings)
-    if audience.raw:  # police see it evaluated now, as the API's evaluation route does (and audited alike)
+    if audience.raw:  # police see it evaluated now, as the API's evaluation route does (limited and audited alike)
+        limit_heavy(request, user, "evaluation")
         with audited(store, "interventions.evaluate", principal=user, request=request,
                      target=f"intervention {intervention_id}"):
             context = intervention_pages.intervention_page(store, settings, intervention_id, audience)
