@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, compare, docs, figures, health,
-                            incidents, maps, ogc, pages, printing, sensitive_terms, tiles, trends, users)
+from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, compare, docs, figures,
+                            health, incidents, interventions, maps, ogc, pages, printing, sensitive_terms, tiles, trends,
+                            users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(trends.router)
     app.include_router(analyses.router)
+    app.include_router(interventions.router)
     app.include_router(compare.router)
     app.include_router(categories.router)
     app.include_router(users.router)

@@ -42,6 +42,11 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/analyses/{run_id}/rates"): "public",
     ("get", "/api/v1/analyses/{run_id}/factors"): "public",
     ("get", "/api/v1/analyses/{run_id}/backtest"): "public",
+    ("post", "/api/v1/interventions"): "analyst",
+    ("get", "/api/v1/interventions"): "public",
+    ("get", "/api/v1/interventions/{intervention_id}"): "public",
+    ("get", "/api/v1/interventions/{intervention_id}/evaluation"): "public",
+    ("delete", "/api/v1/interventions/{intervention_id}"): "analyst",  # after the routes that read it
     ("get", "/api/v1/compare"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
@@ -66,6 +71,7 @@ MINIMUM_ROLE = {
     ("get", "/tiles/incidents.json"): "analyst",
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/interventions": "public", "/interventions/{intervention_id}": "public",
          "/analyses/{run_id}/rates": "public",
          "/compare?a={run_id}&b={second_run_id}": "public", "/print/analyses/{run_id}": "public",
          "/print/communities/{community_id}": "public",
@@ -93,6 +99,10 @@ def world(client, store, tokens):
     second = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
                          json={"resolution": 8, "permutations": 0, "seed": 2, "audience": "shared"}).json()
     community_id = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"][0]["id"]
+    intervention = client.post("/api/v1/interventions", headers=auth(tokens["analyst"]), json={
+        "name": "Matrix patrols", "starts_on": "2024-02-05", "ends_on": "2024-02-09", "shared": True,
+        "target_communities": [community_id]})
+    assert intervention.status_code == 201, intervention.text
     tokens = {**tokens, "partner": create_user_with_token(store, "test-partner", "partner")}
     create_user_with_token(store, "matrix-target", "viewer")  # whose tokens the admin routes act on
     target = next(u["id"] for u in client.get("/api/v1/users", headers=auth(tokens["admin"])).json()["users"]
@@ -102,6 +112,7 @@ def world(client, store, tokens):
         "second_run_id": second["id"],
         "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
         "collection_id": "communities", "feature_id": community_id,
+        "intervention_id": intervention.json()["id"],
     }
 
 
