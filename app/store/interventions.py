@@ -21,7 +21,7 @@ from app.store.sql import BoundToSession, not_sensitive, rows_changed, step_numb
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import JSONB
 
-# What the restricted role may read (migration 0014's column grants): never the police evaluation
+# What the restricted role may read (migration 0018's column grants): never the police evaluation
 # nor who recorded the intervention.
 PUBLISHED_COLUMNS = ("id, name, partner, target_communities, target_geometry, communities, resolution, buffer_rings, "
                      "comparison_communities, starts_on, ends_on, shared, created_at, published_evaluation, "

@@ -12,8 +12,8 @@
 The restricted role (partners' and viewers' requests) reads shared interventions only (row-level
 security) and never the police evaluation nor who recorded it (column grants).
 
-Revision ID: 0014
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02
 """
 
@@ -24,8 +24,8 @@ from alembic import op
 
 from migrations.backend import ID, json_type, now_default, postgres
 
-revision = "0014"
-down_revision = "0016"  # after 0015 (briefs) and 0016 (cell rates), which reached main first
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
