@@ -196,9 +196,9 @@ def _cell_items(store: Store, audience: Audience, run: Run, query: ItemQuery, pa
     rows = store.runs.cell_page(run.id, after_cell=after, limit=query.limit + 1, **filters)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
-    matched = store.runs.count_cells(run.id, **filters)
+    next_cursor = f"{int(rows[-1]['cell']):x}" if more else None  # before the rows are shaped (H3 text)
     features = [run_results.cell_feature(row, audience) for row in rows]
-    return _page(features, f"{int(rows[-1]['cell']):x}" if more else None, page_url, matched=matched)
+    return _page(features, next_cursor, page_url, matched=store.runs.count_cells(run.id, **filters))
 
 
 def incident_filter(query: ItemQuery) -> IncidentFilter:
