@@ -41,6 +41,8 @@ GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 RUN_PREFIX = "run-"
 RUNS_LISTED = 200  # the newest runs the caller may see, each a collection
 PageUrl = Callable[[str], str]
+RunExtents = dict[tuple[int, tuple[int, ...] | None], tuple[float, float, float, float] | None]
+EXTENTS_KEPT = 2000  # a completed run's cells never change, so its extent is worked out once per scope
 
 COMMUNITY_QUERYABLES = [Queryable("name", "string", "Community name"), Queryable("code", "string", "Community code")]
 INCIDENT_QUERYABLES = [Queryable("category", "string", "Category"), Queryable("source", "string", "Source"),
@@ -80,9 +82,22 @@ def run_queryables(run: Run) -> list[Queryable]:
             Queryable(scheme, "integer", f"Class ({scheme})")]
 
 
-def _run_collection(store: Store, run: Run, audience: Audience, base: str, zone: ZoneInfo) -> dict[str, Any]:
+def run_extent(store: Store, run: Run, audience: Audience, kept: RunExtents) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of the run's cells this audience may see (a scoped partner's: its communities'),
+    kept in ``kept`` (a completed run's cells never change): /collections lists up to 200 runs."""
+    scope = run_results.scope_ids(store, run, audience)
+    key = (run.id, tuple(scope) if scope is not None else None)
+    if key not in kept:
+        if len(kept) >= EXTENTS_KEPT:
+            kept.clear()
+        kept[key] = store.tiles.run_extent(run.id, scope)
+    return kept[key]
+
+
+def _run_collection(store: Store, run: Run, audience: Audience, base: str, zone: ZoneInfo,
+                    kept: RunExtents) -> dict[str, Any]:
     resolution = run.parameters.resolution
-    box = store.tiles.run_extent(run.id, run_results.scope_ids(store, run, audience))
+    box = run_extent(store, run, audience, kept)
     return collection(f"{RUN_PREFIX}{run.id}", f"{run.kind.heading} {run.id}: cells (H3 resolution {resolution})",
                       " · ".join(run_results.run_facts(run, audience)), base,
                       _extent(box, run_period(run.parameters.start, run.parameters.end, zone)))
@@ -102,20 +117,22 @@ def _incidents_collection(store: Store, base: str) -> dict[str, Any]:
                       _extent(store.tiles.incidents_extent(), store.boundaries.incident_time_range()))
 
 
-def collections(store: Store, audience: Audience, base: str, zone: ZoneInfo) -> list[dict[str, Any]]:
+def collections(store: Store, audience: Audience, base: str, zone: ZoneInfo,
+                kept: RunExtents) -> list[dict[str, Any]]:
     """The collections this audience may read, with their extents."""
     found = [_communities_collection(store, audience, base)]
     if audience.raw:
         found.append(_incidents_collection(store, base))
     runs = run_results.visible_runs(store, audience, limit=RUNS_LISTED, before_id=None)
-    found += [_run_collection(store, run, audience, base, zone) for run in runs if run.completed]
+    found += [_run_collection(store, run, audience, base, zone, kept) for run in runs if run.completed]
     return found
 
 
-def one_collection(store: Store, audience: Audience, collection_id: str, base: str, zone: ZoneInfo) -> dict[str, Any]:
+def one_collection(store: Store, audience: Audience, collection_id: str, base: str, zone: ZoneInfo,
+                   kept: RunExtents) -> dict[str, Any]:
     """One collection this audience may read (404, or 403 for incidents below analyst)."""
     if collection_id.startswith(RUN_PREFIX):
-        return _run_collection(store, _run(store, audience, collection_id), audience, base, zone)
+        return _run_collection(store, _run(store, audience, collection_id), audience, base, zone, kept)
     if collection_id == "communities":
         return _communities_collection(store, audience, base)
     if collection_id == "incidents" and audience.raw:

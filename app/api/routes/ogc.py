@@ -88,6 +88,11 @@ def _audience(user: Principal, settings: SettingsDep) -> Audience:
     return audience_for(user, settings)
 
 
+def _kept_extents(request: Request) -> ogc.RunExtents:
+    """Completed runs' extents, kept by the app (app/main.py) for the life of the process."""
+    return request.app.state.run_extents
+
+
 @router.get("", name="ogc_landing", summary="OGC API – Features: landing page",
             responses={200: {"content": {"text/html": {}}}})
 def landing(request: Request, user: OgcReader, settings: SettingsDep) -> Response:
@@ -111,7 +116,8 @@ def conformance(request: Request, user: OgcReader, settings: SettingsDep) -> Res
 @router.get("/collections", summary="OGC API – Features: the collections the caller may read",
             responses={200: {"content": {"text/html": {}}}})
 def collections(request: Request, store: StoreDep, user: OgcReader, settings: SettingsDep) -> Response:
-    body = {"collections": ogc.collections(store, _audience(user, settings), _base(request), settings.zone),
+    body = {"collections": ogc.collections(store, _audience(user, settings), _base(request), settings.zone,
+                                               _kept_extents(request)),
             "links": _alternate(request)}
     return _answer(request, settings, user, body, template="ogc_document.html", title="Collections")
 
@@ -120,7 +126,8 @@ def collections(request: Request, store: StoreDep, user: OgcReader, settings: Se
             responses={200: {"content": {"text/html": {}}}})
 def one_collection(collection_id: ShortText, request: Request, store: StoreDep, user: OgcReader,
                    settings: SettingsDep) -> Response:
-    body = ogc.one_collection(store, _audience(user, settings), collection_id, _base(request), settings.zone)
+    body = ogc.one_collection(store, _audience(user, settings), collection_id, _base(request), settings.zone,
+                              _kept_extents(request))
     return _answer(request, settings, user, body, template="ogc_document.html", title=body["title"])
 
 
