@@ -4,6 +4,8 @@ and GDAL's OAPIF driver reading the real service (as QGIS does)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 from datetime import datetime
 
@@ -263,7 +265,7 @@ def live(tmp_path_factory):
             yield origin, loaded
 
 
-def _gdal_reads_as(token: str, folder) -> None:
+def _gdal_reads_as(token: str, folder):
     # The service keeps GDAL offline for the files it reads (spatial/file_guard.py); the client here
     # is GDAL too, so it is let out, to the loopback service only, for this test.
     # (GDAL's OAPIF driver sets its own Accept header, which replaces GDAL_HTTP_HEADERS; a header file adds to it.)
@@ -271,13 +273,14 @@ def _gdal_reads_as(token: str, folder) -> None:
     headers.write_text(f"Authorization: Bearer {token}\n")
     pyogrio.set_gdal_config_options({"GDAL_HTTP_HEADER_FILE": str(headers), "GDAL_HTTP_PROXY": None,
                                      "GDAL_HTTPS_PROXY": None, "GDAL_HTTP_TIMEOUT": "60"})
+    return headers
 
 
 def test_gdal_reads_the_service_as_qgis_does(live, tmp_path):
     origin, loaded = live
     dataset = f"OAPIF:{origin}/ogc"
     try:
-        _gdal_reads_as(loaded["token"], tmp_path)
+        headers = _gdal_reads_as(loaded["token"], tmp_path)
         layers = [name for name, _ in pyogrio.list_layers(dataset)]
         run_layer = f"run-{loaded['run_id']}"
         assert layers[:2] == ["communities", "incidents"] and run_layer in layers
@@ -299,6 +302,12 @@ def test_gdal_reads_the_service_as_qgis_does(live, tmp_path):
         back = pyogrio.read_info(copy, layer=run_layer)
         assert back["features"] == loaded["cells"] and back["crs"] == "EPSG:4326"
         assert {"cell", "incidents", "gi_bin", "gi_z"} <= set(back["fields"])
+        if shutil.which("ogr2ogr"):  # Debian's gdal-bin, where installed: the command GIS staff type
+            by_command = tmp_path / "by-ogr2ogr.gpkg"
+            subprocess.run(["ogr2ogr", "-f", "GPKG", str(by_command), dataset, run_layer, "-spat", *map(str, bbox)],
+                           check=True, capture_output=True, timeout=120,
+                           env={**os.environ, "GDAL_HTTP_HEADER_FILE": str(headers)})
+            assert pyogrio.read_info(by_command, layer=run_layer)["features"] == len(expected)
 
         # a partner: its parish in communities, the shared run only, no incidents layer
         _gdal_reads_as(loaded["partner_token"], tmp_path)
