@@ -7,8 +7,12 @@ FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # GDAL comes inside the pyogrio/pyproj/shapely wheels. No Node.js: the map assets are fetched with Python.
+# Community briefs as PDF need Chromium (and the 'pdf' extra below); build with --build-arg WITH_PDF=0 to
+# leave both out: /communities/{id}/brief.pdf then answers 503 and the HTML brief prints from the browser.
+ARG WITH_PDF=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libexpat1 \
+ && if [ "$WITH_PDF" = 1 ]; then apt-get install -y --no-install-recommends chromium fonts-dejavu-core; fi \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 hotspots
@@ -24,7 +28,7 @@ COPY migrations ./migrations
 # its plugin come from the npm registry at build time (tarballs checked against
 # app/frontend/package-lock.json) into the data directory, and are served by the service itself.
 ENV HOTSPOTS_DATA_DIR=/srv/hotspots/var
-RUN pip install . \
+RUN if [ "$WITH_PDF" = 1 ]; then pip install ".[pdf]"; else pip install .; fi \
  && rm -rf /srv/hotspots/app /srv/hotspots/spatial /srv/hotspots/models /srv/hotspots/migrations \
       /srv/hotspots/pyproject.toml /srv/hotspots/alembic.ini /srv/hotspots/build \
  && python -m app.assets --dest /srv/hotspots/var/static/vendor --no-cache \

@@ -66,6 +66,12 @@ class Unprocessable(ServiceError):
     status_code = 422
 
 
+class PrintingUnavailable(ServiceError):
+    """A PDF was asked for, but this server cannot print (no headless Chromium installed)."""
+
+    status_code = 503
+
+
 class TooManyRequests(ServiceError):
     status_code = 429
 

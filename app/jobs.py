@@ -1,4 +1,4 @@
-"""The in-process worker that executes hotspot runs.
+"""The in-process workers: the one that executes hotspot runs, and the one that writes scheduled briefs.
 
 One background thread takes runs in order, each with its own database
 session, and says every ``HEARTBEAT`` that it is alive. Several service
@@ -24,10 +24,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.services import analyses
+from app.services.brief_files import BriefFile, write_due_briefs
+from app.settings import Settings
 from app.store.backends import Backend, Store
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 60
+BRIEFS_CHECK_EVERY_S = 3600  # a weekly or monthly slot is written within an hour of opening
 QUEUED_UNTAKEN = timedelta(minutes=2)
 
 
@@ -107,3 +110,40 @@ class RunWorker:
         self._stopping.set()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class BriefScheduler:
+    """Writes the community briefs due in the current week or month (``HOTSPOTS_BRIEFS_SCHEDULE``) to
+    ``HOTSPOTS_BRIEFS_DIR``, checking at start-up and every hour after (app/services/brief_files.py)."""
+
+    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]], backend: Backend,
+                 settings: Settings) -> None:
+        self.sessions = sessions
+        self.backend = backend
+        self.settings = settings
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        if self.settings.briefs_schedule == "off":
+            return
+        threading.Thread(target=self._loop, name="brief-scheduler", daemon=True).start()
+
+    def run_once(self) -> list[BriefFile]:
+        """One pass: write every due brief (a slot already written is skipped)."""
+        with self.sessions() as session:
+            return write_due_briefs(self.backend.bind(session), self.settings)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                made = self.run_once()
+                if made:
+                    log.info("scheduled briefs: %d written, %d failed", sum(b.sha256 is not None for b in made),
+                             sum(b.sha256 is None for b in made))
+            except Exception:  # the database may be away for a while; try again next time
+                log.warning("writing scheduled briefs failed", exc_info=True)
+            if self._stopping.wait(BRIEFS_CHECK_EVERY_S):
+                return
+
+    def stop(self) -> None:
+        self._stopping.set()

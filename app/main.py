@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, categories, communities, docs, figures, health, incidents,
+from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, docs, figures, health, incidents,
                             maps, ogc, pages, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
 from app.errors import install_error_handlers
-from app.jobs import RunWorker
+from app.jobs import BriefScheduler, RunWorker
 from app.api.static_assets import VendorAssets
 from app.ratelimit import PrincipalCache, RateLimiter, SignInLimits
 from app.request_guard import RequestGuard
@@ -86,14 +86,17 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
             gc.freeze()
             gc.set_threshold(20_000, 20, 20)  # fewer young-generation passes under a burst of requests
         app.state.run_worker = RunWorker(app.state.sessionmaker, app.state.backend, settings.analysis_worker)
+        app.state.brief_scheduler = BriefScheduler(app.state.sessionmaker, app.state.backend, settings)
         if start_worker:
             app.state.run_worker.start()
+            app.state.brief_scheduler.start()
         if fast_tiles:
             app.state.tile_pool = AsyncPool.for_settings(settings)  # connects on first use
         try:
             yield
         finally:
             app.state.run_worker.stop()
+            app.state.brief_scheduler.stop()
             if settings.embedded:
                 flush_audit_entries()
             if fast_tiles:
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(audit.router)
     app.include_router(ogc.router)
     app.include_router(maps.router)
+    app.include_router(briefs.router)
     app.include_router(pages.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
     app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")

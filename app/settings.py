@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     # (TileJSON tiles, Location, next links) are built from it and never from the request's Host;
     # required in production.
     public_url: str | None = None
+    # Community briefs (app/services/briefs.py). PDFs are printed by this Chromium (empty: the system's
+    # chromium, else Playwright's own). The scheduled job writes partner briefs of these communities
+    # (empty: every community of the active set) to briefs_dir, weekly or monthly; "off" writes none.
+    chromium_path: str | None = None
+    briefs_dir: Path | None = None
+    briefs_schedule: Literal["off", "weekly", "monthly"] = "off"
+    briefs_communities: Annotated[list[str], NoDecode] = []
     # Memory for finished runs' vector tiles (they never change, so repeats skip the database).
     tile_cache_mb: int = Field(default=64, ge=0)
 
@@ -158,6 +165,20 @@ class Settings(BaseSettings):
             raise ValueError("HOTSPOTS_PUBLIC_ACCESS is on with weakened privacy (k below 5, no sensitive "
                              "categories, or cells finer than resolution 8); anonymous visitors would reach "
                              "restricted detail. Restore the defaults or turn public access off.")
+        return self
+
+    @field_validator("briefs_communities", mode="before")
+    @classmethod
+    def _split_brief_communities(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v for v in (p.strip() for p in value.split(",")) if v]
+        return value
+
+    @model_validator(mode="after")
+    def _briefs_need_a_folder(self) -> Settings:
+        if self.briefs_schedule != "off" and self.briefs_dir is None:
+            raise ValueError("HOTSPOTS_BRIEFS_SCHEDULE is set but HOTSPOTS_BRIEFS_DIR is not: name the folder the "
+                             "scheduled briefs are written to")
         return self
 
     @field_validator("sensitive_categories", mode="before")

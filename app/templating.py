@@ -30,3 +30,8 @@ def page_headers(settings: Settings, *, workers: bool = False) -> dict[str, str]
               "form-action 'self'; frame-ancestors 'none'" + ("; worker-src 'self' blob:" if workers else ""))
     return {"Content-Security-Policy": policy, "Cache-Control": "private, no-cache",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+def render_brief(context: dict) -> str:
+    """A community brief as a whole HTML document (the page, the PDF and the scheduled files are the same text)."""
+    return templates.get_template("brief.html").render(context)

@@ -63,3 +63,13 @@ def gist_index(name: str, table: str, *, sqlite_leading: tuple[str, ...] = ()) -
         op.create_index(name.replace("_geom", "_bbox"), table, [*sqlite_leading, "south", "north", "west", "east"])
     else:
         op.create_index(name, table, ["geom"], postgresql_using="gist")
+
+
+def drop_columns(table: str, *columns: str) -> None:
+    """Drop columns. On SQLite with its own DROP COLUMN (3.35+), not batch mode: batch mode copies the
+    table, drops it and renames the copy, which SQLite refuses while a view (published_cells) names it."""
+    for column in columns:
+        if is_sqlite():
+            op.execute(f'ALTER TABLE {table} DROP COLUMN "{column}"')
+        else:
+            op.drop_column(table, column)

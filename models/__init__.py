@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent
 from models.base import Base
+from models.briefs import BriefRecord
 from models.communities import BoundarySet, Community
 from models.disclosure import IncidentCategory, PrivacyRules, SensitiveTerm
 from models.figures import CommunityFigure, CommunityFigureValue
@@ -10,4 +11,4 @@ from models.imports import Import
 from models.incidents import Incident
 from models.users import ROLES, ApiToken, User, UserScope
 
-__all__ = ["ApiToken", "AuditEvent", "Base", "BoundarySet", "Community", "CommunityFigure", "CommunityFigureValue", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BriefRecord", "BoundarySet", "Community", "CommunityFigure", "CommunityFigureValue", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]

@@ -66,6 +66,10 @@ class HotspotCell(Base):
     lisa_p_sim: Mapped[float | None] = mapped_column(Float)
     lisa_p_fdr: Mapped[float | None] = mapped_column(Float)
     lisa_label: Mapped[str] = mapped_column(Text)
+    # Rate runs only (migration 0016): residents spread onto the cell by area, and its smoothed rate
+    # per 1,000 residents, the value analysed. Police only.
+    residents: Mapped[float | None] = mapped_column(Float)
+    smoothed_rate: Mapped[float | None] = mapped_column(Float)
     geom = mapped_column(geometry("POLYGON"), nullable=False)
 
 

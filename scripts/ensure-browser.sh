@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Debian's Chromium for the real-browser tests (Playwright drives it as the
-# system browser; `playwright install` would download its own build, which
-# cannot be fetched here). Quiet when it is already there.
+# Debian's Chromium for the real-browser tests and the PDF briefs (Playwright drives it as the
+# system browser; `playwright install` would download its own build, which cannot be fetched here),
+# and poppler-utils (pdftoppm) with which the brief tests turn PDF pages into images.
+# Quiet when both are already there.
 set -euo pipefail
-if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then
+missing=()
+if ! { command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; }; then
+  missing+=(chromium)
+fi
+if ! command -v pdftoppm >/dev/null; then
+  missing+=(poppler-utils)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "== installing Chromium for the browser tests =="
+  echo "== installing ${missing[*]} for the browser and PDF tests =="
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "Chromium is not installed and cannot be installed here; the browser tests will be skipped." >&2
+  echo "${missing[*]} not installed and cannot be installed here; the browser and PDF tests will be skipped." >&2
 fi

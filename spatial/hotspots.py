@@ -10,7 +10,8 @@ Significance, as recorded in every run's provenance (``inference``):
 - ``"conditional"`` (the default): the two-sided exact conditional-permutation
   p of each cell's neighbourhood (:mod:`spatial.inference`: every
   arrangement of the other cells' counts, ties counted as at least as
-  extreme; Monte Carlo only for values that are not counts). Gi* and local
+  extreme; for values that are not counts, such as smoothed rates, sequential
+  Monte Carlo with enough draws for the grid, :mod:`spatial.sequential`). Gi* and local
   Moran are both monotone in the neighbours' sum, so one p serves both: the
   Gi_Bin class takes its sign from the tail (hot: upper, cold: lower), the
   LISA label its quadrant. Benjamini–Hochberg FDR when ``fdr`` is on.
@@ -34,16 +35,20 @@ import numpy as np
 
 from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
-from spatial.inference import LocalTails, conditional_tails
+from spatial.inference import LocalTails
+from spatial.rates.risk_inference import CONSTANT_RISK, CONSTANT_RISK_WORDS
+from spatial.sequential import SEQUENTIAL, calibrated_tails, draws_used
 from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
 from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
-from spatial.weights import h3_neighbours
+from spatial.weights import NeighbourGraph, h3_neighbours
 
 # LISA label of a cell when the run asked for no permutations (so no pseudo-p).
 NOT_TESTED = "Not tested"
 INFERENCES = ("conditional", "analytic")
 
 Progress = Callable[[str, float], None]
+# Tails of every cell from the neighbour graph, under a null other than the conditional permutation one
+Null = Callable[[NeighbourGraph], LocalTails]
 
 
 class AnalysisRefused(ValueError):
@@ -80,6 +85,14 @@ class CellResults:
     lisa_p_sim: np.ndarray
     lisa_p_fdr: np.ndarray
     lisa_label: np.ndarray
+    # Rate runs: residents per cell and the smoothed rate analysed (NaN, stored empty, for runs of counts)
+    residents: np.ndarray | None = None
+    smoothed_rate: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        empty = np.full(len(self.cells), np.nan)
+        self.residents = empty if self.residents is None else self.residents
+        self.smoothed_rate = empty.copy() if self.smoothed_rate is None else self.smoothed_rate
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -116,8 +129,15 @@ def counts_on_grid(grid_cells: np.ndarray, counted_cells: np.ndarray, counted: n
 
 
 def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
-            progress: Progress | None = None, names: dict[int, str] | None = None) -> AnalysisResult:
+            progress: Progress | None = None, names: dict[int, str] | None = None,
+            values: np.ndarray | None = None, null: Null | None = None) -> AnalysisResult:
     """Run Gi*, local Moran and global Moran on ``counts`` over ``grid``.
+
+    ``values``, when given, is what the statistics are computed on instead of the counts (one per
+    cell: smoothed rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
+    stored and judge whether there is enough data. ``null``, when given, makes each cell's tails (the
+    p-values) from the neighbour graph instead of the conditional permutation test (rate runs: the
+    constant-risk null, :mod:`spatial.rates.risk_inference`).
 
     Raises
     ------
@@ -130,8 +150,8 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
             f"The area analysed has {len(grid)} cells at resolution {grid.resolution}; hotspot statistics need "
             f"at least {MIN_CELLS_FOR_HOTSPOTS}. Choose a finer resolution or more communities."
         )
-    y = counts.astype(np.float64)
-    if y.sum() <= 0:
+    y = counts.astype(np.float64) if values is None else np.asarray(values, dtype=np.float64)
+    if counts.sum() <= 0:
         raise AnalysisRefused("No incidents fall in the cells analysed for these filters, so there is nothing to analyse.")
     timings: dict[str, float] = {}
 
@@ -143,7 +163,7 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
         return value
 
     graph = timed("weights", 0.35, lambda: h3_neighbours(grid.cells, k=params.k))
-    local = local_statistics(y, graph, params, timed)
+    local = local_statistics(y, graph, params, timed, null=null)
     cells = CellResults(cells=grid.cells, community=grid.community, incidents=counts.astype(np.int64),
                         **local.fields)
     moran = (timed("moran_global", 0.7, lambda: _moran_summary(y, graph, params)) if np.ptp(y) > 0
@@ -179,13 +199,18 @@ def _untimed(name: str, fraction: float, work):
     return work()
 
 
-def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_untimed) -> LocalStatistics:
-    """Gi*, local Moran, their p-values and classes for ``y`` on ``graph``, by ``params.inference``."""
+def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_untimed,
+                     null: Null | None = None) -> LocalStatistics:
+    """Gi*, local Moran, their p-values and classes for ``y`` on ``graph``, by ``params.inference``
+    (or by ``null``, which makes the tails from the graph)."""
     y = np.asarray(y, dtype=np.float64)
+    if null is not None:
+        tails = timed("constant_risk_p", 0.45, lambda: null(graph))
+        return _conditional_local(y, graph, tails, params, timed)
     if params.inference == "analytic":
         return _analytic_local(y, graph, params, timed)
-    tails = timed("conditional_p", 0.45, lambda: conditional_tails(
-        y, graph, seed=params.seed, permutations=max(params.permutations, 999)))
+    tails = timed("conditional_p", 0.45, lambda: calibrated_tails(
+        y, graph, seed=params.seed, alpha=params.alpha, permutations=max(params.permutations, 999)))
     return _conditional_local(y, graph, tails, params, timed)
 
 
@@ -214,13 +239,17 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     significance = {
         "inference": "conditional",
         "method": tails.method,
-        "gi_bin": "two-sided conditional-permutation p of the neighbourhood's incidents"
-                  + (" (exact: every arrangement counted)" if tails.permutations is None else "")
+        "gi_bin": (CONSTANT_RISK_WORDS if tails.method == CONSTANT_RISK else
+                   "two-sided conditional-permutation p of the neighbourhood's incidents"
+                   + (" (exact: every arrangement counted)" if tails.permutations is None else ""))
                   + ", ties counted as at least as extreme; sign from the tail (upper: hot, lower: cold)"
                   + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "lisa": "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)"
+        "lisa": ("the same two-sided p, quadrant from the smoothed rates" if tails.method == CONSTANT_RISK else
+                 "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
                 + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "permutations_per_cell": "exact (all arrangements)" if tails.permutations is None else tails.permutations,
+        "permutations_per_cell": ("exact (binomial)" if tails.method == CONSTANT_RISK else
+                                  "exact (all arrangements)" if tails.permutations is None else tails.permutations),
+        **({"draws": draws_used(tails)} if tails.method == SEQUENTIAL else {}),
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
     }

@@ -169,6 +169,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
     from app.services import analyses, run_results
     from app.services.accounts import create_user_with_token
     from app.services.boundaries import BoundaryOptions, upload_boundary_set
+    from app.services.demo import add_synthetic_figures
     from app.services.incident_import import import_incidents
     from app.settings import Settings
     from app.store.backends import backend_for
@@ -190,6 +191,7 @@ def load_kna_run(database_url: str, *, incidents: int = 6000, permutations: int 
             import_incidents(store, csv_path, filename="SYNTHETIC incidents", source="SYNTHETIC",
                              options=ReadOptions(timezone=settings.zone))
             store.session.commit()
+            add_synthetic_figures(store, seed)  # made-up populations and an indicator, for the rates pages
             run_id = analyses.submit(store, analyses.AnalysisRequest(resolution=9, permutations=permutations,
                                                                        seed=seed),
                                      settings=settings, user_id=None)

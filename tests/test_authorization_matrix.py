@@ -65,7 +65,9 @@ MINIMUM_ROLE = {
     ("get", "/tiles/communities.json"): "public",
     ("get", "/tiles/incidents.json"): "analyst",
 }
-PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public"}
+PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/analyses/{run_id}/rates": "public",
+         "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
 

@@ -123,7 +123,8 @@ def test_map_is_offline_with_legend_layers_and_only_aggregates(make_client, toke
     assert len(cells["features"]) == completed_run["provenance"]["cells"]
     assert {f["geometry"]["type"] for f in cells["features"]} == {"Polygon"}  # hexagons, never points
     assert set(cells["features"][0]["properties"]) == {"incidents", "gi_bin", "gi_z", "gi_p_fdr", "lisa_label",
-                                                       "community"}
+                                                       "community", "smoothed_rate"}
+    assert cells["features"][0]["properties"]["smoothed_rate"] is None  # a run of counts has no rates
     assert {f["geometry"]["type"] for f in outlines["features"]} <= {"Polygon", "MultiPolygon"}
     assert 3 in {f["properties"]["gi_bin"] for f in cells["features"]}
 

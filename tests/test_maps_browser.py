@@ -92,6 +92,10 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     cell = page.evaluate("HOTSPOTS.tooltip({community: 'X', incidents: 3, gi_z: 4.2, gi_p_fdr: 0.00001, gi_bin: 3, "
                          "lisa_label: 'High-High'})")
     assert "&lt; 0.001" in cell and "0.0000" not in cell and "Hot spot 99 % confidence" in cell
+    assert "Smoothed rate" not in cell  # a run of counts has no rate row
+    risk = page.evaluate("HOTSPOTS.tooltip({community: 'X', incidents: 3, gi_z: 4.2, gi_p_fdr: 0.01, gi_bin: 2, "
+                         "lisa_label: 'High-High', smoothed_rate: 12.345})")
+    assert "Smoothed rate per 1,000 residents" in risk and "12.35" in risk  # a rate run's cell
     parent = page.evaluate("HOTSPOTS.tooltip({cells: 7, incidents: 20, gi_bin: 2, resolution: 7})")
     assert "7 cells combined" in parent and "strongest class" in parent and "LISA" not in parent
 
@@ -150,6 +154,58 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
     page.screenshot(path=str(ARTIFACTS / f"map-emerging-{service['backend']}.png"))
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()
+
+
+def test_rates_map_and_the_community_pages_rates_in_the_browser(service, browser):
+    """Communities coloured by smoothed rate, then by crime rate x the (SYNTHETIC) indicator; a community's rates."""
+    from app.services.rates_page import BIVARIATE, RATE_COLOURS
+    from spatial.rates.bivariate import ASSOCIATION_NOT_CAUSE
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    target = f"/analyses/{service['run_id']}/rates"
+    sign_in_through_page(page, service["origin"], service["token"], target)
+    page.wait_for_selector("#rates-map path.leaflet-interactive", state="attached", timeout=10_000)
+    paths = page.locator("#rates-map path.leaflet-interactive")
+    assert paths.count() == int(page.locator("#rates-map").get_attribute("data-features")) == 14
+    fills = {paths.nth(i).get_attribute("fill") for i in range(paths.count())}
+    assert fills <= set(RATE_COLOURS) and len(fills) == 5
+    assert page.locator(".legend .legend-row").count() == 6
+    assert "SYNTHETIC" in page.locator("main").inner_text()  # the demo's populations are made up, and say so
+    paths.first.hover(force=True)
+    page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+    assert "Smoothed rate" in page.locator(".leaflet-tooltip").inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"rates-{service['backend']}.png"))
+
+    page.select_option("#indicator", "young people share")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("table.bivariate-legend", timeout=10_000)
+    page.wait_for_selector("#rates-map path.leaflet-interactive", state="attached")
+    paths = page.locator("#rates-map path.leaflet-interactive")
+    bivariate = {c for row in BIVARIATE for c in row}
+    assert {paths.nth(i).get_attribute("fill") for i in range(paths.count())} <= bivariate
+    assert page.locator("table.bivariate-legend td.cell").count() == 9
+    assert page.locator(".association").inner_text().strip() == ASSOCIATION_NOT_CAUSE
+    assert page.locator("table.bivariate-table tr").count() == 15
+    page.screenshot(path=str(ARTIFACTS / f"rates-bivariate-{service['backend']}.png"), full_page=True)
+
+    page.goto(f"{service['origin']}/communities/{_first_community(page, service)}")
+    card = page.locator(".card.rates")
+    assert card.is_visible() and card.locator(".smoothed-rate").inner_text().strip() not in ("", "–")
+    assert card.locator(".population").inner_text().strip() not in ("", "–")
+    card.locator("a.rates-map").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(target)
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
+    context.close()
+
+
+def _first_community(page, service) -> int:
+    """A community id from the rates table's links (the page lists every community of the run)."""
+    page.goto(f"{service['origin']}/analyses/{service['run_id']}/rates")
+    href = page.locator("table.rates-table a").first.get_attribute("href")
+    return int(href.rsplit("/", 1)[1])
 
 
 def test_api_documentation_draws_offline(service, browser):

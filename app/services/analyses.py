@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import BadRequest, Conflict
 from app.privacy import CLASSED
-from app.services import categories, releases, sensitive_categories
+from app.services import categories, rate_runs, releases, sensitive_categories
 from app.settings import Settings
 from app.store import hotspots as run_store
 from app.store.backends import Store
@@ -38,6 +38,8 @@ from spatial.kinds.hotspot import HOTSPOT
 from spatial.emerging import MAX_STEPS, MIN_STEPS, EmergingParameters, cube_from_counts, emerging_hot_spots
 from spatial.emerging.steps import time_steps
 from spatial.hotspots import AnalysisParameters, AnalysisRefused, analyse, counts_on_grid
+from spatial.rates.community import PER_1000
+from spatial.rates.risk import risk_null
 from spatial.sensitive import classify
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,11 @@ class AnalysisRequest(BaseModel):
                                   f"{MIN_STEPS}")
     time_lag: int = Field(default=1, ge=0, le=3,
                           description="Emerging runs: earlier steps counted as a bin's neighbours in time")
+    value: Literal["incidents", "rate"] = Field(
+        default="incidents",
+        description="Hotspot runs: 'incidents' (default) finds hot spots of volume; 'rate' finds hot spots of risk: "
+                    "Gi* on each cell's Empirical Bayes smoothed rate per 1,000 residents, the communities' "
+                    "populations spread onto the cells by area (needs a population for every community analysed)")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
@@ -90,6 +97,8 @@ class AnalysisRequest(BaseModel):
             self.step = self.step or "month"
         elif self.step is not None:
             raise ValueError("step is for emerging runs (kind 'emerging'); a hotspot run covers its whole period")
+        if self.value == "rate" and self.kind != "hotspot":
+            raise ValueError("value 'rate' is for hotspot runs (kind 'hotspot'): hot spots of risk per resident")
         return self
 
 
@@ -118,6 +127,11 @@ def submit(store: Store, request: AnalysisRequest, *, settings: Settings, user_i
     if request.kind != "emerging":
         for key in ("step", "time_lag"):
             parameters.pop(key, None)
+    if request.value == "incidents":  # the default, as runs stored before rate runs recorded it
+        parameters.pop("value", None)
+    else:
+        rate_runs.check_populations(store, set_id, shapes)
+        parameters["rate_per"] = PER_1000
     # A shared run is counted without sensitive categories and the held-back days, on the calendar.
     shared = request.audience == "shared"
     parameters["hold_back_days"] = settings.privacy_hold_back_days if shared else 0
@@ -319,8 +333,14 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     parameters = AnalysisParameters(resolution=grid.resolution, k=params.neighbours_k,
                                     permutations=params.permutations, seed=int(run.seed or 0),
                                     fdr=params.fdr, alpha=params.alpha, inference=params.inference)
-    result = analyse(grid, counts, parameters, progress=progress, names=names)
+    risk = rate_runs.cell_risk_of_run(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
+    result = analyse(grid, counts, parameters, progress=progress, names=names,
+                     values=None if risk is None else risk.smoothed,
+                     null=None if risk is None else risk_null(counts, risk))
+    if risk is not None:
+        result.cells.residents, result.cells.smoothed_rate = risk.residents, risk.smoothed
     return result.cells, {
+        **({} if risk is None else {"rates": risk.summary()}),
         "weights": {"kind": "H3 k-ring", "k": parameters.k, "gi_star": "binary, self included",
                     "moran": "row-standardised", "islands": result.islands, "components": result.components},
         "significance": {**result.significance, "p_sim_kind": "two-sided", "permutation_draws": result.draws_method,

@@ -111,8 +111,10 @@ var HOTSPOTS = (function () {
                 + (p.{{ this.statistics[0][0] }} === undefined ? ""
 {%- for name, digits, label in this.statistics %}
 {%- if loop.first %} : {% else %}
-                   + {% endif %}"<tr><th>{{ label }}</th><td>" + {% if name in this.p_values -%}
+                   + {% endif %}{% if name in this.optional %}(p.{{ name }} === null || p.{{ name }} === undefined ? "" : {% endif -%}
+                   "<tr><th>{{ label }}</th><td>" + {% if name in this.p_values -%}
                    pValue(p.{{ name }}){% else %}num(p.{{ name }}, {{ digits }}){% endif %} + "</td></tr>"
+                   {%- if name in this.optional %}){% endif %}
 {%- endfor %})
                 + row(schemes[0], p) + row(schemes[1], p) + "</table>";
         }
@@ -129,6 +131,7 @@ var HOTSPOTS = (function () {
         self.style_names = STYLES
         self.statistics = kind.map_statistics
         self.p_values = kind.p_value_fields
+        self.optional = kind.optional_statistics
         self.schemes = _script_json([
             {"field": s.field, "colours": s.colours(), "labels": s.labels(), "label": s.tooltip_label,
              "stepped": s.field == kind.stepped_field} for s in kind.schemes])

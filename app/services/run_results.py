@@ -18,7 +18,7 @@ import h3
 from app.errors import Conflict, NotFound
 from app.formats import About, Feature
 from app.privacy import Audience
-from app.runs import Run
+from app.runs import Run, RunParameters
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import AnalysisKind
@@ -123,18 +123,14 @@ def visible_runs(store: Store, audience: Audience, *, limit: int, before_id: int
     return [replace(run, parameters=run.parameters.scoped(audience.sees_community)) for run in runs]
 
 
-def _scoped_parameters(parameters: Mapping[str, Any], audience: Audience) -> dict[str, Any]:
-    return {**parameters, "communities": [n for n in parameters.get("communities") or []
-                                          if audience.sees_community(n)]}
-
-
 def shared_provenance(provenance: Mapping[str, Any], audience: Audience) -> dict[str, Any]:
     shown = {k: provenance[k] for k in SHARED_PROVENANCE if k in provenance}
     if audience.communities is not None:  # other communities' names and run-wide figures stay out
         for key in ("warnings", "cells", "patterns"):
             shown.pop(key, None)
         if "parameters" in shown:
-            shown["parameters"] = _scoped_parameters(shown["parameters"], audience)
+            shown["parameters"] = dict(RunParameters.from_document(shown["parameters"])
+                                       .scoped(audience.sees_community).document)
     # The exact total minus the cells shown would bound the hidden ones, even rounded: left out.
     shown["incidents_used"] = None
     shown["disclosure_control"] = DISCLOSURE_NOTE

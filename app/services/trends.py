@@ -41,6 +41,7 @@ class TrendOptions:
 
     step: str = "month"
     periods: int = DEFAULT_PERIODS["month"]
+    until: str | None = None  # the last period shown ("2025-06"); None: the latest complete one
 
 
 def options_for(step: str, periods: int | None, audience: Audience) -> TrendOptions:
@@ -118,7 +119,8 @@ def _exact_series(store: Store, settings: Settings, options: TrendOptions,
     periods = time_steps(_midnight(first_day), _midnight(covered), step, zone)
     notes = [f"Incidents are recorded from {first_day.isoformat()} to {last_day.isoformat()}; only {step}s "
              "they cover whole are shown, the latest complete one last."]
-    bounds, labels = list(periods.bounds[-(options.periods + 1):]), list(periods.labels[-options.periods:])
+    whole = _up_to(list(periods.labels), options.until)
+    bounds, labels = list(periods.bounds[:whole + 1][-(options.periods + 1):]), list(periods.labels[:whole][-options.periods:])
     if not labels:
         return Series(communities, [], np.zeros((len(communities), 0)), notes + [f"No whole {step} is recorded yet."])
     rows = store.boundaries.incident_counts_per_period([b.astimezone(UTC) for b in bounds], community_id=community_id)
@@ -138,12 +140,17 @@ def _published_series(store: Store, settings: Settings, audience: Audience, opti
     first, last = (date.fromisoformat(month + "-01") for month in (min(r["month"] for r in every),
                                                                       max(r["month"] for r in every)))
     months = time_steps(_midnight(first), _midnight(last + timedelta(days=31)), "month", settings.zone)
-    labels = list(months.labels[-options.periods:])
+    labels = list(months.labels[:_up_to(list(months.labels), options.until)][-options.periods:])
     column = {label: j for j, label in enumerate(labels)}
     rows = [r for r in every if community_id is None or r["community_id"] == community_id]
     counts = _matrix(communities, len(labels), rows, lambda month: column.get(month), fill=np.nan, key="month")
     return Series(communities, labels, counts, notes,
                   unknown=f"a month is hidden (fewer than {audience.min_count} published)")
+
+
+def _up_to(labels: list[str], until: str | None) -> int:
+    """How many of ``labels`` (oldest first) end no later than the period ``until`` (all when None)."""
+    return len(labels) if until is None else sum(label <= until for label in labels)
 
 
 def _midnight(day: date) -> datetime:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.store.audit import PostgisAuditLog
+from app.store.briefs import Briefs
 from app.store.communities import PostgisBoundaries
 from app.store.database import PostgisDatabase
 from app.store.disclosure import Disclosure
@@ -24,7 +25,7 @@ from app.store.imports import Imports
 from app.store.incidents import PostgisIncidents
 from app.store.maps import PostgisMaps
 from app.store.protocols import (
-    AccountStore, AuditStore, BoundaryStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore, IncidentStore, MapStore,
+    AccountStore, AuditStore, BoundaryStore, BriefStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore, IncidentStore, MapStore,
     RunCountStore, RunStore, TileStore,
 )
 from app.store.run_counts import RunCounts
@@ -59,6 +60,7 @@ class Backend:
     audit: Callable[[Session, SqlDialect], AuditStore]
     disclosure: Callable[[Session, SqlDialect], DisclosureStore]
     figures: Callable[[Session, SqlDialect], FigureStore]
+    briefs: Callable[[Session, SqlDialect], BriefStore]
     database: Callable[[Session, SqlDialect], DatabaseStore]
 
     def bind(self, session: Session) -> Store:
@@ -85,18 +87,19 @@ class Store:
         self.audit = backend.audit(session, sql)
         self.disclosure = backend.disclosure(session, sql)
         self.figures = backend.figures(session, sql)
+        self.briefs = backend.briefs(session, sql)
         self.database = backend.database(session, sql)
 
 
 POSTGIS = Backend(
     name="postgis", sql=PostgisSql(), incidents=PostgisIncidents, boundaries=PostgisBoundaries, runs=PostgisRuns,
     counts=RunCounts, tiles=PostgisTiles, maps=PostgisMaps, imports=Imports, accounts=Accounts,
-    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, database=PostgisDatabase,
+    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, briefs=Briefs, database=PostgisDatabase,
 )
 SQLITE = Backend(
     name="sqlite", sql=SQLiteSql(), incidents=SQLiteIncidents, boundaries=SQLiteBoundaries, runs=SQLiteRuns,
     counts=RunCounts, tiles=SQLiteTiles, maps=SQLiteMaps, imports=Imports, accounts=SQLiteAccounts,
-    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, database=SQLiteDatabase,
+    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, briefs=Briefs, database=SQLiteDatabase,
 )
 
 

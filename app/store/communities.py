@@ -271,12 +271,13 @@ class PostgisBoundaries(Boundaries):
         clause = "AND c.name = ANY(:names)" if names else ""
         rows = self.session.execute(
             text(
-                "SELECT c.id, c.name, c.area_km2, ST_AsBinary(c.geom) AS wkb FROM communities c "
+                "SELECT c.id, c.name, c.area_km2, c.population, ST_AsBinary(c.geom) AS wkb FROM communities c "
                 f"WHERE c.boundary_set_id = :set_id {clause} ORDER BY c.id"
             ),
             {"set_id": boundary_set_id, "names": names},
         )
-        return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
+        return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "population": r.population, "wkb": bytes(r.wkb)}
+                for r in rows]
 
     def community_ids_named(self, boundary_set_id: int, names: list[str]) -> list[int]:
         """Ids of the communities of a boundary set called ``names`` (a partner's scope)."""

@@ -234,6 +234,15 @@ class FigureStore(Protocol):
     def figures_of_community(self, community_id: int) -> list[dict[str, Any]]: ...
 
 
+class BriefStore(Protocol):
+    """The history of community briefs written to the briefs folder."""
+
+    def record_brief(self, *, community_id: int | None, community: str, period: str | None, audience: str,
+                     path: str, sha256: str | None, error: str | None = None) -> int: ...
+    def brief_written(self, path: str) -> bool: ...
+    def brief_history(self, *, limit: int) -> list[dict[str, Any]]: ...
+
+
 class DatabaseStore(Protocol):
     """The database itself: readiness, and the role a request's session runs as."""
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.backend import is_sqlite
+from migrations.backend import drop_columns, is_sqlite
 
 revision = "0010"
 down_revision = "0009"
@@ -45,9 +45,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("hotspot_runs") as batch:
-        batch.drop_column("data_changed")
-        batch.drop_column("data_changed_at")
+    drop_columns("hotspot_runs", "data_changed", "data_changed_at")
     with op.batch_alter_table("imports") as batch:
         batch.drop_column("undone_by")
         batch.drop_column("undone_at")

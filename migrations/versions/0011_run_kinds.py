@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.backend import drop_columns
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -25,5 +27,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("hotspot_runs") as batch:
-        batch.drop_column("kind")
+    drop_columns("hotspot_runs", "kind")

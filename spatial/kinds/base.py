@@ -155,6 +155,8 @@ class AnalysisKind:
     stepped_field: str | None = None
     heading: str = "Hotspot run"  # the map's title: "<heading> <run id>"
     p_value_fields: tuple[str, ...] = ()  # map statistics that are p-values (shown as "< 0.001" when tiny)
+    # map statistics only some runs have (a rate run's smoothed rate): the tooltip leaves out an empty one
+    optional_statistics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (self.cell_table, self.published_cell_table, self.parent_table, self.published_parent_table,

@@ -75,6 +75,9 @@ HOTSPOT = AnalysisKind(
         CellField("lisa_i", "float"), CellField("lisa_quadrant", "smallint", published=True),
         CellField("lisa_p_sim", "float"), CellField("lisa_p_fdr", "float"),
         CellField("lisa_label", "text", published=True),
+        # Rate runs (value 'rate'): residents placed in the cell and its smoothed rate per 1,000, the
+        # value analysed; empty for runs of counts. Police only: with the rate they give the count.
+        CellField("residents", "float"), CellField("smoothed_rate", "float"),
     ),
     class_field=CLASS_FIELD,
     schemes=(
@@ -85,7 +88,8 @@ HOTSPOT = AnalysisKind(
     ),
     legend_note=P_VALUE_NOTE,
     csv_columns=("cell", "community", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_p_fdr", CLASS_FIELD,
-                 "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "centre_lat", "centre_lon"),
+                 "lisa_i", "lisa_quadrant", "lisa_p_sim", "lisa_p_fdr", "lisa_label", "residents", "smoothed_rate",
+                 "centre_lat", "centre_lon"),
     # Below analyst: classes and protected counts only (no statistic a hidden count could be solved from).
     published_csv_columns=("cell", "community", "incidents", "suppressed", CLASS_FIELD, "lisa_quadrant",
                            "lisa_label", "centre_lat", "centre_lon"),
@@ -99,7 +103,9 @@ HOTSPOT = AnalysisKind(
         "hot_cells": "Cells with Gi_Bin > 0 (aggregated features only)",
         "cold_cells": "Cells with Gi_Bin < 0 (aggregated features only)",
     },
-    map_statistics=(("gi_z", 2, "Gi* z"), ("gi_p_fdr", 4, "p (FDR)")),
+    map_statistics=(("gi_z", 2, "Gi* z"), ("gi_p_fdr", 4, "p (FDR)"),
+                    ("smoothed_rate", 2, "Smoothed rate per 1,000 residents")),
+    optional_statistics=("smoothed_rate",),
     p_value_fields=("gi_p_fdr",),
     parent_fields=((CLASS_FIELD, "smallint"), ("hot_cells", "integer"), ("cold_cells", "integer")),
     aggregate_parents=strongest_class,

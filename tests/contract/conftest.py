@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import alembic_config
+from app.services.sensitive_categories import sync_settings
 from app.settings import Settings
 from app.store.backends import POSTGIS, SQLITE, Backend, Store
 from app.store.sqlite.connection import make_sqlite_engine
@@ -73,7 +74,13 @@ def backend_engines(tmp_path_factory) -> Iterator[dict[str, tuple[Settings, Engi
         settings = Settings(environment="test", database_url=url, statement_timeout_ms=0,
                             analysis_worker="inline", auth_cache_s=0)
         command.upgrade(alembic_config(url), "head")
-        engines[name] = (settings, make_sqlite_engine(url) if name == "sqlite" else create_engine(url))
+        engine = make_sqlite_engine(url) if name == "sqlite" else create_engine(url)
+        # What the service does at start-up, done here once and committed: inside a test the SQLite
+        # file is held by the test's own transaction, so the service's start-up write cannot land there.
+        with Session(engine) as session:
+            sync_settings(BACKENDS[name].bind(session), settings)
+            session.commit()
+        engines[name] = (settings, engine)
     yield engines
     for _, engine in engines.values():
         engine.dispose()

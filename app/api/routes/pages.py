@@ -12,6 +12,7 @@ from app.api.deps import PageReader, SettingsDep, SignInDep, StoreDep
 from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
 from app.services import pages as page_service
+from app.services import rates_page
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -29,6 +30,15 @@ def community(community_id: int, request: Request, store: StoreDep, settings: Se
               user: PageReader) -> Response:
     context = page_service.community(store, settings, community_id, audience_for(user, settings))
     return templates.TemplateResponse(request, "community.html", {"user": user, **context},
+                                      headers=page_headers(settings))
+
+
+@router.get("/analyses/{run_id}/rates", response_class=HTMLResponse)
+def rates_map(run_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+              indicator: str | None = None) -> Response:
+    """Communities coloured by smoothed crime rate, or by crime rate and a social factor (3 x 3)."""
+    context = rates_page.rates_page(store, run_id, audience_for(user, settings), indicator or None)
+    return templates.TemplateResponse(request, "rates.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
 

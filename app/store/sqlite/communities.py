@@ -127,12 +127,13 @@ class SQLiteBoundaries(Boundaries):
         clause, params = self.sql.in_list("c.name", names, "name") if names else ("1 = 1", {})
         rows = self.session.execute(
             text(
-                "SELECT c.id, c.name, c.area_km2, c.geom AS wkb FROM communities c "
+                "SELECT c.id, c.name, c.area_km2, c.population, c.geom AS wkb FROM communities c "
                 f"WHERE c.boundary_set_id = :set_id AND {clause} ORDER BY c.id"
             ),
             {"set_id": boundary_set_id, **params},
         )
-        return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "wkb": bytes(r.wkb)} for r in rows]
+        return [{"id": r.id, "name": r.name, "area_km2": r.area_km2, "population": r.population, "wkb": bytes(r.wkb)}
+                for r in rows]
 
     def community_ids_named(self, boundary_set_id: int, names: list[str]) -> list[int]:
         named, params = self.sql.in_list("name", names, "name")

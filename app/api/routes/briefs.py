@@ -1,0 +1,45 @@
+"""The community brief: two A4 pages, as HTML (prints from the browser) and as a PDF printed on the server.
+
+Same privacy tiers as the community page (a partner's brief holds only what its pages show; any
+community outside its scope is 404), and every brief made is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.api.deps import PageReader, SettingsDep, StoreDep, limit_heavy
+from app.audit import audited
+from app.privacy import audience_for
+from app.services import briefs as brief_service
+from app.services.brief_pdf import html_to_pdf
+from app.templating import page_headers, render_brief
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+Period = Annotated[str | None, Query(max_length=20, description="The month reported, YYYY-MM (default: the latest complete)")]
+
+
+@router.get("/communities/{community_id}/brief", response_class=HTMLResponse)
+def brief(community_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+          period: Period = None) -> Response:
+    with audited(store, "brief.view", principal=user, request=request, target=str(community_id)) as entry:
+        entry.details = {"period": period}
+        context = brief_service.community_brief(store, settings, community_id, audience_for(user, settings), period)
+    return HTMLResponse(render_brief(context), headers=page_headers(settings))
+
+
+@router.get("/communities/{community_id}/brief.pdf")
+def brief_pdf(community_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+              period: Period = None) -> Response:
+    limit_heavy(request, user, "brief")  # each PDF starts a browser
+    with audited(store, "brief.pdf", principal=user, request=request, target=str(community_id)) as entry:
+        entry.details = {"period": period}
+        context = brief_service.community_brief(store, settings, community_id, audience_for(user, settings), period)
+        pdf = html_to_pdf(render_brief(context), settings)
+    name = f"brief-community-{community_id}-{context['period'] or 'latest'}.pdf"
+    return Response(pdf, media_type="application/pdf",
+                    headers={**page_headers(settings), "Content-Disposition": f'attachment; filename="{name}"'})
