@@ -101,6 +101,11 @@ def test_communities_and_incidents(client, world, settings):  # noqa: F811 (the 
     body = _get(client, analyst, "/ogc/collections/communities/items", limit=3).json()
     assert body["numberMatched"] == len(world["communities"]) and body["numberReturned"] == 3
     assert body["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    named = _get(client, analyst, "/ogc/collections/communities/items", name=world["scope"]).json()
+    assert [f["properties"]["name"] for f in named["features"]] == [world["scope"]] and named["numberMatched"] == 1
+    code = named["features"][0]["properties"]["code"]
+    assert code is None or _get(client, analyst, "/ogc/collections/communities/items", code=code).json()[
+        "numberMatched"] == 1
     mine = _get(client, partner, "/ogc/collections/communities/items").json()
     assert [f["properties"]["name"] for f in mine["features"]] == [world["scope"]]
     shown = mine["features"][0]["properties"]["incidents"]
