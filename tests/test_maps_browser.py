@@ -260,6 +260,12 @@ def test_ogc_pages_in_the_browser(service, browser):
     assert rows.count() == 100 and "features match" in page.locator("p.counts").inner_text()
     page.wait_for_selector("#map path.leaflet-interactive", state="attached", timeout=10_000)
     assert page.locator("#map path.leaflet-interactive").count() == 100
+    fills = page.eval_on_selector_all("#map path.leaflet-interactive", "paths => paths.map(p => p.getAttribute('fill'))")
+    classes = [int(v) for v in page.eval_on_selector_all(  # the gi_bin column of the table, row by row
+        "table.features tbody tr", "rows => rows.map(r => r.cells[[...r.closest('table').tHead.rows[0].cells]"
+        ".findIndex(c => c.textContent === 'gi_bin')].textContent)")]
+    colour = {c.value: c.colour for c in GI_CLASSES}
+    assert fills == [colour[v] for v in classes]  # each cell in its class's colour, as on the run's map
     first = rows.first.locator("td").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / f"ogc-items-{service['backend']}.png"), full_page=False)
     page.locator("a[rel=next]").first.click()

@@ -158,6 +158,15 @@ def queryables_of(store: Store, audience: Audience, collection_id: str, url: str
     return queryables_document(collection_id, collection_id, queryables(store, audience, collection_id), url, temporal)
 
 
+def class_colours(store: Store, audience: Audience, collection_id: str) -> dict[str, Any] | None:
+    """For a run's cells: the class field and its map colours (the HTML page colours cells as the maps do)."""
+    if not collection_id.startswith(RUN_PREFIX):
+        return None
+    kind = _run(store, audience, collection_id).kind
+    scheme = next(s for s in kind.schemes if s.field == kind.class_field)
+    return {"field": scheme.field, "colours": scheme.colours()}
+
+
 def _missing(collection_id: str, audience: Audience) -> Exception:
     if collection_id == "incidents" and not audience.raw:
         return Forbidden("Incident points are for analysts and above.")

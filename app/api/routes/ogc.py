@@ -166,8 +166,10 @@ def items(collection_id: ShortText, request: Request, store: StoreDep, user: Ogc
                details={"filters": [list(item) for item in request.query_params.multi_items()],
                         "returned": page["numberReturned"]})
     page["links"][:0] = _alternate(request, ogc.GEOJSON)
-    return _answer(request, settings, user, page, template="ogc_items.html", media_type=ogc.GEOJSON,
-                   title=f"{collection_id}: features", collection_id=collection_id)
+    if not wants_html(request):
+        return Response(dumps(page), media_type=ogc.GEOJSON)
+    return _answer(request, settings, user, page, template="ogc_items.html", title=f"{collection_id}: features",
+                   collection_id=collection_id, classes=ogc.class_colours(store, audience, collection_id))
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="OGC API – Features: one feature",
