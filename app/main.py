@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, docs, figures, health, incidents,
-                            maps, ogc, pages, sensitive_terms, tiles, trends, users)
+from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, compare, docs, figures, health,
+                            incidents, maps, ogc, pages, printing, sensitive_terms, tiles, trends, users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(trends.router)
     app.include_router(analyses.router)
+    app.include_router(compare.router)
     app.include_router(categories.router)
     app.include_router(users.router)
     app.include_router(sensitive_terms.router)
@@ -150,6 +151,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(maps.router)
     app.include_router(briefs.router)
     app.include_router(pages.router)
+    app.include_router(compare.pages)
+    app.include_router(printing.router)
     # Only the front-end assets are public; saved maps are served through /maps/... behind sign-in.
     app.mount("/static/vendor", VendorAssets(directory=settings.static_dir / "vendor", check_dir=False), name="vendor")
     app.include_router(tiles.router)

@@ -42,6 +42,7 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/analyses/{run_id}/rates"): "public",
     ("get", "/api/v1/analyses/{run_id}/factors"): "public",
     ("get", "/api/v1/analyses/{run_id}/backtest"): "public",
+    ("get", "/api/v1/compare"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
     ("post", "/api/v1/users/{user_id}/tokens"): "admin",
@@ -67,6 +68,8 @@ MINIMUM_ROLE = {
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
          "/analyses/{run_id}/rates": "public",
+         "/compare?a={run_id}&b={second_run_id}": "public", "/print/analyses/{run_id}": "public",
+         "/print/communities/{community_id}": "public",
          "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]
 
@@ -88,6 +91,8 @@ def world(client, store, tokens):
                            files={"file": ("w.csv", rows.encode())}, data={"source": "world"}).json()
     run = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
                       json={"resolution": 8, "permutations": 0, "seed": 1, "audience": "shared"}).json()
+    second = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
+                         json={"resolution": 8, "permutations": 0, "seed": 2, "audience": "shared"}).json()
     community_id = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"][0]["id"]
     tokens = {**tokens, "partner": create_user_with_token(store, "test-partner", "partner")}
     create_user_with_token(store, "matrix-target", "viewer")  # whose tokens the admin routes act on
@@ -95,6 +100,7 @@ def world(client, store, tokens):
                   if u["name"] == "matrix-target")
     return {
         "import_id": imported["import_id"], "set_id": set_id, "community_id": community_id, "run_id": run["id"],
+        "second_run_id": second["id"],
         "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
         "collection_id": "communities", "feature_id": community_id,
     }
@@ -102,6 +108,8 @@ def world(client, store, tokens):
 
 def _url(path: str, world: dict) -> str:
     url = re.sub(r"\{(\w+)\}", lambda m: str(world[m.group(1)]), path)
+    if path == "/api/v1/compare":
+        return url + "?a=%d&b=%d" % (world["run_id"], world["second_run_id"])
     return url + ("?run=%d" % world["run_id"] if path.startswith("/tiles/hotspots") else "")
 
 

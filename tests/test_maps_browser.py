@@ -11,8 +11,17 @@ Skipped only when Chromium or Playwright is genuinely absent.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import shutil
+import sqlite3
+import subprocess
+import time
+import zipfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +33,8 @@ from tests.browser_support import ROOT, PageWatch, backend_database, browser_mis
 missing = browser_missing()
 pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# A cell's tooltip (community and town names are permanent tooltips too).
+CELL_TIP = ".leaflet-tooltip:not(.hotspots-label):not(.hotspots-place-label)"
 
 
 def _rgb(hex_colour: str) -> str:
@@ -85,8 +96,8 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     assert page.locator("path.hotspots-secondStyle").count() == service["cells"]
     # A tooltip shows a cell's figures.
     page.locator("path.hotspots-secondStyle").nth(service["cells"] // 2).hover(force=True)
-    page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
-    assert "Incidents" in page.locator(".leaflet-tooltip").inner_text()
+    page.wait_for_selector(CELL_TIP, timeout=5_000)
+    assert "Incidents" in page.locator(CELL_TIP).inner_text()
     page.screenshot(path=str(ARTIFACTS / f"map-lisa-{service['backend']}.png"))
     # Tooltip words: a tiny p reads "< 0.001"; a coarser hexagon says it stands for several cells.
     cell = page.evaluate("HOTSPOTS.tooltip({community: 'X', incidents: 3, gi_z: 4.2, gi_p_fdr: 0.00001, gi_bin: 3, "
@@ -119,6 +130,9 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
     assert page.locator("path.hotspots-firstStyle").count() == service["emerging_cells"]
     legend = page.locator(".hotspots-legend")
     assert "Emerging hot and cold spots" in legend.inner_text() and "No pattern detected" in legend.inner_text()
+    # its cells download like any run's; there is no print sheet for this kind yet, so no link to one
+    assert page.locator(".hotspots-links a[download]").count() == 5
+    assert page.locator(".hotspots-links a", has_text="Print").count() == 0
     legend_colours = set(page.eval_on_selector_all(
         ".hotspots-legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)"))
 
@@ -148,8 +162,8 @@ def test_emerging_map_steps_through_time_and_its_legend_matches_the_colours(serv
         expected = Counter(colour[f["properties"]["step_classes"].split(",")[step]] for f in cells)
         assert Counter(drawn) == expected, step
     page.locator("path.hotspots-secondStyle").nth(service["emerging_cells"] // 2).hover(force=True)
-    page.wait_for_selector(".leaflet-tooltip svg.hotspots-spark rect", timeout=5_000)
-    tooltip = page.locator(".leaflet-tooltip")
+    page.wait_for_selector(f"{CELL_TIP} svg.hotspots-spark rect", timeout=5_000)
+    tooltip = page.locator(CELL_TIP)
     assert "(2025-07)" in tooltip.inner_text() and tooltip.locator("svg.hotspots-spark rect").count() == 12
     page.screenshot(path=str(ARTIFACTS / f"map-emerging-{service['backend']}.png"))
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
@@ -293,3 +307,181 @@ def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path, backe
     assert figures["load_s"] < TARGET_LOAD_S
     assert figures["console_errors"] == [] and figures["page_errors"] == []
     assert figures["failed_requests"] == [] and figures["outside_requests"] == []
+
+
+# --- the planner's tools: downloads, print, phone, compare ------------------------------------------
+
+
+def _png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def _printed_pages(page, tmp_path, paper: str) -> list:
+    """Print the page to PDF on ``paper`` (A4 or Letter) and turn each page into a PNG at 30 dpi."""
+    pdf = tmp_path / f"sheet-{paper}.pdf"
+    page.emulate_media(media="print")
+    page.pdf(path=str(pdf), format=paper, print_background=True)
+    stem = tmp_path / f"page-{paper}"
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(stem)], check=True)
+    return sorted(tmp_path.glob(f"page-{paper}*.png"))
+
+
+def _ink(path) -> float:
+    """Share of a page's pixels that are not white (pdftoppm's grey PGM: no image library needed)."""
+    pgm = path.with_suffix(".pgm")
+    subprocess.run(["pdftoppm", "-r", "20", "-gray", "-singlefile", "-f", "1", "-l", "1",
+                    str(path), str(pgm.with_suffix(""))], check=True)
+    data = pgm.read_bytes()
+    pixels = data[data.index(b"255\n") + 4:]
+    return sum(1 for b in pixels if b < 200) / len(pixels)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) is not installed")
+def test_download_buttons_print_sheets_and_phone_legend(service, browser, tmp_path):
+    """Every download button of the map page gives its file with the run's cells; the print views of a run
+    and a community fit A4 and Letter; the legend follows the layer shown and folds on a phone."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    target = f"/maps/analyses/{service['run_id']}"
+    sign_in_through_page(page, service["origin"], service["token"], target)
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    # names on the map: the communities and the gazetteer's towns
+    assert page.locator(".hotspots-label").count() >= 10
+    assert "Basseterre" in page.locator(".hotspots-place-label").all_inner_texts()
+    page.wait_for_timeout(200)
+
+    def names_shown() -> list:
+        return page.eval_on_selector_all(".hotspots-label, .hotspots-place-label", """els => els
+            .filter(e => getComputedStyle(e).visibility !== 'hidden')
+            .map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+
+    def readable(shown: list) -> None:  # no two names on top of each other, none cut by the map's edge
+        for i, (name, *a) in enumerate(shown):
+            assert 0 <= a[0] and a[2] <= 1280 and 0 <= a[1] and a[3] <= 860, name
+            for other, *b in shown[i + 1:]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (name, other)
+
+    island_wide = names_shown()
+    assert any(name == "Basseterre" for name, *_ in island_wide), "the capital's name should be shown"
+    readable(island_wide)
+    page.mouse.move(640, 430)
+    page.mouse.wheel(0, -600)
+    page.wait_for_timeout(800)
+    readable(names_shown())
+    # the legend shows the layer on the map, one layer at a time
+    gi, lisa = (page.locator(f".hotspots-legend [data-scheme='{i}']") for i in (0, 1))
+    assert gi.is_visible() and not lisa.is_visible()
+    page.locator(".leaflet-control-layers label", has_text="Clusters and outliers (LISA)").click()
+    page.wait_for_selector("path.hotspots-secondStyle", state="attached")
+    page.wait_for_function("!document.querySelector(\".hotspots-legend [data-scheme='1']\").hidden")
+    assert lisa.is_visible() and not gi.is_visible() and page.locator("path.hotspots-firstStyle").count() == 0
+
+    files = {}
+    for link in page.locator(".hotspots-links a[download]").all():
+        with page.expect_download() as info:
+            link.click()
+        files[link.inner_text()] = Path(info.value.path())
+    assert set(files) == {"CSV", "GeoJSON", "GeoPackage", "Shapefile", "KML"}
+    cells = service["cells"]
+    rows = list(csv.DictReader(io.StringIO(files["CSV"].read_text(encoding="utf-8"))))
+    assert len(rows) == cells and {"cell", "gi_bin", "incidents", "centre_lat"} <= set(rows[0])
+    assert len(json.loads(files["GeoJSON"].read_text())["features"]) == min(cells, 10_000)
+    with sqlite3.connect(files["GeoPackage"]) as gpkg:
+        (layer,) = gpkg.execute("SELECT table_name FROM gpkg_contents WHERE data_type = 'features'").fetchone()
+        assert gpkg.execute(f'SELECT count(*) FROM "{layer}"').fetchone()[0] == cells
+        assert "provenance" in {r[0] for r in gpkg.execute("SELECT topic FROM readme")}
+    with zipfile.ZipFile(files["Shapefile"]) as shapefile:
+        assert {Path(n).suffix for n in shapefile.namelist()} >= {".shp", ".shx", ".dbf", ".prj", ".txt"}
+    assert files["KML"].read_text(encoding="utf-8").count("<Placemark") == cells
+
+    for sheet in (f"/print/analyses/{service['run_id']}", "/print/communities/{community}"):
+        if "{community}" in sheet:
+            page.goto(f"{service['origin']}/")
+            page.get_by_role("link", name="Saint George Basseterre").click()
+            page.wait_for_load_state("load")
+            page.get_by_role("link", name="Print / save as PDF").click()
+        else:
+            page.goto(service["origin"] + sheet)
+        page.wait_for_selector("body[data-map-ready]", state="attached", timeout=10_000)
+        assert page.locator("#print-map path.leaflet-interactive, #print-map path").count() > 10
+        for paper, (width_in, height_in) in (("A4", (8.27, 11.69)), ("Letter", (8.5, 11.0))):
+            pngs = _printed_pages(page, _fresh(tmp_path, sheet, paper), paper)
+            assert 1 <= len(pngs) <= 2, f"{sheet} printed on {len(pngs)} {paper} pages"
+            for png in pngs:
+                width, height = _png_size(png)
+                assert abs(width - width_in * 30) <= 2 and abs(height - height_in * 30) <= 2, (paper, width, height)
+            assert _ink(pngs[0].parent / f"sheet-{paper}.pdf") > 0.03, "the first page should carry the map"
+        page.emulate_media(media="screen")
+        page.screenshot(path=str(ARTIFACTS / f"print-{sheet.split('/')[2]}-{service['backend']}.png"), full_page=True)
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    small = phone.new_page()
+    small.context.add_cookies(context.cookies())
+    small.goto(service["origin"] + target)
+    small.wait_for_selector(".hotspots-legend details", state="attached", timeout=10_000)
+    small.wait_for_function("!document.querySelector('.hotspots-legend details').open", timeout=5_000)
+    box = small.locator(".hotspots-legend").bounding_box()
+    assert box["height"] * box["width"] < 0.1 * 390 * 844, "a folded legend should take little of a phone screen"
+    layers = small.locator(".leaflet-control-layers").bounding_box()
+    assert layers["width"] * layers["height"] < 0.02 * 390 * 844, "the layer list should be folded to its button"
+    small.locator(".leaflet-control-layers-toggle").click()
+    assert small.locator(".leaflet-control-layers label", has_text="Towns and villages").is_visible()
+    small.locator(".hotspots-legend summary").click()
+    assert small.locator(".hotspots-legend [data-scheme='0']").is_visible()
+    small.screenshot(path=str(ARTIFACTS / f"map-phone-{service['backend']}.png"))
+    phone.close()
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.outside == []
+    context.close()
+
+
+def _fresh(tmp_path: Path, sheet: str, paper: str) -> Path:
+    folder = tmp_path / f"{sheet.strip('/').replace('/', '-').replace('{', '').replace('}', '')}-{paper}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_compare_page_moves_its_maps_together(service, browser):
+    """Two runs side by side: zooming or dragging one map moves the others to the same view."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    sign_in_through_page(page, service["origin"], service["token"], "/")
+    origin, token = service["origin"], {"Authorization": f"Bearer {service['token']}"}
+    submitted = page.request.post(f"{origin}/api/v1/analyses", headers=token, data={
+        "resolution": 9, "permutations": 99, "seed": 5, "start": "2025-07-01", "end": "2026-01-01"}).json()
+    deadline = time.monotonic() + 120
+    while page.request.get(submitted["url"], headers=token).json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the second run did not complete"
+        time.sleep(0.5)
+    page.goto(f"{origin}/compare?a={service['run_id']}&b={submitted['id']}")
+    page.wait_for_selector("body[data-maps-ready]", state="attached")
+    counts = {row: int(page.locator(f"tr.change-{row} td.num").inner_text()) for row in
+              ("became_hot", "stayed_hot", "stopped_hot")}
+    api = page.request.get(f"{origin}/api/v1/compare?a={service['run_id']}&b={submitted['id']}").json()
+    assert counts == api["counts"]
+    assert page.locator("#map-change path.leaflet-interactive").count() == sum(counts.values())
+
+    def views() -> list[str]:
+        return [page.get_attribute(f"#{m}", "data-view") for m in ("map-a", "map-b", "map-change")]
+
+    before = views()
+    assert len(set(before)) == 1
+    page.locator("#map-a .leaflet-control-zoom-in").click()
+    page.wait_for_function("() => { const v = ['map-a', 'map-b', 'map-change'].map(id => "
+                           "document.getElementById(id).getAttribute('data-view')); "
+                           f"return v[0] !== {json.dumps(before[0])} && v.every(x => x === v[0]); }}", timeout=5_000)
+    page.locator("#map-change").scroll_into_view_if_needed()
+    box = page.locator("#map-change").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2 + 40, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(400)
+    after = views()
+    assert len(set(after)) == 1 and after[0].split(",")[:2] != before[0].split(",")[:2]
+    page.screenshot(path=str(ARTIFACTS / f"compare-{service['backend']}.png"), full_page=True)
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
+    context.close()

@@ -44,6 +44,7 @@ def installed(tmp_path_factory) -> Path:
     assert "migrations/env.py" in names and "migrations/script.py.mako" in names
     assert any(n.startswith("migrations/versions/0001_") for n in names)
     assert "app/frontend/package-lock.json" in names and "app/templates/base.html" in names
+    assert {"app/templates/compare.html", "app/templates/print.html", "app/data/kna_places.geojson"} <= set(names)
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

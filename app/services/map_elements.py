@@ -261,14 +261,19 @@ var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.url }}, {
 
 
 class OutlineLayer(Layer):
-    """Community boundaries: outlines only, with the name as a tooltip."""
+    """Community boundaries: outlines only, each community's name as a label at its centre, so the map
+    reads without a basemap."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
     className: "hotspots-communities",
     interactive: false,
-    style: function () { return {fill: false, color: "#222222", weight: 1.6, opacity: 0.9}; }
+    style: function () { return {fill: false, color: "#222222", weight: 1.6, opacity: 0.9}; },
+    onEachFeature: function (feature, layer) {
+        layer.bindTooltip(String(feature.properties.community), {permanent: true, direction: "center",
+                                                                 className: "hotspots-label"});
+    }
 });
 {% endmacro %}
 """)
@@ -277,6 +282,122 @@ var {{ this.get_name() }} = L.geoJson({{ this.data.get_name() }}, {
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "OutlineLayer"
         self.data = data
+
+
+class PlaceLabels(Layer):
+    """Towns and villages (the gazetteer shipped in app/data) as small dots with their names."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJson({{ this.places }}, {
+    pointToLayer: function (feature, latlng) {
+        return L.circleMarker(latlng, {radius: 3, color: "#222222", weight: 1, fillColor: "#ffffff",
+                                       fillOpacity: 1, interactive: false, className: "hotspots-place"});
+    },
+    onEachFeature: function (feature, layer) {
+        layer.bindTooltip(String(feature.properties.name), {permanent: true, direction: "right", offset: [4, 0],
+                                                            className: "hotspots-place-label"});
+    }
+});
+{% endmacro %}
+""")
+
+    def __init__(self, places: dict, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "PlaceLabels"
+        self.places = _script_json(places)
+
+
+class LegendFollowsLayers(MacroElement):
+    """Shows only the legend sections of the cell layers on the map now (the layer control, the time
+    slider and anything else may switch them), keeps one cell layer on at a time, and folds the legend
+    and the layer list away on a small screen."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }}, layers = [{{ this.layer_names|join(", ") }}];
+    function sync() {
+        layers.forEach(function (layer, i) {
+            var section = document.querySelector(".hotspots-legend [data-scheme='" + i + "']");
+            if (section) { section.hidden = !map.hasLayer(layer); }
+        });
+        var none = document.querySelector(".hotspots-legend .hotspots-legend-none");
+        if (none) { none.hidden = layers.some(function (layer) { return map.hasLayer(layer); }); }
+    }
+    // One cell layer at a time: two at once blend into colours no legend explains.
+    // Deferred: the layer control adds every ticked layer in turn, the old one after the new.
+    map.on("layeradd", function (e) {
+        if (layers.indexOf(e.layer) < 0) { return; }
+        setTimeout(function () {
+            if (!map.hasLayer(e.layer)) { return; }
+            layers.forEach(function (other) { if (other !== e.layer && map.hasLayer(other)) { map.removeLayer(other); } });
+        }, 0);
+    });
+    // after Leaflet has finished adding or removing the layer
+    map.on("layeradd layerremove", function () { setTimeout(sync, 0); });
+    sync();
+    // A phone: the legend folds to its title, the layer list to Leaflet's layers button (tap to open);
+    // deferred, as the layer list is added after this script.
+    if (window.matchMedia("(max-width: 600px)").matches) { setTimeout(fold, 0); }
+    function fold() {
+        var details = document.querySelector(".hotspots-legend details");
+        if (details) { details.open = false; }
+        var list = document.querySelector(".leaflet-control-layers");
+        if (list) {
+            list.classList.remove("leaflet-control-layers-expanded");
+            list.addEventListener("click", function () { list.classList.add("leaflet-control-layers-expanded"); });
+        }
+    }
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, layers: list[Layer]) -> None:
+        super().__init__()
+        self._name = "LegendFollowsLayers"
+        self.layers = layers
+
+    def render(self, **kwargs):  # the layers' names are known once they are placed on the map
+        self.layer_names = [layer.get_name() for layer in self.layers]
+        return super().render(**kwargs)
+
+
+class LabelDeclutter(MacroElement):
+    """Hides any name that would overlap one already shown or be cut by the map's edge, after every zoom
+    or pan: towns first (a planner looks for Basseterre), then communities. A hidden name comes back when
+    zooming in frees room."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    var order = [".hotspots-place-label", ".hotspots-label"];
+    function overlaps(a, b) { return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; }
+    function declutter() {
+        var kept = [], frame = map.getContainer().getBoundingClientRect();
+        order.forEach(function (selector) {
+            map.getContainer().querySelectorAll(".leaflet-tooltip" + selector).forEach(function (label) {
+                label.style.visibility = "";
+                var box = label.getBoundingClientRect();
+                var cut = box.left < frame.left || box.right > frame.right || box.top < frame.top || box.bottom > frame.bottom;
+                if (cut || kept.some(function (other) { return overlaps(box, other); })) {
+                    label.style.visibility = "hidden";
+                } else {
+                    kept.push(box);
+                }
+            });
+        });
+    }
+    map.on("zoomend moveend overlayadd overlayremove", function () { setTimeout(declutter, 0); });
+    setTimeout(declutter, 0);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "LabelDeclutter"
 
 
 class HtmlControl(MacroElement):
@@ -324,4 +445,22 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-tip-note { font-weight: normal; color: #555; }
 .hotspots-spark { display: block; margin-top: 3px; background: #eeeeee; }
 .hotspots-synthetic { background: #fff4ce; border: 1px solid #e8c95a; padding: 2px 6px; margin: 4px 0; }
+.hotspots-legend summary { cursor: pointer; font-weight: 600; font-size: 13px; }
+.hotspots-legend details[open] summary { margin-bottom: 4px; }
+.hotspots-links { margin-top: 4px; }
+.leaflet-tooltip.hotspots-label { background: transparent; border: none; box-shadow: none; padding: 0;
+  font-weight: 600; font-size: 11px; color: #1d2329; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }
+.leaflet-tooltip.hotspots-label::before, .leaflet-tooltip.hotspots-place-label::before { display: none; }
+.leaflet-tooltip.hotspots-place-label { background: transparent; border: none; box-shadow: none; padding: 0;
+  font-size: 11px; font-style: italic; color: #1d2329; text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
+/* A phone: small boxes, the legend folded (its summary stays), the title box scrolls. */
+@media (max-width: 600px) {
+  .hotspots-box { max-width: 62vw; font-size: 11px; padding: 5px 7px; }
+  .hotspots-title { max-height: 30vh; overflow: auto; }
+  .hotspots-legend { max-height: 40vh; overflow: auto; }
+  .leaflet-control-layers { font-size: 11px; }
+}
+@media print {
+  .leaflet-control-zoom, .leaflet-control-layers, .hotspots-links { display: none !important; }
+}
 </style>""")

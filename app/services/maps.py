@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import tempfile
+from functools import cache
 from typing import cast
 from pathlib import Path
 
@@ -30,8 +32,11 @@ from app.services.map_elements import (
     GeoJsonData,
     HtmlControl,
     InlineCellsLayer,
+    LabelDeclutter,
+    LegendFollowsLayers,
     OfflineMap,
     OutlineLayer,
+    PlaceLabels,
     StepSlider,
     TileCellsLayer,
 )
@@ -41,12 +46,14 @@ from app.services.run_results import run_facts, step_labels, visible_completed_r
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
-from spatial.kinds import AnalysisKind
+from spatial.kinds import DEFAULT_KIND, AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "5"
+MAP_VERSION = "8"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
+PLACES_LAYER = "Towns and villages"
+PLACES_FILE = Path(__file__).resolve().parent.parent / "data" / "kna_places.geojson"
 
 
 def maps_dir(settings: Settings) -> Path:
@@ -114,21 +121,58 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     outline_data = GeoJsonData(outlines)
     outline_data.add_to(fmap)
     OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
+    PlaceLabels(places(), PLACES_LAYER).add_to(fmap)
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
+    LegendFollowsLayers(layers).add_to(fmap)
+    LabelDeclutter().add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
 
 
 def legend_html(kind: AnalysisKind) -> str:
     """The kind's classes in the words planners read on desktop GIS maps (for Gi*: Esri's Gi_Bin
-    classes and GeoDa's LISA classes), and what its confidence means."""
+    classes and GeoDa's LISA classes), and what its confidence means.
+
+    One section per class scheme (``data-scheme``: its layer's place); only the first layer is on at
+    first, so the others start hidden and ``LegendFollowsLayers`` shows each with its layer. The legend
+    is a ``<details>`` block, folded on small screens."""
     def rows(scheme) -> str:
         return "".join(f'<div class="row"><span class="swatch" style="background:{c.colour}"></span>'
                        f"<span>{html.escape(c.label)}</span></div>" for c in scheme.classes)
 
-    return ("<h3>Legend</h3>" + "".join(f"<h4>{html.escape(s.legend_title)}</h4>" + rows(s) for s in kind.schemes)
-            + f'<p class="hotspots-p-note">{html.escape(kind.legend_note)}</p>')
+    sections = "".join(f'<div class="hotspots-legend-section" data-scheme="{i}"{"" if i == 0 else " hidden"}>'
+                       f"<h4>{html.escape(s.legend_title)}</h4>" + rows(s) + "</div>"
+                       for i, s in enumerate(kind.schemes))
+    return ('<details open><summary>Legend</summary>' + sections
+            + '<p class="hotspots-legend-none muted" hidden>No cell layer is shown: turn one on above.</p>'
+            + f'<p class="hotspots-p-note">{html.escape(kind.legend_note)}</p></details>')
+
+
+def download_links_html(run_id: int, printable: bool = True) -> str:
+    """Links to the run's cells in each file format (the export route applies the reader's privacy tier
+    and audits the download) and, for a kind with a print sheet (``printable``), to its print view."""
+    base = f"/api/v1/analyses/{int(run_id)}/cells?format="
+    links = " · ".join(f'<a href="{html.escape(base + fmt)}" download>{label}</a>' for fmt, label in DOWNLOADS)
+    sheet = (f'<div class="hotspots-links"><a href="/print/analyses/{int(run_id)}">Print / save as PDF</a></div>'
+             if printable else "")
+    return f'<div class="hotspots-links">Download the cells: {links}</div>' + sheet
+
+
+# The export formats offered as buttons, in the order a planner would look for them.
+DOWNLOADS = (("csv", "CSV"), ("geojson&limit=10000", "GeoJSON"), ("gpkg", "GeoPackage"), ("shp", "Shapefile"),
+             ("kml", "KML"))
+
+
+@cache
+def places() -> dict:
+    """The gazetteer of towns and villages shipped with the service (app/data/kna_places.geojson), with
+    only what a map draws (name and kind; the sources stay in the file)."""
+    collection = json.loads(PLACES_FILE.read_text(encoding="utf-8"))
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {"name": f["properties"]["name"], "kind": f["properties"]["kind"]}}
+        for f in collection["features"]]}
 
 
 def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
@@ -149,9 +193,9 @@ def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
                f"{html.escape(run.data_changed)}</div>") if run.data_changed else ""
     return (f"<h3>{html.escape(run.kind.heading)} {int(run.id)}</h3>" + synthetic + changed +
             f"<div>{html.escape(' · '.join(facts))}</div>"
-            + ("<div>Cells are drawn from vector tiles.</div>" if tiled else "")
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
             + note
+            + download_links_html(run.id, printable=run.kind.name == DEFAULT_KIND)
             + '<div><a href="/">All communities and runs</a></div>')
 
 

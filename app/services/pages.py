@@ -88,13 +88,17 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
             place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
                      "finished_at": latest.finished_at}
     synthetic = bool(latest and latest.synthetic)
+    # "Two periods of this community": its two latest runs the audience may see, compared on /compare.
+    recent = store.maps.latest_completed_runs_with_community(
+        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution, limit=10)
+    comparable = len([run for run in recent if audience.sees_run(run)]) >= 2
     trend = None
     if found["is_active"]:  # trends are kept for the active boundary set
         trend = trend_service.community_trend(store, settings, community_id, audience,
                                               trend_service.options_for("month", None, audience))
     rates = rate_service.community_rate(store, latest, audience, community_id) if place and latest else None
     return {"community": found, "months": months, "place": place, "synthetic": synthetic, "trend": trend,
-            "rates": rates, "figures": store.figures.figures_of_community(community_id),
+            "rates": rates, "comparable": comparable, "figures": store.figures.figures_of_community(community_id),
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 
@@ -131,15 +135,16 @@ def trend_svg(months: list[dict[str, Any]], min_count: int | None = None, width:
         return '<p class="muted">No incidents recorded in this community yet.</p>'
     left, right, top, bottom = 44, 10, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(m["incidents"] or 0 for m in months) or 1
+    ticks = axis_ticks(max(m["incidents"] or 0 for m in months))
+    peak = ticks[-1]  # the top gridline: bars are drawn against it, so a tick's label is its height
     step = plot_w / len(months)
     bar = max(step * 0.8, 1.0)
     parts = [f'<svg class="trend" role="img" viewBox="0 0 {width} {height}" width="100%" '
              f'aria-label="Incidents per month">']
-    for fraction in (0, 0.5, 1):
-        y = top + plot_h * (1 - fraction)
+    for tick in ticks:
+        y = top + plot_h * (1 - tick / peak)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(peak * fraction):,}</text>')
+                     f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:,}</text>')
     label_every = max(1, len(months) // 12)
     for i, m in enumerate(months):
         x = left + i * step + (step - bar) / 2
@@ -151,7 +156,7 @@ def trend_svg(months: list[dict[str, Any]], min_count: int | None = None, width:
         else:
             h = plot_h * m["incidents"] / peak
             parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
-                         f'<title>{label}: {m["incidents"]:,} incidents</title></rect>')
+                         f'<title>{label}: {incidents_words(m["incidents"])}</title></rect>')
         if i % label_every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
@@ -159,3 +164,21 @@ def trend_svg(months: list[dict[str, Any]], min_count: int | None = None, width:
         parts.append(f'<p class="muted">Sensitive categories are left out; months with fewer than {min_count} '
                      "incidents are not shown.</p>")
     return "".join(parts)
+
+
+def incidents_words(n: int) -> str:
+    """"1 incident", "0 incidents", "1,204 incidents"."""
+    return f"{n:,} incident" + ("" if n == 1 else "s")
+
+
+def axis_ticks(peak: int, most: int = 5) -> list[int]:
+    """Whole-number gridlines from 0 to at least ``peak``, a round step apart (1, 2, 5, 10, 20, 50, ...),
+    at most ``most`` + 1 of them: counts are whole, so no gridline sits at 1.5 labelled "2"."""
+    peak = max(int(peak), 1)
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if -(-peak // (step * factor)) <= most:
+                size = step * factor
+                return list(range(0, size * -(-peak // size) + 1, size))
+        step *= 10

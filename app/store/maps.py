@@ -73,21 +73,31 @@ class Maps(BoundToSession):
         With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what
         audiences other than police may see; the same rule as ``Audience.sees_run``).
         """
+        runs = self.latest_completed_runs_with_community(
+            community_id, shared_up_to_resolution=shared_up_to_resolution, kind=kind, limit=1)
+        return runs[0] if runs else None
+
+    def latest_completed_runs_with_community(self, community_id: int, *,
+                                             shared_up_to_resolution: int | None = None,
+                                             kind: AnalysisKind = kind_named(DEFAULT_KIND),
+                                             limit: int = 2) -> list[Run]:
+        """The ``limit`` newest completed runs of ``kind`` that analysed this community, newest first
+        (``shared_up_to_resolution`` as in ``latest_completed_run_with_community``)."""
         shared_only = (
             f"AND r.audience = 'shared' AND {self.sql.json_int('r.parameters', 'resolution')} <= :max_resolution "
             if shared_up_to_resolution is not None else ""
         )
-        row = self.session.execute(
+        rows = self.session.execute(
             text(
                 "SELECT r.id, r.kind, r.audience, r.parameters, r.provenance, r.finished_at, r.status, "
                 "r.boundary_set_id FROM hotspot_runs r "
                 f"WHERE r.status = 'completed' AND r.kind = :kind {shared_only}AND EXISTS "
                 f"  (SELECT 1 FROM {kind.cell_table} h WHERE h.run_id = r.id AND h.community_id = :id) "
-                "ORDER BY r.id DESC LIMIT 1"
+                "ORDER BY r.id DESC LIMIT :limit"
             ),
-            {"id": community_id, "max_resolution": shared_up_to_resolution, "kind": kind.name},
-        ).first()
-        return Run.from_row(dict(row._mapping)) if row else None
+            {"id": community_id, "max_resolution": shared_up_to_resolution, "kind": kind.name, "limit": limit},
+        )
+        return [Run.from_row(dict(row._mapping)) for row in rows]
 
 
 class PostgisMaps(Maps):

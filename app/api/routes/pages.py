@@ -13,6 +13,7 @@ from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
 from app.services import pages as page_service
 from app.services import rates_page
+from app.services.maps import DOWNLOADS
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -29,7 +30,7 @@ def home(request: Request, store: StoreDep, settings: SettingsDep, user: PageRea
 def community(community_id: int, request: Request, store: StoreDep, settings: SettingsDep,
               user: PageReader) -> Response:
     context = page_service.community(store, settings, community_id, audience_for(user, settings))
-    return templates.TemplateResponse(request, "community.html", {"user": user, **context},
+    return templates.TemplateResponse(request, "community.html", {"user": user, "downloads": DOWNLOADS, **context},
                                       headers=page_headers(settings))
 
 

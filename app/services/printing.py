@@ -1,0 +1,92 @@
+"""Print views ("Print / save as PDF") of a run and of a community: one sheet a planner can file.
+
+A sheet holds the map (hot and cold cells of the run, community outlines and names, towns), its legend,
+the run's parameters, the neighbourhood ranking and the provenance line, sized to fit A4 and Letter.
+The same privacy tiers as the pages: the run must be one the audience may see, below analyst the
+classes and figures come from the published cells, and a partner sees only its communities.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.errors import NotFound
+from app.privacy import Audience
+from app.runs import Run
+from app.services import pages as page_service
+from app.services import run_results
+from app.services.compare import cell_classes
+from app.services.maps import places
+from app.settings import Settings
+from app.store.backends import Store
+from spatial.compare import hexagons_feature_collection
+from spatial.kinds import DEFAULT_KIND
+from spatial.kinds.hotspot import GI_CLASSES
+
+SIGNIFICANT = {cls.value: cls for cls in GI_CLASSES if cls.value != 0}
+
+
+def run_sheet(store: Store, run_id: int, audience: Audience) -> dict[str, Any]:
+    """What the print view of a run shows (404 for a run the audience may not see, 409 unfinished)."""
+    run = run_results.visible_completed_run(store, run_id, audience, waiting="it can be printed once it has completed")
+    _only_hotspot_runs(run)
+    ranking = run_results.neighbourhood_ranking(store, run, audience)
+    return {"run": run, "title": f"{run.kind.heading} {run.id}", "parameters": parameters(run, audience),
+            "provenance": provenance_line(run, audience), "ranking": ranking, "legend": list(SIGNIFICANT.values()),
+            "map_json": _map_json(store, run, audience, None), "community": None,
+            "min_count": None if audience.raw else audience.min_count}
+
+
+def community_sheet(store: Store, settings: Settings, community_id: int, audience: Audience) -> dict[str, Any]:
+    """The print view of a community: its figures and chart (as on its page) and its latest run's map."""
+    context = page_service.community(store, settings, community_id, audience)
+    place = context["place"]
+    run = run_results.visible_completed_run(store, place["run_id"], audience) if place else None
+    context.update({"title": context["community"]["name"], "run": run, "legend": list(SIGNIFICANT.values()),
+                    "parameters": parameters(run, audience) if run else [],
+                    "provenance": provenance_line(run, audience) if run else None,
+                    "ranking": [place["entry"]] if place else [],
+                    "map_json": _map_json(store, run, audience, community_id) if run else "null"})
+    return context
+
+
+def parameters(run: Run, audience: Audience) -> list[tuple[str, str]]:
+    """The run's parameters in a planner's words, as (label, value) rows."""
+    shown = run.parameters if audience.communities is None else run.parameters.scoped(audience.sees_community)
+    document = shown.document
+    return [
+        ("Analysis", run.kind.title),
+        ("Period", page_service.period_label(shown.start, shown.end)),
+        ("Categories", ", ".join(document.get("categories") or []) or "all"),
+        ("Communities", ", ".join(shown.communities) or "all communities"),
+        ("Cell size", f"H3 resolution {shown.resolution}"),
+        ("Confidence test", f"{document.get('permutations', '–')} permutations"
+         + (", corrected for many cells (FDR)" if document.get("fdr", True) else "")),
+        ("Shared with", "partners" if run.audience == "shared" else "police only"),
+    ]
+
+
+def provenance_line(run: Run, audience: Audience) -> str:
+    """The map page's provenance line: run, resolution, cells, incidents (police only), dates, finished."""
+    flags = ("SYNTHETIC incidents (a demonstration, not police data) · " if run.synthetic else "") + (
+        f"Data changed since this run: {run.data_changed} · " if run.data_changed else "")
+    return flags + f"{run.kind.heading} {run.id} · " + " · ".join(run_results.run_facts(run, audience))
+
+
+def _only_hotspot_runs(run: Run) -> None:
+    if run.kind.name != DEFAULT_KIND:
+        raise NotFound(f"Run {run.id} is an {run.kind.title.lower()} run; its print view is not made yet. "
+                       "Open its map and use the browser's print instead.")
+
+
+def _map_json(store: Store, run: Run, audience: Audience, community_id: int | None) -> str:
+    """The sheet's map data: significant cells as hexagons, outlines and bounds, towns (JSON for a script)."""
+    ids = [c["id"] for c in run.provenance.communities if audience.sees_community(c["name"])
+           and (community_id is None or c["id"] == community_id)]
+    outlines, bounds = store.maps.communities_feature_collection(ids)
+    classes = cell_classes(store, run, audience, community_id)
+    data = {"cells": hexagons_feature_collection(classes, "gi_bin", lambda v: v in SIGNIFICANT),
+            "outlines": json.loads(outlines), "bounds": list(bounds) if bounds else None, "places": places(),
+            "colours": {str(v): c.colour for v, c in SIGNIFICANT.items()}}
+    return json.dumps(data).replace("</", "<\\/")
