@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.state.run_extents = {}  # completed runs' extents for /ogc (app/services/ogc_features.py)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):

@@ -59,6 +59,7 @@ MINIMUM_ROLE = {
     ("get", "/ogc/collections"): "public",
     ("get", "/ogc/collections/{collection_id}"): "public",
     ("get", "/ogc/collections/{collection_id}/items"): "public",
+    ("get", "/ogc/collections/{collection_id}/queryables"): "public",
     ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): "public",
     ("get", "/api/v1/sensitive-categories"): "admin",
     ("post", "/api/v1/sensitive-categories/terms"): "admin",
@@ -157,6 +158,23 @@ def test_matrix(client, world):
             elif not allowed and response.status_code != 403:
                 failures.append(f"{method} {path} {role}: {response.status_code}, expected 403")
     assert not failures, "\n".join(failures)
+
+
+# The incidents collection of /ogc is police data whatever the document or format: analysts and above.
+OGC_INCIDENTS = ["/ogc/collections/incidents", "/ogc/collections/incidents/items",
+                 "/ogc/collections/incidents/queryables", "/ogc/collections/incidents/items?f=html",
+                 "/ogc/collections/incidents/items?datetime=2024-02-01/..&category=Theft"]
+
+
+def test_ogc_incidents_only_for_analysts_and_above(client, world):
+    for url in OGC_INCIDENTS:
+        assert client.get(url, follow_redirects=False).status_code in (401, 303), url
+        for role in ROLES:
+            response = client.get(url, headers=auth(world["tokens"][role]), follow_redirects=False)
+            expected = 200 if ROLE_RANK[role] >= ROLE_RANK["analyst"] else 403
+            assert response.status_code == expected, (url, role, response.status_code)
+    police_only = client.get("/ogc/collections?f=html", headers=auth(world["tokens"]["viewer"])).text
+    assert "/ogc/collections/incidents" not in police_only
 
 
 def test_pages_send_strangers_to_sign_in_and_let_readers_in(client, world):

@@ -98,7 +98,11 @@ class RunStore(Protocol):
     def cell_page(self, run_id: int, *, after_cell: int | None, limit: int,
                   community_id: int | None = None, classes: list[int] | None = None,
                   within: list[int] | None = None, published: bool = False,
-                  kind: AnalysisKind = ...) -> list[dict[str, Any]]: ...
+                  kind: AnalysisKind = ..., bbox: tuple[float, float, float, float] | None = None,
+                  ) -> list[dict[str, Any]]: ...
+    def count_cells(self, run_id: int, *, community_id: int | None = None, classes: list[int] | None = None,
+                    within: list[int] | None = None, published: bool = False, kind: AnalysisKind = ...,
+                    bbox: tuple[float, float, float, float] | None = None) -> int: ...
     def iter_cells(self, run_id: int, community_id: int | None = None,
                    classes: list[int] | None = None, within: list[int] | None = None,
                    published: bool = False, kind: AnalysisKind = ..., *,
