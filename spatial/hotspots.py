@@ -36,7 +36,7 @@ import numpy as np
 from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
 from spatial.inference import LocalTails
-from spatial.rates.risk_inference import CONSTANT_RISK, CONSTANT_RISK_WORDS
+from spatial.rates.risk_inference import STANDARDISED_RISK, STANDARDISED_RISK_WORDS
 from spatial.sequential import SEQUENTIAL, calibrated_tails, draws_used
 from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
 from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
@@ -85,7 +85,7 @@ class CellResults:
     lisa_p_sim: np.ndarray
     lisa_p_fdr: np.ndarray
     lisa_label: np.ndarray
-    # Rate runs: residents per cell and the smoothed rate analysed (NaN, stored empty, for runs of counts)
+    # Rate runs: residents per cell and the smoothed rate shown (NaN, stored empty, for runs of counts)
     residents: np.ndarray | None = None
     smoothed_rate: np.ndarray | None = None
 
@@ -134,10 +134,10 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     """Run Gi*, local Moran and global Moran on ``counts`` over ``grid``.
 
     ``values``, when given, is what the statistics are computed on instead of the counts (one per
-    cell: smoothed rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
+    cell: standardised rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
     stored and judge whether there is enough data. ``null``, when given, makes each cell's tails (the
     p-values) from the neighbour graph instead of the conditional permutation test (rate runs: the
-    constant-risk null, :mod:`spatial.rates.risk_inference`).
+    permutation of standardised rates, :mod:`spatial.rates.risk_inference`).
 
     Raises
     ------
@@ -205,7 +205,7 @@ def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_un
     (or by ``null``, which makes the tails from the graph)."""
     y = np.asarray(y, dtype=np.float64)
     if null is not None:
-        tails = timed("constant_risk_p", 0.45, lambda: null(graph))
+        tails = timed("risk_p", 0.45, lambda: null(graph))
         return _conditional_local(y, graph, tails, params, timed)
     if params.inference == "analytic":
         return _analytic_local(y, graph, params, timed)
@@ -229,9 +229,17 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
     gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
     lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
+    classes = gi_bin_from_tails(tails.direction, gi_p_fdr)
+    # z and the class come from the same values, but z counts the cell itself and the test only its
+    # neighbours: where a very low cell sits among significantly high neighbours (or the reverse) their
+    # signs could part. A "+3" beside a negative z would contradict itself on the map: show no class.
+    with np.errstate(invalid="ignore"):
+        contradicted = ((classes != 0) & (np.sign(np.nan_to_num(gi.z)) != np.sign(classes))
+                        & (tails.method == STANDARDISED_RISK))
+    classes = np.where(contradicted, 0, classes)
     fields = dict(
         gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
-        gi_bin=gi_bin_from_tails(tails.direction, gi_p_fdr),
+        gi_bin=classes,
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa_p, lisa_p_fdr=lisa_p_fdr,
         lisa_label=lisa_label_from_tails(lisa.quadrant, tails.direction, lisa_p_fdr, alpha=params.alpha),
     )
@@ -239,17 +247,18 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     significance = {
         "inference": "conditional",
         "method": tails.method,
-        "gi_bin": (CONSTANT_RISK_WORDS if tails.method == CONSTANT_RISK else
+        "gi_bin": (STANDARDISED_RISK_WORDS if tails.method == STANDARDISED_RISK else
                    "two-sided conditional-permutation p of the neighbourhood's incidents"
                    + (" (exact: every arrangement counted)" if tails.permutations is None else ""))
                   + ", ties counted as at least as extreme; sign from the tail (upper: hot, lower: cold)"
                   + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "lisa": ("the same two-sided p, quadrant from the smoothed rates" if tails.method == CONSTANT_RISK else
-                 "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
+        "lisa": ("the same two-sided p, quadrant from the standardised rates" if tails.method == STANDARDISED_RISK
+                 else "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
                 + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "permutations_per_cell": ("exact (binomial)" if tails.method == CONSTANT_RISK else
-                                  "exact (all arrangements)" if tails.permutations is None else tails.permutations),
-        **({"draws": draws_used(tails)} if tails.method == SEQUENTIAL else {}),
+        "permutations_per_cell": "exact (all arrangements)" if tails.permutations is None else tails.permutations,
+        **({"classes_dropped_for_contradicting_z": int(contradicted.sum())}
+           if tails.method == STANDARDISED_RISK else {}),
+        **({"draws": draws_used(tails)} if tails.method in (SEQUENTIAL, STANDARDISED_RISK) else {}),
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
     }
@@ -312,7 +321,7 @@ def _moran_by_community(grid: CommunityGrid, y: np.ndarray, params: AnalysisPara
             continue
         mask = grid.community == community_id
         values = y[mask]
-        if values.sum() <= 0 or np.all(values == values[0]):
+        if np.ptp(values) == 0:  # no incident at all, or (rates) nothing differs from the overall rate
             results[community_id] = {"cells": n_cells, "message": "No variation in incidents across its cells."}
             continue
         sub_graph = h3_neighbours(grid.cells[mask], k=params.k)

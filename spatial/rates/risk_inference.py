@@ -1,51 +1,62 @@
-"""p-values for hot spots of risk: each neighbourhood's incidents against its residents, under constant risk.
+"""p-values for hot spots of risk: conditional permutation of Empirical Bayes standardised rates.
 
-Why not Gi* on the smoothed rates, permuted
--------------------------------------------
-Two things go wrong, both measured (bench/rates_calibration.py,
-tests/spatial/test_risk_inference.py):
+What a null for rates must allow
+--------------------------------
+Risk varies from cell to cell for reasons with no spatial pattern at all (a
+pub here, a car park there): the counts are *over-dispersed* against the
+residents. A hot spot of risk is a place where risk is high *together* with its
+neighbours, not a place where one cell is higher than the average. Two nulls
+fail this, both measured (bench/rates_calibration.py, tests/spatial/test_risk_inference.py):
 
-- Permuting values assumes they are exchangeable under the null. Smoothed cell
-  rates are not: where a cell holds few residents its rate is shrunk hard toward
-  the overall rate, where it holds many it keeps its own noise, and residents per
-  cell change from one community to the next, so like spreads sit together. On
-  the parishes at resolution 9 (0.3 incidents a cell), 40 % of maps with no risk
-  pattern at all showed a "95 %" spot.
-- Global Empirical Bayes on cells of a few dozen residents usually finds the raw
-  rates no more varied than Poisson noise (a negative prior variance, set to 0),
-  and then every smoothed rate *is* the overall rate: nothing is left to test,
-  even around a planted area of five times the risk.
+- Gi* on the smoothed rates, permuted: smoothed rates are not exchangeable
+  (a cell of few residents is shrunk hard toward the overall rate, one of many
+  keeps its noise, and like populations sit together), so maps with no pattern
+  show "95 %" spots (40 % of maps on the parishes at resolution 9).
+- The exact binomial test of each neighbourhood's incidents against its share
+  of the residents under *constant* risk (this module's former test): it treats
+  any over-dispersion as clustering. On null maps of iid Gamma risk (shape 4, or
+  shape 1) with no spatial pattern it showed 95 % spots on most maps.
 
-The test used instead
----------------------
-*Constant risk*: every resident is equally likely to be the victim of each of
-the ``N`` incidents, so, given ``N``, the incidents of a neighbourhood (the cell
-and its H3 neighbours, Gi*'s window) are ``Binomial(N, s)`` where ``s`` is the
-neighbourhood's share of the residents. The p of each cell is exact, two-sided
-``min(1, 2 * min(P(X >= o), P(X <= o)))`` with ties in both tails, as for
-counts elsewhere: a fixed-window local scan of the neighbourhood's pooled rate
-(the rate of its residents together, itself a spatial smoothing). Neither
-permutations nor a floor: FDR can pass on any grid. The smoothed cell rates stay
-what the map and the CSV show. A neighbourhood with no residents is not tested
-(p = 1): a rate with no one at risk says nothing.
+The test used
+-------------
+Each cell's Assunção–Reis standardised rate (Assunção and Reis 1999; esda
+``assuncao_rate``, the value esda's ``Moran_Rate`` and ``Moran_Local_Rate``
+analyse): ``(r_i - m) / sqrt(a + m / b_i)``, the raw rate's distance from the
+overall rate ``m`` in units of its own standard deviation under the global
+Empirical Bayes prior (variance ``a`` between cells, estimated by method of
+moments from the data, and Poisson noise ``m / b_i``). Standardising puts a cell
+of 20 residents and one of 2,000 on one scale, and ``a`` absorbs non-spatial
+over-dispersion. The cells' standardised rates are then tested by conditional
+permutation (the cell keeps its value, its neighbours are drawn from the other
+cells), with sequential Monte Carlo and a budget large enough for the 99 % class
+after FDR (:mod:`spatial.sequential`). If residents and risk carry no spatial
+pattern, the cells' (incidents, residents) pairs are exchangeable, so the
+permutation p is valid whatever the shape of the risk's spread. Gi*'s z and the
+Gi_Bin class both come from these standardised rates, so the z's sign and the
+class agree (a class whose sign disagrees with z is dropped, never shown).
+
+A cell with no residents has no rate: its standardised rate is 0 (the overall
+rate), so it neither makes nor hides a hot spot.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom
 
-from spatial.inference import P_FLOOR, LocalTails, _tails
+from spatial.inference import LocalTails
+from spatial.rates.smoothing import assuncao_reis
+from spatial.sequential import permutations_for_grid, sequential_tails
 from spatial.weights import NeighbourGraph
 
-CONSTANT_RISK = "exact-binomial-constant-risk"
-CONSTANT_RISK_WORDS = ("two-sided exact p of the incidents of the cell and its neighbours against their share of "
-                       "the residents under constant risk (every resident equally likely to be a victim: "
-                       "Binomial given the total)")
+STANDARDISED_RISK = "sequential-monte-carlo-conditional-eb-standardised-rates"
+STANDARDISED_RISK_WORDS = ("two-sided conditional-permutation p (sequential Monte Carlo) of the neighbours' "
+                           "Assunção–Reis Empirical Bayes standardised rates: a neighbourhood whose residents' "
+                           "rates stand out together, allowing for risk that varies from cell to cell without "
+                           "any spatial pattern")
 
 
-def constant_risk_tails(counts: np.ndarray, residents: np.ndarray, graph: NeighbourGraph) -> LocalTails:
-    """Two-sided p of each cell's neighbourhood count (the cell and its neighbours) under constant risk.
+def standardised_rates(counts: np.ndarray, residents: np.ndarray) -> np.ndarray:
+    """Assunção–Reis standardised rate of each cell; 0 where the cell has no residents.
 
     Parameters
     ----------
@@ -53,28 +64,41 @@ def constant_risk_tails(counts: np.ndarray, residents: np.ndarray, graph: Neighb
         Incidents per cell.
     residents : array_like, shape (n,)
         Residents per cell (0 where none).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    residents = np.asarray(residents, dtype=np.float64)
+    values = np.zeros(len(counts))
+    housed = residents > 0
+    if counts[housed].sum() > 0:  # no incident where anyone lives: every rate is 0, nothing stands out
+        values[housed] = assuncao_reis(counts[housed], residents[housed])
+    return values
+
+
+def standardised_risk_tails(counts: np.ndarray, residents: np.ndarray, graph: NeighbourGraph, *, seed: int,
+                            alpha: float, permutations: int = 999) -> LocalTails:
+    """Two-sided conditional-permutation p of each cell's neighbours' standardised rates.
+
+    Parameters
+    ----------
+    counts, residents : array_like, shape (n,)
+        Incidents and residents per cell.
     graph : NeighbourGraph
         Neighbours; islands (no neighbour) get NaN, as for every local statistic here.
+    seed : int
+        Seed of the permutations (the same seed gives the same p).
+    alpha : float
+        The run's FDR level; the budget of draws lets one cell alone reach the 99 % class.
+    permutations : int
+        The fewest draws a cell still in doubt gets.
 
     Returns
     -------
     LocalTails
-        ``permutations`` is None (exact).
+        ``method`` is :data:`STANDARDISED_RISK`; ``permutations`` the budget.
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    residents = np.asarray(residents, dtype=np.float64)
-    window = graph.to_sparse(self_weight=1.0)
-    window.data[:] = 1.0
-    observed = np.rint(window @ counts.astype(np.float64)).astype(np.int64)
-    total_residents = residents.sum()
-    share = np.clip(window @ residents / total_residents, 0.0, 1.0) if total_residents > 0 else np.zeros(len(counts))
-    total = int(counts.sum())
-    island = graph.cardinalities == 0
-    untested = island | (share <= 0)
-    upper = np.where(untested, 1.0, binom.sf(observed - 1, total, share))
-    lower = np.where(untested, 1.0, binom.cdf(observed, total, share))
-    # the most extreme a neighbourhood could be: all N incidents in it, or none
-    smallest = np.where(untested, 1.0, np.minimum(1.0, 2.0 * np.maximum(
-        np.minimum(share ** total, (1.0 - share) ** total), P_FLOOR)))
-    upper[island] = lower[island] = smallest[island] = np.nan
-    return _tails(upper, lower, smallest, CONSTANT_RISK, None)
+    values = standardised_rates(counts, residents)
+    tested = int((np.asarray(graph.cardinalities) > 0).sum())
+    tails = sequential_tails(values, graph, seed=seed,
+                             permutations=permutations_for_grid(tested, alpha, at_least=permutations))
+    return LocalTails(p=tails.p, upper=tails.upper, lower=tails.lower, direction=tails.direction,
+                      smallest_p=tails.smallest_p, method=STANDARDISED_RISK, permutations=tails.permutations)
