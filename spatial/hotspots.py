@@ -36,7 +36,7 @@ import numpy as np
 from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
 from spatial.inference import LocalTails
-from spatial.rates.risk_inference import STANDARDISED_RISK, STANDARDISED_RISK_WORDS
+from spatial.rates.risk_inference import POISSON_GAMMA, POISSON_GAMMA_WORDS
 from spatial.sequential import SEQUENTIAL, calibrated_tails, draws_used
 from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
 from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
@@ -217,7 +217,10 @@ def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_un
 def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, timed) -> LocalStatistics:
     """Cells classed by the calibrated conditional p (the default)."""
     with np.errstate(divide="ignore", invalid="ignore"):  # z is undefined when every cell is equal
-        gi = timed("gi_star", 0.55, lambda: gi_star(y, graph, seed=params.seed, permutations=0))
+        # Gi*'s z is unchanged by adding a constant; Gi* itself wants a positive total, which standardised
+        # rates (centred on 0) do not have
+        shifted = y - y.min() + 1.0 if y.min() < 0 else y
+        gi = timed("gi_star", 0.55, lambda: gi_star(shifted, graph, seed=params.seed, permutations=0))
     if np.ptp(y) == 0:  # nothing stands out: I_i is 0 everywhere (esda's quadrant 3) and p is 1
         lisa = LocalMoranResult(I=np.where(gi.island, np.nan, 0.0), quadrant=np.where(gi.island, 0, 3),
                                 p_sim=tails.p, p_sim_folded=tails.p, larger=np.full(len(y), -1),
@@ -229,17 +232,12 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
     gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
     lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
-    classes = gi_bin_from_tails(tails.direction, gi_p_fdr)
-    # z and the class come from the same values, but z counts the cell itself and the test only its
-    # neighbours: where a very low cell sits among significantly high neighbours (or the reverse) their
-    # signs could part. A "+3" beside a negative z would contradict itself on the map: show no class.
-    with np.errstate(invalid="ignore"):
-        contradicted = ((classes != 0) & (np.sign(np.nan_to_num(gi.z)) != np.sign(classes))
-                        & (tails.method == STANDARDISED_RISK))
-    classes = np.where(contradicted, 0, classes)
+    # Rate runs: the z shown is the test's own (its sign is the tail's), so a class never sits beside a
+    # z of the other sign
+    gi_z, gi_p = (gi.z, gi.p_norm) if tails.z is None else (tails.z, tails.p)
     fields = dict(
-        gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
-        gi_bin=classes,
+        gi_z=gi_z, gi_p=gi_p, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
+        gi_bin=gi_bin_from_tails(tails.direction, gi_p_fdr),
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa_p, lisa_p_fdr=lisa_p_fdr,
         lisa_label=lisa_label_from_tails(lisa.quadrant, tails.direction, lisa_p_fdr, alpha=params.alpha),
     )
@@ -247,18 +245,21 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     significance = {
         "inference": "conditional",
         "method": tails.method,
-        "gi_bin": (STANDARDISED_RISK_WORDS if tails.method == STANDARDISED_RISK else
+        "gi_bin": (POISSON_GAMMA_WORDS if tails.method == POISSON_GAMMA else
                    "two-sided conditional-permutation p of the neighbourhood's incidents"
                    + (" (exact: every arrangement counted)" if tails.permutations is None else ""))
                   + ", ties counted as at least as extreme; sign from the tail (upper: hot, lower: cold)"
                   + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "lisa": ("the same two-sided p, quadrant from the standardised rates" if tails.method == STANDARDISED_RISK
+        "lisa": ("the same two-sided p, quadrant from the Empirical Bayes standardised rates"
+                 if tails.method == POISSON_GAMMA
                  else "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
                 + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "permutations_per_cell": "exact (all arrangements)" if tails.permutations is None else tails.permutations,
-        **({"classes_dropped_for_contradicting_z": int(contradicted.sum())}
-           if tails.method == STANDARDISED_RISK else {}),
-        **({"draws": draws_used(tails)} if tails.method in (SEQUENTIAL, STANDARDISED_RISK) else {}),
+        "permutations_per_cell": ("none (negative binomial)" if tails.method == POISSON_GAMMA else
+                                  "exact (all arrangements)" if tails.permutations is None else tails.permutations),
+        **({"gi_z": "normal score of the same two-sided p, signed by the tail",
+            "risk_spread_cv2": round(tails.risk_spread, 6)} if tails.method == POISSON_GAMMA
+           and tails.risk_spread is not None else {}),
+        **({"draws": draws_used(tails)} if tails.method == SEQUENTIAL else {}),
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
     }

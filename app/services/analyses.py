@@ -336,9 +336,7 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
     risk = rate_runs.cell_risk_of_run(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
     result = analyse(grid, counts, parameters, progress=progress, names=names,
                      values=None if risk is None else risk.standardised,
-                     null=None if risk is None else risk_null(counts, risk, seed=parameters.seed,
-                                                              alpha=parameters.alpha,
-                                                              permutations=max(parameters.permutations, 999)))
+                     null=None if risk is None else risk_null(counts, risk))
     if risk is not None:
         result.cells.residents, result.cells.smoothed_rate = risk.residents, risk.smoothed
     return result.cells, {

@@ -6,10 +6,12 @@ over the cells it overlaps by area (:mod:`spatial.rates.areal`); each cell's
 rate per 1,000 residents is then shrunk toward the overall rate by global
 Empirical Bayes (:mod:`spatial.rates.smoothing`), because a cell of a few
 dozen residents has a raw rate that is mostly noise: the map and the CSV show
-those smoothed rates. Gi*, local Moran and the hot spot classes are computed on
-each cell's Empirical Bayes *standardised* rate and tested by conditional
-permutation (:mod:`spatial.rates.risk_inference`, which says why neither the
-smoothed rates nor a constant-risk test will do).
+those smoothed rates. Whether a neighbourhood is a hot spot of risk (its class
+and z) is tested on its incidents against its residents, allowing for risk that
+varies from cell to cell without a spatial pattern; local and global Moran's I
+use each cell's Empirical Bayes standardised rate
+(:mod:`spatial.rates.risk_inference`, which says why neither the smoothed rates,
+nor constant risk, nor permuting standardised rates will do).
 
 A cell with no residents (its communities' share of it is 0) has no rate of
 its own: it takes the overall rate, which is where Empirical Bayes puts a
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from spatial.inference import LocalTails
-from spatial.rates.risk_inference import standardised_rates, standardised_risk_tails
+from spatial.rates.risk_inference import poisson_gamma_tails, standardised_rates
 from spatial.weights import NeighbourGraph
 from spatial.rates.areal import CellPopulation, cell_rates, interpolate_population
 from spatial.rates.community import PER_1000, RELIABLE_EVENTS
@@ -49,7 +51,7 @@ class CellRisk:
     residents: np.ndarray
     raw: np.ndarray  # NaN where a cell has no residents
     smoothed: np.ndarray  # the value shown: global EB rate, the overall rate where no residents
-    standardised: np.ndarray  # the value analysed: Assunção–Reis standardised rate, 0 where no residents
+    standardised: np.ndarray  # what Moran's I reads: Assunção–Reis standardised rate, 0 where no residents
     overall: float
     without_residents: int
     small_population: int  # cells where fewer than RELIABLE_EVENTS incidents are expected
@@ -77,7 +79,7 @@ class CellRisk:
                 "cells_without_residents": self.without_residents,
                 "cells_with_small_population": self.small_population,
                 "smoothing": "global Empirical Bayes per cell (method of moments), residents spread by area",
-                "analysed": "Assunção–Reis Empirical Bayes standardised rate per cell (Gi*, local Moran, classes)",
+                "moran_values": "Assunção–Reis Empirical Bayes standardised rate per cell",
                 "notes": notes}
 
 
@@ -137,11 +139,9 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
     return risk_of_cells(place_residents(polygons, populations, names, resolution), cells, counts, per=per)
 
 
-def risk_null(counts: np.ndarray, risk: CellRisk, *, seed: int, alpha: float,
-              permutations: int = 999) -> Callable[[NeighbourGraph], LocalTails]:
-    """The tails of a rate run's cells: conditional permutation of the neighbours' standardised rates
-    (:mod:`spatial.rates.risk_inference`)."""
+def risk_null(counts: np.ndarray, risk: CellRisk) -> Callable[[NeighbourGraph], LocalTails]:
+    """The tails of a rate run's cells: each neighbourhood's incidents against its residents under
+    iid Gamma risk (:mod:`spatial.rates.risk_inference`)."""
     def tails(graph: NeighbourGraph) -> LocalTails:
-        return standardised_risk_tails(counts, risk.residents, graph, seed=seed, alpha=alpha,
-                                       permutations=permutations)
+        return poisson_gamma_tails(counts, risk.residents, graph)
     return tails
