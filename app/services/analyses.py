@@ -81,8 +81,10 @@ class AnalysisRequest(BaseModel):
     value: Literal["incidents", "rate"] = Field(
         default="incidents",
         description="Hotspot runs: 'incidents' (default) finds hot spots of volume; 'rate' finds hot spots of risk: "
-                    "Gi* on each cell's Empirical Bayes standardised rate (the map shows smoothed rates per 1,000 "
-                    "residents), the communities' populations spread onto the cells by area (needs a population for every community analysed)")
+                    "each neighbourhood's incidents against its residents, allowing for risk that varies from "
+                    "cell to cell without a pattern (the map shows Empirical Bayes rates per 1,000 residents); "
+                    "the communities' populations are spread onto the cells by area (needs a population for "
+                    "every community analysed)")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
