@@ -152,8 +152,14 @@ def test_rates_map_page_colours_communities_by_smoothed_rate_and_by_a_factor(cli
     top = [f for f in data["features"] if f["properties"]["colour"] == BIVARIATE[2][2]]
     assert top and all("crime rate high, unemployment high" == f["properties"]["classes"] for f in top)
 
+    # a stale or hand-typed indicator: an HTML page with the rates alone and the reason, not a JSON 404
     missing = client.get(f"/analyses/{run_id}/rates?indicator=no-such", headers=auth(tokens["analyst"]))
-    assert missing.status_code == 404 and "no-such" in missing.text
+    assert missing.status_code == 200 and missing.headers["content-type"].startswith("text/html")
+    soup, data = _page_data(missing.text)
+    assert "no-such" in soup.select_one(".indicator-missing").get_text()
+    assert {f["properties"]["colour"] for f in data["features"]} <= set(RATE_COLOURS) | {HIDDEN_COLOUR}
+    long_name = client.get(f"/analyses/{run_id}/rates?indicator={'x' * 5000}", headers=auth(tokens["analyst"]))
+    assert long_name.status_code == 200 and len(long_name.text) < len(missing.text) + 200
 
 
 def test_rates_map_page_says_when_no_population_is_known(client, tokens, store):
