@@ -13,6 +13,7 @@ import typer
 from app.cli_briefs import briefs_cli
 from app.cli_figures import figures_cli
 from app.cli_incidents import incidents_cli
+from app.cli_interventions import interventions_cli
 from app.cli_sensitive import sensitive_cli
 from app.settings import Settings
 
@@ -28,6 +29,7 @@ cli.add_typer(boundaries_cli, name="boundaries")
 cli.add_typer(analyses_cli, name="analyses")
 cli.add_typer(sensitive_cli, name="sensitive")
 cli.add_typer(figures_cli, name="figures")
+cli.add_typer(interventions_cli, name="interventions")
 cli.add_typer(briefs_cli, name="briefs")
 
 T = TypeVar("T")

@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, compare, docs, figures, health,
-                            incidents, maps, ogc, pages, printing, sensitive_terms, tiles, trends, users)
+from app.api.routes import (analyses, audit, boundaries, briefs, categories, communities, compare, docs, figures,
+                            health, incidents, interventions, maps, ogc, pages, printing, sensitive_terms, tiles, trends,
+                            users)
 from app.api.tile_fast_path import HotspotTileFastPath
 from app.db import RequestSessions, make_engine
 from app.db_async import AsyncPool
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
         "heavy": RateLimiter(settings.heavy_requests_per_minute, 60),
     }
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.state.run_extents = {}  # completed runs' extents for /ogc (app/services/ogc_features.py)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.include_router(communities.router)
     app.include_router(trends.router)
     app.include_router(analyses.router)
+    app.include_router(interventions.router)
     app.include_router(compare.router)
     app.include_router(categories.router)
     app.include_router(users.router)

@@ -9,6 +9,7 @@ from models.figures import CommunityFigure, CommunityFigureValue
 from models.hotspots import HotspotCell, HotspotRun
 from models.imports import Import
 from models.incidents import Incident
+from models.interventions import Intervention
 from models.users import ROLES, ApiToken, User, UserScope
 
-__all__ = ["ApiToken", "AuditEvent", "Base", "BriefRecord", "BoundarySet", "Community", "CommunityFigure", "CommunityFigureValue", "HotspotCell", "HotspotRun", "Import", "Incident", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]
+__all__ = ["ApiToken", "AuditEvent", "Base", "BriefRecord", "BoundarySet", "Community", "CommunityFigure", "CommunityFigureValue", "HotspotCell", "HotspotRun", "Import", "Incident", "Intervention", "IncidentCategory", "PrivacyRules", "SensitiveTerm", "ROLES", "User", "UserScope"]

@@ -42,6 +42,11 @@ MINIMUM_ROLE = {
     ("get", "/api/v1/analyses/{run_id}/rates"): "public",
     ("get", "/api/v1/analyses/{run_id}/factors"): "public",
     ("get", "/api/v1/analyses/{run_id}/backtest"): "public",
+    ("post", "/api/v1/interventions"): "analyst",
+    ("get", "/api/v1/interventions"): "public",
+    ("get", "/api/v1/interventions/{intervention_id}"): "public",
+    ("get", "/api/v1/interventions/{intervention_id}/evaluation"): "public",
+    ("delete", "/api/v1/interventions/{intervention_id}"): "analyst",  # after the routes that read it
     ("get", "/api/v1/compare"): "public",
     ("get", "/api/v1/users"): "admin",
     ("post", "/api/v1/users"): "admin",
@@ -54,6 +59,7 @@ MINIMUM_ROLE = {
     ("get", "/ogc/collections"): "public",
     ("get", "/ogc/collections/{collection_id}"): "public",
     ("get", "/ogc/collections/{collection_id}/items"): "public",
+    ("get", "/ogc/collections/{collection_id}/queryables"): "public",
     ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): "public",
     ("get", "/api/v1/sensitive-categories"): "admin",
     ("post", "/api/v1/sensitive-categories/terms"): "admin",
@@ -66,6 +72,7 @@ MINIMUM_ROLE = {
     ("get", "/tiles/incidents.json"): "analyst",
 }
 PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses/{run_id}": "public",
+         "/interventions": "public", "/interventions/{intervention_id}": "public",
          "/analyses/{run_id}/rates": "public",
          "/compare?a={run_id}&b={second_run_id}": "public", "/print/analyses/{run_id}": "public",
          "/print/communities/{community_id}": "public",
@@ -93,6 +100,10 @@ def world(client, store, tokens):
     second = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]),
                          json={"resolution": 8, "permutations": 0, "seed": 2, "audience": "shared"}).json()
     community_id = client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()["communities"][0]["id"]
+    intervention = client.post("/api/v1/interventions", headers=auth(tokens["analyst"]), json={
+        "name": "Matrix patrols", "starts_on": "2024-02-05", "ends_on": "2024-02-09", "shared": True,
+        "target_communities": [community_id]})
+    assert intervention.status_code == 201, intervention.text
     tokens = {**tokens, "partner": create_user_with_token(store, "test-partner", "partner")}
     create_user_with_token(store, "matrix-target", "viewer")  # whose tokens the admin routes act on
     target = next(u["id"] for u in client.get("/api/v1/users", headers=auth(tokens["admin"])).json()["users"]
@@ -102,6 +113,7 @@ def world(client, store, tokens):
         "second_run_id": second["id"],
         "user_id": target, "z": 12, "x": 1325, "y": 1861, "tokens": tokens, "term": "no-such-term",
         "collection_id": "communities", "feature_id": community_id,
+        "intervention_id": intervention.json()["id"],
     }
 
 
@@ -146,6 +158,23 @@ def test_matrix(client, world):
             elif not allowed and response.status_code != 403:
                 failures.append(f"{method} {path} {role}: {response.status_code}, expected 403")
     assert not failures, "\n".join(failures)
+
+
+# The incidents collection of /ogc is police data whatever the document or format: analysts and above.
+OGC_INCIDENTS = ["/ogc/collections/incidents", "/ogc/collections/incidents/items",
+                 "/ogc/collections/incidents/queryables", "/ogc/collections/incidents/items?f=html",
+                 "/ogc/collections/incidents/items?datetime=2024-02-01/..&category=Theft"]
+
+
+def test_ogc_incidents_only_for_analysts_and_above(client, world):
+    for url in OGC_INCIDENTS:
+        assert client.get(url, follow_redirects=False).status_code in (401, 303), url
+        for role in ROLES:
+            response = client.get(url, headers=auth(world["tokens"][role]), follow_redirects=False)
+            expected = 200 if ROLE_RANK[role] >= ROLE_RANK["analyst"] else 403
+            assert response.status_code == expected, (url, role, response.status_code)
+    police_only = client.get("/ogc/collections?f=html", headers=auth(world["tokens"]["viewer"])).text
+    assert "/ogc/collections/incidents" not in police_only
 
 
 def test_pages_send_strangers_to_sign_in_and_let_readers_in(client, world):

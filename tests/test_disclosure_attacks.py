@@ -114,6 +114,28 @@ def test_no_published_statistic_lets_a_suppressed_count_be_solved(client, tokens
     assert "gi_z" in police["features"][0]["properties"]
 
 
+def test_a_hidden_cells_quadrant_is_not_published(client, tokens, world, session):
+    """The quadrant says which side of the grid's mean a cell's own count is on: for a hidden cell in a
+    sparse grid that tells none from one or two. Below analyst it is published only with a significant
+    cluster label (which says as much), in the API, the CSV and to the restricted database role."""
+    run_id = _submit(client, tokens["analyst"], start="2024-01-01", end="2025-01-01").json()["id"]
+    seen = _viewer_everything(client, tokens["viewer"], run_id)
+    significant = {"High-High", "Low-High", "Low-Low", "High-Low"}
+    cells = [f["properties"] for f in seen["cells"]["features"]]
+    assert any(c["lisa_label"] not in significant for c in cells)
+    for cell in cells + seen["csv"]:
+        if cell["lisa_label"] in significant:
+            assert cell["lisa_quadrant"] not in (None, ""), cell
+        else:
+            assert cell["lisa_quadrant"] in (None, ""), cell
+    police = client.get(f"/api/v1/analyses/{run_id}/cells", headers=auth(tokens["analyst"]),
+                        params={"limit": 10000}).json()
+    assert {f["properties"]["lisa_quadrant"] for f in police["features"]} - {None}
+    with pytest.raises(Exception, match="permission denied"), session.begin_nested():
+        session.execute(text("SET LOCAL ROLE hotspots_restricted"))
+        session.execute(text("SELECT lisa_quadrant FROM hotspot_cells LIMIT 1"))
+
+
 def test_parents_and_rankings_never_bound_a_hidden_count(client, tokens, world):
     """Rounded parents pinned or narrowed hidden children (2 pinned, 15 narrowed of 25), and rankings
     on exact figures put a hidden count between its neighbours'. Now every published aggregate is the

@@ -259,6 +259,36 @@ def test_home_and_community_pages_in_the_browser(service, browser):
     context.close()
 
 
+def test_ogc_pages_in_the_browser(service, browser):
+    """OGC API – Features as a browser sees it: HTML by its Accept header, a run's cells as a table with a
+    Leaflet map of the page and next links, under the same Content-Security-Policy, nothing from outside."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    sign_in_through_page(page, service["origin"], service["token"], "/ogc/collections")
+    assert "/ogc/collections" in page.url and page.locator("table.collections").count() == 1
+    run = f"run-{service['run_id']}"
+    page.locator("table.collections tr", has_text=run).get_by_role("link", name="Browse").click()
+    page.wait_for_load_state("load")
+    rows = page.locator("table.features tbody tr")
+    assert rows.count() == 100 and "features match" in page.locator("p.counts").inner_text()
+    page.wait_for_selector("#map path.leaflet-interactive", state="attached", timeout=10_000)
+    assert page.locator("#map path.leaflet-interactive").count() == 100
+    fills = page.eval_on_selector_all("#map path.leaflet-interactive", "paths => paths.map(p => p.getAttribute('fill'))")
+    classes = [int(v) for v in page.eval_on_selector_all(  # the gi_bin column of the table, row by row
+        "table.features tbody tr", "rows => rows.map(r => r.cells[[...r.closest('table').tHead.rows[0].cells]"
+        ".findIndex(c => c.textContent === 'gi_bin')].textContent)")]
+    colour = {c.value: c.colour for c in GI_CLASSES}
+    assert fills == [colour[v] for v in classes]  # each cell in its class's colour, as on the run's map
+    first = rows.first.locator("td").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"ogc-items-{service['backend']}.png"), full_page=False)
+    page.locator("a[rel=next]").first.click()
+    page.wait_for_load_state("load")
+    assert "cursor=" in page.url and page.locator("table.features tbody tr").first.locator("td").first.inner_text() != first
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
+    context.close()
+
+
 @pytest.mark.parametrize("backend", ["postgis", "sqlite"])
 def test_68k_cell_run_map_is_small_and_loads_within_3_s(browser, tmp_path, backend):
     """bench/map_page.py's measurement as a test: ~68,000 resolution-10 cells draw from vector tiles

@@ -283,3 +283,52 @@ def _published(figures: dict[str, Any], audience: Audience) -> dict[str, Any]:
                   "this cannot be told apart from chance."))
     return {"pai_about": pai, "beats_chance": bool(figures["beats_chance"]), "worse_than_chance": bool(worse),
             "verdict": verdict, "suppressed": False}
+
+
+BASELINE_WORDS = {"last_period_top_cells": "the same area of last period's top cells",
+                  "kernel_density": "a kernel density map of the same area"}
+
+
+def backtest_words(run: Run, audience: Audience) -> list[str]:
+    """The kept back-test of a run in a few sentences for its map page, as ``audience`` may see it
+    (police: with counts and intervals; below analyst: the published words and rounded PAIs).
+
+    Never computes (a page view must stay cheap): police are told how to compute it when none is kept.
+    Empty when there is nothing this audience may be told (another kind, no period, a scoped partner).
+    """
+    if run.kind.name != DEFAULT_KIND or not run.parameters.start or not run.parameters.end:
+        return []
+    if audience.raw:
+        shown = run.provenance.document.get("backtest")
+        if not shown:
+            return [f"Not back-tested yet: GET /api/v1/analyses/{run.id}/backtest scores this map on the next "
+                    "period of the same length and keeps the result here."]
+    else:
+        try:
+            shown = _published_backtest(run, audience, None, ROLLING_WINDOWS)
+        except (NotFound, Conflict):
+            return []
+    first, *earlier = shown["windows"]
+    test = first["test_window"]
+    head = f"Back-test on the next period ({test['start'][:10]} to {test['end'][:10]}): "
+    if first.get("status") != "measured":
+        return [head + str(first.get("status", "not measured")) + "."]
+    hot = first["hot_spot_map"]
+    if hot.get("suppressed") or "verdict" not in hot:
+        return [head + str(hot.get("reason") or "not measured") + "."]
+    lines = [head + hot["verdict"]]
+    baselines = [f"{words} PAI {_pai(first[name])}" for name, words in BASELINE_WORDS.items()
+                 if _pai(first.get(name) or {}) is not None]
+    if baselines:
+        lines.append("Beside it: " + "; ".join(baselines) + ".")
+    measured = [w for w in earlier if w.get("status") == "measured" and "beats_chance" in w.get("hot_spot_map", {})]
+    if measured:
+        beat = sum(bool(w["hot_spot_map"]["beats_chance"]) for w in measured)
+        lines.append(f"In {beat} of {len(measured)} earlier periods the same analysis beat a random map of the "
+                     "same size.")
+    return lines
+
+
+def _pai(figures: dict[str, Any]) -> str | None:
+    value = figures.get("pai", figures.get("pai_about"))
+    return None if value is None else f"{value:.1f}" if "pai" in figures else f"about {value:g}"

@@ -25,6 +25,8 @@ from app.errors import BadRequest
 from app.privacy import Audience
 from app.runs import Run
 from app.services import communities as community_service
+from app.services import intervention_evaluation
+from app.services import interventions as intervention_service
 from app.services import rates as rate_service
 from app.services import run_results
 from app.services import trends as trend_service
@@ -43,8 +45,8 @@ PRIVACY_NOTE_PARTNER = (
 PRIVACY_NOTE_POLICE = (
     "Police tier: exact counts. Not to be forwarded outside the police; make the partner brief "
     "(as a partner account, or the scheduled briefs) for anyone else.")
-NO_INTERVENTIONS = ("Interventions and their evaluations are not recorded in this service yet; "
-                    "this section will list them when they are.")
+NO_INTERVENTIONS = "No intervention has been recorded in this community."
+NO_SHARED_INTERVENTIONS = "No intervention recorded in this community has been shared."
 
 
 def checked_period(period: str | None) -> str | None:
@@ -80,13 +82,22 @@ def community_brief(store: Store, settings: Settings, community_id: int, audienc
         "community": community, "period": period or (trend or {}).get("latest_complete"), "trend": trend,
         "trend_svg": trend_svg(months, min_count), "min_count": min_count, "run": None, "map_svg": None,
         "ranking": [], "place": None, "rates": None, "figures": store.figures.figures_of_community(community_id),
-        "interventions": None, "interventions_note": NO_INTERVENTIONS, "synthetic": bool(run and run.synthetic),
+        "interventions": _interventions(store, community["name"], audience),
+        "interventions_note": NO_INTERVENTIONS if audience.raw else NO_SHARED_INTERVENTIONS,
+        "synthetic": bool(run and run.synthetic),
         "made_at": datetime.now(settings.zone), "audience": audience_label(audience),
         "privacy_note": PRIVACY_NOTE_POLICE if audience.raw else PRIVACY_NOTE_PARTNER.format(k=audience.min_count),
         "tier_note": audience.tier_note(run_results.DISCLOSURE_NOTE), "version": _version()}
     if run is not None:
         brief.update(_run_sections(store, run, community_id, audience, outline))
     return brief
+
+
+def _interventions(store: Store, community: str, audience: Audience) -> list[dict[str, str]]:
+    """The community's interventions with the sentence of their kept evaluation (a brief never computes one)."""
+    return [{"name": f"{i['name']} ({i['starts_on']} to {i['ends_on']})",
+             "evaluation": intervention_evaluation.kept_sentence(store, i["id"], audience) or "not evaluated yet"}
+            for i in intervention_service.list_interventions(store, audience, community)]
 
 
 def audience_label(audience: Audience) -> str:

@@ -436,6 +436,7 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-box h4 { margin: 8px 0 3px; font-size: 12px; }
 .hotspots-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
 .hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
+.hotspots-backtest { max-width: 340px; } .hotspots-backtest p { margin: 0 0 4px; }
 .hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
 .hotspots-box a { color: #0b57d0; }
 .hotspots-slider { min-width: 220px; }

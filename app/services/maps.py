@@ -41,6 +41,7 @@ from app.services.map_elements import (
     TileCellsLayer,
 )
 from app.privacy import Audience
+from app.services.backtests import backtest_words
 from app.runs import Provenance, Run
 from app.services.run_results import run_facts, step_labels, visible_completed_run
 from app.settings import Settings
@@ -49,11 +50,13 @@ from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import DEFAULT_KIND, AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "8"
+MAP_VERSION = "9"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
 PLACES_LAYER = "Towns and villages"
 PLACES_FILE = Path(__file__).resolve().parent.parent / "data" / "kna_places.geojson"
+# Who a page built without an audience is for (bench scripts, saved police pages): police.
+POLICE_VIEW = Audience(role="analyst", raw=True, min_count=0, max_resolution=15, hold_back_days=0, communities=None)
 
 
 def maps_dir(settings: Settings) -> Path:
@@ -126,6 +129,10 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     LegendFollowsLayers(layers).add_to(fmap)
     LabelDeclutter().add_to(fmap)
+    words = backtest_words(run, audience or POLICE_VIEW)
+    if words:
+        HtmlControl("<h3>Would it have predicted?</h3>" + "".join(f"<p>{html.escape(w)}</p>" for w in words),
+                    "bottomleft", "hotspots-box hotspots-backtest").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return root.render()
 
@@ -215,7 +222,7 @@ def _verdict(provenance: Provenance, audience: Audience | None) -> str | None:
 def _page_key(settings: Settings, run: Run, audience: Audience) -> str:
     """Changes whenever the saved page would differ: another run with this id, another basemap, audience, ..."""
     parts = [MAP_VERSION, str(run.id), str(run.finished_at), str(run.created_at),
-             str(run.data_changed_at),
+             str(run.data_changed_at), str((run.provenance.document.get("backtest") or {}).get("computed_at")),
              settings.basemap_url or "", settings.basemap_attribution, str(uses_tiles(settings, run)),
              audience.cache_key()]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.privacy import Audience
 from app.services import communities as community_service
+from app.services import interventions as intervention_service
 from app.services import rates as rate_service
 from app.services import run_results
 from app.services import trends as trend_service
@@ -99,6 +100,7 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
     rates = rate_service.community_rate(store, latest, audience, community_id) if place and latest else None
     return {"community": found, "months": months, "place": place, "synthetic": synthetic, "trend": trend,
             "rates": rates, "comparable": comparable, "figures": store.figures.figures_of_community(community_id),
+            "interventions": intervention_service.list_interventions(store, audience, found["name"]),
             "min_count": None if audience.raw else audience.min_count,
             "trend_svg": trend_svg(months, None if audience.raw else audience.min_count)}
 

@@ -23,9 +23,11 @@ from app.store.figures import Figures
 from app.store.hotspots import PostgisRuns
 from app.store.imports import Imports
 from app.store.incidents import PostgisIncidents
+from app.store.interventions import Interventions
 from app.store.maps import PostgisMaps
 from app.store.protocols import (
-    AccountStore, AuditStore, BoundaryStore, BriefStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore, IncidentStore, MapStore,
+    AccountStore, AuditStore, BoundaryStore, BriefStore, DatabaseStore, DisclosureStore, FigureStore, ImportStore,
+    IncidentStore, InterventionStore, MapStore,
     RunCountStore, RunStore, TileStore,
 )
 from app.store.run_counts import RunCounts
@@ -60,6 +62,7 @@ class Backend:
     audit: Callable[[Session, SqlDialect], AuditStore]
     disclosure: Callable[[Session, SqlDialect], DisclosureStore]
     figures: Callable[[Session, SqlDialect], FigureStore]
+    interventions: Callable[[Session, SqlDialect], InterventionStore]
     briefs: Callable[[Session, SqlDialect], BriefStore]
     database: Callable[[Session, SqlDialect], DatabaseStore]
 
@@ -87,6 +90,7 @@ class Store:
         self.audit = backend.audit(session, sql)
         self.disclosure = backend.disclosure(session, sql)
         self.figures = backend.figures(session, sql)
+        self.interventions = backend.interventions(session, sql)
         self.briefs = backend.briefs(session, sql)
         self.database = backend.database(session, sql)
 
@@ -94,12 +98,12 @@ class Store:
 POSTGIS = Backend(
     name="postgis", sql=PostgisSql(), incidents=PostgisIncidents, boundaries=PostgisBoundaries, runs=PostgisRuns,
     counts=RunCounts, tiles=PostgisTiles, maps=PostgisMaps, imports=Imports, accounts=Accounts,
-    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, briefs=Briefs, database=PostgisDatabase,
+    audit=PostgisAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, briefs=Briefs, database=PostgisDatabase,
 )
 SQLITE = Backend(
     name="sqlite", sql=SQLiteSql(), incidents=SQLiteIncidents, boundaries=SQLiteBoundaries, runs=SQLiteRuns,
     counts=RunCounts, tiles=SQLiteTiles, maps=SQLiteMaps, imports=Imports, accounts=SQLiteAccounts,
-    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, briefs=Briefs, database=SQLiteDatabase,
+    audit=SQLiteAuditLog, disclosure=Disclosure, figures=Figures, interventions=Interventions, briefs=Briefs, database=SQLiteDatabase,
 )
 
 

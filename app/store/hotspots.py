@@ -22,6 +22,8 @@ from models.types import JSONDocument
 from spatial.kinds.base import CellColumns
 from spatial.kinds import DEFAULT_KIND, AnalysisKind, kind_named
 
+Box = tuple[float, float, float, float]  # west, south, east, north in degrees
+
 RUN_COLUMNS = ("id, kind, status, progress, stage, audience, parameters, seed, boundary_set_id, created_by, "
                "created_at, started_at, finished_at, error, provenance, data_changed_at, data_changed")
 
@@ -157,9 +159,14 @@ class Runs(BoundToSession, ABC):
         return list(self.session.execute(text("SELECT id FROM hotspot_runs WHERE status = 'queued' ORDER BY id")).scalars())
 
     def _cell_filters(self, kind: AnalysisKind, community_id: int | None, classes: list[int],
-                      within: list[int] | None = None) -> tuple[str, dict[str, Any]]:
-        """Extra WHERE clauses of a cell listing: a community, the kind's classes, a partner's scope."""
-        clauses, params = [], {}
+                      within: list[int] | None = None, bbox: Box | None = None) -> tuple[str, dict[str, Any]]:
+        """Extra WHERE clauses of a cell listing: a community, the kind's classes, a partner's scope,
+        the cells whose hexagon intersects a lon/lat box (by the spatial index)."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if bbox is not None:
+            clauses.append(self.sql.shape_in_box("h"))
+            params.update(zip(("west", "south", "east", "north"), bbox, strict=True))
         if within is not None:
             clause, more = self.sql.in_list("h.community_id", within, "within")
             clauses.append(clause)
@@ -191,12 +198,12 @@ class Runs(BoundToSession, ABC):
     def cell_page(self, run_id: int, *, after_cell: int | None, limit: int,
                   community_id: int | None = None, classes: list[int] | None = None,
                   within: list[int] | None = None, published: bool = False,
-                  kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:
+                  kind: AnalysisKind = kind_named(DEFAULT_KIND), bbox: Box | None = None) -> list[dict[str, Any]]:
         """One page of a run's cells, in cell order, with their hexagon as GeoJSON (``classes``: only cells
         of these classes of the kind's class field; ``within``: only these communities; ``published``: as
-        audiences below analyst see them)."""
+        audiences below analyst see them; ``bbox``: only hexagons intersecting this lon/lat box)."""
         select, table = kind_sql.cell_select(kind, published)
-        extra, params = self._cell_filters(kind, community_id, classes or [], within)
+        extra, params = self._cell_filters(kind, community_id, classes or [], within, bbox)
         if after_cell is not None:
             extra += " AND h.cell > :after"
             params["after"] = after_cell
@@ -209,6 +216,17 @@ class Runs(BoundToSession, ABC):
             {"run_id": run_id, "limit": limit, **params},
         )
         return [self._with_geometry(dict(r._mapping)) for r in rows]
+
+    def count_cells(self, run_id: int, *, community_id: int | None = None, classes: list[int] | None = None,
+                    within: list[int] | None = None, published: bool = False,
+                    kind: AnalysisKind = kind_named(DEFAULT_KIND), bbox: Box | None = None) -> int:
+        """How many cells ``cell_page`` would list under the same filters (a collection's ``numberMatched``)."""
+        table = kind.published_cell_table if published else kind.cell_table
+        extra, params = self._cell_filters(kind, community_id, classes or [], within, bbox)
+        return int(self.session.execute(
+            text(f"SELECT count(*) FROM {table} h WHERE h.run_id = :run_id{extra}"),
+            {"run_id": run_id, **params},
+        ).scalar_one())
 
     def iter_cells(self, run_id: int, community_id: int | None = None,
                    classes: list[int] | None = None, within: list[int] | None = None,
@@ -228,13 +246,17 @@ class Runs(BoundToSession, ABC):
             {"run_id": run_id, **params},
             execution_options=self.STREAM_CELLS,
         )
-        for row in result:
-            cell = dict(row._mapping)
-            wkb = self._cell_wkb(cell) if geometry else None
-            cell = self._with_centre(cell)
-            if geometry:
-                cell["geometry"] = wkb
-            yield cell
+        keys = list(result.keys())
+        # Whole batches from the server cursor (row by row, psycopg would ask the server every ~100 rows),
+        # and each row zipped with the names read once: half the time of a 68,000-cell export's read.
+        for batch in result.partitions(5000):
+            for row in batch:
+                cell = dict(zip(keys, row))
+                wkb = self._cell_wkb(cell) if geometry else None
+                cell = self._with_centre(cell)
+                if geometry:
+                    cell["geometry"] = wkb
+                yield cell
 
     def neighbourhood_figures(self, run_id: int, published: bool = False,
                               kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -98,7 +98,11 @@ class RunStore(Protocol):
     def cell_page(self, run_id: int, *, after_cell: int | None, limit: int,
                   community_id: int | None = None, classes: list[int] | None = None,
                   within: list[int] | None = None, published: bool = False,
-                  kind: AnalysisKind = ...) -> list[dict[str, Any]]: ...
+                  kind: AnalysisKind = ..., bbox: tuple[float, float, float, float] | None = None,
+                  ) -> list[dict[str, Any]]: ...
+    def count_cells(self, run_id: int, *, community_id: int | None = None, classes: list[int] | None = None,
+                    within: list[int] | None = None, published: bool = False, kind: AnalysisKind = ...,
+                    bbox: tuple[float, float, float, float] | None = None) -> int: ...
     def iter_cells(self, run_id: int, community_id: int | None = None,
                    classes: list[int] | None = None, within: list[int] | None = None,
                    published: bool = False, kind: AnalysisKind = ..., *,
@@ -231,6 +235,24 @@ class FigureStore(Protocol):
     def list_figures(self, boundary_set_id: int | None = None) -> list[dict[str, Any]]: ...
     def active_figure(self, boundary_set_id: int, kind: str, name: str) -> dict[str, Any] | None: ...
     def figures_of_community(self, community_id: int) -> list[dict[str, Any]]: ...
+
+
+class InterventionStore(Protocol):
+    """Interventions: stored programmes, their kept evaluations, incidents per area and window."""
+
+    def create_intervention(self, *, name: str, partner: str | None, target_communities: list[int] | None,
+                            target_geometry: dict[str, Any] | None, communities: list[str], resolution: int,
+                            buffer_rings: int, comparison_communities: list[int] | None, starts_on: date,
+                            ends_on: date, shared: bool, user_id: int | None) -> int: ...
+    def get_intervention(self, intervention_id: int, *, published: bool = False) -> dict[str, Any] | None: ...
+    def list_interventions(self, *, published: bool = False) -> list[dict[str, Any]]: ...
+    def delete_intervention(self, intervention_id: int) -> bool: ...
+    def record_evaluation(self, intervention_id: int, evaluation: dict[str, Any], published: dict[str, Any],
+                          at: datetime) -> None: ...
+    def counts_per_area_and_window(
+        self, *, resolution: int, target_communities: Sequence[int], target_cells: Sequence[int],
+        buffer_cells: Sequence[int], comparison_communities: Sequence[int], bounds: Sequence[datetime],
+        without_sensitive: bool = False, before: datetime | None = None) -> np.ndarray: ...
 
 
 class BriefStore(Protocol):

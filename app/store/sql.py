@@ -45,6 +45,11 @@ class SqlDialect(ABC):
     def point_in_box(self) -> str:
         """Incidents inside the box bound as ``:west, :south, :east, :north``."""
 
+    @abstractmethod
+    def shape_in_box(self, alias: str) -> str:
+        """Rows of ``alias`` (a cell table or view) whose shape intersects the box bound as
+        ``:west, :south, :east, :north`` (exactly, not only their bounding boxes)."""
+
     def window_and_lists(self, start: datetime | None, end: datetime | None,
                          **lists: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
         """``occurred_at`` in [start, end) and each named column in its list (an empty list: no condition)."""
@@ -84,6 +89,9 @@ class PostgisSql(SqlDialect):
 
     def point_in_box(self) -> str:
         return "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"  # GiST
+
+    def shape_in_box(self, alias: str) -> str:
+        return f"ST_Intersects({alias}.geom, ST_MakeEnvelope(:west, :south, :east, :north, 4326))"  # GiST
 
 
 class BoundToSession:

@@ -27,8 +27,8 @@ TABLES = (
     ("boundary_sets", "id"), ("communities", "id"), ("community_figures", "id"),
     ("community_figure_values", "figure_id, community_id"), ("incidents", "id"), ("hotspot_runs", "id"),
     ("hotspot_cells", "run_id, cell"), ("hotspot_cell_parents", "run_id, resolution, cell"),
-    ("emerging_cells", "run_id, cell"), ("emerging_cell_parents", "run_id, resolution, cell"), ("audit_events", "id"),
-    ("brief_history", "id"),
+    ("emerging_cells", "run_id, cell"), ("emerging_cell_parents", "run_id, resolution, cell"), ("interventions", "id"),
+    ("audit_events", "id"), ("brief_history", "id"),
 )
 GEOMETRY = {"communities", "hotspot_cells", "hotspot_cell_parents", "emerging_cells", "emerging_cell_parents"}
 BATCH = 20_000

@@ -230,7 +230,8 @@ def _target_sentence(change: RelativeChange, target: AreaCounts, level: float, p
         return f"No effect can be claimed. {change.reason}"
     return _target_claim(change, target, level, power) + (
         f" The interval allows for how much the target area varied against the comparison area in "
-        f"{change.earlier_periods} earlier periods." if change.earlier_periods else "")
+        f"{change.earlier_periods} earlier period{'s' if change.earlier_periods != 1 else ''}."
+        if change.earlier_periods else "")
 
 
 def _target_claim(change: RelativeChange, target: AreaCounts, level: float, power: float) -> str:

@@ -14,7 +14,7 @@ from tests.contract.conftest import BACKENDS, CONTRACT_RUN, EXERCISED, PROTOCOLS
 
 def test_the_protocols_cover_every_part_of_the_store():
     assert set(PROTOCOLS) == {"incidents", "boundaries", "runs", "counts", "tiles", "maps", "imports",
-                              "accounts", "audit", "disclosure", "figures", "briefs", "database"}
+                              "accounts", "audit", "disclosure", "figures", "interventions", "briefs", "database"}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))

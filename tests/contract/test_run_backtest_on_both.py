@@ -9,6 +9,7 @@ the run's top 5 % must not.
 
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -82,6 +83,11 @@ def test_persistent_hot_spot_beats_chance_and_last_month(client, history):
     assert all(w["status"] == "measured" and w["hot_spot_map"]["beats_chance"] for w in earlier)
     kept = client.get(f"/api/v1/analyses/{run_id}", headers=history["analyst"]).json()["provenance"]["backtest"]
     assert kept["windows"] == body["windows"]
+    # ...and the run's map says it in words, with the figures police may see
+    page = client.get(f"/maps/analyses/{run_id}", headers=history["analyst"]).text
+    assert "Would it have predicted?" in page and "Back-test on the next period (2024-06-01" in page
+    assert f"{hot['incidents']} incidents" in page and "last period&#x27;s top cells PAI" in page
+    assert "In 3 of 3 earlier periods the same analysis beat a random map" in page
 
 
 def test_null_history_is_not_better_than_chance(client, history):
@@ -105,6 +111,8 @@ def test_partners_see_the_kept_ratios_of_shared_runs_only(client, history, store
     assert client.get(f"/api/v1/analyses/{police}/backtest", headers=history["partner"]).status_code == 404
     # partners cannot count incidents: until police have computed it, there is nothing to show
     assert client.get(url, headers=history["partner"]).status_code == 409
+    assert "Would it have predicted?" not in client.get(f"/maps/analyses/{shared}", headers=history["partner"]).text
+    assert "Not back-tested yet" in client.get(f"/maps/analyses/{shared}", headers=history["analyst"]).text
     computed = client.get(url, headers=history["analyst"])
     assert computed.status_code == 200, computed.text
     assert client.get(f"/api/v1/analyses/{shared}", headers=history["analyst"]).json()["provenance"]["backtest"]
@@ -124,6 +132,11 @@ def test_partners_see_the_kept_ratios_of_shared_runs_only(client, history, store
     assert june["beats_chance"] == raw_june["beats_chance"]
     assert str(raw_june["incidents"]) not in june["verdict"] and "interval" not in june["verdict"]
     assert "hit rate n/N" in response.json()["method"] and "never the counts" in response.json()["method"]
+    page = client.get(f"/maps/analyses/{shared}", headers=history["partner"]).text  # words and rounded PAIs only
+    assert "Would it have predicted?" in page and f"about {june['pai_about']:g} times their share" in page
+    box = re.search(r'Would it have predicted\?(.*?)(?<!\\)"', page)  # the box's HTML, a JSON string in the page
+    assert box is not None and "times their share" in box.group(1)
+    assert not re.search(rf"\b{raw_june['incidents']}\b", box.group(1)) and "interval" not in box.group(1)
     assert client.get(url, headers=history["partner"], params={"top": 5}).status_code == 400
     scoped = create_user_with_token(store, "bt-scoped", "partner")
     store.accounts.set_scope(store.accounts.find_user("bt-scoped").id, ["Saint Mary Cayon"])

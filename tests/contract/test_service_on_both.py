@@ -13,6 +13,7 @@ import subprocess
 
 import mapbox_vector_tile
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -89,6 +90,19 @@ def test_a_planner_goes_from_files_to_a_map(client: TestClient, tokens, tmp_path
         for feature in mapbox_vector_tile.decode(viewer_tile.content)["hotspots"]["features"]:
             assert feature["properties"].get("incidents", 5) >= 5
     assert client.get("/api/v1/incidents", headers=viewer).status_code == 403
+
+    # OGC API – Features on both stores: a box and a class filtered in SQL, counted for numberMatched.
+    every = {f["id"]: f for f in client.get(f"/api/v1/analyses/{police_run['id']}/cells", headers=analyst,
+                                            params={"limit": 10_000}).json()["features"]}
+    box = (-62.74, 17.29, -62.72, 17.31)
+    boxed = client.get(f"/ogc/collections/run-{police_run['id']}/items", headers=analyst,
+                       params={"bbox": ",".join(map(str, box)), "gi_bin": 0, "limit": 10_000}).json()
+    inside = [i for i, f in every.items() if f["properties"]["gi_bin"] == 0
+              and shapely.geometry.shape(f["geometry"]).intersects(shapely.box(*box))]
+    assert [f["id"] for f in boxed["features"]] == inside
+    assert boxed["numberMatched"] == len(inside) > 0
+    viewer_ogc = client.get(f"/ogc/collections/run-{shared_id}/items", headers=viewer, params={"limit": 10_000})
+    assert viewer_ogc.json()["numberMatched"] == len(shared_cells.json()["features"])
 
 
 def test_sign_in_cookie_opens_the_pages(client: TestClient, tokens):

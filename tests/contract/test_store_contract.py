@@ -162,6 +162,14 @@ def test_analysis_results_pages_rankings_and_listing(store: StoreUnderTest, tmp_
     assert hexagon.geom_type == "Polygon" and len(hexagon.exterior.coords) == 7
     hot = store.runs.cell_page(run_id, after_cell=None, limit=5000, classes=[3])
     assert hot and all(c["gi_bin"] == 3 for c in hot)
+    assert store.runs.count_cells(run_id) == len(cells) and store.runs.count_cells(run_id, classes=[3]) == len(hot)
+    # a box: exactly the hexagons that intersect it (not only those whose own box does), found in SQL
+    box = (-62.745, 17.285, -62.715, 17.305)
+    boxed = store.runs.cell_page(run_id, after_cell=None, limit=5000, bbox=box)
+    expected = [c["cell"] for c in cells if shapely.from_geojson(c["geometry"]).intersects(shapely.box(*box))]
+    assert 0 < len(boxed) < len(cells) and [c["cell"] for c in boxed] == expected
+    assert store.runs.count_cells(run_id, bbox=box) == len(expected)
+    assert store.runs.count_cells(run_id, bbox=box, published=True) == 0  # a police run publishes nothing
     streamed = list(store.runs.iter_cells(run_id))
     assert [c["cell"] for c in streamed] == [c["cell"] for c in cells]
     centre = shapely.Point(streamed[0]["centre_lon"], streamed[0]["centre_lat"])

@@ -1,16 +1,18 @@
-"""Browser pages: sign-in and sign-out, the home page, a community's page. Server-rendered, no CDN."""
+"""Browser pages: sign-in and sign-out, the home page, a community's page, interventions. Server-rendered, no CDN."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
-from app.api.deps import PageReader, SettingsDep, SignInDep, StoreDep
+from app.api.deps import MAX_ID, PageReader, SettingsDep, SignInDep, StoreDep, limit_heavy
+from app.audit import audited
 from app.errors import Forbidden, NotAuthenticated
 from app.privacy import audience_for
+from app.services import intervention_pages
 from app.services import pages as page_service
 from app.services import rates_page
 from app.services.maps import DOWNLOADS
@@ -31,6 +33,30 @@ def community(community_id: int, request: Request, store: StoreDep, settings: Se
               user: PageReader) -> Response:
     context = page_service.community(store, settings, community_id, audience_for(user, settings))
     return templates.TemplateResponse(request, "community.html", {"user": user, "downloads": DOWNLOADS, **context},
+                                      headers=page_headers(settings))
+
+
+@router.get("/interventions", response_class=HTMLResponse)
+def interventions_page(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader) -> Response:
+    audience = audience_for(user, settings)
+    context = intervention_pages.list_page(store, audience)
+    return templates.TemplateResponse(request, "interventions.html", {
+        "user": user, "min_count": None if audience.raw else audience.min_count, **context},
+        headers=page_headers(settings))
+
+
+@router.get("/interventions/{intervention_id}", response_class=HTMLResponse)
+def intervention_page(intervention_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, store: StoreDep,
+                      settings: SettingsDep, user: PageReader) -> Response:
+    audience = audience_for(user, settings)
+    if audience.raw:  # police see it evaluated now, as the API's evaluation route does (limited and audited alike)
+        limit_heavy(request, user, "evaluation")
+        with audited(store, "interventions.evaluate", principal=user, request=request,
+                     target=f"intervention {intervention_id}"):
+            context = intervention_pages.intervention_page(store, settings, intervention_id, audience)
+    else:
+        context = intervention_pages.intervention_page(store, settings, intervention_id, audience)
+    return templates.TemplateResponse(request, "intervention.html", {"user": user, **context},
                                       headers=page_headers(settings))
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import shapely
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -79,6 +80,13 @@ def local_month(stored: str | None, zone: str) -> str | None:
     return from_text(stored).astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
 
+def shape_in_box(wkb: bytes | None, west: float, south: float, east: float, north: float) -> int:
+    """1 when the shape (WKB) intersects the box, as PostGIS's ``ST_Intersects`` with an envelope."""
+    if wkb is None:
+        return 0
+    return int(shapely.intersects(shapely.from_wkb(wkb), shapely.box(west, south, east, north)))
+
+
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
@@ -98,6 +106,7 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     dbapi_connection.create_function("h3_parent", 2, h3_parent, deterministic=True)
     dbapi_connection.create_function("local_month", 2, local_month, deterministic=True)
+    dbapi_connection.create_function("shape_in_box", 5, shape_in_box, deterministic=True)
 
 
 READ_ONLY = "sqlite_read_only"

@@ -30,3 +30,8 @@ class SQLiteSql(SqlDialect):
 
     def point_in_box(self) -> str:
         return "lat BETWEEN :south AND :north AND lon BETWEEN :west AND :east"
+
+    def shape_in_box(self, alias: str) -> str:
+        # The stored box first (indexed after run_id), then the exact test on the few rows left.
+        return (f"{alias}.east >= :west AND {alias}.west <= :east AND {alias}.north >= :south "
+                f"AND {alias}.south <= :north AND shape_in_box({alias}.geom, :west, :south, :east, :north)")

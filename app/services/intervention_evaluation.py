@@ -1,0 +1,214 @@
+"""Did crime fall where a programme ran more than elsewhere, and did it move next door?
+
+Incidents are counted in SQL per area (target, buffer, comparison: app/store/interventions.py) and
+window: the programme's own dates (*after*), the window of the same length just before (*before*),
+and up to ``EARLIER_PAIRS`` pairs of earlier windows of that length, which the statistics use to
+allow for over-dispersion (how much the target moved against the comparison with no programme;
+spatial/outcomes/intervention.py). Earlier windows starting before the first recorded incident
+are left out: they would be empty for want of data, not of crime.
+
+An analyst's request (or ``hotspots interventions evaluate``) computes the evaluation and keeps it
+with the intervention; that kept copy is all partners and viewers see (their requests run as a
+database role that cannot read incidents). Their copy is counted without the sensitive categories
+and the held-back days, every count under k is hidden, and a change, interval or displacement
+quotient is published only when every count it is made from is shown: a ratio beside three
+shown counts would give the hidden fourth away.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+
+from app.errors import Conflict, NotFound
+from app.privacy import Audience
+from app.services.interventions import active_communities, visible_intervention
+from app.settings import Settings
+from app.store.backends import Store
+from app.store.sql import hold_back_cutoff
+from spatial.outcomes.areas import buffer_ring, cells_outline, polygon_cells
+from spatial.outcomes.intervention import AreaCounts, evaluate_intervention
+
+EARLIER_PAIRS = 4
+# Fewer earlier pairs than this estimate the over-dispersion too poorly to use (Student's t on 1 or 2
+# degrees of freedom makes any interval uselessly wide): the interval then assumes Poisson counts, and says so.
+MIN_EARLIER_PAIRS = 3
+# Below this many incidents in the target before the programme, no effect is claimed whatever
+# the interval says: a Wald interval on so few counts is not to be trusted.
+MIN_TARGET_BEFORE = 10
+
+
+def evaluate(store: Store, intervention_id: int, audience: Audience, settings: Settings,
+             now: datetime | None = None) -> dict[str, Any]:
+    """The evaluation of an intervention as ``audience`` may see it.
+
+    Police: computed now and kept (with the published copy). Others: the kept published copy.
+    """
+    row = visible_intervention(store, intervention_id, audience)
+    if not audience.raw:
+        return _published_view(row, audience)
+    now = now or datetime.now(UTC)
+    areas = intervention_areas(store, row)
+    police = _evaluation(store, row, areas, settings.zone, now=now)
+    published = _published(_evaluation(store, row, areas, settings.zone, now=now, shared=True,
+                                       hold_back_days=settings.privacy_hold_back_days),
+                           max(settings.privacy_min_count, 3))
+    store.interventions.record_evaluation(row["id"], police, published, now)
+    store.session.commit()
+    return police
+
+
+def intervention_areas(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    """The target's cells, the buffer ring and the communities of the target and comparison areas."""
+    communities = active_communities(store)
+    targets = set(row["target_communities"] or ())
+    if targets:
+        if not targets <= {c["id"] for c in communities}:
+            raise Conflict(f"Intervention {row['id']} names target communities of a boundary set that is no longer "
+                           "active; record it again with the active set's communities.")
+        shape = shapely.union_all([c["shape"] for c in communities if c["id"] in targets])
+    else:
+        shape = shapely.geometry.shape(row["target_geometry"])
+    cells = polygon_cells(shape, row["resolution"])
+    comparison = row["comparison_communities"] or [c["id"] for c in communities if c["id"] not in targets]
+    names = {c["id"]: c["name"] for c in communities}
+    return {"target_communities": sorted(targets), "target_cells": [] if targets else cells.tolist(),
+            "cover": cells, "buffer_cells": buffer_ring(cells, row["buffer_rings"]).tolist(),
+            "comparison_communities": comparison,
+            "comparison_named": {i: names[i] for i in comparison if i in names}}
+
+
+def area_outlines(row: dict[str, Any], areas: dict[str, Any]) -> dict[str, Any]:
+    """GeoJSON outlines of the target (the polygon drawn, or its communities' cells) and of the buffer ring."""
+    return {"target": row["target_geometry"] or cells_outline(areas["cover"]),
+            "buffer": cells_outline(np.array(areas["buffer_cells"], dtype=np.int64))}
+
+
+def windows(row: dict[str, Any], zone: ZoneInfo, pairs: int = EARLIER_PAIRS) -> list[datetime]:
+    """Window bounds, oldest first: ``pairs + 1`` windows before the programme, then its own dates."""
+    start = datetime.combine(row["starts_on"], time(), zone)
+    end = datetime.combine(row["ends_on"] + timedelta(days=1), time(), zone)
+    length = end - start
+    return [start - step * length for step in range(pairs + 1, 0, -1)] + [start, end]
+
+
+def _evaluation(store: Store, row: dict[str, Any], areas: dict[str, Any], zone: ZoneInfo, *, now: datetime,
+                shared: bool = False, hold_back_days: int = 0) -> dict[str, Any]:
+    bounds = windows(row, zone)
+    horizon = hold_back_cutoff(hold_back_days) if shared else now
+    described = {"before": _window(bounds[-3], bounds[-2]), "after": _window(bounds[-2], bounds[-1])}
+    if bounds[-1] > horizon:
+        held = f" and the {hold_back_days} held-back days have passed" if shared and hold_back_days else ""
+        return {**described, "status": "not over",
+                "sentence": f"The programme runs until {row['ends_on']}; it can be evaluated once it has ended{held}."}
+    counts = store.interventions.counts_per_area_and_window(
+        resolution=row["resolution"], target_communities=areas["target_communities"],
+        target_cells=areas["target_cells"], buffer_cells=areas["buffer_cells"],
+        comparison_communities=areas["comparison_communities"], bounds=bounds, without_sensitive=shared,
+        before=horizon if shared else None)
+    first = store.boundaries.incident_time_range()
+    # earlier pair j compares window j - 1 with window j (window len(bounds) - 3 is "before")
+    usable = [j for j in range(1, len(bounds) - 2) if first is not None and bounds[j - 1] >= first[0]]
+    if len(usable) < MIN_EARLIER_PAIRS:
+        usable = []
+    has_buffer = row["buffer_rings"] > 0
+
+    def area(name: int, window: int) -> AreaCounts:
+        return AreaCounts(int(counts[name, window - 1]), int(counts[name, window]))
+
+    after = len(bounds) - 2
+    target, comparison = area(0, after), area(2, after)
+    earlier = [(area(0, j), area(2, j), area(1, j) if has_buffer else None) for j in usable]
+    result = evaluate_intervention(target, comparison, area(1, after) if has_buffer else None, earlier=earlier)
+    # evaluate_intervention's sentence is the target's, then the buffer's: kept apart so that the
+    # published copy can drop the buffer's when its counts are hidden
+    target_sentence = evaluate_intervention(target, comparison, earlier=earlier).sentence
+    buffer_sentence = result.sentence[len(target_sentence):].strip() or None
+    document: dict[str, Any] = {**described, "status": "evaluated", **result.as_dict(),
+                "earlier_windows": [_window(bounds[j - 1], bounds[j + 1]) for j in usable],
+                "counted": ("without the sensitive categories and the held-back days, as shared outputs are"
+                            if shared else "every incident recorded, as police outputs are")}
+    if result.target.before < MIN_TARGET_BEFORE:
+        document["target_change"]["found"] = False
+        target_sentence = (f"No effect can be claimed: there were only {result.target.before} incidents in the "
+                           f"target area in the window before the programme, and at least {MIN_TARGET_BEFORE} "
+                           "are needed to tell a change from chance.")
+    elif not usable and result.target_change.interval is not None:
+        target_sentence += (f" Fewer than {MIN_EARLIER_PAIRS} earlier periods of the same length have data to learn "
+                            "how much these areas vary: the interval assumes they vary no more than chance would "
+                            "(Poisson counts), so it may be too narrow.")
+    document["target_sentence"], document["buffer_sentence"] = target_sentence, buffer_sentence
+    document["sentence"] = " ".join(s for s in (target_sentence, buffer_sentence) if s)
+    return document
+
+
+def _window(start: datetime, end: datetime) -> dict[str, str]:
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def _published(document: dict[str, Any], k: int) -> dict[str, Any]:
+    """The evaluation partners and viewers may read: counts under ``k`` hidden, and every figure made
+    from a hidden count left out with the reason."""
+    if document["status"] != "evaluated":
+        return {**document, "published_min_count": k}
+    counts = document["counts"]
+    shown = {area: None if values is None else {w: (n if n >= k else None) for w, n in values.items()}
+             for area, values in counts.items()}
+
+    def complete(*areas: str) -> bool:
+        return all((values := shown[a]) is not None and None not in values.values() for a in areas)
+
+    published = {key: document[key] for key in ("before", "after", "status", "method", "level", "power", "counted")}
+    published.update(counts=shown, published_min_count=k, suppressed=not complete(*[a for a in shown if shown[a]]))
+    hidden = f"fewer than {k} incidents in a window"
+    if complete("target", "comparison"):
+        published["target_change"], sentence = document["target_change"], document["target_sentence"]
+    else:
+        published["target_change"] = None
+        sentence = (f"No effect can be published or claimed: the target or the comparison area had {hidden}, "
+                    "too few to tell a change from chance and too few to show.")
+    buffer_sentence = document["buffer_sentence"]
+    if document["buffer_change"] is not None and complete("target", "buffer", "comparison"):
+        published["buffer_change"], published["displacement"] = document["buffer_change"], document["displacement"]
+    else:
+        published["buffer_change"] = published["displacement"] = None
+        buffer_sentence = (f"Displacement into the surrounding cells is not published: {hidden}."
+                           if document["buffer_change"] is not None else None)
+    published["sentence"] = " ".join(s for s in (sentence, buffer_sentence) if s)
+    return published
+
+
+def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    kept = row["published_evaluation"]
+    if not kept:
+        raise Conflict(f"Intervention {row['id']} has not been evaluated yet; an analyst evaluates it.")
+    if kept.get("published_min_count", 0) < audience.min_count:
+        raise Conflict(f"The evaluation of intervention {row['id']} was published under an older privacy rule; "
+                       "an analyst evaluates it again.")
+    shown = {**kept, "evaluated_at": row["evaluated_at"].isoformat(timespec="seconds") if row["evaluated_at"] else None}
+    if audience.communities is not None and kept.get("counts"):
+        # a partner limited to some communities sees counts of its own places only: the target when it lies
+        # wholly in them; the buffer and the comparison area reach into others, so their counts are withheld
+        if not set(row["communities"]) <= audience.communities:
+            raise NotFound(f"There is no evaluation of intervention {row['id']} for you: it covers communities "
+                           "outside yours.")
+        shown["counts"] = {**kept["counts"], "buffer": None, "comparison": None}
+        shown["counts_withheld"] = ("The surrounding cells and the comparison area reach outside your communities: "
+                                    "their counts are not shown, only the changes worked out from them.")
+    return shown
+
+
+def kept_sentence(store: Store, intervention_id: int, audience: Audience) -> str | None:
+    """The sentence of an intervention's kept evaluation as ``audience`` may read it (None: none kept, or none
+    for this audience). Never computes: for briefs and lists, which must stay cheap."""
+    row = visible_intervention(store, intervention_id, audience)
+    if audience.raw:
+        return (row.get("evaluation") or {}).get("sentence")
+    try:
+        return _published_view(row, audience)["sentence"]
+    except (Conflict, NotFound):
+        return None
