@@ -1,19 +1,23 @@
-"""Calibration and power of hot spots of risk (rate runs): Gi* on Empirical Bayes cell rates.
+"""Calibration and power of hot spots of risk (rate runs), on null maps with uneven, non-spatial risk.
 
-The whole rate pipeline of a run, on arrays: the St Kitts and Nevis parishes with
-SYNTHETIC populations (seeded, 1,000 to 13,000 residents a parish; no census figures
-by parish are shipped), spread onto H3 cells by area; incidents per cell drawn as
-Poisson with mean ``risk x residents``; global Empirical Bayes rates per cell; each cell's
-neighbourhood tested against its residents under constant risk (exact binomial,
-spatial/rates/risk_inference.py) and Benjamini–Hochberg FDR at 5 %. For comparison, the conditional permutation test on the smoothed
-rates (which treats them as exchangeable: they are not) on 50 null maps per setting.
+The rate test of a run, on arrays: the grid of the St Kitts and Nevis parishes at H3 resolution 9
+and 8; SYNTHETIC residents laid out two ways: independent from cell to cell, uniform 20 to 200
+(seeded), or spread by area from parish totals of 1,000 to 13,000 (seeded; the same in every cell
+of a parish, as a run spreads a community's population). Incidents per cell are Poisson with mean
+``0.01 x multiplier x residents``. Hot spots: each neighbourhood's incidents against its residents
+under a Poisson–gamma null fitted to the data (spatial/rates/risk_inference.py), Benjamini–Hochberg
+FDR at 5 %, through the run's own code (spatial.hotspots.local_statistics).
 
-Null (constant risk everywhere): the share of maps showing any 95 % hot or cold spot
-should be at most 5 %, with a 95 % Clopper–Pearson interval. Planted: risk x3 or x5 in
-a compact cluster of 7 or 19 cells (a cell and one or two rings) holding residents;
-detection = at least one planted cell is a 95 % hot spot. For comparison, the old
-fallback (Monte Carlo with a fixed 9,999 permutations) is run on the same null maps:
-its smallest p, 2/10,000, cannot pass FDR over the grid at all.
+Null maps (no spatial pattern): the multiplier of each cell is 1 (constant risk), or iid Gamma of
+shape 4 or shape 1 (mean 1): risk that varies from cell to cell with no pattern. The share of maps
+with any 95 % hot or cold spot should be at most 5 % (95 % Clopper–Pearson interval shown). On the
+same maps, for comparison: the former test (exact binomial of each neighbourhood under constant
+risk), and conditional permutation (sequential Monte Carlo) of Assunção–Reis standardised rates, as
+esda's Moran_Local_Rate does (on fewer maps: it is slower).
+
+Planted: risk x3 or x5 on a compact cluster of 19 cells (a cell and two rings), on a constant or a
+Gamma-4 background, iid residents; detection = at least one planted cell is a 95 % hot spot; "far" =
+a 95 % hot spot more than one ring outside the cluster.
 
 Prints a table and writes bench/results/rates_calibration.json.
 """
@@ -29,22 +33,25 @@ from pathlib import Path
 
 import h3
 import numpy as np
+from scipy.stats import binom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from spatial.grid import cover_communities, polygons_from_geojson  # noqa: E402
 from spatial.hotspots import AnalysisParameters, local_statistics  # noqa: E402
-from spatial.inference import monte_carlo_tails  # noqa: E402
 from spatial.outcomes.accuracy import clopper_pearson  # noqa: E402
-from spatial.rates.risk import place_residents, risk_null, risk_of_cells  # noqa: E402
+from spatial.rates.risk import CellRisk, place_residents, risk_null, risk_of_cells  # noqa: E402
+from spatial.rates.risk_inference import standardised_rates  # noqa: E402
+from spatial.sequential import permutations_for_grid, sequential_tails  # noqa: E402
+from spatial.significance import fdr_bh  # noqa: E402
 from spatial.weights import h3_neighbours  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "rates_calibration.json"
 PARISHES = ROOT / "app" / "data" / "kna_parishes.geojson"
 ALPHA = 0.05
-# incidents per resident over the period: ~0.5 to 5 incidents a parish-year per 100 residents
-RISKS = (0.01, 0.05)
+RISK = 0.01  # incidents per resident over the period: 0.2 to 2 expected a cell
+NULLS = {"constant": None, "Gamma shape 4": 4.0, "Gamma shape 1": 1.0}
 
 
 def interval(hits: int, n: int) -> list[float]:
@@ -52,83 +59,118 @@ def interval(hits: int, n: int) -> list[float]:
     return [round(found.low, 4), round(found.high, 4)]
 
 
-def setting(resolution: int, seed: int) -> dict:
+def world(resolution: int, seed: int, layout: str) -> dict:
     polygons, properties = polygons_from_geojson(PARISHES)
-    populations = np.random.default_rng(seed).integers(1_000, 13_001, len(polygons)).astype(float)
     grid = cover_communities(polygons, list(range(1, len(polygons) + 1)), resolution)
-    placed = place_residents(polygons, list(populations), [p["shapeName"] for p in properties], resolution)
-    residents = risk_of_cells(placed, grid.cells, np.zeros(len(grid.cells))).residents
-    return {"grid": grid, "placed": placed, "residents": residents, "graph": h3_neighbours(grid.cells)}
+    rng = np.random.default_rng(seed)
+    if layout == "iid":
+        residents = rng.uniform(20, 200, len(grid.cells))
+    else:
+        populations = rng.integers(1_000, 13_001, len(polygons)).astype(float)
+        placed = place_residents(polygons, list(populations), [p["shapeName"] for p in properties], resolution)
+        residents = risk_of_cells(placed, grid.cells, np.zeros(len(grid.cells))).residents
+    return {"cells": grid.cells, "residents": residents, "graph": h3_neighbours(grid.cells)}
 
 
-def smoothed_rates(world: dict, counts: np.ndarray) -> np.ndarray:
-    return risk_of_cells(world["placed"], world["grid"].cells, counts).smoothed
-
-
-def gi_classes(world: dict, counts: np.ndarray, seed: int, null: str = "constant risk") -> np.ndarray:
-    """Gi_Bin classes of a rate run on these counts: the constant-risk test, or permuted smoothed rates."""
-    risk = risk_of_cells(world["placed"], world["grid"].cells, counts)
+def classes(place: dict, counts: np.ndarray, seed: int) -> np.ndarray:
+    """Gi_Bin classes of a rate run on these counts, through the run's own code."""
+    values = standardised_rates(counts, place["residents"])
+    residents = place["residents"]
+    risk = CellRisk(per=1000, residents=residents, raw=counts / np.where(residents > 0, residents, np.nan),
+                    smoothed=values, standardised=values, overall=float(counts.sum() / residents.sum()),
+                    without_residents=0, small_population=0, residents_total=float(residents.sum()))
     params = AnalysisParameters(seed=seed, alpha=ALPHA)
-    tails = risk_null(counts, risk) if null == "constant risk" else None
-    return local_statistics(risk.smoothed, world["graph"], params, null=tails).fields["gi_bin"]
+    return local_statistics(values, place["graph"], params, null=risk_null(counts, risk)).fields["gi_bin"]
 
 
-def planted(world: dict, rng, size: int) -> np.ndarray:
-    graph, cells = world["graph"], world["grid"].cells
-    inside = np.flatnonzero((graph.cardinalities == 6) & (world["residents"] > 20))
-    centre = int(cells[rng.choice(inside)])
-    disk = [h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(centre), 1 if size == 7 else 2)]
-    return np.flatnonzero(np.isin(cells, disk))
+def permuted_any_spot(place: dict, counts: np.ndarray, seed: int) -> bool:
+    """Conditional permutation of Assunção–Reis standardised rates (esda's Moran_Local_Rate's values)."""
+    values = standardised_rates(counts, place["residents"])
+    tails = sequential_tails(values, place["graph"], seed=seed,
+                             permutations=permutations_for_grid(len(values), ALPHA))
+    return bool((fdr_bh(tails.p) < 0.05).any())
 
 
-def run(fields: int, planted_fields: int, resolutions: tuple[int, ...], seed: int) -> dict:
-    out: dict = {"settings": []}
-    for resolution in resolutions:
-        world = setting(resolution, seed)
-        n = len(world["grid"])
-        for risk in RISKS:
-            rng = np.random.default_rng(seed + resolution)
-            hits = permuted_hits = permuted_fields = 0
+def binomial_any_spot(place: dict, counts: np.ndarray) -> bool:
+    """The former test: each neighbourhood against its share of the residents under constant risk."""
+    window = place["graph"].to_sparse(self_weight=1.0)
+    window.data[:] = 1.0
+    observed = window @ counts.astype(float)
+    share = window @ place["residents"] / place["residents"].sum()
+    total = int(counts.sum())
+    p = np.minimum(1.0, 2 * np.minimum(binom.sf(observed - 1, total, share), binom.cdf(observed, total, share)))
+    return bool((fdr_bh(p) < 0.05).any())
+
+
+def multipliers(rng, n: int, shape: float | None) -> np.ndarray:
+    return np.ones(n) if shape is None else rng.gamma(shape, 1.0 / shape, n)
+
+
+def cluster_of(place: dict, rng) -> tuple[np.ndarray, np.ndarray]:
+    cells, graph = place["cells"], place["graph"]
+    inside = np.flatnonzero(graph.cardinalities == 6)
+    centre = h3.int_to_str(int(cells[rng.choice(inside)]))
+    ring = lambda k: np.flatnonzero(np.isin(cells, [h3.str_to_int(c) for c in h3.grid_disk(centre, k)]))  # noqa: E731
+    return ring(2), ring(3)
+
+
+def null_maps(place: dict, rng, fields: int, permuted_fields: int, label: str) -> list[dict]:
+    rows, n = [], len(place["cells"])
+    for name, shape in NULLS.items():
+        hits = old_hits = permuted_hits = 0
+        seconds = 0.0
+        for field_no in range(fields):
+            counts = rng.poisson(RISK * multipliers(rng, n, shape) * place["residents"])
             started = time.perf_counter()
-            for field_no in range(fields):
-                counts = rng.poisson(risk * world["residents"])
-                hits += bool((np.abs(gi_classes(world, counts, seed=field_no)) >= 2).any())
-            null_seconds = (time.perf_counter() - started) / fields
-            for field_no in range(min(fields, 50)):  # the permutation test on the smoothed rates, for comparison
-                counts = rng.poisson(risk * world["residents"])
-                permuted = gi_classes(world, counts, seed=field_no, null="permutation")
-                permuted_hits += bool((np.abs(permuted) >= 2).any())
-                permuted_fields += 1
-            values = smoothed_rates(world, counts)
-            # the old fallback: a fixed 9,999 permutations, whose smallest p no single cell can beat
-            fixed = monte_carlo_tails(values, world["graph"], seed=0, permutations=9999)
-            fixed_floor = float(np.nanmin(fixed.smallest_p))
-            detected = {}
-            for size in (7, 19):
-                for factor in (3.0, 5.0):
-                    found = 0
-                    for field_no in range(planted_fields):
-                        cluster = planted(world, rng, size)
-                        mean = risk * world["residents"]
-                        mean[cluster] *= factor
-                        classes = gi_classes(world, rng.poisson(mean), seed=10_000 + field_no)
-                        found += bool((classes[cluster] >= 2).any())
-                    detected[f"{size} cells x{factor:g}"] = {"share": round(found / planted_fields, 4),
-                                                             "interval": interval(found, planted_fields)}
-            row = {"grid": f"KNA parishes, H3 res {resolution}", "cells": n, "risk_per_resident": risk,
-                   "null_fields": fields, "null_maps_with_95_spot": hits,
-                   "null_share": round(hits / fields, 4), "null_interval": interval(hits, fields),
-                   "permuted_smoothed_rates_maps_with_95_spot": f"{permuted_hits} of {permuted_fields}",
-                   "fixed_9999_smallest_p": fixed_floor, "first_fdr_bar": ALPHA / n,
-                   "seconds_per_map": round(null_seconds, 3), "planted": detected}
-            out["settings"].append(row)
-            print(f"res {resolution} ({n} cells) risk {risk}: null {hits}/{fields} maps with a 95 % spot "
-                  f"{row['null_interval']}, permuting smoothed rates: {permuted_hits}/{permuted_fields},"
-                  f" fixed 9,999: smallest p {fixed_floor:.1e} against the first FDR bar "
-                  f"{ALPHA / n:.1e}, "
-                  f"{null_seconds:.2f} s a map; planted: "
-                  + ", ".join(f"{k} {v['share']:.2f}" for k, v in detected.items()), flush=True)
-    out.update({"alpha": ALPHA, "seed": seed, "populations": "SYNTHETIC, 1,000-13,000 a parish (seeded)",
+            hits += bool((np.abs(classes(place, counts, seed=field_no)) >= 2).any())
+            seconds += time.perf_counter() - started
+            old_hits += binomial_any_spot(place, counts)
+            if field_no < permuted_fields:
+                permuted_hits += permuted_any_spot(place, counts, seed=field_no)
+        row = {"grid": label, "cells": n, "null": name, "maps": fields, "maps_with_95_spot": hits,
+               "share": round(hits / fields, 4), "interval": interval(hits, fields),
+               "former_constant_risk_binomial": f"{old_hits} of {fields}",
+               "permuted_standardised_rates": f"{permuted_hits} of {permuted_fields}",
+               "seconds_per_map": round(seconds / fields, 4)}
+        rows.append(row)
+        print(f"{label} ({n} cells), null {name}: {hits}/{fields} maps with a 95 % spot {row['interval']}; "
+              f"former binomial {old_hits}/{fields}; permuted standardised rates {permuted_hits}/{permuted_fields}; "
+              f"{seconds / fields:.3f} s a map", flush=True)
+    return rows
+
+
+def planted_maps(place: dict, rng, planted_fields: int, label: str) -> dict:
+    n, planted = len(place["cells"]), {}
+    for background, shape in (("constant", None), ("Gamma shape 4", 4.0)):
+        for factor in (3.0, 5.0):
+            found = far_off = 0
+            for field_no in range(planted_fields):
+                cluster, near = cluster_of(place, rng)
+                mean = RISK * multipliers(rng, n, shape) * place["residents"]
+                mean[cluster] *= factor
+                gi = classes(place, rng.poisson(mean), seed=10_000 + field_no)
+                found += bool((gi[cluster] >= 2).any())
+                far_off += bool((gi[np.setdiff1d(np.arange(n), near)] >= 2).any())
+            key = f"19 cells x{factor:g} on {background}"
+            planted[key] = {"found": found, "maps": planted_fields, "interval": interval(found, planted_fields),
+                            "maps_with_a_hot_spot_far_outside": far_off}
+            print(f"{label}: planted {key}: found in {found}/{planted_fields}, a hot spot far outside in "
+                  f"{far_off}", flush=True)
+    return planted
+
+
+def run(fields: int, permuted_fields: int, planted_fields: int, resolutions: tuple[int, ...], seed: int) -> dict:
+    out: dict = {"null": [], "planted": {}}
+    for resolution in resolutions:
+        for layout in ("iid", "parishes"):
+            label = f"KNA res {resolution}, residents {'iid 20-200 a cell' if layout == 'iid' else 'by parish'}"
+            place = world(resolution, seed, layout)
+            rng = np.random.default_rng(seed + resolution)
+            out["null"] += null_maps(place, rng, fields, permuted_fields, label)
+            if layout == "iid":
+                out["planted"][label] = planted_maps(place, rng, planted_fields, label)
+    out.update({"alpha": ALPHA, "seed": seed, "risk_per_resident": RISK,
+                "residents": "SYNTHETIC: iid uniform 20-200 a cell, or 1,000-13,000 a parish spread by area (seeded)",
                 "python": platform.python_version(), "machine": platform.machine()})
     return out
 
@@ -136,11 +178,12 @@ def run(fields: int, planted_fields: int, resolutions: tuple[int, ...], seed: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fields", type=int, default=200, help="null maps per setting")
-    parser.add_argument("--planted", type=int, default=50, help="planted maps per cluster size and factor")
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[8, 9])
+    parser.add_argument("--permuted", type=int, default=30, help="of which tested by permutation too")
+    parser.add_argument("--planted", type=int, default=40, help="planted maps per background and factor")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[9, 8])
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    results = run(args.fields, args.planted, tuple(args.resolutions), args.seed)
+    results = run(args.fields, args.permuted, args.planted, tuple(args.resolutions), args.seed)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {RESULTS.relative_to(ROOT)}")

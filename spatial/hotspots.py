@@ -36,7 +36,7 @@ import numpy as np
 from spatial.evidence import Evidence, assess_evidence
 from spatial.grid import MIN_CELLS_FOR_HOTSPOTS, CommunityGrid
 from spatial.inference import LocalTails
-from spatial.rates.risk_inference import CONSTANT_RISK, CONSTANT_RISK_WORDS
+from spatial.rates.risk_inference import POISSON_GAMMA, POISSON_GAMMA_WORDS
 from spatial.sequential import SEQUENTIAL, calibrated_tails, draws_used
 from spatial.significance import fdr_bh, gi_bin, gi_bin_from_tails, lisa_label, lisa_label_from_tails
 from spatial.stats import LocalMoranResult, gi_star, local_moran, moran_global
@@ -85,7 +85,7 @@ class CellResults:
     lisa_p_sim: np.ndarray
     lisa_p_fdr: np.ndarray
     lisa_label: np.ndarray
-    # Rate runs: residents per cell and the smoothed rate analysed (NaN, stored empty, for runs of counts)
+    # Rate runs: residents per cell and the smoothed rate shown (NaN, stored empty, for runs of counts)
     residents: np.ndarray | None = None
     smoothed_rate: np.ndarray | None = None
 
@@ -134,10 +134,10 @@ def analyse(grid: CommunityGrid, counts: np.ndarray, params: AnalysisParameters,
     """Run Gi*, local Moran and global Moran on ``counts`` over ``grid``.
 
     ``values``, when given, is what the statistics are computed on instead of the counts (one per
-    cell: smoothed rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
+    cell: standardised rates for hot spots of risk, :mod:`spatial.rates.risk`); the counts are still
     stored and judge whether there is enough data. ``null``, when given, makes each cell's tails (the
     p-values) from the neighbour graph instead of the conditional permutation test (rate runs: the
-    constant-risk null, :mod:`spatial.rates.risk_inference`).
+    permutation of standardised rates, :mod:`spatial.rates.risk_inference`).
 
     Raises
     ------
@@ -205,7 +205,7 @@ def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_un
     (or by ``null``, which makes the tails from the graph)."""
     y = np.asarray(y, dtype=np.float64)
     if null is not None:
-        tails = timed("constant_risk_p", 0.45, lambda: null(graph))
+        tails = timed("risk_p", 0.45, lambda: null(graph))
         return _conditional_local(y, graph, tails, params, timed)
     if params.inference == "analytic":
         return _analytic_local(y, graph, params, timed)
@@ -217,7 +217,10 @@ def local_statistics(y: np.ndarray, graph, params: AnalysisParameters, timed=_un
 def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, timed) -> LocalStatistics:
     """Cells classed by the calibrated conditional p (the default)."""
     with np.errstate(divide="ignore", invalid="ignore"):  # z is undefined when every cell is equal
-        gi = timed("gi_star", 0.55, lambda: gi_star(y, graph, seed=params.seed, permutations=0))
+        # Gi*'s z is unchanged by adding a constant; Gi* itself wants a positive total, which standardised
+        # rates (centred on 0) do not have
+        shifted = y - y.min() + 1.0 if y.min() < 0 else y
+        gi = timed("gi_star", 0.55, lambda: gi_star(shifted, graph, seed=params.seed, permutations=0))
     if np.ptp(y) == 0:  # nothing stands out: I_i is 0 everywhere (esda's quadrant 3) and p is 1
         lisa = LocalMoranResult(I=np.where(gi.island, np.nan, 0.0), quadrant=np.where(gi.island, 0, 3),
                                 p_sim=tails.p, p_sim_folded=tails.p, larger=np.full(len(y), -1),
@@ -229,8 +232,11 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     lisa_p = np.where(np.isnan(lisa.I), np.nan, np.where(lisa.I == 0, 1.0, tails.p))
     gi_p_fdr = fdr_bh(tails.p) if params.fdr else tails.p
     lisa_p_fdr = fdr_bh(lisa_p) if params.fdr else lisa_p
+    # Rate runs: the z shown is the test's own (its sign is the tail's), so a class never sits beside a
+    # z of the other sign
+    gi_z, gi_p = (gi.z, gi.p_norm) if tails.z is None else (tails.z, tails.p)
     fields = dict(
-        gi_z=gi.z, gi_p=gi.p_norm, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
+        gi_z=gi_z, gi_p=gi_p, gi_p_sim=tails.p, gi_p_fdr=gi_p_fdr,
         gi_bin=gi_bin_from_tails(tails.direction, gi_p_fdr),
         lisa_i=lisa.I, lisa_quadrant=lisa.quadrant, lisa_p_sim=lisa_p, lisa_p_fdr=lisa_p_fdr,
         lisa_label=lisa_label_from_tails(lisa.quadrant, tails.direction, lisa_p_fdr, alpha=params.alpha),
@@ -239,16 +245,20 @@ def _conditional_local(y, graph, tails: LocalTails, params: AnalysisParameters, 
     significance = {
         "inference": "conditional",
         "method": tails.method,
-        "gi_bin": (CONSTANT_RISK_WORDS if tails.method == CONSTANT_RISK else
+        "gi_bin": (POISSON_GAMMA_WORDS if tails.method == POISSON_GAMMA else
                    "two-sided conditional-permutation p of the neighbourhood's incidents"
                    + (" (exact: every arrangement counted)" if tails.permutations is None else ""))
                   + ", ties counted as at least as extreme; sign from the tail (upper: hot, lower: cold)"
                   + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "lisa": ("the same two-sided p, quadrant from the smoothed rates" if tails.method == CONSTANT_RISK else
-                 "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
+        "lisa": ("the same two-sided p, quadrant from the Empirical Bayes standardised rates"
+                 if tails.method == POISSON_GAMMA
+                 else "the same two-sided conditional p (local Moran is monotone in the neighbourhood's incidents)")
                 + (", Benjamini–Hochberg FDR" if params.fdr else ""),
-        "permutations_per_cell": ("exact (binomial)" if tails.method == CONSTANT_RISK else
+        "permutations_per_cell": ("none (negative binomial)" if tails.method == POISSON_GAMMA else
                                   "exact (all arrangements)" if tails.permutations is None else tails.permutations),
+        **({"gi_z": "normal score of the same two-sided p, signed by the tail",
+            "risk_spread_cv2": round(tails.risk_spread, 6)} if tails.method == POISSON_GAMMA
+           and tails.risk_spread is not None else {}),
         **({"draws": draws_used(tails)} if tails.method == SEQUENTIAL else {}),
         "smallest_reachable_p": float(np.nanmin(tails.smallest_p)) if tested.any() else None,
         "cells_tested": int(tested.sum()),
@@ -312,7 +322,7 @@ def _moran_by_community(grid: CommunityGrid, y: np.ndarray, params: AnalysisPara
             continue
         mask = grid.community == community_id
         values = y[mask]
-        if values.sum() <= 0 or np.all(values == values[0]):
+        if np.ptp(values) == 0:  # no incident at all, or (rates) nothing differs from the overall rate
             results[community_id] = {"cells": n_cells, "message": "No variation in incidents across its cells."}
             continue
         sub_graph = h3_neighbours(grid.cells[mask], k=params.k)

@@ -84,6 +84,11 @@ class LocalTails:
         ``'exact-conditional'`` or ``'monte-carlo-conditional'``.
     permutations : int or None
         Permutations per cell (None when exact: every arrangement counted).
+    z : numpy.ndarray or None
+        The test's own z (signed normal score of ``p``) when the statistic shown should be it
+        (rate runs, :mod:`spatial.rates.risk_inference`); None: Gi*'s z.
+    risk_spread : float or None
+        Rate runs: the squared coefficient of variation of risk between cells the null allowed.
     """
 
     p: np.ndarray
@@ -93,6 +98,8 @@ class LocalTails:
     smallest_p: np.ndarray
     method: str
     permutations: int | None
+    z: np.ndarray | None = None
+    risk_spread: float | None = None
 
 
 def neighbour_sums(y: np.ndarray, graph: NeighbourGraph) -> np.ndarray:

@@ -28,8 +28,8 @@ A cell that stops early has a large p; a small p can only come from a cell
 that drew the whole budget, whose p is the ordinary Monte Carlo p at ``P``
 draws, valid (super-uniform) under the null. So the stopping saves work
 without making small p-values more likely. The budget is chosen from the
-grid's size (:func:`permutations_for_grid`) so a single cell can reach
-``alpha / n``; above ``MAX_PERMUTATIONS`` it is capped, and the answer says so
+grid's size (:func:`permutations_for_grid`) so a single cell's adjusted p can
+fall below 0.01 (the 99 % class); above ``MAX_PERMUTATIONS`` it is capped, and the answer says so
 (``smallest_reachable_p``).
 
 Conditional randomisation (the cell keeps its own value; its ``k``
@@ -65,10 +65,19 @@ MAX_PERMUTATIONS = 1_000_000
 _CHUNK_ELEMENTS = 4_000_000
 
 
+# The strictest Gi_Bin class (99 %): adjusted p below 0.01
+STRICTEST_CLASS = 0.01
+
+
 def permutations_for_grid(cells: int, alpha: float, at_least: int = 999) -> int:
-    """Draws per cell at which one cell's smallest two-sided p, ``2 / (P + 1)``, reaches
-    ``alpha / cells`` (Benjamini–Hochberg's bar for the first discovery), capped at ``MAX_PERMUTATIONS``."""
-    wanted = math.ceil(2.0 * max(cells, 1) / alpha) - 1
+    """Draws per cell at which one cell alone can reach the 99 % class: its FDR-adjusted smallest p,
+    ``cells * 2 / (P + 1)``, strictly below 0.01 (and so below ``alpha``), capped at ``MAX_PERMUTATIONS``.
+
+    Why strictly below: with ``P + 1 = 2 * cells / alpha`` a lone strongest cell's adjusted p is
+    exactly ``alpha``, and the classes test ``p < threshold``, so it would get no class at all.
+    """
+    bar = min(alpha, STRICTEST_CLASS)
+    wanted = math.ceil(2.0 * max(cells, 1) / bar)
     return int(min(MAX_PERMUTATIONS, max(at_least, wanted)))
 
 

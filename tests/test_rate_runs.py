@@ -50,8 +50,9 @@ def test_rate_run_analyses_smoothed_cell_rates_with_sequential_p(client, tokens,
     assert 0.97 * rate_run["total"] < rates["residents"] < rate_run["total"]
     assert any("outer edge" in note for note in rates["notes"])
     significance = run["provenance"]["significance"]
-    assert significance["method"] == "exact-binomial-constant-risk"
-    # exact: one cell could pass FDR over the whole grid
+    assert significance["method"] == "poisson-gamma-neighbourhood"
+    assert significance["risk_spread_cv2"] >= 0
+    # no permutations: one cell could pass FDR over the whole grid
     assert significance["smallest_reachable_p"] <= run["provenance"]["significance"]["alpha"] / run["provenance"]["cells"]
 
     rows = _cells_csv(client, tokens["analyst"], run["id"])
@@ -72,6 +73,10 @@ def test_rate_run_analyses_smoothed_cell_rates_with_sequential_p(client, tokens,
     # hot spots of risk are found, and they are not simply the busiest cells
     hot = np.array([int(r["gi_bin"]) >= 2 for r in rows])
     assert hot.any()
+    # the z shown is the test's own: a class never sits beside a z of the other sign
+    z = np.array([float(r["gi_z"]) if r["gi_z"] not in ("", None) else np.nan for r in rows])
+    classes = np.array([int(r["gi_bin"]) for r in rows])
+    assert (np.sign(z[classes != 0]) == np.sign(classes[classes != 0])).all()
 
 
 def test_count_runs_leave_the_rate_columns_empty(client, tokens, store):
@@ -147,8 +152,14 @@ def test_rates_map_page_colours_communities_by_smoothed_rate_and_by_a_factor(cli
     top = [f for f in data["features"] if f["properties"]["colour"] == BIVARIATE[2][2]]
     assert top and all("crime rate high, unemployment high" == f["properties"]["classes"] for f in top)
 
+    # a stale or hand-typed indicator: an HTML page with the rates alone and the reason, not a JSON 404
     missing = client.get(f"/analyses/{run_id}/rates?indicator=no-such", headers=auth(tokens["analyst"]))
-    assert missing.status_code == 404 and "no-such" in missing.text
+    assert missing.status_code == 200 and missing.headers["content-type"].startswith("text/html")
+    soup, data = _page_data(missing.text)
+    assert "no-such" in soup.select_one(".indicator-missing").get_text()
+    assert {f["properties"]["colour"] for f in data["features"]} <= set(RATE_COLOURS) | {HIDDEN_COLOUR}
+    long_name = client.get(f"/analyses/{run_id}/rates?indicator={'x' * 5000}", headers=auth(tokens["analyst"]))
+    assert long_name.status_code == 200 and len(long_name.text) < len(missing.text) + 200
 
 
 def test_rates_map_page_says_when_no_population_is_known(client, tokens, store):

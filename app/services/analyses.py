@@ -81,8 +81,10 @@ class AnalysisRequest(BaseModel):
     value: Literal["incidents", "rate"] = Field(
         default="incidents",
         description="Hotspot runs: 'incidents' (default) finds hot spots of volume; 'rate' finds hot spots of risk: "
-                    "Gi* on each cell's Empirical Bayes smoothed rate per 1,000 residents, the communities' "
-                    "populations spread onto the cells by area (needs a population for every community analysed)")
+                    "each neighbourhood's incidents against its residents, allowing for risk that varies from "
+                    "cell to cell without a pattern (the map shows Empirical Bayes rates per 1,000 residents); "
+                    "the communities' populations are spread onto the cells by area (needs a population for "
+                    "every community analysed)")
 
     @field_validator("communities", "categories", "sources")
     @classmethod
@@ -353,7 +355,7 @@ def _hot_and_cold_spots(store: Store, run: Run, shapes: list[dict[str, Any]], gr
                                     fdr=params.fdr, alpha=params.alpha, inference=params.inference)
     risk = rate_runs.cell_risk_of_run(store, run, shapes, grid, counts) if params.document.get("value") == "rate" else None
     result = analyse(grid, counts, parameters, progress=progress, names=names,
-                     values=None if risk is None else risk.smoothed,
+                     values=None if risk is None else risk.standardised,
                      null=None if risk is None else risk_null(counts, risk))
     if risk is not None:
         result.cells.residents, result.cells.smoothed_rate = risk.residents, risk.smoothed

@@ -75,6 +75,14 @@ def rates_page(store: Store, run_id: int, audience: Audience, indicator: str | N
     shown = [c for c in rates["communities"] if c["smoothed_rate"] is not None]
     breaks = quantile_breaks([c["smoothed_rate"] for c in shown], len(RATE_COLOURS))
     legend = _rate_legend(breaks, rates["per"]) if shown else []
+    if indicator and indicator not in context["indicators"]:
+        # a stale link or a hand-typed name: the page says so and shows the rates alone (never a JSON 404)
+        shown_name = indicator if len(indicator) <= 80 else indicator[:80] + "…"
+        context.update(indicator=None, indicator_missing=(
+            f"There is no indicator '{shown_name}' for these communities, so the map shows the smoothed rate "
+            "alone. " + ("Choose one of the list." if context["indicators"] else
+                         "No social-factor indicators are uploaded for these communities.")))
+        indicator = None
     bivariate = factor_service.crime_beside_factor(store, run, audience, indicator) if indicator else None
     by_community = {r["community_id"]: r for r in bivariate["communities"]} if bivariate else {}
     rate_breaks = indicator_breaks = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.backend import is_sqlite
+from migrations.backend import drop_columns
 
 revision = "0016"
 down_revision = "0015"
@@ -37,8 +37,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in reversed(COLUMNS):
-        if is_sqlite():  # SQLite (3.35+) drops a column no view reads without a rebuild
-            op.execute(f"ALTER TABLE hotspot_cells DROP COLUMN {name}")
-        else:
-            op.drop_column("hotspot_cells", name)
+    drop_columns("hotspot_cells", *reversed(COLUMNS))

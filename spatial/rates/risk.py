@@ -5,10 +5,13 @@ many *for the people who live there*. Each community's residents are spread
 over the cells it overlaps by area (:mod:`spatial.rates.areal`); each cell's
 rate per 1,000 residents is then shrunk toward the overall rate by global
 Empirical Bayes (:mod:`spatial.rates.smoothing`), because a cell of a few
-dozen residents has a raw rate that is mostly noise. Gi* on those smoothed
-rates shows risk cell by cell; whether a neighbourhood is a hot spot of risk
-is tested on its incidents against its residents under constant risk
-(:mod:`spatial.rates.risk_inference`, which says why not on the smoothed rates).
+dozen residents has a raw rate that is mostly noise: the map and the CSV show
+those smoothed rates. Whether a neighbourhood is a hot spot of risk (its class
+and z) is tested on its incidents against its residents, allowing for risk that
+varies from cell to cell without a spatial pattern; local and global Moran's I
+use each cell's Empirical Bayes standardised rate
+(:mod:`spatial.rates.risk_inference`, which says why neither the smoothed rates,
+nor constant risk, nor permuting standardised rates will do).
 
 A cell with no residents (its communities' share of it is 0) has no rate of
 its own: it takes the overall rate, which is where Empirical Bayes puts a
@@ -30,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from spatial.inference import LocalTails
-from spatial.rates.risk_inference import constant_risk_tails
+from spatial.rates.risk_inference import poisson_gamma_tails, standardised_rates
 from spatial.weights import NeighbourGraph
 from spatial.rates.areal import CellPopulation, cell_rates, interpolate_population
 from spatial.rates.community import PER_1000, RELIABLE_EVENTS
@@ -47,7 +50,8 @@ class CellRisk:
     per: int
     residents: np.ndarray
     raw: np.ndarray  # NaN where a cell has no residents
-    smoothed: np.ndarray  # the value analysed: global EB rate, the overall rate where no residents
+    smoothed: np.ndarray  # the value shown: global EB rate, the overall rate where no residents
+    standardised: np.ndarray  # what Moran's I reads: Assunção–Reis standardised rate, 0 where no residents
     overall: float
     without_residents: int
     small_population: int  # cells where fewer than RELIABLE_EVENTS incidents are expected
@@ -75,6 +79,7 @@ class CellRisk:
                 "cells_without_residents": self.without_residents,
                 "cells_with_small_population": self.small_population,
                 "smoothing": "global Empirical Bayes per cell (method of moments), residents spread by area",
+                "moran_values": "Assunção–Reis Empirical Bayes standardised rate per cell",
                 "notes": notes}
 
 
@@ -105,7 +110,8 @@ def risk_of_cells(placed: CellPopulation, cells: np.ndarray, counts: np.ndarray,
     has_rate = rates.has_rate
     smoothed = np.where(has_rate, rates.smoothed, rates.overall)
     residents = np.where(np.isnan(rates.population), 0.0, rates.population)
-    return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed, overall=float(rates.overall),
+    return CellRisk(per=per, residents=residents, raw=rates.raw, smoothed=smoothed,
+                    standardised=standardised_rates(counts, residents), overall=float(rates.overall),
                     without_residents=int((~has_rate).sum()), small_population=int(rates.small_population.sum()),
                     residents_total=float(placed.population.sum()))
 
@@ -135,7 +141,7 @@ def cell_risk(cells: np.ndarray, counts: np.ndarray, polygons: Sequence, populat
 
 def risk_null(counts: np.ndarray, risk: CellRisk) -> Callable[[NeighbourGraph], LocalTails]:
     """The tails of a rate run's cells: each neighbourhood's incidents against its residents under
-    constant risk (:mod:`spatial.rates.risk_inference`)."""
+    iid Gamma risk (:mod:`spatial.rates.risk_inference`)."""
     def tails(graph: NeighbourGraph) -> LocalTails:
-        return constant_risk_tails(counts, risk.residents, graph)
+        return poisson_gamma_tails(counts, risk.residents, graph)
     return tails

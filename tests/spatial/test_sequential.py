@@ -11,7 +11,7 @@ from scipy.stats import binom
 
 from spatial.inference import monte_carlo_tails
 from spatial.sequential import MAX_PERMUTATIONS, SEQUENTIAL, calibrated_tails, permutations_for_grid, sequential_tails
-from spatial.significance import fdr_bh
+from spatial.significance import fdr_bh, gi_bin_from_tails
 from spatial.weights import h3_neighbours
 
 ALPHA = 0.05
@@ -28,9 +28,10 @@ def _budget(graph):
     return permutations_for_grid(graph.n, ALPHA)
 
 
-def test_budget_lets_one_cell_reach_the_first_fdr_bar():
-    assert 2 / (permutations_for_grid(1027, ALPHA) + 1) <= ALPHA / 1027
-    assert permutations_for_grid(10, ALPHA) == 999  # never fewer than the usual 999
+def test_budget_lets_one_cell_reach_the_99_class_after_fdr():
+    # strictly below 0.01: Gi_Bin tests p < threshold, and exactly alpha / n would give no class at all
+    assert 1027 * 2 / (permutations_for_grid(1027, ALPHA) + 1) < 0.01
+    assert permutations_for_grid(4, ALPHA) == 999  # never fewer than the usual 999
     assert permutations_for_grid(10**6, ALPHA) == MAX_PERMUTATIONS
 
 
@@ -51,6 +52,19 @@ def test_fixed_monte_carlo_cannot_pass_fdr_but_sequential_finds_a_planted_cluste
     assert len(hot) >= 3
     flagged = hot  # hot spots only where the risk was planted (or at its edge)
     assert all(h3.grid_distance(h3.int_to_str(int(cells[i])), CENTRE) <= 2 for i in flagged)
+
+
+def test_a_lone_strong_neighbourhood_reaches_the_99_class(disk):
+    """One cell whose six neighbours all stand out, and no other: it must get class 3, not 1."""
+    cells, graph = disk
+    y = np.random.default_rng(4).gamma(2.0, 3.0, len(cells))
+    centre = int(np.searchsorted(cells, h3.str_to_int(CENTRE)))
+    ring = graph.indices[graph.indptr[centre]:graph.indptr[centre + 1]]
+    y[ring] = y.max() * 3  # no other cell has more than three of these six among its neighbours
+    tails = sequential_tails(y, graph, seed=1, permutations=_budget(graph))
+    classes = gi_bin_from_tails(tails.direction, fdr_bh(tails.p))
+    assert tails.p[centre] == pytest.approx(2 / (_budget(graph) + 1))
+    assert classes[centre] == 3
 
 
 def test_null_maps_show_a_discovery_no_more_often_than_alpha(disk):
