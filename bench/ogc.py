@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's virtualenv::
 
-    .venv/bin/python bench/ogc.py [--duration 10] [--connections 8] [--tipg-venv /tmp/tipg-venv]
+    .venv/bin/python bench/ogc.py [--duration 10] [--first-page-duration 5] [--connections 8] [--tipg-venv /tmp/tipg-venv]
 
 Setup: the run of bench/tiles.py (a fresh database ``hotspots_bench_ogc``, one community of ~1,000 km²
 covered by ~68,000 resolution-10 cells in one completed run; an analyst token) and a view of the same
