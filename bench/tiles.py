@@ -240,7 +240,14 @@ def parse_wrk(out: str) -> dict:
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": errors.group(1) if errors else None,
+        "transfer_bytes_per_s": _bytes(re.search(r"Transfer/sec:\s+(\S+)", out).group(1)),
     }
+
+
+def _bytes(value: str) -> int:
+    """wrk's Transfer/sec figure (bodies and headers), e.g. ``11.52MB``, in bytes."""
+    number, unit = re.fullmatch(r"([\d.]+)([KMG]?B)", value).groups()
+    return round(float(number) * {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}[unit])
 
 
 def tile_sizes(base: str, paths: list[str], token: str | None) -> dict:

@@ -346,3 +346,30 @@ def test_owslib_reads_the_service(live):
     assert [c["id"] for c in partner.collections()["collections"]] == ["communities", f"run-{loaded['shared_run_id']}"]
     with pytest.raises(RuntimeError, match="analysts and above"):
         partner.collection_items("incidents")
+
+
+def test_odd_digits_repeated_parameters_and_cache_headers(client, world):  # noqa: F811 (the fixture imported above)
+    """A Unicode digit in a cursor or id is a 404 (it was a 500), a parameter given twice a 400, and no OGC
+    answer may be kept by a cache (incident points) or served to another caller or for another Accept."""
+    analyst = world["tokens"]["analyst"]
+    run = f"/ogc/collections/run-{world['police']}"
+    for path in ("/ogc/collections/incidents/items?cursor=²", "/ogc/collections/communities/items?cursor=²",
+                 "/ogc/collections/incidents/items/²", "/ogc/collections/incidents/items/٣",
+                 f"/ogc/collections/run-{str(world['police']).translate(str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩'))}"):
+        response = client.get(path, headers=auth(analyst))
+        assert response.status_code == 404, (path, response.text)
+    assert "cursor" in client.get("/ogc/collections/incidents/items?cursor=²", headers=auth(analyst)).json()[
+        "error"]["message"]
+    twice = client.get(f"{run}/items?gi_bin=3&gi_bin=-3", headers=auth(analyst))
+    assert twice.status_code == 400 and "gi_bin appeared more than once" in twice.json()["error"]["message"]
+    assert client.get("/ogc?f=json&f=html", headers=auth(analyst)).status_code == 400
+    assert client.get(f"{run}/items?limit=1&limit=10000", headers=auth(analyst)).status_code == 400
+
+    one_incident = _get(client, analyst, "/ogc/collections/incidents/items", limit=1).json()["features"][0]["id"]
+    for path, params in [("/ogc", {}), ("/ogc/collections", {}), (run, {}), (f"{run}/queryables", {}),
+                         (f"{run}/items", {"limit": 1}), ("/ogc/collections/incidents/items", {"limit": 1}),
+                         (f"/ogc/collections/incidents/items/{one_incident}", {}),
+                         ("/ogc/collections/incidents/items", {"limit": 1, "f": "html"})]:
+        response = _get(client, analyst, path, **params)
+        assert response.headers["cache-control"] == "private, no-store", path
+        assert {v.strip() for v in response.headers["vary"].split(",")} >= {"Accept", "Authorization", "Cookie"}, path

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.errors import BadRequest
-from app.services.ogc_query import Interval, Queryable, parse_datetime, property_filters, run_period
+from app.services.ogc_features import whole_number
+from app.services.ogc_query import (Interval, Queryable, one_value_each, parse_datetime, property_filters,
+                                    run_period)
 
 ZONE = ZoneInfo("America/St_Kitts")  # UTC-4, no daylight saving
 TICK = timedelta(microseconds=1)
@@ -51,3 +53,20 @@ def test_property_filters_are_parsed_by_their_queryable_and_unknown_names_refuse
         property_filters({"gi_bin": "hot"}, offered, "run-1")
     with pytest.raises(BadRequest, match="queryables are: category, gi_bin"):
         property_filters({"gibin": "3"}, offered, "run-1")
+    assert property_filters({"gi_bin": "-3"}, offered, "run-1") == {"gi_bin": -3}
+    # int() would read all of these (or overflow SQL with the last); only ASCII digits are whole numbers here
+    for odd in ("٣", "²", " 3", "3_0", "9" * 19):
+        with pytest.raises(BadRequest, match="whole number"):
+            property_filters({"gi_bin": odd}, offered, "run-1")
+
+
+def test_ids_and_cursors_are_ascii_digits_only():
+    assert whole_number("42") == 42 and whole_number("0") == 0
+    for odd in ("²", "٣", "-1", "+1", " 1", "", "9" * 19):  # "²".isdigit() is True but int("²") fails
+        assert whole_number(odd) is None, odd
+
+
+def test_a_parameter_given_twice_is_refused():
+    assert one_value_each([("gi_bin", "3"), ("limit", "5")]) == {"gi_bin": "3", "limit": "5"}
+    with pytest.raises(BadRequest, match="Give each parameter once: gi_bin appeared more than once"):
+        one_value_each([("gi_bin", "3"), ("limit", "5"), ("gi_bin", "-3"), ("gi_bin", "1")])

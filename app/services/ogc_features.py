@@ -174,10 +174,9 @@ def _missing(collection_id: str, audience: Audience) -> Exception:
 
 
 def _run(store: Store, audience: Audience, collection_id: str) -> Run:
-    try:
-        run_id = int(collection_id[len(RUN_PREFIX):])
-    except ValueError:
-        raise NotFound(f"There is no collection {collection_id!r}.") from None
+    run_id = whole_number(collection_id[len(RUN_PREFIX):])
+    if run_id is None:
+        raise NotFound(f"There is no collection {collection_id!r}.")
     return run_results.visible_completed_run(store, run_id, audience)
 
 
@@ -260,7 +259,7 @@ def one_item(store: Store, audience: Audience, collection_id: str, feature_id: s
             if rows and int(rows[0]["cell"]) == cell:
                 return feature_object(run_results.cell_feature(rows[0], audience))
     elif collection_id == "incidents" and audience.raw:
-        number = _number(feature_id)
+        number = whole_number(feature_id)
         if number is not None:
             rows, _ = incident_rows(store, IncidentFilter(), after=number - 1, limit=1)
             if rows and rows[0]["id"] == number:
@@ -280,12 +279,24 @@ def _page(features: list[Feature], next_cursor: str | None, page_url: PageUrl,
     return body
 
 
-def _number(text: str | None) -> int | None:
-    if text is None:
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number when it is written in ASCII digits only (at most 18: within a bigint), else None.
+
+    ``str.isdigit`` alone admits "²" (which ``int`` then refuses: a 500) and "٣" (which ``int`` reads as 3:
+    a second name for the same feature)."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _number(cursor: str | None) -> int | None:
+    """A page cursor this service gave (a position or an incident id); 404 for anything else."""
+    if cursor is None:
         return None
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(cursor)
+    if number is None:
         raise NotFound("The cursor is not one this service gave; start again from the first page.")
-    return int(text)
+    return number
 
 
 def _is_cell(text: str) -> bool:

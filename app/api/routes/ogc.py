@@ -4,6 +4,10 @@ tokens and the same privacy tiers as the rest of the API (app/services/ogc_featu
 Every document is JSON (GeoJSON for features) unless the client asks for HTML, by ``?f=html`` or an
 ``Accept`` header preferring ``text/html`` (a browser): then the same content as a page, with the
 same Content-Security-Policy as the other pages, and a browser without a session is sent to sign in.
+
+No answer may be kept by any cache (incident points, a partner's scope: ``private, no-store``), and since
+one URL gives JSON or HTML by the Accept header and differs by the caller, each says ``Vary`` on both.
+A query parameter given twice is refused (400) on every route rather than one of its values kept.
 """
 
 from __future__ import annotations
@@ -21,13 +25,20 @@ from app.errors import BadRequest
 from app.formats.geojson import dumps
 from app.privacy import Audience, audience_for
 from app.services import ogc_features as ogc
-from app.services.ogc_query import ItemQuery, check_bbox_crs, parse_datetime, property_filters
+from app.services.ogc_query import ItemQuery, check_bbox_crs, one_value_each, parse_datetime, property_filters
 from app.templating import page_headers, templates
 
-router = APIRouter(prefix="/ogc", tags=["ogc api features"])
+
+def refuse_repeated_parameters(request: Request) -> None:
+    """400 when a query parameter is given more than once (``?gi_bin=3&gi_bin=-3``): never keep one silently."""
+    one_value_each(request.query_params.multi_items())
+
+
+router = APIRouter(prefix="/ogc", tags=["ogc api features"], dependencies=[Depends(refuse_repeated_parameters)])
 
 MAX_ITEMS = 10_000
 JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Accept, Authorization, Cookie"}
 
 
 def wants_html(request: Request) -> bool:
@@ -75,8 +86,8 @@ def _answer(request: Request, settings: SettingsDep, user: Principal, body: dict
                                                               "base": _base(request),
                                                               "json_url": str(request.url.include_query_params(f="json")),
                                                               **context},
-                                          headers=page_headers(settings))
-    return Response(dumps(body), media_type=media_type)
+                                          headers={**page_headers(settings), **PRIVATE})
+    return Response(dumps(body), media_type=media_type, headers=PRIVATE)
 
 
 def _alternate(request: Request, media_type: str = "application/json") -> list[dict[str, str]]:
@@ -154,7 +165,7 @@ def items(collection_id: ShortText, request: Request, store: StoreDep, user: Ogc
           cursor: Annotated[ShortText | None, Query(description="From the previous page's next link")] = None,
           ) -> Response:
     audience = _audience(user, settings)
-    params = dict(request.query_params)
+    params = one_value_each(request.query_params.multi_items())
     check_bbox_crs(params)
     query = ItemQuery(bbox=bbox, interval=parse_datetime(datetime, settings.zone), limit=limit, cursor=cursor,
                       properties=property_filters(params, ogc.queryables(store, audience, collection_id),
@@ -167,7 +178,7 @@ def items(collection_id: ShortText, request: Request, store: StoreDep, user: Ogc
                         "returned": page["numberReturned"]})
     page["links"][:0] = _alternate(request, ogc.GEOJSON)
     if not wants_html(request):
-        return Response(dumps(page), media_type=ogc.GEOJSON)
+        return Response(dumps(page), media_type=ogc.GEOJSON, headers=PRIVATE)
     return _answer(request, settings, user, page, template="ogc_items.html", title=f"{collection_id}: features",
                    collection_id=collection_id, classes=ogc.class_colours(store, audience, collection_id))
 
@@ -185,4 +196,4 @@ def one_item(collection_id: ShortText, feature_id: ShortText, request: Request, 
     if wants_html(request):
         return _answer(request, settings, user, page, template="ogc_items.html",
                        title=f"{collection_id}: {feature_id}", collection_id=collection_id)
-    return Response(dumps(feature), media_type=ogc.GEOJSON)
+    return Response(dumps(feature), media_type=ogc.GEOJSON, headers=PRIVATE)
