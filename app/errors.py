@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -104,50 +105,50 @@ def install_error_handlers(app: FastAPI) -> None:
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+    async def _service(request: Request, exc: ServiceError) -> Response:
         headers = exc.headers
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
-        return JSONResponse(error_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
+        return answer(request, error_body(exc.message, exc.details), exc.status_code, headers)
 
     @app.exception_handler(SpatialInputError)
-    async def _spatial(_: Request, exc: SpatialInputError) -> JSONResponse:
+    async def _spatial(request: Request, exc: SpatialInputError) -> Response:
         status = next((s for cls, s in STATUS_FOR_SPATIAL.items() if isinstance(exc, cls)), 422)
-        return JSONResponse(error_body(exc.message, exc.details), status_code=status)
+        return answer(request, error_body(exc.message, exc.details), status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(error_body("Some parameters are not valid.", problems), status_code=422)
+        return answer(request, error_body("Some parameters are not valid.", problems), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return answer(request, error_body(str(exc.detail)), exc.status_code, exc.headers)
 
     @app.exception_handler(DataError)
-    async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
+    async def _bad_value(request: Request, exc: DataError) -> Response:
         # The database refused a value from the request (NUL byte, number or date out of range).
         log.info("value refused by the database on %s: %s", request.url.path, type(exc.orig).__name__)
-        return JSONResponse(error_body(VALUE_NOT_USABLE), status_code=422)
+        return answer(request, error_body(VALUE_NOT_USABLE), 422)
 
     @app.exception_handler(UnicodeEncodeError)
-    async def _bad_text(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+    async def _bad_text(request: Request, exc: UnicodeEncodeError) -> Response:
         # A JSON "\ud800" escape decodes to a lone surrogate, which no database can store.
-        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "invalid character (a lone \\u escape)"}),
-                            status_code=422)
+        return answer(request, error_body(VALUE_NOT_USABLE, {"problem": "invalid character (a lone \\u escape)"}),
+                      422)
 
     @app.exception_handler(OverflowError)
-    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+    async def _out_of_range(request: Request, exc: OverflowError) -> Response:
         # A time past year 9999 once converted to UTC, an id too big for the embedded store.
-        return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "out of range"}), status_code=422)
+        return answer(request, error_body(VALUE_NOT_USABLE, {"problem": "out of range"}), 422)
 
     @app.exception_handler(OperationalError)
-    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
         if getattr(exc.orig, "sqlstate", None) == PROGRAM_LIMIT_EXCEEDED:
-            return JSONResponse(error_body(VALUE_NOT_USABLE, {"problem": "too long"}), status_code=422)
+            return answer(request, error_body(VALUE_NOT_USABLE, {"problem": "too long"}), 422)
         if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
             log.warning("statement timeout on %s", request.url.path)
             message = "The database took too long to answer this request. Narrow it (a smaller area or period)."
@@ -157,26 +158,48 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             message = "The database is not reachable right now. Try again shortly."
-        return JSONResponse(error_body(message, request_id=_request_id(request)), status_code=503,
-                            headers={"Retry-After": "5"})
+        return answer(request, error_body(message, request_id=_request_id(request)), 503, {"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
         return _internal(request, exc)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         return _internal(request, exc)
+
+
+# The heading of an error page, by status: what happened, in a planner's words.
+PAGE_HEADINGS = {400: "This request cannot be used", 401: "Sign in to see this page", 403: "Not allowed",
+                 404: "Not found", 405: "Not possible here", 409: "Not possible now", 413: "Too large",
+                 422: "Something in this request is not valid", 429: "Too many requests",
+                 503: "Not available right now"}
+
+
+def answer(request: Request, body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """A refusal as JSON (the API, tiles, programs) or, to a browser asking for a page, as an HTML page with the
+    same words, under the pages' Content-Security-Policy."""
+    from app.templating import answers_page, page_headers, templates
+
+    if not answers_page(request):
+        return JSONResponse(body, status_code=status, headers=headers)
+    error = body["error"]
+    details = error.get("details")
+    problems = details if isinstance(details, list) and all(isinstance(p, dict) for p in details) else None
+    settings = getattr(request.app.state, "settings", None)
+    page = {**(headers or {}), **(page_headers(settings) if settings is not None else {})}
+    heading = PAGE_HEADINGS.get(status, "Something went wrong" if status >= 500 else "This request cannot be used")
+    return templates.TemplateResponse(request, "error.html", {
+        "user": None, "heading": heading, "message": error["message"], "problems": problems,
+        "request_id": error.get("request_id")}, status_code=status, headers=page)
 
 
 def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
-def _internal(request: Request, exc: Exception) -> JSONResponse:
+def _internal(request: Request, exc: Exception) -> Response:
     request_id = _request_id(request)
     log.error("unhandled error, request %s", request_id, exc_info=exc)
-    return JSONResponse(
-        error_body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
-        status_code=500,
-    )
+    return answer(request, error_body("Something went wrong on our side. Quote this request id when reporting it.",
+                                      request_id=request_id), 500)

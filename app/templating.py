@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from app.settings import Settings
@@ -30,6 +31,35 @@ def page_headers(settings: Settings, *, workers: bool = False) -> dict[str, str]
               "form-action 'self'; frame-ancestors 'none'" + ("; worker-src 'self' blob:" if workers else ""))
     return {"Content-Security-Policy": policy, "Cache-Control": "private, no-cache",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
+# Paths whose answers are data for programs whatever the client asks: their errors stay JSON.
+DATA_PATHS = ("/api/", "/tiles/", "/static/", "/healthz", "/readyz", "/openapi.json")
+
+
+def prefers_html(request: Request) -> bool:
+    """The Accept header prefers text/html to JSON (a browser following a link or a form)."""
+    weights: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, rest = part.strip().partition(";")
+        quality = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                quality = float(rest.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weights.setdefault(media.strip().lower(), quality)
+    html = weights.get("text/html", 0.0)
+    return html > 0 and html >= max((weights.get(t, 0.0) for t in JSON_TYPES), default=0.0)
+
+
+def answers_page(request: Request) -> bool:
+    """An error on this request is shown as a page: a browser asked, for a page (not the API, tiles or files,
+    and not an OGC document asked for as JSON with ?f=json)."""
+    if request.url.path.startswith(DATA_PATHS) or request.query_params.get("f") in ("json", "geojson"):
+        return False
+    return prefers_html(request)
 
 
 def render_brief(context: dict) -> str:
