@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -98,17 +98,43 @@ def error_body(message: str, details: Any = None, **extra: Any) -> dict[str, Any
     return body
 
 
+# Paths that are never browser pages: their refusals stay JSON whatever the Accept header says
+# (the OGC routes choose HTML or JSON themselves).
+NOT_PAGES = ("/api/", "/tiles/", "/static/", "/ogc")
+PAGE_TITLES = {400: "This request cannot be answered", 403: "Not allowed", 404: "Not found",
+               409: "Not ready yet", 422: "Some values cannot be used", 429: "Too many requests"}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (GET, an HTML Accept header, not an API, tile or OGC path)."""
+    return (request.method in ("GET", "HEAD") and not request.url.path.startswith(NOT_PAGES)
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def refusal(request: Request, status: int, message: str, details: Any = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    """A refusal as JSON, or as an HTML page for a browser asking for a page."""
+    if not wants_page(request):
+        return JSONResponse(error_body(message, details, **extra), status_code=status, headers=headers)
+    from app.templating import templates  # the templates load the settings: not at import time
+
+    title = PAGE_TITLES.get(status, "Something went wrong" if status >= 500 else "This page cannot be shown")
+    return templates.TemplateResponse(request, "error.html", {
+        "title": title, "message": message, "status": status, "request_id": extra.get("request_id")},
+        status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(_: Request, exc: SignInRequired) -> RedirectResponse:
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+    async def _service(request: Request, exc: ServiceError) -> Response:
         headers = exc.headers
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
-        return JSONResponse(error_body(exc.message, exc.details), status_code=exc.status_code, headers=headers)
+        return refusal(request, exc.status_code, exc.message, exc.details, headers)
 
     @app.exception_handler(SpatialInputError)
     async def _spatial(_: Request, exc: SpatialInputError) -> JSONResponse:
@@ -116,16 +142,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.message, exc.details), status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
+        if wants_page(request):  # a page's address with a value that is not usable: say which, in words
+            where = "; ".join(f"{p['where'].rpartition('.')[2]}: {p['problem']}" for p in problems)
+            return refusal(request, 422, f"This address has a value that cannot be used ({where}).")
         return JSONResponse(error_body("Some parameters are not valid.", problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return refusal(request, exc.status_code, str(exc.detail), headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(DataError)
     async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
@@ -161,11 +190,11 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers={"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
         return _internal(request, exc)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         return _internal(request, exc)
 
 
@@ -173,10 +202,8 @@ def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
-def _internal(request: Request, exc: Exception) -> JSONResponse:
+def _internal(request: Request, exc: Exception) -> Response:
     request_id = _request_id(request)
     log.error("unhandled error, request %s", request_id, exc_info=exc)
-    return JSONResponse(
-        error_body("Something went wrong on our side. Quote this request id when reporting it.", request_id=request_id),
-        status_code=500,
-    )
+    return refusal(request, 500, "Something went wrong on our side. Quote this request id when reporting it.",
+                   request_id=request_id)

@@ -234,8 +234,15 @@ def _log_ratio_variance(area: AreaCounts, comparison: AreaCounts, name: str) -> 
     return 1 / area.before + 1 / area.after + 1 / comparison.before + 1 / comparison.after
 
 
-def displacement_quotient(target: AreaCounts, buffer: AreaCounts, comparison: AreaCounts) -> DisplacementQuotient:
-    """Bowers and Johnson's (2003) weighted displacement quotient with its parts."""
+def displacement_quotient(target: AreaCounts, buffer: AreaCounts, comparison: AreaCounts, *,
+                          fall_found: bool = True) -> DisplacementQuotient:
+    """Bowers and Johnson's (2003) weighted displacement quotient with its parts.
+
+    ``fall_found``: whether the target's fall against the comparison area was told apart from chance. The
+    WDQ divides by the target's success measure, so it is read only when that success is real: a fall
+    lost in the noise would give a quotient of any size (Bowers and Johnson read it only after a
+    measured success).
+    """
     if comparison.before == 0 or comparison.after == 0:
         raise NotMeasurable("The comparison area needs incidents before and after for the WDQ.")
     displacement = buffer.after / comparison.after - buffer.before / comparison.before
@@ -243,6 +250,9 @@ def displacement_quotient(target: AreaCounts, buffer: AreaCounts, comparison: Ar
     if success >= 0:
         return DisplacementQuotient(displacement, success, None,
                                     "Not read: the target area did not improve against the comparison area.")
+    if not fall_found:
+        return DisplacementQuotient(displacement, success, None,
+                                    "Not read: the fall in the target area cannot be told apart from chance.")
     quotient = displacement / success
     if math.isclose(quotient, -1.0, abs_tol=1e-9):
         reading = "displacement as large as the fall in the target area"
@@ -274,7 +284,8 @@ def evaluate_intervention(target: AreaCounts, comparison: AreaCounts, buffer: Ar
         dispersion=_dispersion(earlier, 2, buffer, comparison))
     displacement = None
     if buffer is not None and comparison.before and comparison.after:
-        displacement = displacement_quotient(target, buffer, comparison)
+        displacement = displacement_quotient(target, buffer, comparison,
+                                             fall_found=change.found and (change.ratio or 1.0) < 1)
     sentence = target_sentence(change, target, level, power)
     if buffer_change is not None:
         sentence += " " + _buffer_sentence(buffer_change, displacement, level)

@@ -205,3 +205,18 @@ def test_percent_changes_are_computed_from_the_unrounded_ratio():
     assert figures["change_percent"] == pytest.approx((97 / 150 - 1) * 100, rel=1e-12)
     assert figures["ratio"] == pytest.approx(97 / 150, rel=1e-12)
     assert evaluation.sentence.startswith("Crime in the target area fell 35 % more than in the comparison area")
+
+
+def test_the_wdq_is_not_read_when_the_fall_in_the_target_is_not_found():
+    # target 100 -> 95 against a flat comparison (1,000 -> 1,000): a 5 % fall that cannot be told from
+    # chance, so a success measure of -0.005; a buffer 100 -> 130 would give WDQ (0.13 - 0.10) / -0.005 = -6,
+    # "displacement larger than the fall", of a fall that was not found
+    evaluation = evaluate_intervention(AreaCounts(100, 95), AreaCounts(1000, 1000), AreaCounts(100, 130))
+    assert not evaluation.target_change.found
+    wdq = evaluation.displacement
+    assert wdq.success_measure == pytest.approx(-0.005) and wdq.displacement_measure == pytest.approx(0.03)
+    assert wdq.quotient is None and wdq.reading.startswith("Not read: the fall in the target area cannot be told")
+    assert "weighted displacement quotient" not in evaluation.sentence
+    # read as before once the fall is found
+    found = evaluate_intervention(AreaCounts(300, 200), AreaCounts(1000, 1000), AreaCounts(100, 130))
+    assert found.target_change.found and found.displacement.quotient == pytest.approx((0.13 - 0.10) / (0.2 - 0.3))
