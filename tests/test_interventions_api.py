@@ -162,3 +162,24 @@ def test_pages_answer_a_browser_in_html(client, island):
     # the API keeps answering JSON, whatever the browser asks
     api = client.get("/api/v1/interventions/999999", headers=browser)
     assert api.status_code == 404 and api.json()["error"]["message"] == "There is no intervention 999999."
+
+
+def test_hidden_counts_are_marked_with_the_k_they_were_hidden_under(client, island, store):
+    # a copy kept under a stricter k (7) than today's (5), as after the setting was lowered: its hidden
+    # counts are "fewer than 7", which "<5" would misstate (a hidden 6 is not under 5)
+    from datetime import UTC, datetime
+
+    shared = _post(client, island["analyst"], target_communities=[island["community"]["id"]], shared=True).json()
+    assert client.get(f"/api/v1/interventions/{shared['id']}/evaluation",
+                      headers=auth(island["analyst"])).status_code == 200
+    row = store.interventions.get_intervention(shared["id"])
+    kept = row["published_evaluation"]
+    assert kept["status"] == "evaluated"
+    kept["counts"]["target"]["before"] = None
+    store.interventions.record_evaluation(shared["id"], row["evaluation"], {**kept, "published_min_count": 7},
+                                          datetime.now(UTC))
+    store.session.commit()
+    page = client.get(f"/interventions/{shared['id']}", headers=auth(island["partner"]))
+    assert page.status_code == 200, page.text
+    assert "&lt;7" in page.text and "Counts under 7 are" in page.text
+    assert "&lt;5" not in page.text and "Counts under 5" not in page.text
