@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.templating import answers_page
 from spatial.errors import InvalidUpload, SpatialInputError, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,9 @@ def install_error_handlers(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
+        if answers_page(request):  # a page's address with a value that is not usable: say which, in words
+            where = "; ".join(f"{p['where'].rpartition('.')[2]}: {p['problem']}" for p in problems)
+            return answer(request, error_body(f"This address has a value that cannot be used ({where})."), 422)
         return answer(request, error_body("Some parameters are not valid.", problems), 422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -172,25 +176,23 @@ def install_error_handlers(app: FastAPI) -> None:
 # The heading of an error page, by status: what happened, in a planner's words.
 PAGE_HEADINGS = {400: "This request cannot be used", 401: "Sign in to see this page", 403: "Not allowed",
                  404: "Not found", 405: "Not possible here", 409: "Not possible now", 413: "Too large",
-                 422: "Something in this request is not valid", 429: "Too many requests",
+                 422: "Some values cannot be used", 429: "Too many requests",
                  503: "Not available right now"}
 
 
 def answer(request: Request, body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None) -> Response:
     """A refusal as JSON (the API, tiles, programs) or, to a browser asking for a page, as an HTML page with the
     same words, under the pages' Content-Security-Policy."""
-    from app.templating import answers_page, page_headers, templates
+    from app.templating import page_headers, templates
 
     if not answers_page(request):
         return JSONResponse(body, status_code=status, headers=headers)
     error = body["error"]
-    details = error.get("details")
-    problems = details if isinstance(details, list) and all(isinstance(p, dict) for p in details) else None
     settings = getattr(request.app.state, "settings", None)
     page = {**(headers or {}), **(page_headers(settings) if settings is not None else {})}
     heading = PAGE_HEADINGS.get(status, "Something went wrong" if status >= 500 else "This request cannot be used")
     return templates.TemplateResponse(request, "error.html", {
-        "user": None, "heading": heading, "message": error["message"], "problems": problems,
+        "user": None, "heading": heading, "message": error["message"],
         "request_id": error.get("request_id")}, status_code=status, headers=page)
 
 

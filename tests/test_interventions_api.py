@@ -116,3 +116,70 @@ def test_restricted_role_reads_shared_interventions_only_and_never_the_police_ev
     finally:
         session.rollback()
         database.unrestrict()
+
+
+def test_the_list_comes_a_page_at_a_time_and_refuses_an_unknown_community(client, island):
+    analyst, partner = auth(island["analyst"]), auth(island["partner"])
+    ids = [_post(client, island["analyst"], target_communities=[island["community"]["id"]],
+                 shared=i % 2 == 0, name=f"Patrols {i}").json()["id"] for i in range(5)]
+    first = client.get("/api/v1/interventions", headers=analyst, params={"limit": 2}).json()
+    assert [i["id"] for i in first["interventions"]] == ids[::-1][:2] and first["next_before"] == ids[3]
+    second = client.get("/api/v1/interventions", headers=analyst,
+                        params={"limit": 2, "before": first["next_before"]}).json()
+    assert [i["id"] for i in second["interventions"]] == ids[::-1][2:4]
+    last = client.get("/api/v1/interventions", headers=analyst, params={"limit": 2, "before": ids[1]}).json()
+    assert [i["id"] for i in last["interventions"]] == [ids[0]] and last["next_before"] is None
+    # a partner's page is filled with the shared ones only, however many private ones lie between
+    shared = client.get("/api/v1/interventions", headers=partner, params={"limit": 2}).json()
+    assert [i["id"] for i in shared["interventions"]] == [ids[4], ids[2]] and shared["next_before"] == ids[2]
+    for params in ({"limit": 0}, {"limit": 201}, {"before": "x"}):
+        assert client.get("/api/v1/interventions", headers=analyst, params=params).status_code == 422
+    unknown = client.get("/api/v1/interventions", headers=analyst, params={"community": "Atlantis"})
+    assert unknown.status_code == 400 and "no community called 'Atlantis'" in unknown.json()["error"]["message"]
+
+
+def test_dates_that_cannot_be_evaluated_are_refused_when_recorded(client, island):
+    community = [island["community"]["id"]]
+    for body, words in (({"starts_on": "0001-01-01", "ends_on": "0001-03-01"}, "Dates must be between 1900-01-01"),
+                        ({"starts_on": "1990-01-01", "ends_on": "2024-01-01"}, "at most 3,653"),
+                        ({"starts_on": "2024-13-01"}, "not valid"), ({"starts_on": "1 March"}, "not valid")):
+        response = _post(client, island["analyst"], target_communities=community, **body)
+        assert response.status_code in (400, 422), response.text
+        error = response.json()["error"]
+        assert words in error["message"] or words in str(error.get("details"))
+
+
+def test_pages_answer_a_browser_in_html(client, island):
+    browser = {**auth(island["analyst"]), "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    missing = client.get("/interventions/999999", headers=browser)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "There is no intervention 999999." in missing.text and "<h1>Not found</h1>" in missing.text
+    bad = client.get("/interventions/abc", headers=browser)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "cannot be used" in bad.text and "intervention_id" in bad.text
+    listed = client.get("/interventions", headers=browser, params={"before": "x"})
+    assert listed.status_code == 422 and listed.headers["content-type"].startswith("text/html")
+    # the API keeps answering JSON, whatever the browser asks
+    api = client.get("/api/v1/interventions/999999", headers=browser)
+    assert api.status_code == 404 and api.json()["error"]["message"] == "There is no intervention 999999."
+
+
+def test_hidden_counts_are_marked_with_the_k_they_were_hidden_under(client, island, store):
+    # a copy kept under a stricter k (7) than today's (5), as after the setting was lowered: its hidden
+    # counts are "fewer than 7", which "<5" would misstate (a hidden 6 is not under 5)
+    from datetime import UTC, datetime
+
+    shared = _post(client, island["analyst"], target_communities=[island["community"]["id"]], shared=True).json()
+    assert client.get(f"/api/v1/interventions/{shared['id']}/evaluation",
+                      headers=auth(island["analyst"])).status_code == 200
+    row = store.interventions.get_intervention(shared["id"])
+    kept = row["published_evaluation"]
+    assert kept["status"] == "evaluated"
+    kept["counts"]["target"]["before"] = None
+    store.interventions.record_evaluation(shared["id"], row["evaluation"], {**kept, "published_min_count": 7},
+                                          datetime.now(UTC))
+    store.session.commit()
+    page = client.get(f"/interventions/{shared['id']}", headers=auth(island["partner"]))
+    assert page.status_code == 200, page.text
+    assert "&lt;7" in page.text and "Counts under 7 are" in page.text
+    assert "&lt;5" not in page.text and "Counts under 5" not in page.text

@@ -101,3 +101,19 @@ def test_intervention_page_shows_sentence_chart_and_areas_offline(service, brows
     assert listed is not None and listed.status == 200
     assert page.locator("table.interventions a").inner_text() == "Basseterre night patrols"
     context.close()
+
+
+def test_a_missing_intervention_answers_a_page_in_words(service, browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    sign_in_through_page(page, service["origin"], service["partner"], "/interventions")
+    for path, status, title, words in (("/interventions/999999", 404, "Not found", "There is no intervention 999999."),
+                                       ("/interventions/abc", 422, "Some values cannot be used", "intervention_id")):
+        response = page.goto(service["origin"] + path)
+        assert response is not None and response.status == status
+        assert response.headers["content-type"].startswith("text/html")
+        assert page.locator("h1").inner_text() == title
+        assert words in page.locator("p.error").inner_text()
+    assert not watch.page_errors and not watch.outside, watch.page_errors + watch.outside
+    context.close()

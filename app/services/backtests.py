@@ -136,6 +136,9 @@ def _computed(store: Store, run: Run, *, zone: ZoneInfo, top_percent: float | No
                        for pair in pairs for window in pair if window.end <= horizon or window == own}
     grid = _run_grid(store, run, [cells for cells, _ in counted_windows.values()])
     hot = _selection(grid.gi_bin, grid.gi_z, top_percent)
+    if not hot.any() and top_percent is not None:
+        raise BadRequest(f"The top {top_percent:g} % of run {run_id}'s {len(grid.cells):,} cells is less than one "
+                         f"cell, so there is no map to test. Ask for at least {100 / len(grid.cells):.2g} %.")
     if not hot.any():
         raise Conflict(f"Run {run_id} found no hot cells (Gi_Bin 2 or 3), so there is no map to test. "
                        "Ask for the top cells instead, for example ?top=5 for the top 5 % of the area.")

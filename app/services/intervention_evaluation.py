@@ -2,10 +2,11 @@
 
 Incidents are counted in SQL per area (target, buffer, comparison: app/store/interventions.py) and
 window: the programme's own dates (*after*), the window of the same length just before (*before*),
-and up to ``EARLIER_PAIRS`` pairs of earlier windows of that length, which the statistics use to
-allow for over-dispersion (how much the target moved against the comparison with no programme;
-spatial/outcomes/intervention.py). Earlier windows starting before the first recorded incident
-are left out: they would be empty for want of data, not of crime.
+and up to ``EARLIER_WINDOWS`` earlier windows of that length, which with the window before give the
+over-dispersion (how much the target moved against the comparison with no programme: Pearson's
+chi-square on W - 1 degrees of freedom for W windows, spatial/outcomes/intervention.py). Earlier
+windows starting before the first recorded incident are left out: they would be empty for want of
+data, not of crime.
 
 An analyst's request (or ``hotspots interventions evaluate``) computes the evaluation and keeps it
 with the intervention; that kept copy is all partners and viewers see (their requests run as a
@@ -31,15 +32,14 @@ from app.settings import Settings
 from app.store.backends import Store
 from app.store.sql import hold_back_cutoff
 from spatial.outcomes.areas import buffer_ring, cells_outline, polygon_cells
+from spatial.outcomes import intervention
 from spatial.outcomes.intervention import AreaCounts, evaluate_intervention
 
-EARLIER_PAIRS = 4
-# Fewer earlier pairs than this estimate the over-dispersion too poorly to use (Student's t on 1 or 2
-# degrees of freedom makes any interval uselessly wide): the interval then assumes Poisson counts, and says so.
-MIN_EARLIER_PAIRS = 3
-# Below this many incidents in the target before the programme, no effect is claimed whatever
-# the interval says: a Wald interval on so few counts is not to be trusted.
-MIN_TARGET_BEFORE = 10
+EARLIER_WINDOWS = 6
+# Fewer earlier windows than this estimate the over-dispersion too poorly to use (W windows give
+# W - 1 degrees of freedom, and Student's t on 1 or 2 makes any interval uselessly wide):
+# the interval then assumes Poisson counts, and says so.
+MIN_EARLIER_WINDOWS = 4
 
 
 def evaluate(store: Store, intervention_id: int, audience: Audience, settings: Settings,
@@ -88,12 +88,13 @@ def area_outlines(row: dict[str, Any], areas: dict[str, Any]) -> dict[str, Any]:
             "buffer": cells_outline(np.array(areas["buffer_cells"], dtype=np.int64))}
 
 
-def windows(row: dict[str, Any], zone: ZoneInfo, pairs: int = EARLIER_PAIRS) -> list[datetime]:
-    """Window bounds, oldest first: ``pairs + 1`` windows before the programme, then its own dates."""
+def windows(row: dict[str, Any], zone: ZoneInfo, earlier: int = EARLIER_WINDOWS) -> list[datetime]:
+    """Window bounds, oldest first: ``earlier`` earlier windows, the window just before the programme, then
+    its own dates."""
     start = datetime.combine(row["starts_on"], time(), zone)
     end = datetime.combine(row["ends_on"] + timedelta(days=1), time(), zone)
     length = end - start
-    return [start - step * length for step in range(pairs + 1, 0, -1)] + [start, end]
+    return [start - step * length for step in range(earlier + 1, 0, -1)] + [start, end]
 
 
 def _evaluation(store: Store, row: dict[str, Any], areas: dict[str, Any], zone: ZoneInfo, *, now: datetime,
@@ -111,36 +112,30 @@ def _evaluation(store: Store, row: dict[str, Any], areas: dict[str, Any], zone: 
         comparison_communities=areas["comparison_communities"], bounds=bounds, without_sensitive=shared,
         before=horizon if shared else None)
     first = store.boundaries.incident_time_range()
-    # earlier pair j compares window j - 1 with window j (window len(bounds) - 3 is "before")
-    usable = [j for j in range(1, len(bounds) - 2) if first is not None and bounds[j - 1] >= first[0]]
-    if len(usable) < MIN_EARLIER_PAIRS:
+    # window j is [bounds[j], bounds[j + 1]); windows 0 .. len(bounds) - 4 are the earlier ones
+    usable = [j for j in range(len(bounds) - 3) if first is not None and bounds[j] >= first[0]]
+    if len(usable) < MIN_EARLIER_WINDOWS:
         usable = []
     has_buffer = row["buffer_rings"] > 0
-
-    def area(name: int, window: int) -> AreaCounts:
-        return AreaCounts(int(counts[name, window - 1]), int(counts[name, window]))
-
     after = len(bounds) - 2
-    target, comparison = area(0, after), area(2, after)
-    earlier = [(area(0, j), area(2, j), area(1, j) if has_buffer else None) for j in usable]
-    result = evaluate_intervention(target, comparison, area(1, after) if has_buffer else None, earlier=earlier)
-    # evaluate_intervention's sentence is the target's, then the buffer's: kept apart so that the
-    # published copy can drop the buffer's when its counts are hidden
-    target_sentence = evaluate_intervention(target, comparison, earlier=earlier).sentence
+
+    def area(name: int) -> AreaCounts:
+        return AreaCounts(int(counts[name, after - 1]), int(counts[name, after]))
+
+    target, comparison = area(0), area(2)
+    earlier = [(int(counts[0, j]), int(counts[2, j]), int(counts[1, j]) if has_buffer else None) for j in usable]
+    result = evaluate_intervention(target, comparison, area(1) if has_buffer else None, earlier=earlier)
+    # kept apart so that the published copy can drop the buffer's sentence when its counts are hidden
+    target_sentence = intervention.target_sentence(result.target_change, target, result.level, result.power)
     buffer_sentence = result.sentence[len(target_sentence):].strip() or None
     document: dict[str, Any] = {**described, "status": "evaluated", **result.as_dict(),
-                "earlier_windows": [_window(bounds[j - 1], bounds[j + 1]) for j in usable],
+                "earlier_windows": [_window(bounds[j], bounds[j + 1]) for j in usable],
                 "counted": ("without the sensitive categories and the held-back days, as shared outputs are"
                             if shared else "every incident recorded, as police outputs are")}
-    if result.target.before < MIN_TARGET_BEFORE:
-        document["target_change"]["found"] = False
-        target_sentence = (f"No effect can be claimed: there were only {result.target.before} incidents in the "
-                           f"target area in the window before the programme, and at least {MIN_TARGET_BEFORE} "
-                           "are needed to tell a change from chance.")
-    elif not usable and result.target_change.interval is not None:
-        target_sentence += (f" Fewer than {MIN_EARLIER_PAIRS} earlier periods of the same length have data to learn "
-                            "how much these areas vary: the interval assumes they vary no more than chance would "
-                            "(Poisson counts), so it may be too narrow.")
+    if not usable and result.target_change.interval is not None and not result.target_change.too_few:
+        target_sentence += (f" Fewer than {MIN_EARLIER_WINDOWS} earlier periods of the same length have data to "
+                            "learn how much these areas vary: the interval assumes they vary no more than chance "
+                            "would (Poisson counts), so it may be too narrow.")
     document["target_sentence"], document["buffer_sentence"] = target_sentence, buffer_sentence
     document["sentence"] = " ".join(s for s in (target_sentence, buffer_sentence) if s)
     return document
@@ -166,20 +161,34 @@ def _published(document: dict[str, Any], k: int) -> dict[str, Any]:
     published.update(counts=shown, published_min_count=k, suppressed=not complete(*[a for a in shown if shown[a]]))
     hidden = f"fewer than {k} incidents in a window"
     if complete("target", "comparison"):
-        published["target_change"], sentence = document["target_change"], document["target_sentence"]
+        published["target_change"], sentence = _rounded(document["target_change"]), document["target_sentence"]
     else:
         published["target_change"] = None
         sentence = (f"No effect can be published or claimed: the target or the comparison area had {hidden}, "
                     "too few to tell a change from chance and too few to show.")
     buffer_sentence = document["buffer_sentence"]
     if document["buffer_change"] is not None and complete("target", "buffer", "comparison"):
-        published["buffer_change"], published["displacement"] = document["buffer_change"], document["displacement"]
+        published["buffer_change"], published["displacement"] = (_rounded(document["buffer_change"]),
+                                                                   _rounded(document["displacement"]))
     else:
         published["buffer_change"] = published["displacement"] = None
         buffer_sentence = (f"Displacement into the surrounding cells is not published: {hidden}."
                            if document["buffer_change"] is not None else None)
     published["sentence"] = " ".join(s for s in (sentence, buffer_sentence) if s)
     return published
+
+
+def _rounded(figures: Any) -> Any:
+    """Figures to 4 decimals for the published copy: enough to read, not enough to solve exactly for counts a
+    scoped partner is not shown. The words beside them (sentences, the WDQ shown) were written from the full
+    values and are kept as they are."""
+    if isinstance(figures, float):
+        return round(figures, 4)
+    if isinstance(figures, dict):
+        return {key: value if key == "quotient_shown" else _rounded(value) for key, value in figures.items()}
+    if isinstance(figures, list):
+        return [_rounded(value) for value in figures]
+    return figures
 
 
 def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:

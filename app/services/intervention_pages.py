@@ -16,12 +16,14 @@ from app.services import intervention_evaluation, interventions
 from app.settings import Settings
 from app.store.backends import Store
 
+PAGE_SIZE = 100
 AREA_LABELS = {"target": "Target area", "buffer": "Surrounding cells (buffer)", "comparison": "Comparison area"}
 
 
-def list_page(store: Store, audience: Audience) -> dict[str, Any]:
-    """The interventions the audience may see, newest first."""
-    return {"interventions": interventions.list_interventions(store, audience)}
+def list_page(store: Store, audience: Audience, before: int | None = None) -> dict[str, Any]:
+    """A page of the interventions the audience may see, newest first, and the cursor of the next page."""
+    shown = interventions.list_interventions(store, audience, limit=PAGE_SIZE, before=before)
+    return {"interventions": shown, "next_before": shown[-1]["id"] if len(shown) == PAGE_SIZE else None}
 
 
 def intervention_page(store: Store, settings: Settings, intervention_id: int, audience: Audience) -> dict[str, Any]:
@@ -32,7 +34,8 @@ def intervention_page(store: Store, settings: Settings, intervention_id: int, au
         evaluation: dict[str, Any] | None = intervention_evaluation.evaluate(store, intervention_id, audience, settings)
     except (Conflict, NotFound) as refused:  # not evaluated yet, or not for this partner's scope
         evaluation = {"status": "not shown", "sentence": refused.message}
-    min_count = None if audience.raw else audience.min_count
+    # hidden counts are marked with the k they were hidden under (a kept copy may be under a stricter, older k)
+    min_count = None if audience.raw else int((evaluation or {}).get("published_min_count") or audience.min_count)
     areas = intervention_evaluation.intervention_areas(store, row)
     outlines = intervention_evaluation.area_outlines(row, areas)
     # a partner limited to some communities is drawn only its own (as on the run maps)

@@ -4,8 +4,10 @@ shared with reads it under their privacy tier.
 A target is some communities of the active boundary set, or a polygon drawn or uploaded as a
 GeoJSON geometry. The buffer is the ring of H3 cells around the target (``buffer_rings`` rings at
 the intervention's resolution); the comparison area is the communities chosen, or by default the
-rest of the active communities. Dates are whole local days: ``starts_on`` to ``ends_on``, both
-included.
+rest of the active communities. Each incident counts in the first area it lies in (target, then
+buffer, then comparison), so a comparison community that a drawn target or its buffer reaches into
+is compared without them; one wholly inside the target is refused. Dates are whole local days:
+``starts_on`` to ``ends_on``, both included.
 
 Partners and viewers see shared interventions only (the database's row-level security holds the
 restricted role to them too), a partner limited to some communities only those touching its own;
@@ -30,6 +32,10 @@ from spatial.outcomes.areas import AreaRefused, target_polygon
 
 MAX_BUFFER_RINGS = 3
 DEFAULT_RESOLUTION = 9
+# Evaluation compares the programme with earlier windows of its own length: bounded so that they stay
+# within dates a database and Python can hold.
+EARLIEST_DATE, LATEST_DATE, MAX_DAYS = date(1900, 1, 1), date(2100, 12, 31), 3653
+LIST_BATCH = 200  # rows read at a time while filling a page of the list
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,19 @@ def create_intervention(store: Store, new: NewIntervention, *, user_id: int | No
     if overlap:
         raise BadRequest(f"Communities {sorted(overlap)} are in both the target and the comparison area; "
                          "the comparison area must be where the programme did not run.")
+    if not new.comparison_communities and set(new.target_communities) >= set(known):
+        raise BadRequest("The target area takes in every community, so nothing is left to compare it with: choose "
+                         "fewer target communities, or give comparison_communities from another boundary set's area.")
     if new.target_geometry is not None:
         islands = shapely.union_all([c["shape"] for c in communities])
         try:
             polygon = target_polygon(new.target_geometry, islands)
         except AreaRefused as exc:
             raise BadRequest(str(exc)) from None
+        inside = [known[i]["name"] for i in new.comparison_communities if known[i]["shape"].within(polygon)]
+        if inside:
+            raise BadRequest(f"The comparison area must be where the programme did not run, but {', '.join(inside)} "
+                             f"{'lies' if len(inside) == 1 else 'lie'} wholly inside the target polygon.")
         names = [c["name"] for c in communities if c["shape"].intersects(polygon)]
         geometry: dict[str, Any] | None = shapely.geometry.mapping(polygon)
     else:
@@ -87,6 +100,12 @@ def _check_plain_fields(new: NewIntervention) -> None:
         raise BadRequest("Give the intervention a name, for example 'Basseterre youth outreach 2025'.")
     if new.ends_on < new.starts_on:
         raise BadRequest(f"The end date ({new.ends_on}) is before the start date ({new.starts_on}).")
+    if new.starts_on < EARLIEST_DATE or new.ends_on > LATEST_DATE:
+        raise BadRequest(f"Dates must be between {EARLIEST_DATE} and {LATEST_DATE}; got {new.starts_on} to "
+                         f"{new.ends_on}. Dates are YYYY-MM-DD.")
+    if (new.ends_on - new.starts_on).days + 1 > MAX_DAYS:
+        raise BadRequest(f"The programme runs {(new.ends_on - new.starts_on).days + 1:,} days; at most {MAX_DAYS:,} "
+                         "(ten years) can be evaluated, since it is compared with earlier periods of the same length.")
     if not MIN_RESOLUTION <= new.resolution <= MAX_RESOLUTION:
         raise BadRequest(f"H3 resolution {new.resolution} is outside {MIN_RESOLUTION}-{MAX_RESOLUTION} "
                          "(9 is about a city block: 0.1 km² a cell).")
@@ -141,12 +160,28 @@ def get_intervention(store: Store, intervention_id: int, audience: Audience) -> 
     return _shown(visible_intervention(store, intervention_id, audience), raw=audience.raw)
 
 
-def list_interventions(store: Store, audience: Audience, community: str | None = None) -> list[dict[str, Any]]:
-    """The interventions ``audience`` may see (of one community, by name, when given), newest first."""
-    rows = [r for r in store.interventions.list_interventions(published=not audience.raw) if _in_scope(r, audience)]
-    if community is not None:
-        rows = [r for r in rows if community in r["communities"]]
-    return [_shown(r, raw=audience.raw) for r in rows]
+def list_interventions(store: Store, audience: Audience, community: str | None = None, *,
+                       limit: int | None = None, before: int | None = None) -> list[dict[str, Any]]:
+    """The interventions ``audience`` may see (of one community, by name, when given), newest first;
+    ``limit``: at most this many, ``before``: only older than this id (the cursor of the page before)."""
+    shown: list[dict[str, Any]] = []
+    # scope and community are read from each row, so rows are fetched a batch at a time until the page is full
+    batch = None if limit is None else max(limit, LIST_BATCH)
+    while limit is None or len(shown) < limit:
+        rows = store.interventions.list_interventions(published=not audience.raw, before_id=before, limit=batch)
+        shown += [_shown(r, raw=audience.raw) for r in rows
+                  if _in_scope(r, audience) and (community is None or community in r["communities"])]
+        if batch is None or len(rows) < batch:
+            break
+        before = rows[-1]["id"]
+    return shown if limit is None else shown[:limit]
+
+
+def require_active_community(store: Store, name: str) -> None:
+    """Refuse in words a community name that is not one of the active boundary set (a list filter)."""
+    if name not in {c["name"] for c in active_communities(store)}:
+        raise BadRequest(f"There is no community called {name!r} in the active boundary set. "
+                         "GET /api/v1/communities lists their names.")
 
 
 def delete_intervention(store: Store, intervention_id: int) -> None:

@@ -66,12 +66,17 @@ class Interventions(BoundToSession):
             {"id": intervention_id}).first()
         return None if row is None else _decoded(row._mapping)
 
-    def list_interventions(self, *, published: bool = False) -> list[dict[str, Any]]:
-        """Every intervention (``published``: shared ones, published columns), newest first."""
+    def list_interventions(self, *, published: bool = False, before_id: int | None = None,
+                           limit: int | None = None) -> list[dict[str, Any]]:
+        """Interventions (``published``: shared ones, published columns), newest first; ``before_id``: only
+        older than this id; ``limit``: at most this many."""
         columns = PUBLISHED_COLUMNS if published else POLICE_COLUMNS
-        where = "WHERE shared " if published else ""
+        clauses = (["shared"] if published else []) + (["id < :before"] if before_id is not None else [])
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        page = " LIMIT :limit" if limit is not None else ""
         rows = self.session.execute(
-            text(f"SELECT {columns} FROM interventions {where}ORDER BY id DESC").columns(**_TYPES))
+            text(f"SELECT {columns} FROM interventions {where}ORDER BY id DESC{page}").columns(**_TYPES),
+            {"before": before_id, "limit": limit})
         return [_decoded(r._mapping) for r in rows]
 
     def delete_intervention(self, intervention_id: int) -> bool:

@@ -77,11 +77,16 @@ def intervention_counts(rng: np.random.Generator, *, target: float, buffer: floa
 
 
 
-def overdispersed_pair(rng: np.random.Generator, *, target: float, comparison: float,
-                       dispersion: float) -> tuple[AreaCounts, AreaCounts]:
-    """Target and comparison before/after counts with no effect, negative binomial with variance
-    ``mean + mean² / dispersion``: windows vary more than Poisson, as recorded crime does."""
+def overdispersed_history(rng: np.random.Generator, *, target: float, comparison: float, dispersion: float,
+                          earlier: int, ratio: float = 1.0) -> tuple[AreaCounts, AreaCounts, list[tuple[int, int, None]]]:
+    """Target and comparison counts, negative binomial with variance ``mean + mean² / dispersion`` (windows
+    vary more than Poisson, as recorded crime does): ``earlier`` earlier windows, then the window before and
+    the window after, where the target's mean is multiplied by ``ratio`` (1: no effect).
+
+    Returns (target before/after, comparison before/after, the earlier windows as ``evaluate_intervention``
+    takes them)."""
     def draw(mean: float) -> int:
         return int(rng.negative_binomial(dispersion, dispersion / (dispersion + mean)))
 
-    return AreaCounts(draw(target), draw(target)), AreaCounts(draw(comparison), draw(comparison))
+    history = [(draw(target), draw(comparison), None) for _ in range(earlier)]
+    return (AreaCounts(draw(target), draw(target * ratio)), AreaCounts(draw(comparison), draw(comparison)), history)

@@ -153,6 +153,14 @@ def test_a_run_without_a_period_is_refused_in_words(client, history):
     assert bad.status_code == 422
 
 
+def test_a_top_share_smaller_than_one_cell_is_refused_in_words(client, history):
+    run_id = _run(client, history["analyst"], sources=["background", "hotspot"])
+    tiny = client.get(f"/api/v1/analyses/{run_id}/backtest", headers=history["analyst"], params={"top": 0.001})
+    assert tiny.status_code == 400, tiny.text
+    assert "is less than one cell" in tiny.json()["error"]["message"]
+    assert "Gi_Bin" not in tiny.json()["error"]["message"]  # not the words for a run without hot cells
+
+
 def test_small_counts_are_suppressed_for_partners():
     audience = backtests.Audience(role="partner", raw=False, min_count=5, max_resolution=8, hold_back_days=0,
                                   communities=None)

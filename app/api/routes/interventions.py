@@ -53,11 +53,18 @@ def create_intervention(body: InterventionBody, request: Request, store: StoreDe
     return shown
 
 
-@router.get("", summary="Interventions the caller may see, newest first")
+@router.get("", summary="Interventions the caller may see, newest first, a page at a time")
 def list_interventions(store: StoreDep, _: Reader, audience: AudienceDep,
                        community: Annotated[ShortText | None, Query(description="Only those in this community (name)")]
-                       = None) -> dict[str, Any]:
-    return {"interventions": intervention_service.list_interventions(store, audience, community)}
+                       = None,
+                       limit: Annotated[int, Query(ge=1, le=200, description="Interventions per page")] = 50,
+                       before: Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
+                           "Cursor: interventions older than this id (next_before of the page before)"))] = None,
+                       ) -> dict[str, Any]:
+    if community is not None:
+        intervention_service.require_active_community(store, community)
+    shown = intervention_service.list_interventions(store, audience, community, limit=limit, before=before)
+    return {"interventions": shown, "next_before": shown[-1]["id"] if len(shown) == limit else None}
 
 
 @router.get("/{intervention_id}", summary="One intervention")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import web_sessions
@@ -37,9 +37,10 @@ def community(community_id: int, request: Request, store: StoreDep, settings: Se
 
 
 @router.get("/interventions", response_class=HTMLResponse)
-def interventions_page(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader) -> Response:
+def interventions_page(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+                       before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     audience = audience_for(user, settings)
-    context = intervention_pages.list_page(store, audience)
+    context = intervention_pages.list_page(store, audience, before)
     return templates.TemplateResponse(request, "interventions.html", {
         "user": user, "min_count": None if audience.raw else audience.min_count, **context},
         headers=page_headers(settings))
