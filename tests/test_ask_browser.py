@@ -188,7 +188,10 @@ def test_no_serious_accessibility_problem_on_any_page(service, signed_in):
     failed = f"/analyses/{_failed_run(page)}"
     community = page.locator("a[href^='/communities/']").first.get_attribute("href")
     pages = ["/", "/analyses", "/analyses/new", failed, community, f"{community}/brief", f"/print{community}",
-             f"/print/analyses/{service['run_id']}", f"/maps/analyses/{service['emerging_run_id']}"]
+             f"/print/analyses/{service['run_id']}", f"/maps/analyses/{service['emerging_run_id']}",
+             f"/analyses/{service['run_id']}/rates", f"/analyses/{service['run_id']}/rates?indicator=young+people+share",
+             "/interventions", "/ogc", "/ogc/collections", f"/ogc/collections/run-{service['run_id']}/items?limit=20",
+             "/communities/987654"]  # the last: a refusal's page
     if service["backend"] == "postgis":  # the same page on either store: checked once
         pages += [f"/maps/analyses/{service['run_id']}", "/docs", "/redoc"]
     problems = {}
