@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.auth import Principal
+from app.errors import ServiceError
 from app.settings import Settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -35,3 +39,15 @@ def page_headers(settings: Settings, *, workers: bool = False) -> dict[str, str]
 def render_brief(context: dict) -> str:
     """A community brief as a whole HTML document (the page, the PDF and the scheduled files are the same text)."""
     return templates.get_template("brief.html").render(context)
+
+
+def error_page(request: Request, settings: Settings, user: Principal | None, refused: ServiceError, *, heading: str,
+               back: tuple[str, str] | None = None) -> HTMLResponse:
+    """A refusal as a page a person reads (its status, its reason in words, a way back), not a JSON body.
+
+    ``back``: (address, words) of the page to go back to."""
+    return templates.TemplateResponse(
+        request, "page_error.html",
+        {"user": user, "heading": heading, "message": refused.message,
+         "back_href": back[0] if back else None, "back_label": back[1] if back else None},
+        status_code=refused.status_code, headers={**page_headers(settings), **(refused.headers or {})})
