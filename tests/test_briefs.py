@@ -100,7 +100,10 @@ def test_a_scoped_partner_cannot_brief_another_community(client, tokens, store, 
             assert words in refused.select_one(".error").get_text(), response.text
             assert refused.select_one("a[href]") is not None
     for path in ("brief", "brief.pdf"):  # no such community: a 404 page, as for one outside the scope
-        for community_id in (999_999, ids[CHARLESTOWN]):
+        response = client.get(f"/communities/{ids[BASSETERRE_PARISH]}/{path}", headers=auth(token),
+                              params={"period": "2024-06" * 10})  # too long: still a page in words
+        assert response.status_code == 400 and "YYYY-MM" in response.text
+        for community_id in (999_999, ids[CHARLESTOWN], "basseterre", "9" * 30):
             response = client.get(f"/communities/{community_id}/{path}", headers=auth(token))
             assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
             assert "no community" in BeautifulSoup(response.text, "html.parser").select_one(".error").get_text()

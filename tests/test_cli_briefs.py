@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 
@@ -74,3 +75,6 @@ def test_a_partner_brief_holds_its_own_community_only(cli_env, tmp_path):  # noq
     police_words = " ".join(subprocess.run(["pdftotext", str(police), "-"], capture_output=True, text=True,
                                            check=True).stdout.split())
     assert sum(name in police_words for name in names) > 2
+    for pdf in (out, police):  # two A4 pages each, with the SYNTHETIC banner and a year's trend
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert re.search(r"^Pages:\s+2$", info, re.M) and "(A4)" in info, info
