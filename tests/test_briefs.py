@@ -72,6 +72,11 @@ def test_a_partners_brief_holds_aggregates_only(client, tokens, store, world):  
         for cell in row.select("td.num")[:2]:
             value = cell.get_text(strip=True).replace(",", "")
             assert value == f"fewer than {K}" or int(value) == 0 or int(value) >= K, row
+    # Its rates come from that hidden count, so they are hidden too (the population is not a count of incidents).
+    assert charlestown.select_one("table.rates") is not None
+    for rate in ("td.raw-rate", "td.smoothed-rate", "td.spatial-rate"):
+        assert charlestown.select_one(rate).get_text(strip=True) == "–", rate
+    assert "under the privacy threshold" in charlestown.select_one("table.rates").find_next("p").get_text()
     # Police see the exact count in the same place.
     police = _brief(client, tokens["analyst"], ids[CHARLESTOWN])
     assert police.select_one(".incidents").get_text(strip=True) == "2"
