@@ -19,33 +19,32 @@ def briefs_make(
     period: Annotated[Optional[str], typer.Option(help="The month reported, YYYY-MM (default: the latest complete)")] = None,
     police: Annotated[bool, typer.Option("--police", help="Exact counts (police only; not for partners)")] = False,
 ) -> None:
-    """Write one community's brief as a PDF (the partner tier unless --police), recorded in the history."""
+    """Write one community's brief as a PDF (the partner tier unless --police), recorded in the history.
+
+    A partner brief is made for a partner of that community alone: what its partner sees, nothing of others."""
     from app.db import RequestSessions, make_engine
-    from app.errors import ServiceError
-    from app.privacy import Audience
-    from app.services.brief_files import partner_audience, write_brief
+    from app.errors import NotFound
+    from app.services.brief_files import refuse_brief, write_brief
     from app.store.backends import backend_for
 
     settings = Settings()
-    audience = partner_audience(settings)
-    if police:
-        audience = Audience(role="analyst", raw=True, min_count=audience.min_count,
-                            max_resolution=audience.max_resolution, hold_back_days=audience.hold_back_days,
-                            communities=None)
+    out = out.resolve()
     engine = make_engine(settings)
     try:  # one connection for the whole session: the partner tier reads as the restricted role
         with RequestSessions(engine)() as session:
             store = backend_for(engine).bind(session)
-            community_id = _community_id(store, community)
-            made = write_brief(store, settings, community_id, audience, period, out.resolve(), actor="command line")
-    except ServiceError as exc:
-        typer.echo(f"refused: {exc.message}", err=True)
-        raise typer.Exit(code=2) from exc
-    except OSError as exc:
-        typer.echo(f"cannot write {out}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(code=2) from exc
+            try:
+                community_id = _community_id(store, community)
+            except NotFound as exc:
+                made = refuse_brief(store, community.strip(), period, out, exc.message, police=police,
+                                    actor="command line")
+            else:
+                made = write_brief(store, settings, community_id, period, out, police=police, actor="command line")
     finally:
         engine.dispose()
+    if made.error:  # recorded in the history and the audit log once, by the service
+        typer.echo(f"refused: {made.error}", err=True)
+        raise typer.Exit(code=2)
     typer.echo(f"{made.path}: brief of {made.community} for {made.period or 'no complete month'} "
                f"({made.audience}), sha256 {made.sha256}")
 

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.templating import answers_page
 from spatial.errors import InvalidUpload, SpatialInputError, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -123,6 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
+        from app.templating import answers_page
+
         if answers_page(request):  # a page's address with a value that is not usable: say which, in words
             where = "; ".join(f"{p['where'].rpartition('.')[2]}: {p['problem']}" for p in problems)
             return answer(request, error_body(f"This address has a value that cannot be used ({where})."), 422)
@@ -183,17 +184,14 @@ PAGE_HEADINGS = {400: "This request cannot be used", 401: "Sign in to see this p
 def answer(request: Request, body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None) -> Response:
     """A refusal as JSON (the API, tiles, programs) or, to a browser asking for a page, as an HTML page with the
     same words, under the pages' Content-Security-Policy."""
-    from app.templating import page_headers, templates
+    from app.templating import answers_page, error_page  # the pages module imports this one: imported here
 
     if not answers_page(request):
         return JSONResponse(body, status_code=status, headers=headers)
     error = body["error"]
-    settings = getattr(request.app.state, "settings", None)
-    page = {**(headers or {}), **(page_headers(settings) if settings is not None else {})}
     heading = PAGE_HEADINGS.get(status, "Something went wrong" if status >= 500 else "This request cannot be used")
-    return templates.TemplateResponse(request, "error.html", {
-        "user": None, "heading": heading, "message": error["message"],
-        "request_id": error.get("request_id")}, status_code=status, headers=page)
+    return error_page(request, getattr(request.app.state, "settings", None), status, error["message"],
+                      heading=heading, request_id=error.get("request_id"), headers=headers)
 
 
 def _request_id(request: Request) -> str:

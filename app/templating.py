@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.auth import Principal
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -65,3 +72,15 @@ def answers_page(request: Request) -> bool:
 def render_brief(context: dict) -> str:
     """A community brief as a whole HTML document (the page, the PDF and the scheduled files are the same text)."""
     return templates.get_template("brief.html").render(context)
+
+
+def error_page(request: Request, settings: Settings | None, status: int, message: str, *, heading: str,
+               user: Principal | None = None, back: tuple[str, str] | None = None, request_id: str | None = None,
+               headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """A refusal as a page a person reads (its heading, its reason in words, a way back), not a JSON body,
+    under the pages' headers. ``back``: (address, words) of the page to go back to (default: the home page)."""
+    return templates.TemplateResponse(
+        request, "error.html",
+        {"user": user, "heading": heading, "message": message, "request_id": request_id,
+         "back_href": back[0] if back else None, "back_label": back[1] if back else None},
+        status_code=status, headers={**(headers or {}), **(page_headers(settings) if settings is not None else {})})

@@ -2,8 +2,9 @@
 
 A file is written whole or not at all (to a temporary name, then renamed), its SHA-256 recorded in
 ``brief_history`` with the community, the month and who it was made for; a brief that cannot be made
-(no such community, no printer) is recorded as failed with the reason in words. Scheduled briefs are
-partner briefs (the tier below analyst, every community): safe to forward, like a partner's own page.
+(no such community, no printer) is recorded as failed with the reason in words, once. Scheduled briefs
+are partner briefs, each made for a partner of the one community it is about (``partner_audience``): it
+holds exactly what that community's partner sees on its own pages, and nothing of any other community.
 
 The job writes each community's brief once per slot (an ISO week or a calendar month) to
 ``<briefs_dir>/<slot>/<community>-<id>.pdf``; a slot already written is left alone, so a restart or a
@@ -34,8 +35,7 @@ from app.store.backends import Store
 from app.templating import render_brief
 
 log = logging.getLogger(__name__)
-# Who scheduled briefs are made for: the partner tier, with no community scope (each brief is one community).
-SCHEDULED_READER = Principal(user_id=0, name="scheduled briefs", role="partner")
+SCHEDULED = "scheduled briefs"  # who the history and the audit log say made the job's briefs
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,24 @@ class BriefFile:
     error: str | None = None
 
 
-def partner_audience(settings: Settings) -> Audience:
-    """The audience of scheduled briefs: partners' rules (shared runs, published figures, counts under k hidden)."""
-    return audience_for(SCHEDULED_READER, settings)
+def partner_audience(settings: Settings, community: str) -> Audience:
+    """The audience of a partner brief of ``community``: a partner of that community only (shared runs,
+    published figures, counts under k hidden; no other community's rows, rates or run-wide totals)."""
+    reader = Principal(user_id=0, name="partner briefs", role="partner", communities=frozenset({community}))
+    return audience_for(reader, settings)
+
+
+def police_audience(settings: Settings) -> Audience:
+    """The audience of a police brief: exact counts, every run (not to be forwarded outside the police)."""
+    return audience_for(Principal(user_id=0, name="police briefs", role="analyst"), settings)
+
+
+def brief_audience(store: Store, settings: Settings, community_id: int, *, police: bool = False) -> Audience:
+    """Who a brief of this community is made for: police, or a partner of that community alone (an unknown
+    community gets a partner of none, so the brief is refused as not found)."""
+    if police:
+        return police_audience(settings)
+    return partner_audience(settings, _community_name(store, community_id) or "")
 
 
 def slot_of(schedule: str, today: date) -> str:
@@ -64,19 +79,24 @@ def slot_of(schedule: str, today: date) -> str:
     return today.strftime("%Y-%m")
 
 
-def file_name(community: str, community_id: int, period: str | None) -> str:
-    """A safe file name a clerk can read: "saint-george-basseterre-3-2026-11.pdf"."""
+def file_name(community: str, community_id: int | None, period: str | None) -> str:
+    """A safe file name a clerk can read: "saint-george-basseterre-3-2026-11.pdf" (no id: not a community)."""
     slug = re.sub(r"[^a-z0-9]+", "-", community.lower()).strip("-")[:60] or "community"
-    return f"{slug}-{community_id}" + (f"-{period}" if period else "") + ".pdf"
+    return slug + (f"-{community_id}" if community_id is not None else "") + (f"-{period}" if period else "") + ".pdf"
 
 
-def write_brief(store: Store, settings: Settings, community_id: int, audience: Audience, period: str | None,
-                out: Path, *, actor: str) -> BriefFile:
-    """Make one brief as a PDF at ``out``, record it in the history and the audit log (failures too).
+def write_brief(store: Store, settings: Settings, community_id: int, period: str | None, out: Path, *,
+                police: bool = False, actor: str, again: bool = True) -> BriefFile:
+    """Make one brief as a PDF at ``out`` (police, or a partner of this community alone: ``brief_audience``)
+    and record it once in the history and the audit log.
 
-    A refused brief (no such community, a bad period, no printer) raises after it is recorded. Below analyst the
+    A brief that cannot be made (no such community, a bad period, no printer, a folder it cannot write to)
+    is returned with its reason in ``error``, recorded once, and nothing raised: the caller reports it and
+    never records it again. ``again=False`` (the scheduled job, every hour): a failure already recorded as
+    the last word on this file, for the same reason, is not recorded a second time. Below analyst the
     figures are read as the restricted database role (``_read_as``)."""
     name = _community_name(store, community_id)
+    audience = brief_audience(store, settings, community_id, police=police)
     try:
         context = _read_as(store, audience, lambda: community_brief(store, settings, community_id, audience, period))
         pdf = html_to_pdf(render_brief(context), settings)
@@ -84,42 +104,49 @@ def write_brief(store: Store, settings: Settings, community_id: int, audience: A
     except (ServiceError, OSError) as exc:
         store.session.rollback()
         reason = exc.message if isinstance(exc, ServiceError) else f"cannot write {out}: {exc.strerror or exc}"
-        made = BriefFile(community_id, name or f"community {community_id}", period, audience_label(audience), out,
-                         None, reason)
-        _record(store, made, actor)
-        raise
+        failed = BriefFile(community_id if name else None, name or f"community {community_id}", period,
+                           audience_label(audience), out, None, reason)
+        _record_failure(store, failed, actor, again=again)
+        return failed
     made = BriefFile(community_id, name or str(context["community"]["name"]), context["period"],
                      audience_label(audience), out, hashlib.sha256(pdf).hexdigest())
     _record(store, made, actor)
     return made
 
 
+def refuse_brief(store: Store, community: str, period: str | None, out: Path, reason: str, *, police: bool = False,
+                 actor: str, again: bool = True) -> BriefFile:
+    """Record (once, as ``write_brief`` does) a brief refused before it could be started: no such community."""
+    failed = BriefFile(None, community, period, "police" if police else "partner", out, None, reason)
+    _record_failure(store, failed, actor, again=again)
+    return failed
+
+
 def write_due_briefs(store: Store, settings: Settings, today: date | None = None) -> list[BriefFile]:
-    """Write every brief of the current slot not written yet (the scheduled job's one pass)."""
+    """Write every brief of the current slot not written yet (the scheduled job's one pass).
+
+    Each is a partner brief of its community alone. A brief that failed is tried again on the next pass;
+    its failure is recorded again only when the reason changed."""
     if settings.briefs_dir is None or settings.briefs_schedule == "off":
         return []
     today = today or datetime.now(settings.zone).date()
     folder = settings.briefs_dir / slot_of(settings.briefs_schedule, today)
-    audience = partner_audience(settings)
     active = {c["name"]: c["id"] for c in store.boundaries.list_active_communities_aggregated()}
     wanted = settings.briefs_communities or sorted(active)
     made = []
     for name in wanted:
         if name not in active:
-            failed = BriefFile(None, name, None, audience_label(audience), folder, None,
-                               f"There is no community named {name!r} in the active boundary set "
-                               "(HOTSPOTS_BRIEFS_COMMUNITIES).")
-            _record(store, failed, "scheduled briefs")
-            made.append(failed)
+            made.append(refuse_brief(store, name, None, folder / file_name(name, None, None),
+                                     f"There is no community named {name!r} in the active boundary set "
+                                     "(HOTSPOTS_BRIEFS_COMMUNITIES).", actor=SCHEDULED, again=False))
             continue
         out = folder / file_name(name, active[name], None)
         if store.briefs.brief_written(str(out)):
             continue
-        try:
-            made.append(write_brief(store, settings, active[name], audience, None, out, actor="scheduled briefs"))
-        except (ServiceError, OSError) as exc:  # recorded; the other communities still get theirs
-            log.warning("brief of %s not written: %s", name, getattr(exc, "message", exc))
-            made.append(BriefFile(active[name], name, None, audience_label(audience), out, None, str(exc)))
+        brief = write_brief(store, settings, active[name], None, out, actor=SCHEDULED, again=False)
+        if brief.error:  # recorded; the other communities still get theirs
+            log.warning("brief of %s not written: %s", name, brief.error)
+        made.append(brief)
     return made
 
 
@@ -161,6 +188,15 @@ def _write_whole(out: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _record_failure(store: Store, failed: BriefFile, actor: str, *, again: bool) -> None:
+    """Record a failed brief, unless (``again=False``) the history's last word on its file is this same failure."""
+    if not again:
+        last = store.briefs.last_brief(str(failed.path))
+        if last is not None and last["status"] == "failed" and last["error"] == failed.error:
+            return
+    _record(store, failed, actor)
 
 
 def _record(store: Store, made: BriefFile, actor: str) -> None:

@@ -17,7 +17,7 @@ import h3
 from app.errors import BadRequest, NotFound, Unprocessable
 from app.privacy import Audience
 from app.runs import Run
-from app.services import run_results
+from app.services import community_runs, run_results
 from app.services.pages import period_label
 from app.store.backends import Store
 from spatial.compare import (CHANGE_COLOURS, CHANGE_LABELS, HotCellChanges, ResolutionMismatch, compare_hot_cells,
@@ -68,9 +68,7 @@ def compare_runs(store: Store, first_id: int, second_id: int, audience: Audience
 
 def latest_pair(store: Store, community_id: int, audience: Audience) -> tuple[Run, Run] | None:
     """The community's two newest completed hot-spot runs the audience may see (older first), or None."""
-    runs = store.maps.latest_completed_runs_with_community(
-        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution, limit=10)
-    seen = [run for run in runs if audience.sees_run(run)][:2]
+    seen = community_runs.latest_visible_runs(store, audience, community_id, limit=2)
     return (seen[1], seen[0]) if len(seen) == 2 else None
 
 

@@ -10,13 +10,13 @@ communities (any other answers 404).
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.privacy import Audience
 from app.services import communities as community_service
+from app.services import community_runs
 from app.services import interventions as intervention_service
 from app.services import rates as rate_service
 from app.services import run_results
@@ -75,24 +75,12 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
     months = fill_months(found.pop("by_month"), gap=0 if audience.raw else None)
     for key in ("geometry", "by_category"):
         found.pop(key, None)
-    latest = store.maps.latest_completed_run_with_community(
-        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution)
-    place = None
-    if latest is not None and audience.sees_run(latest):
-        # "of" counts every community of the run; below analyst the ranking is worked out from the
-        # published cells only (a partner's scope only limits which entries it is shown).
-        everyone = run_results.neighbourhood_ranking(store, latest, None if audience.raw else
-                                                     dataclasses.replace(audience, communities=None))
-        shown = everyone if audience.raw else audience.keep(everyone)
-        entry = next((r for r in shown if r["community_id"] == community_id), None)
-        if entry is not None:
-            place = {"run_id": latest.id, "rank": entry["rank"], "of": len(everyone), "entry": entry,
-                     "finished_at": latest.finished_at}
+    # Its place in the latest run the audience may see, and whether two can be compared on /compare.
+    recent = community_runs.latest_visible_runs(store, audience, community_id, limit=2)
+    latest = recent[0] if recent else None
+    place = community_runs.place_in_ranking(store, latest, audience, community_id) if latest else None
     synthetic = bool(latest and latest.synthetic)
-    # "Two periods of this community": its two latest runs the audience may see, compared on /compare.
-    recent = store.maps.latest_completed_runs_with_community(
-        community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution, limit=10)
-    comparable = len([run for run in recent if audience.sees_run(run)]) >= 2
+    comparable = len(recent) >= 2
     trend = None
     if found["is_active"]:  # trends are kept for the active boundary set
         trend = trend_service.community_trend(store, settings, community_id, audience,

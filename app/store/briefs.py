@@ -33,6 +33,13 @@ class Briefs(BoundToSession):
             text("SELECT EXISTS (SELECT 1 FROM brief_history WHERE path = :path AND status = 'written')"),
             {"path": path}).scalar_one())
 
+    def last_brief(self, path: str) -> dict[str, Any] | None:
+        """The newest row for ``path`` (written or failed), or None: what the history last said of that file."""
+        row = self.session.execute(
+            text(f"SELECT {BRIEF_COLUMNS} FROM brief_history WHERE path = :path ORDER BY id DESC LIMIT 1")
+            .columns(made_at=DateTime(timezone=True)), {"path": path}).first()
+        return None if row is None else dict(row._mapping)
+
     def brief_history(self, *, limit: int) -> list[dict[str, Any]]:
         """The newest rows first."""
         rows = self.session.execute(

@@ -80,22 +80,25 @@ class Maps(BoundToSession):
     def latest_completed_runs_with_community(self, community_id: int, *,
                                              shared_up_to_resolution: int | None = None,
                                              kind: AnalysisKind = kind_named(DEFAULT_KIND),
-                                             limit: int = 2) -> list[Run]:
+                                             limit: int = 2, before_id: int | None = None) -> list[Run]:
         """The ``limit`` newest completed runs of ``kind`` that analysed this community, newest first
-        (``shared_up_to_resolution`` as in ``latest_completed_run_with_community``)."""
+        (``shared_up_to_resolution`` as in ``latest_completed_run_with_community``); with ``before_id``
+        only runs older than that one (the next page)."""
         shared_only = (
             f"AND r.audience = 'shared' AND {self.sql.json_int('r.parameters', 'resolution')} <= :max_resolution "
             if shared_up_to_resolution is not None else ""
         )
+        older = "AND r.id < :before_id " if before_id is not None else ""
         rows = self.session.execute(
             text(
                 "SELECT r.id, r.kind, r.audience, r.parameters, r.provenance, r.finished_at, r.status, "
                 "r.boundary_set_id FROM hotspot_runs r "
-                f"WHERE r.status = 'completed' AND r.kind = :kind {shared_only}AND EXISTS "
+                f"WHERE r.status = 'completed' AND r.kind = :kind {shared_only}{older}AND EXISTS "
                 f"  (SELECT 1 FROM {kind.cell_table} h WHERE h.run_id = r.id AND h.community_id = :id) "
                 "ORDER BY r.id DESC LIMIT :limit"
             ),
-            {"id": community_id, "max_resolution": shared_up_to_resolution, "kind": kind.name, "limit": limit},
+            {"id": community_id, "max_resolution": shared_up_to_resolution, "kind": kind.name, "limit": limit,
+             "before_id": before_id},
         )
         return [Run.from_row(dict(row._mapping)) for row in rows]
 

@@ -40,3 +40,11 @@ def test_the_history_records_written_and_failed_briefs(store: StoreUnderTest):
     assert [(r["community"], r["status"]) for r in rows] == [("B", "failed"), ("A", "written")]
     assert rows[1]["id"] == first and isinstance(rows[1]["made_at"], datetime)
     assert rows[1]["made_at"].tzinfo is not None
+    # The history's last word on a file (the job records a repeated failure only once).
+    assert store.briefs.last_brief("/briefs/2025-04/b-2.pdf")["error"] == "no such community"
+    store.briefs.record_brief(community_id=None, community="B", period=None, audience="partner",
+                              path="/briefs/2025-04/b-2.pdf", sha256="cd" * 32)
+    last = store.briefs.last_brief("/briefs/2025-04/b-2.pdf")
+    assert (last["status"], last["sha256"], last["error"]) == ("written", "cd" * 32, None)
+    assert last["made_at"].tzinfo is not None
+    assert store.briefs.last_brief("/briefs/2025-04/none.pdf") is None

@@ -1,7 +1,9 @@
 """The community brief: two A4 pages, as HTML (prints from the browser) and as a PDF printed on the server.
 
 Same privacy tiers as the community page (a partner's brief holds only what its pages show; any
-community outside its scope is 404), and every brief made is audited.
+community outside its scope is 404), and every brief made is audited. A brief that cannot be made (a bad
+month, a community that does not exist or is outside the reader's scope, no printer) answers a page with
+the reason in words and its status, never a JSON body.
 """
 
 from __future__ import annotations
@@ -11,35 +13,66 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.deps import PageReader, SettingsDep, StoreDep, limit_heavy
+from app.api.deps import MAX_ID, PageReader, SettingsDep, StoreDep, limit_heavy
 from app.audit import audited
+from app.auth import Principal
+from app.errors import NotFound, ServiceError
 from app.privacy import audience_for
 from app.services import briefs as brief_service
 from app.services.brief_pdf import html_to_pdf
-from app.templating import page_headers, render_brief
+from app.settings import Settings
+from app.templating import error_page, page_headers, render_brief
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-Period = Annotated[str | None, Query(max_length=20, description="The month reported, YYYY-MM (default: the latest complete)")]
+# Checked by the service (a page in words for anything else, however long), not by FastAPI's JSON 422.
+Period = Annotated[str | None, Query(description="The month reported, YYYY-MM (default: the latest complete)")]
 
 
 @router.get("/communities/{community_id}/brief", response_class=HTMLResponse)
-def brief(community_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+def brief(community_id: str, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
           period: Period = None) -> Response:
-    with audited(store, "brief.view", principal=user, request=request, target=str(community_id)) as entry:
-        entry.details = {"period": period}
-        context = brief_service.community_brief(store, settings, community_id, audience_for(user, settings), period)
+    try:
+        with audited(store, "brief.view", principal=user, request=request, target=community_id[:40]) as entry:
+            entry.details = {"period": period}
+            context = brief_service.community_brief(store, settings, _community_number(community_id),
+                                                    audience_for(user, settings), period)
+    except ServiceError as refused:
+        return _refused(request, settings, user, refused, community_id)
     return HTMLResponse(render_brief(context), headers=page_headers(settings))
 
 
 @router.get("/communities/{community_id}/brief.pdf")
-def brief_pdf(community_id: int, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
+def brief_pdf(community_id: str, request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
               period: Period = None) -> Response:
-    limit_heavy(request, user, "brief")  # each PDF starts a browser
-    with audited(store, "brief.pdf", principal=user, request=request, target=str(community_id)) as entry:
-        entry.details = {"period": period}
-        context = brief_service.community_brief(store, settings, community_id, audience_for(user, settings), period)
-        pdf = html_to_pdf(render_brief(context), settings)
-    name = f"brief-community-{community_id}-{context['period'] or 'latest'}.pdf"
+    try:
+        limit_heavy(request, user, "brief")  # each PDF starts a browser
+        with audited(store, "brief.pdf", principal=user, request=request, target=community_id[:40]) as entry:
+            entry.details = {"period": period}
+            context = brief_service.community_brief(store, settings, _community_number(community_id),
+                                                    audience_for(user, settings), period)
+            pdf = html_to_pdf(render_brief(context), settings)
+    except ServiceError as refused:
+        return _refused(request, settings, user, refused, community_id)
+    name = f"brief-community-{context['community']['id']}-{context['period'] or 'latest'}.pdf"
     return Response(pdf, media_type="application/pdf",
                     headers={**page_headers(settings), "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _community_number(community_id: str) -> int:
+    """The community's id from the address; anything else is a community that does not exist (404 page)."""
+    if not (community_id.isascii() and community_id.isdigit()) or not 1 <= int(community_id) <= MAX_ID:
+        raise NotFound(f"There is no community {community_id[:40]!r}: the address needs the community's number, "
+                       "as the communities page links it.")
+    return int(community_id)
+
+
+def _refused(request: Request, settings: Settings, user: Principal, refused: ServiceError,
+             community_id: str) -> Response:
+    """A brief that cannot be made, as a page: its reason in words and the way back (a link opens the brief)."""
+    if isinstance(refused, NotFound) or not community_id.isdigit():
+        back = ("/", "Back to the communities")
+    else:  # a bad month, or too many PDFs at once: the same brief without a month
+        back = (f"/communities/{int(community_id)}/brief", "Open the brief of the latest complete month")
+    return error_page(request, settings, refused.status_code, refused.message, user=user, back=back,
+                      heading="This community brief cannot be made", headers=refused.headers)
