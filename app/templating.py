@@ -5,11 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from app.settings import Settings
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+
+JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
+
+
+def accept_weights(request: Request) -> dict[str, float]:
+    """Each media type of the request's Accept header with its quality (first mention wins)."""
+    weights: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, rest = part.strip().partition(";")
+        quality = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                quality = float(rest.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weights.setdefault(media.strip().lower(), quality)
+    return weights
+
+
+def prefers_html(request: Request, json_types: tuple[str, ...] = JSON_TYPES) -> bool:
+    """Whether the Accept header asks for text/html at least as much as for JSON (a browser)."""
+    weights = accept_weights(request)
+    html = weights.get("text/html", 0.0)
+    return html > 0 and html >= max((weights.get(t, 0.0) for t in json_types), default=0.0)
+
+
+def prefers_json(request: Request, json_types: tuple[str, ...] = JSON_TYPES) -> bool:
+    """Whether the Accept header asks for JSON more than for text/html (an API client, not a browser)."""
+    weights = accept_weights(request)
+    return max((weights.get(t, 0.0) for t in json_types), default=0.0) > weights.get("text/html", 0.0)
 
 
 def basemap_origin(settings: Settings) -> str | None:

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import AudienceDep, PageReader, Reader, SettingsDep, StoreDep
-from app.errors import BadRequest, NotFound, Unprocessable
+from app.api.page_errors import PageRoute
+from app.errors import BadRequest, NotFound
 from app.privacy import audience_for
 from app.services import compare as compare_service
 from app.templating import page_headers, templates
 
 router = APIRouter(tags=["analyses"])
-pages = APIRouter(tags=["pages"], include_in_schema=False)
+pages = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
 RunId = Annotated[int, Query(ge=1, description="A completed hot and cold spot run")]
 
@@ -33,23 +34,19 @@ def compare_runs(store: StoreDep, _: Reader, audience: AudienceDep, a: RunId, b:
 def compare_page(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
                  a: Annotated[int | None, Query(ge=1)] = None, b: Annotated[int | None, Query(ge=1)] = None,
                  community: Annotated[int | None, Query(ge=1)] = None) -> Response:
-    """Two runs side by side (``a`` and ``b``), or a community's two latest runs (``community`` alone)."""
+    """Two runs side by side (``a`` and ``b``), or a community's two latest runs (``community`` alone);
+    a refusal is a page with the reason in words (PageRoute)."""
     audience = audience_for(user, settings)
-    context: dict[str, Any] = {"user": user, "error": None, "comparison": None}
-    status = 200
-    try:
-        if a is None or b is None:
-            if community is None:
-                raise BadRequest("Choose two runs to compare (a and b), or a community.")
-            pair = compare_service.latest_pair(store, community, audience)
-            if pair is None:
-                raise NotFound("This community has fewer than two completed hot and cold spot runs you may "
-                               "see, so there is nothing to compare yet.")
-            a, b = pair[0].id, pair[1].id
-        comparison = compare_service.compare_runs(store, a, b, audience, community)
-        context.update(compare_service.page_context(store, comparison, audience))
-    except (BadRequest, NotFound, Unprocessable) as exc:  # said on the page, in words, not as JSON
-        context["error"], status = exc.message, exc.status_code
-    context["layers_json"] = json.dumps(context.pop("layers", None)).replace("</", "<\\/")
-    return templates.TemplateResponse(request, "compare.html", context, status_code=status,
+    if a is None or b is None:
+        if community is None:
+            raise BadRequest("Choose two runs to compare (a and b), or a community.")
+        pair = compare_service.latest_pair(store, community, audience)
+        if pair is None:
+            raise NotFound("This community has fewer than two completed hot and cold spot runs you may see that "
+                           "can be compared (of the same kind and cell size), so there is nothing to compare yet.")
+        a, b = pair[0].id, pair[1].id
+    comparison = compare_service.compare_runs(store, a, b, audience, community)
+    context = compare_service.page_context(store, comparison, audience)
+    context["layers_json"] = json.dumps(context.pop("layers")).replace("</", "<\\/")
+    return templates.TemplateResponse(request, "compare.html", {"user": user, **context},
                                       headers=page_headers(settings))

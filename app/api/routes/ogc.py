@@ -26,7 +26,7 @@ from app.formats.geojson import dumps
 from app.privacy import Audience, audience_for
 from app.services import ogc_features as ogc
 from app.services.ogc_query import ItemQuery, check_bbox_crs, one_value_each, parse_datetime, property_filters
-from app.templating import page_headers, templates
+from app.templating import JSON_TYPES, page_headers, prefers_html, templates
 
 
 def refuse_repeated_parameters(request: Request) -> None:
@@ -37,7 +37,6 @@ def refuse_repeated_parameters(request: Request) -> None:
 router = APIRouter(prefix="/ogc", tags=["ogc api features"], dependencies=[Depends(refuse_repeated_parameters)])
 
 MAX_ITEMS = 10_000
-JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
 PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Accept, Authorization, Cookie"}
 
 
@@ -48,18 +47,7 @@ def wants_html(request: Request) -> bool:
         if chosen not in ("html", "json", "geojson"):
             raise BadRequest("f must be json or html.")
         return chosen == "html"
-    weights: dict[str, float] = {}
-    for part in request.headers.get("accept", "").split(","):
-        media, _, rest = part.strip().partition(";")
-        quality = 1.0
-        if rest.strip().startswith("q="):
-            try:
-                quality = float(rest.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        weights.setdefault(media.strip().lower(), quality)
-    html = weights.get("text/html", 0.0)
-    return html > 0 and html >= max((weights.get(t, 0.0) for t in JSON_TYPES), default=0.0)
+    return prefers_html(request, JSON_TYPES)
 
 
 def get_ogc_reader(request: Request, store: StoreDep,

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import PageReader, SettingsDep, StoreDep
+from app.api.page_errors import PageRoute
 from app.privacy import audience_for
 from app.services import printing
 from app.templating import page_headers, templates
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/print/analyses/{run_id}", response_class=HTMLResponse)
