@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.runs import Run, RunParameters
+from spatial.inference import EXACT
 from spatial.kinds import DEFAULT_KIND
 from spatial.rates.risk_inference import POISSON_GAMMA
 
@@ -46,10 +47,12 @@ def confidence_test_words(run: Run) -> str:
         words = "Normal approximation of Gi*, as ArcGIS does (it over-reports hot spots on sparse counts)"
     elif method == POISSON_GAMMA or (method is None and measures(run) == RISK):
         words = "Each neighbourhood's incidents against its residents (negative binomial test)"
+    elif method == EXACT:
+        words = "Each neighbourhood's incidents against every way they could have been spread (exact permutation test)"
     else:
-        permutations = run.parameters.permutations
-        words = "Each neighbourhood's incidents against random rearrangements of them (permutation test"
-        words += f", {permutations} rearrangements)" if permutations and method != "exact-conditional" else ")"
+        words = ("Each neighbourhood's incidents against "
+                 + (f"{run.parameters.permutations} " if run.parameters.permutations else "")
+                 + "random rearrangements of them (permutation test)")
     if run.parameters.fdr:
         words += ", corrected for testing many cells at once (false discovery rate)"
     return words
