@@ -7,6 +7,7 @@ burglaries, so Basseterre stays hot and Sandy Point becomes hot.
 
 from __future__ import annotations
 
+import json
 import re
 
 import h3
@@ -197,8 +198,9 @@ def test_the_pair_is_in_period_order_and_every_difference_is_named(client, token
     # a resolution refusal names the differences too
     coarse = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)
     refused = client.get("/api/v1/compare", params={"a": a, "b": coarse["id"]}, headers=auth(tokens["analyst"]))
-    assert "Cell size: H3 resolution 8 (before) and H3 resolution 7 (after)." in refused.json()["error"]["details"][
-        "differences"]
+    (cell_size,) = refused.json()["error"]["details"]["differences"]
+    assert cell_size == "Cell size: H3 res 8 ≈ 0.74 km², about 920 m across (before) and H3 res 7 ≈ 5.2 km², about " \
+                        "2.4 km across (after)."
 
 
 def _reason(response, number: int) -> str:
@@ -253,3 +255,18 @@ def test_compare_and_print_refusals_are_pages_for_browsers(client, tokens, two_r
     # a client that asks for JSON still gets the service's JSON refusal
     answer = client.get("/print/analyses/999999", headers={**auth(tokens["analyst"]), "Accept": "application/json"})
     assert answer.status_code == 404 and answer.json()["error"]["message"] == "There is no analysis run 999999."
+
+
+def test_compare_maps_name_the_communities_and_the_towns_within_them(client, tokens, two_runs, store):
+    a, b = two_runs
+    partner = _partner(store, "sandy-point-reader", ["Saint Anne Sandy Point"])
+    page = client.get("/compare", params={"a": a, "b": b}, headers=auth(partner)).text
+    layers = json.loads(re.search(r'id="compare-layers" type="application/json">(.*?)</script>', page, re.S).group(1))
+    assert [f["properties"]["community"] for f in layers["outlines"]["features"]] == ["Saint Anne Sandy Point"]
+    towns = {f["properties"]["name"] for f in layers["places"]["features"]}
+    assert "Sandy Point Town" in towns and not towns & {"Basseterre", "Charlestown", "Newcastle"}
+    assert "/static/app/map_labels.js" in parse(page).links
+    police = client.get("/compare", params={"a": a, "b": b}, headers=auth(tokens["analyst"])).text
+    everywhere = json.loads(re.search(r'id="compare-layers" type="application/json">(.*?)</script>', police,
+                                      re.S).group(1))
+    assert {"Basseterre", "Charlestown"} <= {f["properties"]["name"] for f in everywhere["places"]["features"]}

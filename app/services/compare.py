@@ -18,6 +18,7 @@ from app.errors import BadRequest, NotFound, Unprocessable
 from app.privacy import Audience
 from app.runs import Run
 from app.services import run_pairs, run_results, run_words
+from app.services.maps import places_within
 from app.services.run_pairs import Difference
 from app.services.run_words import period_label
 from app.store.backends import Store
@@ -177,6 +178,7 @@ def page_context(store: Store, comparison: Comparison, audience: Audience) -> di
         "layers": {"a": classed(comparison.first_classes), "b": classed(comparison.second_classes),
                    "change": hexagons_feature_collection(changes.changes, "change"),
                    "outlines": json.loads(outlines), "bounds": list(bounds) if bounds else None,
+                   "places": places_within(bounds),
                    "class_colours": {str(c.value): c.colour for c in significant.values()},
                    "change_colours": CHANGE_COLOURS},
     }

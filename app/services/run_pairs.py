@@ -63,7 +63,7 @@ def differences(before: Run, after: Run, sees_community: Callable[[str], bool] |
     def words(run: Run) -> dict[str, str]:
         parameters = shown(run)
         return {
-            "Cell size": f"H3 resolution {parameters.resolution}",
+            "Cell size": run_words.cell_size_label(parameters.resolution),
             "Categories": run_words.categories_label(parameters),
             "Communities": run_words.communities_label(parameters),
             "Period": run_words.period_label(parameters.start, parameters.end),

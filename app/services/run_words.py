@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from app.runs import Run, RunParameters
 from spatial.inference import EXACT
+from spatial.islands import cell_size_words
 from spatial.kinds import DEFAULT_KIND
 from spatial.rates.risk_inference import POISSON_GAMMA
 
@@ -77,6 +78,11 @@ def period_label(start: str | None, end: str | None) -> str:
     return f"from {day(start)}" if start else "all dates"
 
 
+def cell_size_label(resolution: int | None) -> str:
+    """The cell size on the ground: "H3 res 9 ≈ 0.11 km², about 350 m across"."""
+    return f"H3 {cell_size_words(int(resolution))}" if resolution else "not recorded"
+
+
 def categories_label(parameters: RunParameters) -> str:
     return ", ".join(parameters.document.get("categories") or []) or "all"
 
@@ -97,7 +103,7 @@ def parameter_rows(run: Run, parameters: RunParameters) -> list[tuple[str, str]]
         ("Period", period_label(parameters.start, parameters.end)),
         ("Categories", categories_label(parameters)),
         ("Communities", communities_label(parameters)),
-        ("Cell size", f"H3 resolution {parameters.resolution}"),
+        ("Cell size", cell_size_label(parameters.resolution)),
         ("Confidence test", confidence_test_words(run)),
         ("Shared with", audience_label(run)),
     ]
