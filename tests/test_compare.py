@@ -198,9 +198,9 @@ def test_the_pair_is_in_period_order_and_every_difference_is_named(client, token
     # a resolution refusal names the differences too
     coarse = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)
     refused = client.get("/api/v1/compare", params={"a": a, "b": coarse["id"]}, headers=auth(tokens["analyst"]))
-    (cell_size,) = refused.json()["error"]["details"]["differences"]
-    assert cell_size == "Cell size: H3 res 8 ≈ 0.74 km², about 920 m across (before) and H3 res 7 ≈ 5.2 km², about " \
-                        "2.4 km across (after)."
+    assert refused.json()["error"]["details"]["differences"][0] == (
+        "Cell size: H3 res 8 ≈ 0.74 km², about 920 m across (before) and H3 res 7 ≈ 5.2 km², about 2.4 km across "
+        "(after).")
 
 
 def _reason(response, number: int) -> str:
@@ -246,6 +246,9 @@ def test_compare_and_print_refusals_are_pages_for_browsers(client, tokens, two_r
                                ("/compare?a=999999&b=%d" % a, 404, "There is no analysis run 999999."),
                                ("/compare?a=%d&b=%d" % (a, a), 400, "Choose two different runs"),
                                ("/compare?a=abc&b=%d" % a, 422, "cannot be used"),
+                               ("/compare?a=%d&b=99999999999999999999" % a, 422, "cannot be used"),
+                               ("/print/analyses/99999999999999999999", 422, "cannot be used"),
+                               ("/print/communities/99999999999999999999", 422, "cannot be used"),
                                ("/compare", 400, "Choose two runs to compare")):
         page = client.get(url, headers=browser)
         assert page.status_code == status and page.headers["content-type"].startswith("text/html"), (url, page.text)

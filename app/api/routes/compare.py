@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.deps import AudienceDep, PageReader, Reader, SettingsDep, StoreDep
+from app.api.deps import MAX_ID, AudienceDep, PageReader, Reader, SettingsDep, StoreDep
 from app.api.page_errors import PageRoute
 from app.errors import BadRequest, NotFound
 from app.privacy import audience_for
@@ -18,13 +18,13 @@ from app.templating import page_headers, templates
 router = APIRouter(tags=["analyses"])
 pages = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
-RunId = Annotated[int, Query(ge=1, description="A completed hot and cold spot run")]
+RunId = Annotated[int, Query(ge=1, le=MAX_ID, description="A completed hot and cold spot run")]
 
 
 @router.get("/api/v1/compare", name="compare_runs",
             summary="Two hot-spot runs compared cell by cell: became hot, stayed hot, no longer hot")
 def compare_runs(store: StoreDep, _: Reader, audience: AudienceDep, a: RunId, b: RunId,
-                 community: Annotated[int | None, Query(ge=1, description="Only this community's cells")] = None,
+                 community: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this community's cells")] = None,
                  ) -> dict[str, Any]:
     comparison = compare_service.compare_runs(store, a, b, audience, community)
     return compare_service.comparison_record(comparison, audience)
@@ -32,8 +32,9 @@ def compare_runs(store: StoreDep, _: Reader, audience: AudienceDep, a: RunId, b:
 
 @pages.get("/compare", response_class=HTMLResponse, name="compare_page")
 def compare_page(request: Request, store: StoreDep, settings: SettingsDep, user: PageReader,
-                 a: Annotated[int | None, Query(ge=1)] = None, b: Annotated[int | None, Query(ge=1)] = None,
-                 community: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                 a: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 b: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 community: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     """Two runs side by side (``a`` and ``b``), or a community's two latest runs (``community`` alone);
     a refusal is a page with the reason in words (PageRoute)."""
     audience = audience_for(user, settings)
