@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import h3
 import numpy as np
 import pytest
 
+from app.errors import Unprocessable
+from app.runs import Run
+from app.services import run_pairs
 from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _partner, _random_background, _run
 from tests.test_maps import outside_urls, parse
@@ -273,3 +277,26 @@ def test_compare_maps_name_the_communities_and_the_towns_within_them(client, tok
     everywhere = json.loads(re.search(r'id="compare-layers" type="application/json">(.*?)</script>', police,
                                       re.S).group(1))
     assert {"Basseterre", "Charlestown"} <= {f["properties"]["name"] for f in everywhere["places"]["features"]}
+
+
+def _run_record(run_id: int, end: str | None, finished: str, **parameters) -> Run:
+    return Run.from_row({"id": run_id, "kind": "hotspot", "status": "completed", "audience": "police",
+                         "boundary_set_id": 1, "finished_at": datetime.fromisoformat(finished),
+                         "parameters": {"resolution": 9, "end": end, **parameters}})
+
+
+def test_a_pair_is_ordered_by_the_end_of_its_periods():
+    dated = _run_record(5, "2025-01-01T00:00:00-04:00", "2025-06-01T10:00:00+00:00")
+    all_dates = _run_record(3, None, "2025-03-01T10:00:00+00:00")  # its data end when it ran
+    assert run_pairs.in_time_order(all_dates, dated) == (dated, all_dates)
+    assert run_pairs.in_time_order(dated, all_dates) == (dated, all_dates)
+    twin = _run_record(7, "2025-01-01T00:00:00-04:00", "2025-02-01T10:00:00+00:00")
+    assert run_pairs.in_time_order(twin, dated) == (twin, dated)  # ending together: the order asked for
+    rate = _run_record(8, "2025-01-01T00:00:00-04:00", "2025-02-01T10:00:00+00:00", value="rate")
+    with pytest.raises(Unprocessable, match="hot spots of risk"):
+        run_pairs.refuse_mixed_measures(dated, rate)
+    scoped = run_pairs.differences(
+        _run_record(1, None, "2025-02-01T10:00:00+00:00", communities=["Saint Anne Sandy Point", "Hidden"]),
+        _run_record(2, None, "2025-02-01T10:00:00+00:00", communities=["Saint Anne Sandy Point"]),
+        lambda name: name != "Hidden")
+    assert scoped == []  # a partner is not told of a difference in communities it may not see

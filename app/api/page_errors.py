@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from app.errors import ServiceError, SignInRequired
+from app.errors import NotAuthenticated, ServiceError
 from app.templating import page_headers, prefers_json, templates
 
 TITLES = {400: "This request cannot be answered", 403: "Not allowed", 404: "Not found",
@@ -44,7 +44,7 @@ class PageRoute(APIRoute):
         async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
-            except SignInRequired:  # a redirect to the sign-in page, as on every page
+            except NotAuthenticated:  # a redirect to the sign-in page (a browser), else 401 with its header
                 raise
             except ServiceError as exc:
                 if prefers_json(request):

@@ -22,8 +22,8 @@ from app.services.maps import places_within
 from app.services.run_pairs import Difference
 from app.services.run_words import period_label
 from app.store.backends import Store
-from spatial.compare import (CHANGE_COLOURS, CHANGE_LABELS, HotCellChanges, ResolutionMismatch, compare_hot_cells,
-                             hexagons_feature_collection, strongest_per_cell)
+from spatial.compare import (CHANGE_COLOURS, CHANGE_LABELS, HotCellChanges, ResolutionMismatch, check_same_resolution,
+                             compare_hot_cells, hexagons_feature_collection, strongest_per_cell)
 from spatial.kinds import DEFAULT_KIND
 from spatial.kinds.hotspot import GI_CLASSES
 
@@ -70,7 +70,7 @@ def compare_runs(store: Store, first_id: int, second_id: int, audience: Audience
     differences = run_pairs.differences(before, after, None if audience.communities is None
                                         else audience.sees_community)
     try:
-        check_resolutions(before, after)
+        check_same_resolution(int(before.parameters.resolution or 0), int(after.parameters.resolution or 0))
     except ResolutionMismatch as exc:
         raise Unprocessable(str(exc), details={"a_resolution": before.parameters.resolution,
                                                "b_resolution": after.parameters.resolution,
@@ -81,12 +81,6 @@ def compare_runs(store: Store, first_id: int, second_id: int, audience: Audience
                                 second_resolution=int(after.parameters.resolution or 0))
     return Comparison(before, after, community, changes, first_classes, second_classes, differences,
                       swapped=before.id != first_id)
-
-
-def check_resolutions(before: Run, after: Run) -> None:
-    """Raises ``ResolutionMismatch`` before any cell is read when the two runs' cells differ in size."""
-    compare_hot_cells({}, {}, first_resolution=int(before.parameters.resolution or 0),
-                      second_resolution=int(after.parameters.resolution or 0))
 
 
 def latest_pair(store: Store, community_id: int, audience: Audience) -> tuple[Run, Run] | None:
@@ -130,7 +124,8 @@ def comparison_record(comparison: Comparison, audience: Audience) -> dict[str, A
 def _run_summary(run: Run) -> dict[str, Any]:
     return {"id": run.id, "heading": run_words.run_heading(run),
             "period": period_label(run.parameters.start, run.parameters.end),
-            "resolution": run.parameters.resolution, "test": run_words.confidence_test_words(run),
+            "resolution": run.parameters.resolution, "cell_size": run_words.cell_size_label(run.parameters.resolution),
+            "test": run_words.confidence_test_words(run),
             "finished_at": run.finished_at.isoformat() if run.finished_at else None}
 
 
