@@ -20,6 +20,31 @@ if TYPE_CHECKING:
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
 
+JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
+
+
+def accept_weights(request: Request) -> dict[str, float]:
+    """Each media type of the request's Accept header with its quality (first mention wins)."""
+    weights: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, rest = part.strip().partition(";")
+        quality = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                quality = float(rest.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weights.setdefault(media.strip().lower(), quality)
+    return weights
+
+
+def prefers_html(request: Request, json_types: tuple[str, ...] = JSON_TYPES) -> bool:
+    """Whether the Accept header asks for text/html at least as much as for JSON (a browser)."""
+    weights = accept_weights(request)
+    html = weights.get("text/html", 0.0)
+    return html > 0 and html >= max((weights.get(t, 0.0) for t in json_types), default=0.0)
+
+
 def basemap_origin(settings: Settings) -> str | None:
     """The basemap's origin for the Content-Security-Policy ('{s}' subdomains become a wildcard)."""
     if not settings.basemap_url:
@@ -40,25 +65,8 @@ def page_headers(settings: Settings, *, workers: bool = False) -> dict[str, str]
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
-JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
 # Paths whose answers are data for programs whatever the client asks: their errors stay JSON.
 DATA_PATHS = ("/api/", "/tiles/", "/static/", "/healthz", "/readyz", "/openapi.json")
-
-
-def prefers_html(request: Request) -> bool:
-    """The Accept header prefers text/html to JSON (a browser following a link or a form)."""
-    weights: dict[str, float] = {}
-    for part in request.headers.get("accept", "").split(","):
-        media, _, rest = part.strip().partition(";")
-        quality = 1.0
-        if rest.strip().startswith("q="):
-            try:
-                quality = float(rest.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        weights.setdefault(media.strip().lower(), quality)
-    html = weights.get("text/html", 0.0)
-    return html > 0 and html >= max((weights.get(t, 0.0) for t in JSON_TYPES), default=0.0)
 
 
 def answers_page(request: Request) -> bool:

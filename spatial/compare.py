@@ -67,6 +67,14 @@ def strongest_per_cell(rows: Iterable[tuple[str, int | None]]) -> dict[str, int 
     return classes
 
 
+def check_same_resolution(first_resolution: int, second_resolution: int) -> None:
+    """Raises ``ResolutionMismatch`` when two maps' cells differ in size (they cannot be matched)."""
+    if first_resolution != second_resolution:
+        raise ResolutionMismatch(
+            f"The two runs use different cell sizes (H3 resolution {first_resolution} and {second_resolution}), "
+            "so their cells cannot be matched. Compare two runs made at the same resolution.")
+
+
 def compare_hot_cells(first: Mapping[str, int | None], second: Mapping[str, int | None], *,
                       first_resolution: int, second_resolution: int) -> HotCellChanges:
     """Classify every cell both maps analysed: became hot, stayed hot, or no longer hot.
@@ -74,10 +82,7 @@ def compare_hot_cells(first: Mapping[str, int | None], second: Mapping[str, int 
     ``first`` and ``second`` map H3 cells to their Gi_Bin class (None: no class). Raises
     ``ResolutionMismatch`` when the resolutions differ.
     """
-    if first_resolution != second_resolution:
-        raise ResolutionMismatch(
-            f"The two runs use different cell sizes (H3 resolution {first_resolution} and {second_resolution}), "
-            "so their cells cannot be matched. Compare two runs made at the same resolution.")
+    check_same_resolution(first_resolution, second_resolution)
     both = first.keys() & second.keys()
     changes: dict[str, str] = {}
     for cell in both:

@@ -7,10 +7,17 @@ burglaries, so Basseterre stays hot and Sandy Point becomes hot.
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime
+
 import h3
 import numpy as np
 import pytest
 
+from app.errors import Unprocessable
+from app.runs import Run
+from app.services import run_pairs
 from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _partner, _random_background, _run
 from tests.test_maps import outside_urls, parse
@@ -113,3 +120,183 @@ def test_a_partner_compares_only_its_communities(client, tokens, two_runs, store
     assert body["cells_compared"] < police["cells_compared"]
     page = client.get("/compare", params={"a": a, "b": b}, headers=auth(partner))
     assert page.status_code == 200 and "Saint Anne Sandy Point" not in page.text
+
+
+# --- what each run measured, in time order, with its differences (issue 18, review) ----------------
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def _populations(client, tokens) -> None:
+    names = [c["name"] for c in client.get("/api/v1/communities", headers=auth(tokens["gis"])).json()["communities"]]
+    rows = "parish,population\n" + "".join(f"{name},{2000 + 100 * i}\n" for i, name in enumerate(names))  # made up
+    assert client.post("/api/v1/communities/figures", headers=auth(tokens["gis"]), data={"kind": "population"},
+                       files={"file": ("p.csv", rows.encode())}).status_code == 201
+
+
+@pytest.fixture
+def rate_run(client, tokens, two_runs) -> dict:
+    _populations(client, tokens)
+    run = _run(client, tokens["analyst"], categories=["Theft"], resolution=8, seed=7, fdr=False, audience="shared",
+               value="rate")
+    assert run["status"] == "completed", run["error"]
+    return run
+
+
+def test_headings_say_what_was_measured_and_the_test_on_map_sheet_and_compare(client, tokens, two_runs, rate_run):
+    a, b = two_runs
+    volume = client.get(f"/maps/analyses/{a}", headers=auth(tokens["analyst"])).text
+    assert f"Hot spots of volume, run {a}" in volume and "permutation test)" in volume
+    risk = client.get(f"/maps/analyses/{rate_run['id']}", headers=auth(tokens["analyst"])).text
+    assert f"Hot spots of risk, run {rate_run['id']}" in risk and "negative binomial test" in risk
+    assert "Hot spots of volume" not in risk
+    for run, measured, test in ((a, "volume", "permutation test"), (rate_run["id"], "risk", "negative binomial")):
+        sheet = client.get(f"/print/analyses/{run}", headers=auth(tokens["viewer"]))
+        assert sheet.status_code == 200
+        assert f"<h1>Hot spots of {measured}, run {run}</h1>" in sheet.text
+        assert f"<th>Confidence test</th><td>Each neighbourhood" in sheet.text and test in sheet.text
+    page = client.get("/compare", params={"a": a, "b": b}, headers=auth(tokens["viewer"])).text
+    assert "<h1>Compare hot spots of volume</h1>" in page and f"Before: Hot spots of volume, run #{a}" in page
+    assert "Test: Each neighbourhood&#39;s incidents against" in page and "permutation test)" in page
+
+
+def test_a_rate_run_and_a_run_of_counts_are_not_compared(client, tokens, two_runs, rate_run):
+    a, _ = two_runs
+    refused = client.get("/api/v1/compare", params={"a": a, "b": rate_run["id"]}, headers=auth(tokens["analyst"]))
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert f"Run {rate_run['id']} finds hot spots of risk" in message and f"run {a} hot spots of volume" in message
+    page = client.get("/compare", params={"a": rate_run["id"], "b": a}, headers={**auth(tokens["analyst"]), **HTML})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "they answer different questions" in page.text.replace("\n", " ")
+
+
+def test_the_pair_is_in_period_order_and_every_difference_is_named(client, tokens, two_runs):
+    a, b = two_runs
+    common = dict(resolution=8, permutations=99, seed=7, fdr=False, categories=["Theft"])
+    later = _run(client, tokens["analyst"], start="2024-10-01", end="2025-01-01", audience="shared", **common)
+    earlier = _run(client, tokens["analyst"], start="2024-01-01", end="2024-07-01", audience="police",
+                   inference="analytic", **common)
+    assert later["id"] < earlier["id"]
+    body = client.get("/api/v1/compare", params={"a": later["id"], "b": earlier["id"]},
+                      headers=auth(tokens["analyst"])).json()
+    assert (body["a"]["id"], body["b"]["id"]) == (earlier["id"], later["id"])
+    assert "asked for the other way round" in body["order"]
+    assert [d.split(":")[0] for d in body["differences"]] == ["Period", "Shared with", "Confidence test"]
+    period, shared, test = body["differences"]
+    assert period == "Period: 2024-01-01 to 2024-06-30 (before) and 2024-10-01 to 2024-12-31 (after)."
+    assert shared == "Shared with: police only (before) and partners (after)."
+    assert test.startswith("Confidence test: Normal approximation of Gi*") and "permutation test) (after)" in test
+    page = client.get("/compare", params={"a": later["id"], "b": earlier["id"]}, headers=auth(tokens["analyst"])).text
+    assert page.index(f"Before: Hot spots of volume, run #{earlier['id']}") < page.index(
+        f"After: Hot spots of volume, run #{later['id']}")
+    differences = page[page.index('class="card differences"'):]
+    for setting in ("Period", "Shared with", "Confidence test"):
+        assert f"<strong>{setting}</strong>" in differences
+    # the same categories, communities and cell size are not listed
+    assert "<strong>Categories</strong>" not in differences and "<strong>Cell size</strong>" not in differences
+    # two runs of all dates end together: the order asked for is kept, their one difference named
+    same = client.get("/api/v1/compare", params={"a": b, "b": a}, headers=auth(tokens["analyst"])).json()
+    assert (same["a"]["id"], same["b"]["id"]) == (b, a) and "other way round" not in same["order"]
+    assert same["differences"] == ["Categories: Burglary (before) and Theft (after)."]
+    # a resolution refusal names the differences too
+    coarse = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)
+    refused = client.get("/api/v1/compare", params={"a": a, "b": coarse["id"]}, headers=auth(tokens["analyst"]))
+    assert refused.json()["error"]["details"]["differences"][0] == (
+        "Cell size: H3 res 8 ≈ 0.74 km², about 920 m across (before) and H3 res 7 ≈ 5.2 km², about 2.4 km across "
+        "(after).")
+
+
+def _reason(response, number: int) -> str:
+    """What a refusal says (the JSON message, or the page's alert), with the run or community number as N."""
+    if response.headers["content-type"].startswith("application/json"):
+        said = response.json()["error"]["message"]
+    else:
+        said = re.search(r'role="alert">(.*?)</p>', response.text, re.S).group(1)
+    return re.sub(rf"\b{number}\b", "N", said)
+
+
+def test_a_run_the_reader_may_not_see_answers_as_a_missing_run_before_any_other_check(client, tokens, two_runs,
+                                                                                     store):
+    a, b = two_runs
+    partner = _partner(store, "sandy-point-partner", ["Saint Anne Sandy Point"])
+    # police only, and at another resolution: were it checked first, it would be "different cell sizes"
+    private = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)["id"]
+    missing = 999_999
+    for headers in (auth(partner), {**auth(partner), **HTML}):
+        for url in ("/api/v1/compare?a={a}&b={x}", "/api/v1/compare?a={x}&b={x}", "/compare?a={x}&b={a}",
+                    "/compare?a={x}&b={x}", "/print/analyses/{x}"):
+            hidden = client.get(url.format(a=a, x=private), headers=headers)
+            absent = client.get(url.format(a=a, x=missing), headers=headers)
+            assert hidden.status_code == absent.status_code == 404, (url, hidden.text)
+            assert hidden.headers["content-type"] == absent.headers["content-type"], url
+            assert _reason(hidden, private) == _reason(absent, missing), url
+            assert "There is no analysis run" in hidden.text
+    # a community the partner may not see answers as one that does not exist (not "too few runs")
+    basseterre = next(c["id"] for c in client.get("/api/v1/communities", headers=auth(tokens["analyst"])).json()[
+        "communities"] if c["name"] == "Saint George Basseterre")
+    for url in ("/compare?community={x}", "/print/communities/{x}", "/api/v1/compare?a={a}&b={b}&community={x}"):
+        hidden = client.get(url.format(a=a, b=b, x=basseterre), headers={**auth(partner), **HTML})
+        absent = client.get(url.format(a=a, b=b, x=missing), headers={**auth(partner), **HTML})
+        assert hidden.status_code == absent.status_code == 404, (url, hidden.text)
+        assert _reason(hidden, basseterre) == _reason(absent, missing), url
+
+
+def test_compare_and_print_refusals_are_pages_for_browsers(client, tokens, two_runs):
+    a, b = two_runs
+    browser = {**auth(tokens["analyst"]), **HTML}
+    for url, status, words in (("/print/analyses/999999", 404, "There is no analysis run 999999."),
+                               ("/print/communities/999999", 404, "There is no community"),
+                               ("/compare?a=999999&b=%d" % a, 404, "There is no analysis run 999999."),
+                               ("/compare?a=%d&b=%d" % (a, a), 400, "Choose two different runs"),
+                               ("/compare?a=abc&b=%d" % a, 422, "cannot be used"),
+                               ("/compare?a=%d&b=99999999999999999999" % a, 422, "cannot be used"),
+                               ("/print/analyses/99999999999999999999", 422, "cannot be used"),
+                               ("/print/communities/99999999999999999999", 422, "cannot be used"),
+                               ("/compare", 400, "Choose two runs to compare")):
+        page = client.get(url, headers=browser)
+        assert page.status_code == status and page.headers["content-type"].startswith("text/html"), (url, page.text)
+        assert words in page.text and '{"error"' not in page.text, url
+        assert "<h1>" in page.text and 'role="alert"' in page.text
+        assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    # a client that asks for JSON still gets the service's JSON refusal
+    answer = client.get("/print/analyses/999999", headers={**auth(tokens["analyst"]), "Accept": "application/json"})
+    assert answer.status_code == 404 and answer.json()["error"]["message"] == "There is no analysis run 999999."
+
+
+def test_compare_maps_name_the_communities_and_the_towns_within_them(client, tokens, two_runs, store):
+    a, b = two_runs
+    partner = _partner(store, "sandy-point-reader", ["Saint Anne Sandy Point"])
+    page = client.get("/compare", params={"a": a, "b": b}, headers=auth(partner)).text
+    layers = json.loads(re.search(r'id="compare-layers" type="application/json">(.*?)</script>', page, re.S).group(1))
+    assert [f["properties"]["community"] for f in layers["outlines"]["features"]] == ["Saint Anne Sandy Point"]
+    towns = {f["properties"]["name"] for f in layers["places"]["features"]}
+    assert "Sandy Point Town" in towns and not towns & {"Basseterre", "Charlestown", "Newcastle"}
+    assert "/static/app/map_labels.js" in parse(page).links
+    police = client.get("/compare", params={"a": a, "b": b}, headers=auth(tokens["analyst"])).text
+    everywhere = json.loads(re.search(r'id="compare-layers" type="application/json">(.*?)</script>', police,
+                                      re.S).group(1))
+    assert {"Basseterre", "Charlestown"} <= {f["properties"]["name"] for f in everywhere["places"]["features"]}
+
+
+def _run_record(run_id: int, end: str | None, finished: str, **parameters) -> Run:
+    return Run.from_row({"id": run_id, "kind": "hotspot", "status": "completed", "audience": "police",
+                         "boundary_set_id": 1, "finished_at": datetime.fromisoformat(finished),
+                         "parameters": {"resolution": 9, "end": end, **parameters}})
+
+
+def test_a_pair_is_ordered_by_the_end_of_its_periods():
+    dated = _run_record(5, "2025-01-01T00:00:00-04:00", "2025-06-01T10:00:00+00:00")
+    all_dates = _run_record(3, None, "2025-03-01T10:00:00+00:00")  # its data end when it ran
+    assert run_pairs.in_time_order(all_dates, dated) == (dated, all_dates)
+    assert run_pairs.in_time_order(dated, all_dates) == (dated, all_dates)
+    twin = _run_record(7, "2025-01-01T00:00:00-04:00", "2025-02-01T10:00:00+00:00")
+    assert run_pairs.in_time_order(twin, dated) == (twin, dated)  # ending together: the order asked for
+    rate = _run_record(8, "2025-01-01T00:00:00-04:00", "2025-02-01T10:00:00+00:00", value="rate")
+    with pytest.raises(Unprocessable, match="hot spots of risk"):
+        run_pairs.refuse_mixed_measures(dated, rate)
+    scoped = run_pairs.differences(
+        _run_record(1, None, "2025-02-01T10:00:00+00:00", communities=["Saint Anne Sandy Point", "Hidden"]),
+        _run_record(2, None, "2025-02-01T10:00:00+00:00", communities=["Saint Anne Sandy Point"]),
+        lambda name: name != "Hidden")
+    assert scoped == []  # a partner is not told of a difference in communities it may not see

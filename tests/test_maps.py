@@ -185,6 +185,33 @@ def test_community_names_are_escaped_in_the_map(make_client, tokens, store, comp
 
 # --- sign-in, cookies, CSRF ----------------------------------------------------------------------
 
+def _place_names(collection: dict) -> set[str]:
+    return {f["properties"]["name"] for f in collection["features"]}
+
+
+def test_only_the_towns_within_the_map_are_named(make_client, tokens, completed_run):
+    """The gazetteer's places on a map and its print sheet are those inside the mapped communities' extent."""
+    client = make_client()
+    everywhere = client.get(f"/print/analyses/{completed_run['id']}", headers=auth(tokens["analyst"])).text
+    whole = json.loads(re.search(r'id="print-map-data" type="application/json">(.*?)</script>', everywhere, re.S)
+                       .group(1))
+    assert {"Basseterre", "Sandy Point Town", "Charlestown", "Newcastle"} <= _place_names(whole["places"])
+    one = _run(client, tokens["analyst"], resolution=9, permutations=0, seed=3, communities=["Saint Anne Sandy Point"])
+    assert one["status"] == "completed", one["error"]
+    answer = client.get(f"/print/analyses/{one['id']}", headers=auth(tokens["analyst"]))
+    assert answer.status_code == 200, answer.text
+    sheet = answer.text
+    data = json.loads(re.search(r'id="print-map-data" type="application/json">(.*?)</script>', sheet, re.S).group(1))
+    west, south, east, north = data["bounds"]
+    names = _place_names(data["places"])
+    assert "Sandy Point Town" in names and not names & {"Basseterre", "Charlestown", "Newcastle"}
+    assert all(west <= f["geometry"]["coordinates"][0] <= east and south <= f["geometry"]["coordinates"][1] <= north
+               for f in data["places"]["features"])
+    page = client.get(f"/maps/analyses/{one['id']}", headers=auth(tokens["analyst"])).text
+    assert '"name": "Sandy Point Town"' in page
+    assert not any(f'"name": "{town}"' in page for town in ("Basseterre", "Charlestown", "Newcastle"))
+
+
 def test_pages_redirect_to_sign_in_and_api_answers_401(make_client, completed_run):
     client = make_client()
     for path in ("/", f"/maps/analyses/{completed_run['id']}", "/communities/1"):

@@ -463,6 +463,18 @@ def test_compare_page_moves_its_maps_together(service, browser):
     api = page.request.get(f"{origin}/api/v1/compare?a={service['run_id']}&b={submitted['id']}").json()
     assert counts == api["counts"]
     assert page.locator("#map-change path.leaflet-interactive").count() == sum(counts.values())
+    # each map names its communities and towns, none on top of another or cut by the map's edge
+    for map_id in ("map-a", "map-b", "map-change"):
+        shown = page.eval_on_selector_all(f"#{map_id} .leaflet-tooltip.label", """els => els
+            .filter(e => getComputedStyle(e).visibility !== 'hidden')
+            .map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+        frame = page.locator(f"#{map_id}").bounding_box()
+        assert len(shown) >= 3, (map_id, shown)
+        for i, (name, *box) in enumerate(shown):
+            assert frame["x"] <= box[0] and box[2] <= frame["x"] + frame["width"] + 0.5, (map_id, name)
+            for other, *b in shown[i + 1:]:
+                assert not (box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]), (map_id, name, other)
+    assert page.locator("#map-a .leaflet-tooltip.place").count() >= 1
 
     def views() -> list[str]:
         return [page.get_attribute(f"#{m}", "data-view") for m in ("map-a", "map-b", "map-change")]

@@ -22,7 +22,7 @@ from app.runs import Run, RunListFilters
 from app.services import categories as category_service
 from app.services import communities as community_service
 from app.services import run_results
-from app.services.pages import period_label
+from app.services.run_words import period_label
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION

@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from functools import cache
+from collections.abc import Sequence
 from typing import cast
 from pathlib import Path
 
@@ -45,13 +46,14 @@ from app.privacy import Audience
 from app.services.backtests import backtest_words
 from app.runs import Provenance, Run
 from app.services.run_results import run_facts, step_labels, visible_completed_run
+from app.services.run_words import confidence_test_words, run_title
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import DEFAULT_KIND, AnalysisKind
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
-MAP_VERSION = "9"
+MAP_VERSION = "10"
 TILE_URL = "/tiles/hotspots/{z}/{x}/{y}.mvt?run={run_id}"
 OUTLINE_LAYER = "Community boundaries"
 PLACES_LAYER = "Towns and villages"
@@ -96,7 +98,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     fmap = OfflineMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                       control_scale=True)
     root = cast(folium.Figure, fmap.get_root())
-    root.title = f"{kind.heading} {run.id}"
+    root.title = run_title(run)
     root.header.add_child(MAP_CSS)
     if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
         fmap.fit_bounds([[south, west], [north, east]])
@@ -125,7 +127,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     outline_data = GeoJsonData(outlines)
     outline_data.add_to(fmap)
     OutlineLayer(outline_data, OUTLINE_LAYER).add_to(fmap)
-    PlaceLabels(places(), PLACES_LAYER).add_to(fmap)
+    PlaceLabels(places_within(bounds), PLACES_LAYER).add_to(fmap)
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     LegendFollowsLayers(layers).add_to(fmap)
@@ -183,6 +185,18 @@ def places() -> dict:
         for f in collection["features"]]}
 
 
+def places_within(bounds: Sequence[float] | None) -> dict:
+    """The gazetteer's places inside ``bounds`` (west, south, east, north: the map's communities' extent),
+    so a map of one parish does not name every town in the country; None (no extent): all of them."""
+    collection = places()
+    if bounds is None:
+        return collection
+    west, south, east, north = bounds
+    return {"type": "FeatureCollection", "features": [
+        f for f in collection["features"]
+        if west <= f["geometry"]["coordinates"][0] <= east and south <= f["geometry"]["coordinates"][1] <= north]}
+
+
 def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
     provenance = run.provenance
     facts = run_facts(run, audience)
@@ -199,8 +213,9 @@ def title_html(run: Run, tiled: bool, audience: Audience | None = None) -> str:
                  "demonstration, not police data.</div>") if provenance.synthetic else ""
     changed = (f'<div class="hotspots-data-changed"><strong>Data changed since this run</strong>: '
                f"{html.escape(run.data_changed)}</div>") if run.data_changed else ""
-    return (f"<h3>{html.escape(run.kind.heading)} {int(run.id)}</h3>" + synthetic + changed +
+    return (f"<h3>{html.escape(run_title(run))}</h3>" + synthetic + changed +
             f"<div>{html.escape(' · '.join(facts))}</div>"
+            + f'<div class="hotspots-test">Test: {html.escape(confidence_test_words(run))}</div>'
             + (f'<div class="hotspots-evidence"><strong>{html.escape(verdict)}</strong></div>' if verdict else "")
             + note
             + download_links_html(run.id, printable=run.kind.name == DEFAULT_KIND)

@@ -11,7 +11,6 @@ communities (any other answers 404).
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
 from typing import Any
 
 from app.privacy import Audience
@@ -20,31 +19,13 @@ from app.services import community_runs
 from app.services import interventions as intervention_service
 from app.services import rates as rate_service
 from app.services import run_results
+from app.services.run_words import period_label
 from app.services import trends as trend_service
 from app.settings import Settings
 from app.runs import Run
 from app.store.backends import Store
 
 RECENT_RUNS = 20
-
-
-def period_label(start: str | None, end: str | None) -> str:
-    """A run's period as a planner reads it, with the last day included ("2025-01-01 to 2025-03-31");
-    the stored end is exclusive (the first moment not counted)."""
-    def day(stamp: str) -> str:
-        return stamp[:10]
-
-    def last_day(stamp: str) -> str:
-        moment = datetime.fromisoformat(stamp)
-        if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
-            return (moment - timedelta(days=1)).strftime("%Y-%m-%d")
-        return f"{moment:%Y-%m-%d %H:%M} (not included)"
-
-    if start and end:
-        return f"{day(start)} to {last_day(end)}"
-    if end:
-        return f"up to {last_day(end)}"
-    return f"from {day(start)}" if start else "all dates"
 
 
 def _analysis_label(run: Run) -> str:

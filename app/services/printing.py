@@ -15,9 +15,9 @@ from app.errors import NotFound
 from app.privacy import Audience
 from app.runs import Run
 from app.services import pages as page_service
-from app.services import run_results
+from app.services import run_results, run_words
 from app.services.compare import cell_classes
-from app.services.maps import places
+from app.services.maps import places_within
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.compare import hexagons_feature_collection
@@ -32,7 +32,7 @@ def run_sheet(store: Store, run_id: int, audience: Audience) -> dict[str, Any]:
     run = run_results.visible_completed_run(store, run_id, audience, waiting="it can be printed once it has completed")
     _only_hotspot_runs(run)
     ranking = run_results.neighbourhood_ranking(store, run, audience)
-    return {"run": run, "title": f"{run.kind.heading} {run.id}", "parameters": parameters(run, audience),
+    return {"run": run, "title": run_words.run_title(run), "parameters": parameters(run, audience),
             "provenance": provenance_line(run, audience), "ranking": ranking, "legend": list(SIGNIFICANT.values()),
             "map_json": _map_json(store, run, audience, None), "community": None,
             "min_count": None if audience.raw else audience.min_count}
@@ -52,26 +52,16 @@ def community_sheet(store: Store, settings: Settings, community_id: int, audienc
 
 
 def parameters(run: Run, audience: Audience) -> list[tuple[str, str]]:
-    """The run's parameters in a planner's words, as (label, value) rows."""
+    """The run's parameters in a planner's words, as (label, value) rows (a partner: its communities only)."""
     shown = run.parameters if audience.communities is None else run.parameters.scoped(audience.sees_community)
-    document = shown.document
-    return [
-        ("Analysis", run.kind.title),
-        ("Period", page_service.period_label(shown.start, shown.end)),
-        ("Categories", ", ".join(document.get("categories") or []) or "all"),
-        ("Communities", ", ".join(shown.communities) or "all communities"),
-        ("Cell size", f"H3 resolution {shown.resolution}"),
-        ("Confidence test", f"{document.get('permutations', '–')} permutations"
-         + (", corrected for many cells (FDR)" if document.get("fdr", True) else "")),
-        ("Shared with", "partners" if run.audience == "shared" else "police only"),
-    ]
+    return run_words.parameter_rows(run, shown)
 
 
 def provenance_line(run: Run, audience: Audience) -> str:
     """The map page's provenance line: run, resolution, cells, incidents (police only), dates, finished."""
     flags = ("SYNTHETIC incidents (a demonstration, not police data) · " if run.synthetic else "") + (
         f"Data changed since this run: {run.data_changed} · " if run.data_changed else "")
-    return flags + f"{run.kind.heading} {run.id} · " + " · ".join(run_results.run_facts(run, audience))
+    return flags + f"{run_words.run_title(run)} · " + " · ".join(run_results.run_facts(run, audience))
 
 
 def _only_hotspot_runs(run: Run) -> None:
@@ -87,6 +77,6 @@ def _map_json(store: Store, run: Run, audience: Audience, community_id: int | No
     outlines, bounds = store.maps.communities_feature_collection(ids)
     classes = cell_classes(store, run, audience, community_id)
     data = {"cells": hexagons_feature_collection(classes, "gi_bin", lambda v: v in SIGNIFICANT),
-            "outlines": json.loads(outlines), "bounds": list(bounds) if bounds else None, "places": places(),
+            "outlines": json.loads(outlines), "bounds": list(bounds) if bounds else None, "places": places_within(bounds),
             "colours": {str(v): c.colour for v, c in SIGNIFICANT.items()}}
     return json.dumps(data).replace("</", "<\\/")
