@@ -70,8 +70,9 @@ DATA_PATHS = ("/api/", "/tiles/", "/static/", "/healthz", "/readyz", "/openapi.j
 
 
 def answers_page(request: Request) -> bool:
-    """An error on this request is shown as a page: a browser asked, for a page (not the API, tiles or files,
-    and not an OGC document asked for as JSON with ?f=json)."""
+    """An error on this request is shown as a page: a browser (an Accept header preferring HTML to JSON)
+    asked for a page (not the API, tiles or files, and not an OGC document asked for as JSON with ?f=json).
+    Programs, which accept JSON or anything, get the JSON body."""
     if request.url.path.startswith(DATA_PATHS) or request.query_params.get("f") in ("json", "geojson"):
         return False
     return prefers_html(request)

@@ -83,7 +83,7 @@ def test_different_resolutions_and_unknown_runs_are_refused_clearly(client, toke
     coarse = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)
     response = client.get("/api/v1/compare", params={"a": a, "b": coarse["id"]}, headers=auth(tokens["analyst"]))
     assert response.status_code == 422 and "different cell sizes" in response.json()["error"]["message"]
-    page = client.get("/compare", params={"a": a, "b": coarse["id"]}, headers=auth(tokens["analyst"]))
+    page = client.get("/compare", params={"a": a, "b": coarse["id"]}, headers={**auth(tokens["analyst"]), **HTML})
     assert page.status_code == 422 and "different cell sizes" in page.text and "<html" in page.text
     assert client.get("/api/v1/compare", params={"a": a, "b": 999999},
                       headers=auth(tokens["analyst"])).status_code == 404

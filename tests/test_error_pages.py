@@ -19,13 +19,15 @@ def _page(client, path, token):
 
 
 def test_a_missing_community_is_an_html_page_for_a_browser_and_json_for_a_program(client, tokens):
+    # a program that accepts anything (curl) gets the JSON body
+    assert client.get("/communities/987654", headers=auth(tokens["viewer"])).json()["error"]["message"]
     page = _page(client, "/communities/987654", tokens["viewer"])
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "<h1>Not found</h1>" in page.text and "community" in page.text.lower()
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert outside_urls(page.text) == set()
-    program = client.get("/communities/987654", headers=auth(tokens["viewer"]))
+    program = client.get("/communities/987654", headers={**auth(tokens["viewer"]), "Accept": "application/json"})
     assert program.status_code == 404 and program.json()["error"]["message"] == \
         page.text.split('<p class="error" role="alert">')[1].split("</p>")[0].replace("&#39;", "'")
 
