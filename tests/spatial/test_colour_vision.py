@@ -11,8 +11,9 @@ against their published test pairs.
 
 Every two classes of a map layer must be told apart (hot from cold, each from "not significant", and
 the confidence levels from each other), so every pair must stay at least ``APART`` apart for normal
-vision and each simulated deficiency. The usual colours (Esri's Gi_Bin, GeoDa's LISA) fall short
-(Esri's pale orange comes close to its pale yellow for deuteranopes, and to its pale grey-green, a cold class, for protanopes), which shows the check can fail.
+vision and each simulated deficiency. The usual colours (Esri's Gi_Bin, GeoDa's LISA) fall short (Esri's
+pale orange comes close to its pale yellow for deuteranopes, and to its pale grey-green, a cold class,
+for protanopes), which shows the check can fail.
 """
 
 from __future__ import annotations
