@@ -557,5 +557,17 @@ def test_compare_page_moves_its_maps_together(service, browser):
     after = views()
     assert len(set(after)) == 1 and after[0].split(",")[:2] != before[0].split(",")[:2]
     page.screenshot(path=str(ARTIFACTS / f"compare-{service['backend']}.png"), full_page=True)
+    # The compare maps follow the colour-blind-safe choice made on a map page (kept in this browser).
+    page.goto(f"{origin}/maps/analyses/{service['run_id']}")
+    page.get_by_role("checkbox", name="Colour-blind-safe colours").check()
+    page.goto(f"{origin}/compare?a={service['run_id']}&b={submitted['id']}")
+    page.wait_for_selector("body[data-maps-ready]", state="attached")
+    assert page.get_by_role("checkbox", name="Colour-blind-safe colours").is_checked()
+    drawn = set(page.eval_on_selector_all("#map-a path.leaflet-interactive, #map-b path.leaflet-interactive",
+                                          "els => els.map(e => e.getAttribute('fill'))"))
+    significant = [c for c in GI_CLASSES if c.value != 0]
+    assert drawn and drawn <= {c.safe_colour for c in significant}
+    assert page.eval_on_selector_all(".legend .swatch[data-colour-safe]", "els => els.map(e => "
+                                     "getComputedStyle(e).backgroundColor)") == [_rgb(c.safe_colour) for c in significant]
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()
