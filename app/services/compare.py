@@ -19,7 +19,7 @@ from app.errors import BadRequest, NotFound, Unprocessable
 from app.privacy import Audience
 from app.runs import Run
 from app.services import run_results
-from app.services.map_elements import swatch
+from app.services.map_elements import COLOUR_CHOICE, swatch
 from app.services.pages import period_label
 from app.store.backends import Store
 from spatial.compare import (CHANGE_COLOURS, CHANGE_LABELS, HotCellChanges, ResolutionMismatch, compare_hot_cells,
@@ -36,6 +36,10 @@ SIGNIFICANT = {cls.value: cls for cls in GI_CLASSES if cls.value != 0}
 def class_legend(palette: Palette = "default") -> list[dict[str, Any]]:
     """The significant classes as a legend: value, label and swatch (in ``palette``, with its colour in each)."""
     return [{"value": c.value, "label": c.label, "swatch": Markup(swatch(c, palette))} for c in SIGNIFICANT.values()]
+
+
+# The map pages' "Colour-blind-safe colours" switch, for a page template.
+COLOUR_SWITCH = Markup(COLOUR_CHOICE)
 
 
 def class_palettes() -> dict[str, dict[str, str]]:
@@ -152,7 +156,7 @@ def page_context(store: Store, comparison: Comparison, audience: Audience) -> di
         "community": comparison.community, "changes": changes,
         "change_rows": [{"key": k, "label": label, "colour": CHANGE_COLOURS[k], "count": changes.counts[k]}
                         for k, label in CHANGE_LABELS.items()],
-        "class_rows": class_legend(),
+        "class_rows": class_legend(), "colour_switch": COLOUR_SWITCH,
         "min_count": None if audience.raw else audience.min_count,
         "layers": {"a": classed(comparison.first_classes), "b": classed(comparison.second_classes),
                    "change": hexagons_feature_collection(changes.changes, "change"),

@@ -29,7 +29,7 @@ COLOURS_JS = "/static/app/colours.js"
 COLOUR_SCRIPT = Element(f'<script src="{COLOURS_JS}"></script>')
 
 # The switch between the usual colours and the colour-blind-safe ones (a real checkbox, keyboard usable).
-COLOUR_CHOICE = ('<label class="hotspots-colour-choice"><input type="checkbox" class="colour-choice"> '
+COLOUR_CHOICE = ('<label class="colour-choice-label"><input type="checkbox" class="colour-choice"> '
                  "Colour-blind-safe colours</label>")
 
 
@@ -505,8 +505,8 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-box h4 { margin: 8px 0 3px; font-size: 12px; }
 .hotspots-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
 .hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
-.hotspots-colour-choice { display: flex; align-items: center; gap: 6px; margin: 2px 0 4px; cursor: pointer; }
-.hotspots-colour-choice input { margin: 0; width: 16px; height: 16px; }
+.hotspots-legend .colour-choice-label { display: flex; align-items: center; gap: 6px; margin: 2px 0 4px; cursor: pointer; }
+.hotspots-legend .colour-choice-label input { margin: 0; width: 16px; height: 16px; }
 .hotspots-backtest { max-width: 340px; } .hotspots-backtest p { margin: 0 0 4px; }
 .hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
 .hotspots-box a { color: #0b57d0; }

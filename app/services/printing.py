@@ -16,7 +16,7 @@ from app.privacy import Audience
 from app.runs import Run
 from app.services import pages as page_service
 from app.services import run_results
-from app.services.compare import SIGNIFICANT, cell_classes, class_legend, class_palettes
+from app.services.compare import COLOUR_SWITCH, SIGNIFICANT, cell_classes, class_legend, class_palettes
 from app.services.maps import places
 from app.settings import Settings
 from app.store.backends import Store
@@ -40,7 +40,8 @@ def run_sheet(store: Store, run_id: int, audience: Audience, palette: Palette = 
     ranking = run_results.neighbourhood_ranking(store, run, audience)
     return {"run": run, "title": f"{run.kind.heading} {run.id}", "parameters": parameters(run, audience),
             "provenance": provenance_line(run, audience), "ranking": ranking, "legend": class_legend(palette),
-            "map_json": _map_json(store, run, audience, None, palette), "community": None,
+            "colour_switch": COLOUR_SWITCH, "map_json": _map_json(store, run, audience, None, palette),
+            "community": None,
             "min_count": None if audience.raw else audience.min_count}
 
 
@@ -51,6 +52,7 @@ def community_sheet(store: Store, settings: Settings, community_id: int, audienc
     place = context["place"]
     run = run_results.visible_completed_run(store, place["run_id"], audience) if place else None
     context.update({"title": context["community"]["name"], "run": run, "legend": class_legend(palette),
+                    "colour_switch": COLOUR_SWITCH,
                     "parameters": parameters(run, audience) if run else [],
                     "provenance": provenance_line(run, audience) if run else None,
                     "ranking": [place["entry"]] if place else [],
