@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ VOLATILE_VALUES = {"timings_s"}
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
 FOLIUM_NAME = re.compile(r"_[0-9a-f]{32}(?![0-9a-f])")
 ZOOMS = (8, 10, 11, 12, 13, 14)
+# A number printed with more digits than 9 significant ones (in CSV, HTML, map scripts).
+LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{7,}(?:e-?\d+)?(?![\w.])")
 
 
 def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> str:
@@ -47,7 +50,22 @@ def _ids_out(text: str, runs: dict[int, str], communities: dict[int, str]) -> st
                       text)
     for community_id, label in communities.items():
         text = re.sub(rf"(communities/|community=){community_id}(?!\d)", lambda m, label=label: m.group(1) + label, text)
-    return FOLIUM_NAME.sub("_X", TIMESTAMP.sub("<time>", text))
+    return LONG_NUMBER.sub(lambda m: _digits(float(m.group())),
+                           FOLIUM_NAME.sub("_X", _days_out(TIMESTAMP.sub("<time>", text))))
+
+
+def _digits(number: float) -> str:
+    """A computed number to 9 significant digits: the last bits of a float differ between CPUs (numpy picks
+    its SIMD loops by machine), and the golden files are about the service's outputs, not the FPU's."""
+    return format(number, ".9g")
+
+
+def _days_out(text: str) -> str:
+    """The day the test ran (a run's date on the community page), as UTC and as the service's zone see it."""
+    today = datetime.now(timezone.utc).date()
+    for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+        text = text.replace(day.isoformat(), "<today>")
+    return text
 
 
 def _normalised(value: Any, runs: dict[int, str], communities: dict[int, str]) -> Any:
@@ -61,6 +79,8 @@ def _normalised(value: Any, runs: dict[int, str], communities: dict[int, str]) -
         return [_normalised(v, runs, communities) for v in value]
     if isinstance(value, str):
         return _ids_out(value, runs, communities)
+    if isinstance(value, float):
+        return float(_digits(value))
     return value
 
 
