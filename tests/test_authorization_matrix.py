@@ -75,7 +75,7 @@ PAGES = {"/": "public", "/communities/{community_id}": "public", "/maps/analyses
          "/interventions": "public", "/interventions/{intervention_id}": "public",
          "/analyses/{run_id}/rates": "public",
          "/compare?a={run_id}&b={second_run_id}": "public", "/print/analyses/{run_id}": "public",
-         "/print/communities/{community_id}": "public",
+         "/print/communities/{community_id}": "public", "/print/analyses/{run_id}?colours=safe": "public",
          "/communities/{community_id}/brief": "public", "/communities/{community_id}/brief.pdf": "public",
          "/analyses": "public", "/analyses/{run_id}": "public", "/analyses/new": "analyst"}
 ROLES = ["partner", "viewer", "analyst", "gis", "admin"]

@@ -18,6 +18,7 @@ import pytest
 from app.errors import Unprocessable
 from app.runs import Run
 from app.services import run_pairs
+from spatial.kinds.hotspot import GI_CLASSES
 from tests.conftest import auth
 from tests.test_analyses_api import BASSETERRE, _activate_parishes, _import_points, _partner, _random_background, _run
 from tests.test_maps import outside_urls, parse
@@ -300,3 +301,41 @@ def test_a_pair_is_ordered_by_the_end_of_its_periods():
         _run_record(2, None, "2025-02-01T10:00:00+00:00", communities=["Saint Anne Sandy Point"]),
         lambda name: name != "Hidden")
     assert scoped == []  # a partner is not told of a difference in communities it may not see
+
+
+SWATCH = re.compile(r'<span class="swatch" style="background:(#[0-9a-f]{6})" '
+                    r'data-colour-default="(#[0-9a-f]{6})" data-colour-safe="(#[0-9a-f]{6})"></span>')
+
+
+def _sheet_map(html: str) -> dict:
+    return json.loads(re.search(r'<script id="print-map-data" type="application/json">(.*?)</script>', html, re.S)[1])
+
+
+def test_print_sheets_and_the_compare_page_in_colour_blind_safe_colours(client, tokens, two_runs):
+    """?colours=safe prints a sheet in the colour-blind-safe colours (legend and cells); each page carries both
+    palettes and the switch, so the choice made on the map page is followed; another value is refused in words."""
+    a, b = two_runs
+    viewer = auth(tokens["viewer"])
+    significant = [c for c in GI_CLASSES if c.value != 0]
+    community = next(c for c in client.get("/api/v1/communities", headers=viewer).json()["communities"]
+                     if c["name"] == "Saint George Basseterre")
+    for sheet in (f"/print/analyses/{a}", f"/print/communities/{community['id']}"):
+        usual, safe = (client.get(sheet, params=params, headers=viewer) for params in ({}, {"colours": "safe"}))
+        assert usual.status_code == safe.status_code == 200
+        assert [m[0] for m in SWATCH.findall(usual.text)] == [c.colour for c in significant]
+        assert [m[0] for m in SWATCH.findall(safe.text)] == [c.safe_colour for c in significant]
+        assert SWATCH.findall(usual.text) == [(c.colour, c.colour, c.safe_colour) for c in significant]
+        data = _sheet_map(safe.text)
+        assert data["palette"] == "safe" and _sheet_map(usual.text)["palette"] == "default"
+        assert data["palettes"]["safe"] == {str(c.value): c.safe_colour for c in significant}
+        assert data["cells"]["features"], "the sheet should draw the run's hot cells"
+        assert 'class="colour-choice"' in safe.text and "/static/app/colours.js" in safe.text
+        refused = client.get(sheet, params={"colours": "pink"}, headers=viewer)
+        assert refused.status_code == 400
+        assert "colours=safe" in refused.json()["error"]["message"] and "pink" in refused.json()["error"]["message"]
+    page = client.get("/compare", params={"a": a, "b": b}, headers=viewer)
+    assert page.status_code == 200 and 'class="colour-choice"' in page.text
+    assert [m[0] for m in SWATCH.findall(page.text)] == [c.colour for c in significant]
+    layers = json.loads(re.search(r'<script id="compare-layers" type="application/json">(.*?)</script>',
+                                  page.text, re.S)[1])
+    assert layers["class_palettes"]["safe"] == {str(c.value): c.safe_colour for c in significant}

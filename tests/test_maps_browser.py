@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from spatial.kinds.hotspot import GI_CLASSES
+from spatial.kinds.hotspot import GI_CLASSES, LISA_CLASSES
 
+from tests.accessibility import serious_violations
 from tests.browser_support import ROOT, PageWatch, backend_database, browser_missing, chromium, live_service, \
     load_kna_run
 
@@ -116,6 +117,79 @@ def test_run_map_draws_hexagons_and_legend_offline(service, browser):
     assert watch.console_errors == [] and watch.page_errors == []
     assert watch.failed == []
     assert watch.outside == [], "every request must stay on 127.0.0.1"
+    context.close()
+
+
+def test_colour_blind_safe_colours_switch_cells_legend_and_print_and_are_kept(service, browser):
+    """The legend's "Colour-blind-safe colours" checkbox (used from the keyboard) redraws the cells and the
+    swatches in the safe colours; the choice is kept on reload and the print sheet follows it; axe-core
+    finds no serious problem on the page with the switch on."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    watch = PageWatch(service["origin"]).attach(page)
+    target = f"/maps/analyses/{service['run_id']}"
+    sign_in_through_page(page, service["origin"], service["token"], target)
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    usual = {c.colour: c for c in GI_CLASSES}
+    safe = {c.safe_colour: c for c in GI_CLASSES}
+
+    def cell_fills(selector: str = "path.hotspots-firstStyle") -> list[str]:
+        return page.eval_on_selector_all(selector, "els => els.map(e => e.getAttribute('fill'))")
+
+    def hottest_swatch() -> str:  # the legend's first Gi* swatch: "Hot spot 99 % confidence"
+        return page.locator(".hotspots-legend [data-scheme='0'] .swatch").first.evaluate(
+            "e => getComputedStyle(e).backgroundColor")
+
+    before = cell_fills()
+    assert len(before) == service["cells"] and set(before) <= set(usual)
+    assert hottest_swatch() == _rgb(GI_CLASSES[0].colour)
+    switch = page.get_by_role("checkbox", name="Colour-blind-safe colours")
+    assert switch.is_visible() and not switch.is_checked()
+    switch.focus()
+    page.keyboard.press("Space")
+    page.wait_for_function("document.documentElement.getAttribute('data-colours') === 'safe'", timeout=5_000)
+    assert switch.is_checked()
+    after = cell_fills()
+    # every cell is redrawn in its own class's safe colour
+    assert after == [usual[fill].safe_colour for fill in before]
+    assert hottest_swatch() == _rgb(GI_CLASSES[0].safe_colour)
+    page.screenshot(path=str(ARTIFACTS / f"map-safe-colours-{service['backend']}.png"))
+    found = serious_violations(page, exclude=(".leaflet-overlay-pane",))  # the cells are pictures, not text
+    assert found == [], found
+
+    # kept: a reload draws in the safe colours from the start, the switch on
+    page.reload()
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    assert page.get_by_role("checkbox", name="Colour-blind-safe colours").is_checked()
+    assert set(cell_fills()) <= set(safe) and cell_fills() == after
+    assert hottest_swatch() == _rgb(GI_CLASSES[0].safe_colour)
+    # the LISA layer and its legend too
+    page.locator(".leaflet-control-layers label", has_text="Clusters and outliers (LISA)").click()
+    page.wait_for_selector("path.hotspots-secondStyle", state="attached")
+    assert set(cell_fills("path.hotspots-secondStyle")) <= {c.safe_colour for c in LISA_CLASSES}
+    lisa_swatches = page.eval_on_selector_all(".hotspots-legend [data-scheme='1'] .swatch",
+                                              "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert lisa_swatches == [_rgb(c.safe_colour) for c in LISA_CLASSES]
+
+    # the print sheet follows the choice (its link carries ?colours=safe)
+    printing = page.locator(".hotspots-links a", has_text="Print / save as PDF")
+    assert printing.get_attribute("href") == f"/print/analyses/{service['run_id']}?colours=safe"
+    printing.click()
+    page.wait_for_selector("body[data-map-ready]", state="attached", timeout=10_000)
+    assert page.get_by_role("checkbox", name="Colour-blind-safe colours").is_checked()
+    # the sheet's filled paths: its cells, and the towns' white dots
+    sheet = set(page.eval_on_selector_all("#print-map path[fill]", "els => els.map(e => e.getAttribute('fill'))"))
+    assert sheet - {"none", "#fff"} and sheet - {"none", "#fff"} <= set(safe) - {GI_CLASSES[3].safe_colour}
+    sheet_swatches = page.eval_on_selector_all(".legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert sheet_swatches == [_rgb(c.safe_colour) for c in GI_CLASSES if c.value != 0]
+
+    # and back: switched off on the sheet, the map page shows the usual colours again
+    page.get_by_role("checkbox", name="Colour-blind-safe colours").uncheck()
+    page.goto(service["origin"] + target)
+    page.wait_for_selector("path.hotspots-firstStyle", state="attached", timeout=10_000)
+    assert not page.get_by_role("checkbox", name="Colour-blind-safe colours").is_checked()
+    assert cell_fills() == before and hottest_swatch() == _rgb(GI_CLASSES[0].colour)
+    assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()
 
 
@@ -495,5 +569,17 @@ def test_compare_page_moves_its_maps_together(service, browser):
     after = views()
     assert len(set(after)) == 1 and after[0].split(",")[:2] != before[0].split(",")[:2]
     page.screenshot(path=str(ARTIFACTS / f"compare-{service['backend']}.png"), full_page=True)
+    # The compare maps follow the colour-blind-safe choice made on a map page (kept in this browser).
+    page.goto(f"{origin}/maps/analyses/{service['run_id']}")
+    page.get_by_role("checkbox", name="Colour-blind-safe colours").check()
+    page.goto(f"{origin}/compare?a={service['run_id']}&b={submitted['id']}")
+    page.wait_for_selector("body[data-maps-ready]", state="attached")
+    assert page.get_by_role("checkbox", name="Colour-blind-safe colours").is_checked()
+    drawn = set(page.eval_on_selector_all("#map-a path.leaflet-interactive, #map-b path.leaflet-interactive",
+                                          "els => els.map(e => e.getAttribute('fill'))"))
+    significant = [c for c in GI_CLASSES if c.value != 0]
+    assert drawn and drawn <= {c.safe_colour for c in significant}
+    assert page.eval_on_selector_all(".legend .swatch[data-colour-safe]", "els => els.map(e => "
+                                     "getComputedStyle(e).backgroundColor)") == [_rgb(c.safe_colour) for c in significant]
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()

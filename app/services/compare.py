@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import h3
+from markupsafe import Markup
 
 from app.errors import BadRequest, NotFound, Unprocessable
 from app.privacy import Audience
 from app.runs import Run
 from app.services import community_runs, run_pairs, run_results, run_words
+from app.services.map_elements import COLOUR_CHOICE, swatch
 from app.services.maps import places_within
 from app.services.run_pairs import Difference
 from app.services.run_words import period_label
@@ -25,11 +27,28 @@ from app.store.backends import Store
 from spatial.compare import (CHANGE_COLOURS, CHANGE_LABELS, HotCellChanges, ResolutionMismatch, check_same_resolution,
                              compare_hot_cells, hexagons_feature_collection, strongest_per_cell)
 from spatial.kinds import DEFAULT_KIND
+from spatial.kinds.base import PALETTES, Palette
 from spatial.kinds.hotspot import GI_CLASSES
 
 CLASS_FIELD = "gi_bin"
 ORDER_NOTE = "a is the run whose period ends first (before), b the later one (after)"
 SWAPPED_NOTE = "; they were asked for the other way round"
+# The classes the compare page and the print sheets draw (cells not significant are left out).
+SIGNIFICANT = {cls.value: cls for cls in GI_CLASSES if cls.value != 0}
+
+
+def class_legend(palette: Palette = "default") -> list[dict[str, Any]]:
+    """The significant classes as a legend: value, label and swatch (in ``palette``, with its colour in each)."""
+    return [{"value": c.value, "label": c.label, "swatch": Markup(swatch(c, palette))} for c in SIGNIFICANT.values()]
+
+
+# The map pages' "Colour-blind-safe colours" switch, for a page template.
+COLOUR_SWITCH = Markup(COLOUR_CHOICE)
+
+
+def class_palettes() -> dict[str, dict[str, str]]:
+    """The significant classes' colours in each palette (for a page's script to switch between)."""
+    return {p: {str(v): c.colour_in(p) for v, c in SIGNIFICANT.items()} for p in PALETTES}
 
 
 @dataclass(frozen=True)
@@ -152,10 +171,9 @@ def page_context(store: Store, comparison: Comparison, audience: Audience) -> di
                   if audience.sees_community(c["name"])
                   and (comparison.community is None or c["id"] == comparison.community["id"])})
     outlines, bounds = store.maps.communities_feature_collection(ids)
-    significant = {cls.value: cls for cls in GI_CLASSES if cls.value != 0}
 
     def classed(classes: dict[str, int | None]) -> dict[str, Any]:
-        return hexagons_feature_collection(classes, CLASS_FIELD, lambda v: v in significant)
+        return hexagons_feature_collection(classes, CLASS_FIELD, lambda v: v in SIGNIFICANT)
 
     changes = comparison.changes
     return {
@@ -166,12 +184,12 @@ def page_context(store: Store, comparison: Comparison, audience: Audience) -> di
         "community": comparison.community, "changes": changes,
         "change_rows": [{"key": k, "label": label, "colour": CHANGE_COLOURS[k], "count": changes.counts[k]}
                         for k, label in CHANGE_LABELS.items()],
-        "class_rows": list(significant.values()),
+        "class_rows": class_legend(), "colour_switch": COLOUR_SWITCH,
         "min_count": None if audience.raw else audience.min_count,
         "layers": {"a": classed(comparison.first_classes), "b": classed(comparison.second_classes),
                    "change": hexagons_feature_collection(changes.changes, "change"),
                    "outlines": json.loads(outlines), "bounds": list(bounds) if bounds else None,
                    "places": places_within(bounds),
-                   "class_colours": {str(c.value): c.colour for c in significant.values()},
+                   "class_palettes": class_palettes(),
                    "change_colours": CHANGE_COLOURS},
     }

@@ -18,11 +18,27 @@ from folium.map import Layer
 from jinja2 import Template
 
 from spatial.kinds import AnalysisKind
+from spatial.kinds.base import PALETTES, CellClass, Palette
 
 VENDOR = "/static/vendor"
 LEAFLET_JS = f"{VENDOR}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{VENDOR}/leaflet/leaflet.css"
 VECTORGRID_JS = f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
+# The "Colour-blind-safe colours" switch shared by every map page (app/static/colours.js).
+COLOURS_JS = "/static/app/colours.js"
+COLOUR_SCRIPT = Element(f'<script src="{COLOURS_JS}"></script>')
+
+# The switch between the usual colours and the colour-blind-safe ones (a real checkbox, keyboard usable).
+COLOUR_CHOICE = ('<label class="colour-choice-label"><input type="checkbox" class="colour-choice"> '
+                 "Colour-blind-safe colours</label>")
+
+
+def swatch(cell_class: CellClass, palette: Palette = "default") -> str:
+    """A legend swatch in ``palette``, with its colour in every palette for the page's switch to use."""
+    # the colours are #rrggbb (checked by CellClass), safe in an attribute as they are
+    colours = "".join(f' data-colour-{p}="{cell_class.colour_in(p)}"' for p in PALETTES)
+    return f'<span class="swatch" style="background:{cell_class.colour_in(palette)}"{colours}></span>'
+
 
 # The style function of each of a kind's class schemes, in order (the first layer is shown by default).
 STYLES = ("firstStyle", "secondStyle")
@@ -55,7 +71,9 @@ def _script_json(value: object) -> str:
 
 class CellStyles(MacroElement):
     """``HOTSPOTS``: colours, style functions and an escaping tooltip shared by the cell layers, from
-    the kind's two class schemes (a colour per class of each) and its police-only statistics.
+    the kind's two class schemes (a colour per class of each, in each palette) and its police-only
+    statistics. The cells are drawn in the palette chosen on the page (``HotspotColours``, the
+    "Colour-blind-safe colours" switch); ``HOTSPOTS.setPalette`` changes it (``PaletteSwitch``).
 
     A kind with a field holding one class per time step (``stepped_field``: emerging hot spots) is
     drawn at one step at a time, ``HOTSPOTS.setStep(i)`` choosing it (the last step at first), and
@@ -69,6 +87,7 @@ var HOTSPOTS = (function () {
     var schemes = {{ this.schemes }};
     var fewer = {{ this.fewer }};
     var steps = {{ this.steps }}, step = steps.length - 1;
+    var palette = window.HotspotColours ? window.HotspotColours.palette() : "default";
     var entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
     function esc(v) { return String(v === null || v === undefined ? "–" : v).replace(/[&<>"']/g, function (c) { return entities[c]; }); }
     function num(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
@@ -84,8 +103,9 @@ var HOTSPOTS = (function () {
     function shape(fill, opacity) {
         return {fill: true, fillColor: fill, fillOpacity: opacity, stroke: true, color: "#666666", weight: 0.4, opacity: 0.5};
     }
+    function colour(scheme, shown) { return scheme.palettes[palette][shown] || "#cccccc"; }
     function style(i) {
-        return function (p) { return shape(schemes[i].colours[value(p, schemes[i])] || "#cccccc", 0.8); };
+        return function (p) { return shape(colour(schemes[i], value(p, schemes[i])), 0.8); };
     }
     function spark(p, scheme) {
         var classes = series(p[scheme.field]), counts = series(p.step_counts).map(Number);
@@ -94,7 +114,7 @@ var HOTSPOTS = (function () {
         for (var i = 0; i < classes.length; i++) {
             var tall = counts.length ? Math.max(2, Math.round(h * counts[i] / most)) : h;
             bars += "<rect x='" + (i * w) + "' y='" + (h - tall) + "' width='" + (w - 1) + "' height='" + tall
-                + "' fill='" + (scheme.colours[classes[i]] || "#cccccc") + "'"
+                + "' fill='" + colour(scheme, classes[i]) + "'"
                 + (i === step ? " stroke='#000' stroke-width='1'" : "") + "></rect>";
         }
         return "<tr><td colspan='2'><svg class='hotspots-spark' width='" + (classes.length * w) + "' height='" + h
@@ -114,6 +134,8 @@ var HOTSPOTS = (function () {
         steps: steps,
         step: function () { return step; },
         setStep: function (i) { step = Math.max(0, Math.min(steps.length - 1, i)); },
+        palette: function () { return palette; },
+        setPalette: function (name) { palette = schemes[0].palettes[name] ? name : "default"; },
         tooltip: function (p) {
             // A coarser hexagon (low zoom) stands for several cells: it says so, with their summed count
             // and the strongest class among them; zoom in for each cell's own figures.
@@ -146,7 +168,7 @@ var HOTSPOTS = (function () {
         self.p_values = kind.p_value_fields
         self.optional = kind.optional_statistics
         self.schemes = _script_json([
-            {"field": s.field, "colours": s.colours(), "labels": s.labels(), "label": s.tooltip_label,
+            {"field": s.field, "palettes": s.palettes(), "labels": s.labels(), "label": s.tooltip_label,
              "stepped": s.field == kind.stepped_field} for s in kind.schemes])
         self.steps = _script_json(list(steps or []))
 
@@ -200,6 +222,40 @@ class StepSlider(MacroElement):
 
     def render(self, **kwargs):  # the layers' names are known once they are placed on the map
         self.stepped, self.other = self.stepped_layer.get_name(), self.other_layer.get_name()
+        return super().render(**kwargs)
+
+
+class PaletteSwitch(MacroElement):
+    """Redraws the cell layers in the palette the page's "Colour-blind-safe colours" switch chooses
+    (app/static/colours.js swaps the legend's swatches): inline cells restyled, vector tiles redrawn."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+    if (!window.HotspotColours) { return; }
+    var layers = [{% for name, style in this.drawn %}[{{ name }}, "{{ style }}"]{{ ", " if not loop.last }}{% endfor %}];
+    window.HotspotColours.onChange(function (palette) {
+        HOTSPOTS.setPalette(palette);
+        layers.forEach(function (entry) {
+            var layer = entry[0], style = entry[1];
+            if (layer.setStyle) {
+                layer.setStyle(function (feature) { return HOTSPOTS[style](feature.properties); });
+            } else if (layer.redraw) {
+                layer.redraw();
+            }
+        });
+    });
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, layers: list[tuple[Layer, str]]) -> None:
+        super().__init__()
+        self._name = "PaletteSwitch"
+        self.layers = layers
+
+    def render(self, **kwargs):  # the layers' names are known once they are placed on the map
+        self.drawn = [(layer.get_name(), style) for layer, style in self.layers]
         return super().render(**kwargs)
 
 
@@ -449,6 +505,8 @@ MAP_CSS = Element("""<link rel="icon" href="data:,">
 .hotspots-box h4 { margin: 8px 0 3px; font-size: 12px; }
 .hotspots-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
 .hotspots-legend .swatch { width: 16px; height: 12px; border: 1px solid #777; flex: none; }
+.hotspots-legend .colour-choice-label { display: flex; align-items: center; gap: 6px; margin: 2px 0 4px; cursor: pointer; }
+.hotspots-legend .colour-choice-label input { margin: 0; width: 16px; height: 16px; }
 .hotspots-backtest { max-width: 340px; } .hotspots-backtest p { margin: 0 0 4px; }
 .hotspots-tip th { text-align: left; padding-right: 8px; font-weight: 600; }
 .hotspots-box a { color: #0b57d0; }

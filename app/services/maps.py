@@ -27,6 +27,8 @@ from pathlib import Path
 import folium
 
 from app.services.map_elements import (
+    COLOUR_CHOICE,
+    COLOUR_SCRIPT,
     MAP_CSS,
     accessible_page,
     STYLES,
@@ -38,9 +40,11 @@ from app.services.map_elements import (
     LegendFollowsLayers,
     OfflineMap,
     OutlineLayer,
+    PaletteSwitch,
     PlaceLabels,
     StepSlider,
     TileCellsLayer,
+    swatch,
 )
 from app.privacy import Audience
 from app.services.backtests import backtest_words
@@ -51,6 +55,7 @@ from app.settings import Settings
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import DEFAULT_KIND, AnalysisKind
+from spatial.kinds.base import ClassScheme
 
 # Bump when the page's make-up changes, so saved pages are rebuilt.
 MAP_VERSION = "10"
@@ -100,6 +105,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     root = cast(folium.Figure, fmap.get_root())
     root.title = run_title(run)
     root.header.add_child(MAP_CSS)
+    root.header.add_child(COLOUR_SCRIPT)  # before the map's script, which draws in the palette it chose
     if bounds:  # before any layer, so no tiles are asked for at the provisional zoom and then cancelled
         fmap.fit_bounds([[south, west], [north, east]])
     if settings.basemap_url:
@@ -131,6 +137,7 @@ def build_map_html(store: Store, settings: Settings, run: Run, audience: Audienc
     HtmlControl(title_html(run, tiled, audience), "topleft", "hotspots-box hotspots-title").add_to(fmap)
     HtmlControl(legend_html(kind), "bottomright", "hotspots-box hotspots-legend").add_to(fmap)
     LegendFollowsLayers(layers).add_to(fmap)
+    PaletteSwitch(list(zip(layers, STYLES, strict=True))).add_to(fmap)
     LabelDeclutter().add_to(fmap)
     words = backtest_words(run, audience or POLICE_VIEW)
     if words:
@@ -146,15 +153,16 @@ def legend_html(kind: AnalysisKind) -> str:
 
     One section per class scheme (``data-scheme``: its layer's place); only the first layer is on at
     first, so the others start hidden and ``LegendFollowsLayers`` shows each with its layer. The legend
-    is a ``<details>`` block, folded on small screens."""
-    def rows(scheme) -> str:
-        return "".join(f'<div class="row"><span class="swatch" style="background:{c.colour}"></span>'
-                       f"<span>{html.escape(c.label)}</span></div>" for c in scheme.classes)
+    is a ``<details>`` block, folded on small screens. It opens with the "Colour-blind-safe colours"
+    switch (app/static/colours.js), each swatch carrying its colour in both palettes."""
+    def rows(scheme: ClassScheme) -> str:
+        return "".join(f'<div class="row">{swatch(c)}<span>{html.escape(c.label)}</span></div>'
+                       for c in scheme.classes)
 
     sections = "".join(f'<div class="hotspots-legend-section" data-scheme="{i}"{"" if i == 0 else " hidden"}>'
                        f"<h4>{html.escape(s.legend_title)}</h4>" + rows(s) + "</div>"
                        for i, s in enumerate(kind.schemes))
-    return ('<details open><summary>Legend</summary>' + sections
+    return ('<details open><summary>Legend</summary>' + COLOUR_CHOICE + sections
             + '<p class="hotspots-legend-none muted" hidden>No cell layer is shown: turn one on above.</p>'
             + f'<p class="hotspots-p-note">{html.escape(kind.legend_note)}</p></details>')
 
@@ -164,7 +172,8 @@ def download_links_html(run_id: int, printable: bool = True) -> str:
     and audits the download) and, for a kind with a print sheet (``printable``), to its print view."""
     base = f"/api/v1/analyses/{int(run_id)}/cells?format="
     links = " · ".join(f'<a href="{html.escape(base + fmt)}" download>{label}</a>' for fmt, label in DOWNLOADS)
-    sheet = (f'<div class="hotspots-links"><a href="/print/analyses/{int(run_id)}">Print / save as PDF</a></div>'
+    sheet = (f'<div class="hotspots-links"><a href="/print/analyses/{int(run_id)}" data-follows-colours>'
+             "Print / save as PDF</a></div>"
              if printable else "")
     return f'<div class="hotspots-links">Download the cells: {links}</div>' + sheet
 

@@ -159,12 +159,13 @@ def queryables_of(store: Store, audience: Audience, collection_id: str, url: str
 
 
 def class_colours(store: Store, audience: Audience, collection_id: str) -> dict[str, Any] | None:
-    """For a run's cells: the class field and its map colours (the HTML page colours cells as the maps do)."""
+    """For a run's cells: the class field and its map colours in each palette (the HTML page colours cells as
+    the maps do, in the colours chosen with the maps' "Colour-blind-safe colours" switch)."""
     if not collection_id.startswith(RUN_PREFIX):
         return None
     kind = _run(store, audience, collection_id).kind
     scheme = next(s for s in kind.schemes if s.field == kind.class_field)
-    return {"field": scheme.field, "colours": scheme.colours()}
+    return {"field": scheme.field, "palettes": scheme.palettes()}
 
 
 def _missing(collection_id: str, audience: Audience) -> Exception:

@@ -18,6 +18,12 @@ from typing import Literal, Protocol
 import numpy as np
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*\Z")
+_COLOUR = re.compile(r"#[0-9a-f]{6}\Z")
+
+# The colour sets a map can be drawn in: the kind's usual colours, and colours chosen to stay apart for
+# readers with red-green or blue-yellow colour blindness (the "Colour-blind-safe colours" option).
+Palette = Literal["default", "safe"]
+PALETTES: tuple[Palette, ...] = ("default", "safe")
 
 ColumnType = Literal["smallint", "integer", "bigint", "float", "text"]
 Comparison = Literal["=", "<", "<=", ">", ">="]
@@ -55,13 +61,34 @@ class CellField:
         identifier(self.name)
 
 
+def palette_named(name: str | None) -> Palette:
+    """The palette called ``name`` (None: the usual colours); ValueError, in words, for any other name."""
+    if name is None or name == "default":
+        return "default"
+    if name == "safe":
+        return "safe"
+    raise ValueError(f"There are no colours called {name!r}: use colours=safe for colour-blind-safe colours, "
+                     "or leave it out for the usual ones.")
+
+
 @dataclass(frozen=True)
 class CellClass:
-    """One class of a classed field, as planners read it on the map."""
+    """One class of a classed field, as planners read it on the map: its colour, and its colour in the
+    colour-blind-safe palette (``safe_colour``; None: the class keeps its colour there)."""
 
     value: int | str
     label: str
     colour: str
+    safe_colour: str | None = None
+
+    def __post_init__(self) -> None:
+        for colour in (self.colour, *(() if self.safe_colour is None else (self.safe_colour,))):
+            if not _COLOUR.match(colour):  # written into style attributes and scripts as it is
+                raise ValueError(f"{colour!r} is not a colour a kind may declare (#rrggbb, lower case)")
+
+    def colour_in(self, palette: Palette) -> str:
+        """The class's colour in ``palette``."""
+        return self.safe_colour if palette == "safe" and self.safe_colour is not None else self.colour
 
 
 @dataclass(frozen=True)
@@ -74,8 +101,13 @@ class ClassScheme:
     tooltip_label: str  # the row heading in a cell's tooltip
     classes: tuple[CellClass, ...]
 
-    def colours(self) -> dict[str, str]:
-        return {str(c.value): c.colour for c in self.classes}
+    def colours(self, palette: Palette = "default") -> dict[str, str]:
+        """Each class's colour in ``palette``, by its value as text."""
+        return {str(c.value): c.colour_in(palette) for c in self.classes}
+
+    def palettes(self) -> dict[str, dict[str, str]]:
+        """Each palette's colours (what a page that switches between them needs)."""
+        return {palette: self.colours(palette) for palette in PALETTES}
 
     def labels(self) -> dict[str, str]:
         return {str(c.value): c.label for c in self.classes}

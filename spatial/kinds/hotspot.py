@@ -12,24 +12,30 @@ import numpy as np
 
 from spatial.kinds.base import AnalysisKind, CellClass, CellCondition, CellField, ClassScheme, Ranking
 
-# Esri's Hot Spot Analysis renderer (Gi_Bin), the colours planners know from ArcGIS.
+# Esri's Hot Spot Analysis renderer (Gi_Bin), the colours planners know from ArcGIS; and the
+# colour-blind-safe colours: a diverging orange-to-blue scheme (the axis red-green colour blindness
+# keeps) with a neutral grey between, each step lighter or darker than the next so the confidence
+# levels also differ in lightness (which blue-yellow colour blindness keeps). Chosen so that every two
+# classes stay apart under simulated protanopia, deuteranopia and tritanopia
+# (tests/spatial/test_colour_vision.py); Esri's own pale orange, yellow and grey-green do not.
 GI_CLASSES = (
-    CellClass(3, "Hot spot 99 % confidence", "#d62f27"),
-    CellClass(2, "Hot spot 95 % confidence", "#ed7551"),
-    CellClass(1, "Hot spot 90 % confidence", "#fab984"),
-    CellClass(0, "Not significant", "#ffffbf"),
-    CellClass(-1, "Cold spot 90 % confidence", "#c0ccbe"),
-    CellClass(-2, "Cold spot 95 % confidence", "#849eba"),
-    CellClass(-3, "Cold spot 99 % confidence", "#4575b5"),
+    CellClass(3, "Hot spot 99 % confidence", "#d62f27", "#7f2704"),
+    CellClass(2, "Hot spot 95 % confidence", "#ed7551", "#d5640c"),
+    CellClass(1, "Hot spot 90 % confidence", "#fab984", "#fdc48a"),
+    CellClass(0, "Not significant", "#ffffbf", "#f7f7f7"),
+    CellClass(-1, "Cold spot 90 % confidence", "#c0ccbe", "#a3bdf2"),
+    CellClass(-2, "Cold spot 95 % confidence", "#849eba", "#4a6bd1"),
+    CellClass(-3, "Cold spot 99 % confidence", "#4575b5", "#1b2a6b"),
 )
-# GeoDa's LISA cluster map colours.
-LISA_CLASSES = tuple(CellClass(label, label, colour) for label, colour in (
-    ("High-High", "#ff0000"),
-    ("Low-Low", "#0000ff"),
-    ("High-Low", "#f4ada8"),
-    ("Low-High", "#a7adf9"),
-    ("Not significant", "#eeeeee"),
-    ("No neighbours", "#999999"),
+# GeoDa's LISA cluster map colours; safe: clusters dark and outliers light, orange for high and blue
+# for low, greys for the rest (checked the same way).
+LISA_CLASSES = tuple(CellClass(label, label, colour, safe) for label, colour, safe in (
+    ("High-High", "#ff0000", "#a8330a"),
+    ("Low-Low", "#0000ff", "#1f3a93"),
+    ("High-Low", "#f4ada8", "#f5b041"),
+    ("Low-High", "#a7adf9", "#6fa8f0"),
+    ("Not significant", "#eeeeee", "#f7f7f7"),
+    ("No neighbours", "#999999", "#8b8b8b"),
 ))
 
 # What a class means, in one sentence (every map says what its p-values are).
