@@ -581,5 +581,7 @@ def test_compare_page_moves_its_maps_together(service, browser):
     assert drawn and drawn <= {c.safe_colour for c in significant}
     assert page.eval_on_selector_all(".legend .swatch[data-colour-safe]", "els => els.map(e => "
                                      "getComputedStyle(e).backgroundColor)") == [_rgb(c.safe_colour) for c in significant]
+    # axe-core: no serious problem on the compare page (the hexagons, SVG paths without text, left out)
+    assert serious_violations(page, exclude=(".leaflet-overlay-pane",)) == []
     assert watch.console_errors == [] and watch.page_errors == [] and watch.failed == [] and watch.outside == []
     context.close()
