@@ -187,11 +187,22 @@ def answer(request: Request, body: dict[str, Any], status: int, headers: Mapping
     from app.templating import answers_page, error_page  # the pages module imports this one: imported here
 
     if not answers_page(request):
-        return JSONResponse(body, status_code=status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=_varies(request, headers))
     error = body["error"]
     heading = PAGE_HEADINGS.get(status, "Something went wrong" if status >= 500 else "This request cannot be used")
     return error_page(request, getattr(request.app.state, "settings", None), status, error["message"],
-                      heading=heading, request_id=error.get("request_id"), headers=headers)
+                      heading=heading, request_id=error.get("request_id"), headers=_varies(request, headers))
+
+
+def _varies(request: Request, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """A page's refusal is HTML or JSON by the Accept header: say so to caches, and keep it private."""
+    from app.templating import DATA_PATHS
+
+    if request.url.path.startswith(DATA_PATHS):
+        return headers
+    vary = ", ".join(dict.fromkeys(v.strip() for v in ((headers or {}).get("Vary", "") + ",Accept").split(",")
+                                   if v.strip()))
+    return {"Cache-Control": "private, no-cache", **(headers or {}), "Vary": vary}
 
 
 def _request_id(request: Request) -> str:

@@ -342,3 +342,12 @@ def test_a_brief_with_long_lists_still_prints_on_two_pages(client, tokens, world
     assert len(page.select(".interventions li")) == INTERVENTION_ROWS
     assert f"And {12 - INTERVENTION_ROWS} more" in page.select_one(".interventions-more").get_text()
     assert "Aggregates only" in _pdf_words(pdf)  # the privacy note is on the page, not cut off
+
+
+def test_odd_community_addresses_get_a_page_not_a_500(client, tokens):
+    # 5,000 digits are past int()'s limit; "²" is a digit to str.isdigit but not to int()
+    for odd in ("9" * 5000, "²", "12a", "0"):
+        for suffix in ("brief", "brief.pdf"):
+            response = client.get(f"/communities/{odd}/{suffix}", headers=auth(tokens["viewer"]))
+            assert response.status_code == 404, (odd[:10], suffix, response.status_code)
+            assert "There is no community" in response.text

@@ -58,3 +58,11 @@ def test_an_ogc_page_asked_for_by_a_browser_is_refused_in_a_page(client, tokens)
     page = _page(client, "/ogc/collections/nothing-here", tokens["analyst"])
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "<h1>Not found</h1>" in page.text
+
+
+def test_a_pages_refusal_varies_with_accept_and_is_not_cached_shared(client, tokens):
+    for accept in (BROWSER, "application/json"):
+        answer = client.get("/communities/987654", headers={**auth(tokens["viewer"]), "Accept": accept})
+        assert answer.status_code == 404
+        assert "Accept" in [v.strip() for v in answer.headers["vary"].split(",")]
+        assert answer.headers["cache-control"].startswith("private")

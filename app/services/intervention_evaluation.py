@@ -2,8 +2,8 @@
 
 Incidents are counted in SQL per area (target, buffer, comparison: app/store/interventions.py) and
 window: the programme's own dates (*after*), the window of the same length just before (*before*),
-and up to ``EARLIER_WINDOWS`` earlier windows of that length, which with the window before give the
-over-dispersion (how much the target moved against the comparison with no programme: Pearson's
+and up to ``EARLIER_WINDOWS`` earlier windows of that length, which (not the window before: it is the
+one tested) give the over-dispersion (how much the target moved against the comparison with no programme: Pearson's
 chi-square on W - 1 degrees of freedom for W windows, spatial/outcomes/intervention.py). Earlier
 windows starting before the first recorded incident are left out: they would be empty for want of
 data, not of crime.

@@ -61,16 +61,22 @@ def brief_pdf(community_id: str, request: Request, store: StoreDep, settings: Se
 
 def _community_number(community_id: str) -> int:
     """The community's id from the address; anything else is a community that does not exist (404 page)."""
-    if not (community_id.isascii() and community_id.isdigit()) or not 1 <= int(community_id) <= MAX_ID:
+    if not _is_number(community_id) or not 1 <= int(community_id) <= MAX_ID:
         raise NotFound(f"There is no community {community_id[:40]!r}: the address needs the community's number, "
                        "as the communities page links it.")
     return int(community_id)
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits, no longer than the largest id ("²" is a digit to Python, and 5,000 digits are too many
+    for int())."""
+    return text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
+
+
 def _refused(request: Request, settings: Settings, user: Principal, refused: ServiceError,
              community_id: str) -> Response:
     """A brief that cannot be made, as a page: its reason in words and the way back (a link opens the brief)."""
-    if isinstance(refused, NotFound) or not community_id.isdigit():
+    if isinstance(refused, NotFound) or not _is_number(community_id):
         back = ("/", "Back to the communities")
     else:  # a bad month, or too many PDFs at once: the same brief without a month
         back = (f"/communities/{int(community_id)}/brief", "Open the brief of the latest complete month")
