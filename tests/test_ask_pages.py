@@ -123,6 +123,27 @@ def test_run_list_filters_and_says_who_ran_each_run_to_police_only(client, token
     assert shared_page.status_code == 200 and "Run by" not in shared_page.text and "Run again" not in shared_page.text
 
 
+def test_a_scoped_partner_sees_only_its_communities_named_in_run_lists(client, tokens, store, world):
+    from tests.test_analyses_api import _partner
+
+    named = ["Saint George Basseterre", "Saint Mary Cayon", "Saint Paul Charlestown", "Saint Anne Sandy Point"]
+    answer = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]), json={
+        "resolution": 8, "permutations": 9, "seed": 1, "audience": "shared", "communities": named})
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["id"]
+    partner = auth(_partner(store, "cayon-only", ["Saint Mary Cayon"]))
+    for url in ("/", "/analyses", f"/analyses/{run_id}"):
+        page = client.get(url, headers=partner)
+        assert page.status_code == 200, url
+        assert any(link.endswith(f"/analyses/{run_id}") for link in parse(page.text).links) or url.endswith(f"/{run_id}")
+        assert "Saint Mary Cayon" in page.text, url
+        for other in ("Saint George Basseterre", "Saint Paul Charlestown", "Saint Anne Sandy Point"):
+            assert other not in page.text, (url, other)
+    # Police see every community the run names.
+    police = client.get(f"/analyses/{run_id}", headers=auth(tokens["analyst"])).text
+    assert all(name in police for name in named)
+
+
 def test_run_list_pages_on(client, tokens, world, monkeypatch):
     from app.services import ask
 

@@ -256,15 +256,19 @@ def test_a_failed_brief_is_recorded_once(client, tokens, store, settings, world,
         ("failed", "Nowhere Parish"), ("failed", BASSETERRE_PARISH)]
 
 
+def _police_run(client, token: str, start: str, end: str) -> int:
+    response = client.post("/api/v1/analyses", headers=auth(token), json={
+        "resolution": 7, "permutations": 0, "seed": 5, "start": start, "end": end})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
 def test_a_brief_for_a_month_shows_the_latest_run_that_had_ended_by_then(client, tokens, world):  # noqa: F811
     ids = _ids(client, tokens["analyst"])
     basseterre = ids[BASSETERRE_PARISH]
 
     def police_run(start: str, end: str) -> int:
-        response = client.post("/api/v1/analyses", headers=auth(tokens["analyst"]), json={
-            "resolution": 7, "permutations": 0, "seed": 5, "start": start, "end": end})
-        assert response.status_code == 202, response.text
-        return response.json()["id"]
+        return _police_run(client, tokens["analyst"], start, end)
 
     second_quarter, fourth_quarter = police_run("2024-04-01", "2024-07-01"), police_run("2024-10-01", "2025-01-01")
 
@@ -287,6 +291,25 @@ def test_a_brief_for_a_month_shows_the_latest_run_that_had_ended_by_then(client,
     partner_june = _brief(client, world["partner"], basseterre, period="2024-06")
     assert partner_june.select_one(".no-run") is not None and partner_june.select_one("table.ranking") is None
     assert run_heading(world["partner"]).endswith(f" {world['run_id']}")
+
+
+def test_a_brief_for_a_month_shows_the_period_that_ends_latest_whatever_order_the_runs_were_made(
+        client, tokens, world):  # noqa: F811
+    basseterre = _ids(client, tokens["analyst"])[BASSETERRE_PARISH]
+    # The fourth quarter was run first, the second quarter afterwards (a newer run of an older period).
+    fourth_quarter = _police_run(client, tokens["analyst"], "2024-10-01", "2025-01-01")
+    second_quarter = _police_run(client, tokens["analyst"], "2024-04-01", "2024-07-01")
+    december = _brief(client, tokens["analyst"], basseterre, period="2024-12")
+    # The heading says what the run measured, as the map and the print sheet do.
+    assert december.select_one("h2.map-heading").get_text(" ", strip=True) == \
+        f"Hot-spot map: Hot spots of volume, run {fourth_quarter}"
+    said = december.select_one(".run-shown").get_text(" ", strip=True)
+    assert f"Run {fourth_quarter}" in said and "2024-10-01 to 2024-12-31" in said
+    september = _brief(client, tokens["analyst"], basseterre, period="2024-09")
+    assert september.select_one("h2.map-heading").get_text().endswith(f" {second_quarter}")
+    # No month asked: the run made last.
+    latest = _brief(client, tokens["analyst"], basseterre).select_one("h2.map-heading").get_text()
+    assert latest.endswith(f" {second_quarter}")
 
 
 def test_the_page_and_the_brief_show_the_latest_run_the_reader_may_see(client, tokens, store, world):  # noqa: F811

@@ -110,6 +110,22 @@ def test_compare_page_and_the_community_pages_link(client, tokens, two_runs, sto
     assert "in Saint George Basseterre" in latest.text
 
 
+def test_the_community_page_offers_a_comparison_only_when_there_is_a_pair_to_compare(client, tokens, two_runs):
+    analyst = auth(tokens["analyst"])
+    community = next(c for c in client.get("/api/v1/communities", headers=analyst).json()["communities"]
+                     if c["name"] == "Saint George Basseterre")
+    url = f"/compare?community={community['id']}"
+    # The newest run has larger cells than the two before it: no run it can be compared with.
+    coarse = _run(client, tokens["analyst"], categories=["Theft"], resolution=7, permutations=0, seed=1)
+    assert coarse["status"] == "completed", coarse
+    assert url not in parse(client.get(f"/communities/{community['id']}", headers=analyst).text).links
+    assert client.get(url, headers=analyst).status_code == 404
+    # A second run with those cells makes a pair: the link comes back and leads to the comparison.
+    _run(client, tokens["analyst"], categories=["Burglary"], resolution=7, permutations=0, seed=1)
+    assert url in parse(client.get(f"/communities/{community['id']}", headers=analyst).text).links
+    assert client.get(url, headers=analyst).status_code == 200
+
+
 def test_a_partner_compares_only_its_communities(client, tokens, two_runs, store):
     a, b = two_runs
     partner = _partner(store, "basseterre-partner", ["Saint George Basseterre"])

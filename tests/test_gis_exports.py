@@ -91,7 +91,7 @@ def test_readme_of_each_format_has_provenance_and_tier(client, world, tmp_path):
     _, gpkg = _download(client, tmp_path, url, token, "gpkg")
     assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == sorted([f"hotspot-run-{run_id}-cells", "readme"])
     readme = pyogrio.read_dataframe(gpkg, layer="readme", read_geometry=False).set_index("topic")["text"]
-    assert f"Hotspot run {run_id} · H3 resolution 9" in readme["provenance"]
+    assert f"Hot spots of volume, run {run_id} · H3 resolution 9" in readme["provenance"]
     assert readme["privacy"].startswith("Police tier (analyst)") and "EPSG:4326" in readme["coordinates"]
 
     _, shp = _download(client, tmp_path, url, token, "shp")
@@ -102,7 +102,7 @@ def test_readme_of_each_format_has_provenance_and_tier(client, world, tmp_path):
         assert archive.read(f"{stem}.cpg").decode().strip() == "UTF-8"
         assert "WGS" in archive.read(f"{stem}.prj").decode()
         text = archive.read("README.txt").decode("utf-8")
-    assert f"Provenance: Hotspot run {run_id} · H3 resolution 9" in text and "Privacy: Police tier" in text
+    assert f"Provenance: Hot spots of volume, run {run_id} · H3 resolution 9" in text and "Privacy: Police tier" in text
     assert "  lisa_quadr  lisa_quadrant" in text  # the 10-character mapping, as README.txt gives it
 
     _, kml = _download(client, tmp_path, url, token, "kml")
@@ -110,7 +110,7 @@ def test_readme_of_each_format_has_provenance_and_tier(client, world, tmp_path):
     namespace = "{http://www.opengis.net/kml/2.2}"
     assert document.tag == f"{namespace}Document"
     description = document.find(f"{namespace}description").text
-    assert f"Hotspot run {run_id}" in description and "Privacy: Police tier" in description
+    assert f"Hot spots of volume, run {run_id}" in description and "Privacy: Police tier" in description
 
 
 @pytest.mark.parametrize("role", ["viewer", "partner"])

@@ -44,6 +44,8 @@ def test_landing_conformance_and_collections_per_audience(client, world):  # noq
     police_run = next(c for c in _get(client, analyst, "/ogc/collections").json()["collections"]
                       if c["id"] == f"run-{world['shared']}")
     assert " incidents" in police_run["description"]
+    # titled as the map is: what it measured and the run's number
+    assert police_run["title"] == f"Hot spots of volume, run {world['shared']}: cells (H3 resolution 8)"
     described = partner_collections[1]["description"]
     assert "total not published" in described and " incidents" not in described and " cells" not in described
     one = _get(client, partner, f"/ogc/collections/run-{world['shared']}").json()["description"]

@@ -22,7 +22,7 @@ from app.runs import Run, RunListFilters
 from app.services import categories as category_service
 from app.services import communities as community_service
 from app.services import run_results
-from app.services.run_words import period_label
+from app.services.run_words import categories_label, communities_label, period_label
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.grid import MAX_RESOLUTION, MIN_RESOLUTION
@@ -137,15 +137,18 @@ def run_list(store: Store, audience: Audience, query: RunListQuery) -> dict[str,
 
 
 def run_row(run: Run, audience: Audience) -> dict[str, Any]:
-    """A run as the pages list it, in a planner's words (who ran it: police only)."""
-    steps = run.parameters.document.get("steps") if run.kind.stepped_field else None
-    analysis = f"{run.kind.title}, {len(steps)} {run.parameters.document.get('step', 'step')}s" if steps \
+    """A run as the pages list it, in a planner's words (who ran it: police only); a scoped partner
+    sees only its own communities named."""
+    parameters = run.parameters.scoped(audience.sees_community)
+    steps = parameters.document.get("steps") if run.kind.stepped_field else None
+    analysis = f"{run.kind.title}, {len(steps)} {parameters.document.get('step', 'step')}s" if steps \
         else run.kind.title
-    return {**run.summary(), "analysis": analysis, "period": period_label(run.parameters.start, run.parameters.end),
-            "communities_label": ", ".join(run.parameters.communities) or "all communities",
-            "categories_label": ", ".join(run.parameters.document.get("categories") or []) or "all",
-            "resolution": run.parameters.resolution,
-            "cell_size": cell_size_words(run.parameters.resolution) if run.parameters.resolution else "not recorded",
+    return {**run.summary(), "parameters": dict(parameters.document), "analysis": analysis,
+            "period": period_label(parameters.start, parameters.end),
+            "communities_label": communities_label(parameters),
+            "categories_label": categories_label(parameters),
+            "resolution": parameters.resolution,
+            "cell_size": cell_size_words(parameters.resolution) if parameters.resolution else "not recorded",
             "audience_label": AUDIENCES.get(run.audience, run.audience),
             "ran_by": (run.created_by_name or "the command line") if audience.raw else None}
 

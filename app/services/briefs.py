@@ -31,9 +31,10 @@ from app.services import community_runs
 from app.services import intervention_evaluation
 from app.services import interventions as intervention_service
 from app.services import rates as rate_service
-from app.services import run_results
+from app.services import run_results, run_words
 from app.services import trends as trend_service
-from app.services.pages import period_label, trend_svg
+from app.services.pages import trend_svg
+from app.services.run_words import period_label
 from app.settings import Settings
 from app.store.backends import Store
 from spatial.brief_map import MapClass, cells_map_svg
@@ -141,7 +142,7 @@ def _run_sections(store: Store, run: Run, community_id: int, audience: Audience,
                             title=scheme.legend_title)
     place = community_runs.place_in_ranking(store, run, audience, community_id, rows=RANKING_ROWS)
     return {
-        "run": {"id": run.id, "title": kind.heading, "facts": run_results.run_facts(run, audience),
+        "run": {"id": run.id, "title": run_words.run_title(run), "facts": run_results.run_facts(run, audience),
                 "period": period_label(run.parameters.start, run.parameters.end),
                 "data_changed": run.data_changed, "legend": scheme.legend_title},
         "map_svg": map_svg, "place": place,

@@ -6,8 +6,8 @@ questions, so they are answered here once:
 - ``latest_visible_runs``: the newest completed hot-spot runs of this community that the audience
   may open (``Audience.sees_run``: below analyst shared runs only, coarse enough, under today's
   rules; a scoped partner only runs of its communities), optionally only those that had ended by a
-  given moment (a brief for March shows the latest run that describes March or earlier, not a
-  later one).
+  given moment, the latest period first (a brief for March shows the run whose period ends latest
+  by then, not a later one, nor an earlier period that happened to be run last).
 - ``place_in_ranking``: the community's rank in one run, out of how many, with the rows the reader
   may be shown. Below analyst the ranking is worked out from the published cells only; "of" counts
   every community of the run, and a partner's scope only limits which rows it is shown.
@@ -16,12 +16,13 @@ questions, so they are answered here once:
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from app.privacy import Audience
 from app.runs import Run
-from app.services import run_results
+from app.services import run_results, run_words
 from app.store.backends import Store
 
 PAGE = 20  # runs read per query while looking for visible ones
@@ -31,21 +32,34 @@ def latest_visible_runs(store: Store, audience: Audience, community_id: int, *, 
                         ended_by: datetime | None = None) -> list[Run]:
     """The ``limit`` newest completed hot-spot runs of this community the audience may open, newest first.
 
-    With ``ended_by`` (an aware moment) only runs whose period had ended by then: the run's end, or,
-    for a run of every date up to when it ran, the moment it finished. The store's filter is coarse
-    (shared, resolution); every run returned also passes ``Audience.sees_run``, and older runs are read
-    page by page, so a newer run this reader may not see never hides an older one it may."""
+    With ``ended_by`` (an aware moment) only runs whose period had ended by then
+    (``run_words.period_end``), the latest period end first (ties: the newest run): a run of the
+    second quarter made after a run of the fourth does not stand for December. Every run returned
+    passes ``Audience.sees_run``, so a newer run this reader may not see never hides an older one it may."""
+    if ended_by is not None:
+        had_ended = [run for run in _visible_runs(store, audience, community_id)
+                     if run_words.period_end(run) <= ended_by]
+        return sorted(had_ended, key=lambda run: (run_words.period_end(run), run.id), reverse=True)[:limit]
     found: list[Run] = []
+    for run in _visible_runs(store, audience, community_id):
+        found.append(run)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _visible_runs(store: Store, audience: Audience, community_id: int) -> Iterator[Run]:
+    """The community's completed hot-spot runs the audience may open, newest first, read page by page
+    (the store's filter is coarse: shared, resolution)."""
     before_id = None
-    while len(found) < limit:
+    while True:
         batch = store.maps.latest_completed_runs_with_community(
             community_id, shared_up_to_resolution=None if audience.raw else audience.max_resolution,
             limit=PAGE, before_id=before_id)
-        found += [run for run in batch if audience.sees_run(run) and (ended_by is None or ended(run, ended_by))]
+        yield from (run for run in batch if audience.sees_run(run))
         if len(batch) < PAGE:
-            break
+            return
         before_id = batch[-1].id
-    return found[:limit]
 
 
 def latest_visible_run(store: Store, audience: Audience, community_id: int, *,
@@ -53,12 +67,6 @@ def latest_visible_run(store: Store, audience: Audience, community_id: int, *,
     """The newest of ``latest_visible_runs`` (None: no run this audience may see)."""
     runs = latest_visible_runs(store, audience, community_id, limit=1, ended_by=ended_by)
     return runs[0] if runs else None
-
-
-def ended(run: Run, moment: datetime) -> bool:
-    """Whether the period the run counted had ended by ``moment`` (its end is exclusive)."""
-    end = _moment(run.parameters.end) or _moment(run.finished_at)
-    return end is not None and end <= moment
 
 
 def place_in_ranking(store: Store, run: Run, audience: Audience, community_id: int,
@@ -80,10 +88,3 @@ def place_in_ranking(store: Store, run: Run, audience: Audience, community_id: i
     return {"run_id": run.id, "rank": entry["rank"], "of": len(everyone), "entry": entry, "ranking": ranking,
             "finished_at": run.finished_at}
 
-
-def _moment(value: datetime | str | None) -> datetime | None:
-    """A stored time as an aware moment (a time without a zone is UTC, as the stores keep it)."""
-    if value is None or value == "":
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -24,7 +24,7 @@ from app.formats.geojson import feature_object
 from app.privacy import Audience
 from app.runs import Run
 from app.services import communities as community_service
-from app.services import run_results
+from app.services import run_results, run_words
 from app.services.incident_query import incident_feature, incident_rows
 from app.services.ogc_query import CRS84, Interval, ItemQuery, Queryable, queryables_document, run_period
 from app.store.backends import Store
@@ -98,7 +98,7 @@ def _run_collection(store: Store, run: Run, audience: Audience, base: str, zone:
                     kept: RunExtents) -> dict[str, Any]:
     resolution = run.parameters.resolution
     box = run_extent(store, run, audience, kept)
-    return collection(f"{RUN_PREFIX}{run.id}", f"{run.kind.heading} {run.id}: cells (H3 resolution {resolution})",
+    return collection(f"{RUN_PREFIX}{run.id}", f"{run_words.run_title(run)}: cells (H3 resolution {resolution})",
                       " · ".join(run_results.run_facts(run, audience)), base,
                       _extent(box, run_period(run.parameters.start, run.parameters.end, zone)))
 

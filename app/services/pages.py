@@ -14,34 +14,22 @@ import html
 from typing import Any
 
 from app.privacy import Audience
+from app.services import ask
 from app.services import communities as community_service
+from app.services import compare
 from app.services import community_runs
 from app.services import interventions as intervention_service
 from app.services import rates as rate_service
 from app.services import run_results
-from app.services.run_words import period_label
 from app.services import trends as trend_service
 from app.settings import Settings
-from app.runs import Run
 from app.store.backends import Store
 
 RECENT_RUNS = 20
 
 
-def _analysis_label(run: Run) -> str:
-    """What the run is, in a planner's words: "Hot and cold spots" or "Emerging hot spots, 12 months"."""
-    steps = run.parameters.document.get("steps") if run.kind.stepped_field else None
-    if steps:
-        return f"{run.kind.title}, {len(steps)} {run.parameters.document.get('step', 'step')}s"
-    return run.kind.title
-
-
 def home(store: Store, audience: Audience) -> dict[str, Any]:
-    runs = [{**run.summary(), "communities_label": ", ".join(run.parameters.communities) or "all communities",
-             "resolution": run.parameters.resolution, "analysis": _analysis_label(run),
-             "period": period_label(run.parameters.start, run.parameters.end),
-             "categories_label": ", ".join(run.parameters.document.get("categories") or []) or "all",
-             "audience_label": "shared with partners" if run.audience == "shared" else "police only"}
+    runs = [ask.run_row(run, audience)
             for run in run_results.visible_runs(store, audience, limit=RECENT_RUNS, before_id=None)]
     # Police see how many incidents no community counts (outside every boundary): none is lost silently.
     outside = store.boundaries.incidents_in_no_community() if audience.raw else None
@@ -56,12 +44,12 @@ def community(store: Store, settings: Settings, community_id: int, audience: Aud
     months = fill_months(found.pop("by_month"), gap=0 if audience.raw else None)
     for key in ("geometry", "by_category"):
         found.pop(key, None)
-    # Its place in the latest run the audience may see, and whether two can be compared on /compare.
-    recent = community_runs.latest_visible_runs(store, audience, community_id, limit=2)
-    latest = recent[0] if recent else None
+    # Its place in the latest run the audience may see, and whether /compare has a pair of its runs
+    # (the same measure and cell size) to show.
+    latest = community_runs.latest_visible_run(store, audience, community_id)
     place = community_runs.place_in_ranking(store, latest, audience, community_id) if latest else None
     synthetic = bool(latest and latest.synthetic)
-    comparable = len(recent) >= 2
+    comparable = compare.latest_pair(store, community_id, audience) is not None
     trend = None
     if found["is_active"]:  # trends are kept for the active boundary set
         trend = trend_service.community_trend(store, settings, community_id, audience,

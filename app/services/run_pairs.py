@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from app.errors import Unprocessable
 from app.runs import Run, RunParameters
@@ -41,16 +40,9 @@ def refuse_mixed_measures(first: Run, second: Run) -> None:
             details={"risk_run": rate.id, "volume_run": count.id})
 
 
-def period_end(run: Run) -> datetime:
-    """When the run's period ends: its end date, or for a run of all dates up to its run time."""
-    stamp = run.parameters.end
-    moment = datetime.fromisoformat(stamp) if stamp else (run.finished_at or run.created_at or datetime.max)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def in_time_order(first: Run, second: Run) -> tuple[Run, Run]:
     """The pair as (before, after): by the end of each period, the given order when they end together."""
-    return (second, first) if period_end(second) < period_end(first) else (first, second)
+    return (second, first) if run_words.period_end(second) < run_words.period_end(first) else (first, second)
 
 
 def differences(before: Run, after: Run, sees_community: Callable[[str], bool] | None = None) -> list[Difference]:

@@ -19,6 +19,7 @@ from app.errors import Conflict, NotFound
 from app.formats import About, Feature
 from app.privacy import Audience
 from app.runs import Run, RunListFilters, RunParameters
+from app.services import run_words
 from app.store.backends import Store
 from spatial.evidence import NO_HOT_SPOT_NOTE
 from spatial.kinds import AnalysisKind
@@ -95,8 +96,9 @@ def cells_about(run: Run, audience: Audience, stem: str) -> About:
     """What a file of a run's cells says about itself: the run, its provenance line, the privacy tier."""
     synthetic = "SYNTHETIC incidents (a demonstration, not police data); " if run.synthetic else ""
     changed = f"data changed since this run: {run.data_changed}; " if run.data_changed else ""
-    return About(name=stem, title=f"{run.kind.heading} {run.id}: cells",
-                 provenance=synthetic + changed + f"{run.kind.heading} {run.id} · " + " · ".join(run_facts(run, audience)),
+    title = run_words.run_title(run)
+    return About(name=stem, title=f"{title}: cells",
+                 provenance=synthetic + changed + f"{title} · " + " · ".join(run_facts(run, audience)),
                  privacy=audience.tier_note(DISCLOSURE_NOTE))
 
 

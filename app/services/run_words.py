@@ -7,7 +7,7 @@ a run of counts finds "Hot spots of volume" (where incidents are many), a rate r
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.runs import Run, RunParameters
 from spatial.inference import EXACT
@@ -76,6 +76,21 @@ def period_label(start: str | None, end: str | None) -> str:
     if end:
         return f"up to {last_day(end)}"
     return f"from {day(start)}" if start else "all dates"
+
+
+def period_end(run: Run) -> datetime:
+    """When the period the run counted ends (exclusive), as an aware moment: its end date, or for a run
+    of every date up to when it ran, the moment it finished (else was created; else never)."""
+    moment = _moment(run.parameters.end) or _moment(run.finished_at) or _moment(run.created_at)
+    return moment or datetime.max.replace(tzinfo=UTC)
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware moment (a time without a zone is UTC, as the stores keep it)."""
+    if value is None or value == "":
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def cell_size_label(resolution: int | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.errors import NotFound
 from app.privacy import Audience
+from app.services import run_words
 from app.services.tiles import INCIDENT_POINTS_MIN_ZOOM, LAYERS, MAX_ZOOM, TileCache, finished_run, zoom_for_resolution
 from app.store.backends import Store
 from spatial.kinds import AnalysisKind
@@ -80,7 +81,7 @@ def layer_tilejson(store: Store, cache: TileCache, layer: str, tiles_url: str,
             scope = store.boundaries.community_ids_named(run.boundary_set_id, names)
             bounds = store.tiles.run_extent(run.id, scope) if scope else None
         return tilejson(layer, tiles_url, bounds, maxzoom=zoom_for_resolution(run.resolution),
-                        name=f"Hotspot run {run.id}" + (" (SYNTHETIC incidents)" if run.synthetic else ""),
+                        name=run_words.run_title(run.run) + (" (SYNTHETIC incidents)" if run.synthetic else ""),
                         fields=hotspot_fields(run.kind, audience.raw),
                         description=("SYNTHETIC incidents, generated for a demonstration. " if run.synthetic else "")
                         + f"{run.kind.title} of run {run.id} on H3 resolution-{run.resolution} "

@@ -65,25 +65,15 @@ def cells_geojson(kind: AnalysisKind) -> str:
 class Maps(BoundToSession):
     """What map pages read: the portable SQL; a backend builds the GeoJSON."""
 
-    def latest_completed_run_with_community(self, community_id: int, *,
-                                            shared_up_to_resolution: int | None = None,
-                                            kind: AnalysisKind = kind_named(DEFAULT_KIND)) -> Run | None:
-        """The newest completed run of ``kind`` that analysed this community.
-
-        With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what
-        audiences other than police may see; the same rule as ``Audience.sees_run``).
-        """
-        runs = self.latest_completed_runs_with_community(
-            community_id, shared_up_to_resolution=shared_up_to_resolution, kind=kind, limit=1)
-        return runs[0] if runs else None
-
     def latest_completed_runs_with_community(self, community_id: int, *,
                                              shared_up_to_resolution: int | None = None,
                                              kind: AnalysisKind = kind_named(DEFAULT_KIND),
                                              limit: int = 2, before_id: int | None = None) -> list[Run]:
-        """The ``limit`` newest completed runs of ``kind`` that analysed this community, newest first
-        (``shared_up_to_resolution`` as in ``latest_completed_run_with_community``); with ``before_id``
-        only runs older than that one (the next page)."""
+        """The ``limit`` newest completed runs of ``kind`` that analysed this community, newest first.
+
+        With ``shared_up_to_resolution``: only shared runs that coarse or coarser (what audiences other
+        than police may see; the coarse part of ``Audience.sees_run``); with ``before_id`` only runs
+        older than that one (the next page)."""
         shared_only = (
             f"AND r.audience = 'shared' AND {self.sql.json_int('r.parameters', 'resolution')} <= :max_resolution "
             if shared_up_to_resolution is not None else ""

@@ -159,9 +159,6 @@ class TileStore(Protocol):
 class MapStore(Protocol):
     """What map pages read: a run's cells and communities as GeoJSON text."""
 
-    def latest_completed_run_with_community(self, community_id: int, *,
-                                            shared_up_to_resolution: int | None = None,
-                                            kind: AnalysisKind = ...) -> Run | None: ...
     def latest_completed_runs_with_community(self, community_id: int, *,
                                              shared_up_to_resolution: int | None = None,
                                              kind: AnalysisKind = ..., limit: int = 2,
