@@ -269,8 +269,6 @@ def test_the_community_filter_does_not_tell_a_partner_which_communities_exist(cl
 def test_a_partners_brief_says_why_an_evaluation_is_not_shown(client, island, store):
     from bs4 import BeautifulSoup
 
-    from app.services.intervention_evaluation import OUTSIDE_SCOPE
-
     communities = client.get("/api/v1/communities", headers=auth(island["analyst"])).json()["communities"]
     other = next(c for c in communities if c["id"] != island["community"]["id"])
     shared = _post(client, island["analyst"], target_communities=[island["community"]["id"], other["id"]],
@@ -281,4 +279,5 @@ def test_a_partners_brief_says_why_an_evaluation_is_not_shown(client, island, st
     assert brief.status_code == 200, brief.text
     items = [li.get_text(" ", strip=True) for li in BeautifulSoup(brief.text, "html.parser").select(".interventions li")]
     [item] = [i for i in items if "Joint patrols" in i]
-    assert OUTSIDE_SCOPE in item and "not evaluated yet" not in item
+    assert "Its evaluation covers other communities too and is not shown in this brief." in item
+    assert "not evaluated yet" not in item
