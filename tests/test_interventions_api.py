@@ -183,3 +183,101 @@ def test_hidden_counts_are_marked_with_the_k_they_were_hidden_under(client, isla
     assert page.status_code == 200, page.text
     assert "&lt;7" in page.text and "Counts under 7 are" in page.text
     assert "&lt;5" not in page.text and "Counts under 5" not in page.text
+
+
+def _scoped_partner(store, island, name: str = "iv-scoped") -> dict[str, str]:
+    """A partner limited to the island's busiest community."""
+    from tests.test_analyses_api import _partner
+
+    return auth(_partner(store, name, [island["community"]["name"]]))
+
+
+def test_a_scoped_partner_cannot_solve_the_withheld_comparison_counts(client, island, store):
+    # the kept copy of an evaluation whose counts are small enough that a 4-decimal ratio, or even a
+    # whole-percent interval, would pin the two withheld comparison counts down
+    from datetime import UTC, datetime
+
+    from app.services.intervention_evaluation import _rounded
+    from spatial.outcomes.intervention import AreaCounts, evaluate_intervention, relative_change
+
+    shared = _post(client, island["analyst"], target_communities=[island["community"]["id"]], shared=True).json()
+    url = f"/api/v1/interventions/{shared['id']}/evaluation"
+    assert client.get(url, headers=auth(island["analyst"])).status_code == 200
+    row = store.interventions.get_intervention(shared["id"])
+    target = AreaCounts(20, 12)
+    result = evaluate_intervention(target, AreaCounts(15, 14), AreaCounts(9, 11)).as_dict()
+    kept = {**row["published_evaluation"], "status": "evaluated", "counts": result["counts"],
+            "sentence": result["sentence"], **{key: _rounded(result[key]) for key in
+                                               ("target_change", "buffer_change", "displacement")}}
+    store.interventions.record_evaluation(shared["id"], row["evaluation"], kept, datetime.now(UTC))
+    store.session.commit()
+
+    view = client.get(url, headers=_scoped_partner(store, island))
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert body["counts"]["comparison"] is None and body["counts"]["buffer"] is None
+    assert body["counts"]["target"] == {"before": 20, "after": 12}
+    for change in (body["target_change"], body["buffer_change"]):
+        assert {k: change[k] for k in ("ratio", "interval", "p_value", "detectable_fall_percent", "dispersion")} == \
+            dict.fromkeys(("ratio", "interval", "p_value", "detectable_fall_percent", "dispersion"))
+        assert isinstance(change["change_percent"], int)
+    assert body["displacement"]["quotient"] is None and body["displacement"]["quotient_shown"] is None
+    assert "CI" not in body["sentence"] and "%" in body["sentence"] and "quotient" not in body["sentence"]
+
+    def consistent(before: int, after: int) -> bool:
+        figures = relative_change(target, AreaCounts(before, after)).as_dict()
+        shown = body["target_change"]
+        for key in ("ratio", "p_value", "detectable_fall_percent"):
+            if shown[key] is not None and round(figures[key], 4) != shown[key]:
+                return False
+        if shown["interval"] is not None and [round(v, 4) for v in figures["interval"]] != shown["interval"]:
+            return False
+        digits = 0 if isinstance(shown["change_percent"], int) else 4
+        return round(figures["change_percent"], digits) == shown["change_percent"] and figures["found"] == shown["found"]
+
+    candidates = [(b, a) for b in range(5, 120) for a in range(5, 120) if consistent(b, a)]
+    assert (15, 14) in candidates and len(candidates) > 1, candidates
+
+
+def test_the_community_filter_does_not_tell_a_partner_which_communities_exist(client, island, store):
+    from datetime import date
+
+    partner = _scoped_partner(store, island)
+    names = [c["name"] for c in client.get("/api/v1/communities", headers=auth(island["analyst"])).json()["communities"]]
+    outside = next(n for n in names if n != island["community"]["name"])
+    answers = {name: client.get("/api/v1/interventions", headers=partner, params={"community": name})
+               for name in (outside, "Atlantis")}
+    for name, answer in answers.items():
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["message"] == (f"There is no community called {name!r} in the active boundary "
+                                                     "set. GET /api/v1/communities lists their names.")
+    assert client.get("/api/v1/interventions", headers=partner,
+                      params={"community": island["community"]["name"]}).status_code == 200
+    # a name an intervention carries from an older boundary set is a filter, not an error
+    old = store.interventions.create_intervention(
+        name="Old patrols", partner=None, target_communities=None,
+        target_geometry={"type": "Polygon", "coordinates": [[[-62.73, 17.29], [-62.72, 17.29], [-62.72, 17.30],
+                                                             [-62.73, 17.29]]]},
+        communities=["Old Road Parish"], resolution=9, buffer_rings=1, comparison_communities=None,
+        starts_on=date(2024, 2, 11), ends_on=date(2024, 2, 20), shared=True, user_id=None)
+    store.session.commit()
+    listed = client.get("/api/v1/interventions", headers=auth(island["analyst"]), params={"community": "Old Road Parish"})
+    assert listed.status_code == 200, listed.text
+    assert [i["id"] for i in listed.json()["interventions"]] == [old]
+
+
+def test_a_partners_brief_says_why_an_evaluation_is_not_shown(client, island, store):
+    from bs4 import BeautifulSoup
+
+    communities = client.get("/api/v1/communities", headers=auth(island["analyst"])).json()["communities"]
+    other = next(c for c in communities if c["id"] != island["community"]["id"])
+    shared = _post(client, island["analyst"], target_communities=[island["community"]["id"], other["id"]],
+                   shared=True, name="Joint patrols").json()
+    assert client.get(f"/api/v1/interventions/{shared['id']}/evaluation",
+                      headers=auth(island["analyst"])).status_code == 200
+    brief = client.get(f"/communities/{island['community']['id']}/brief", headers=_scoped_partner(store, island))
+    assert brief.status_code == 200, brief.text
+    items = [li.get_text(" ", strip=True) for li in BeautifulSoup(brief.text, "html.parser").select(".interventions li")]
+    [item] = [i for i in items if "Joint patrols" in i]
+    assert "Its evaluation covers other communities too and is not shown in this brief." in item
+    assert "not evaluated yet" not in item

@@ -179,9 +179,10 @@ def _published(document: dict[str, Any], k: int) -> dict[str, Any]:
 
 
 def _rounded(figures: Any) -> Any:
-    """Figures to 4 decimals for the published copy: enough to read, not enough to solve exactly for counts a
-    scoped partner is not shown. The words beside them (sentences, the WDQ shown) were written from the full
-    values and are kept as they are."""
+    """Figures to 4 decimals for the published copy, for readers shown every count they are made from. To a
+    reader not shown some of those counts they would give them away (a 4-decimal ratio and its interval are two
+    equations in the two hidden counts): such a reader gets :func:`_coarse` figures instead. The words beside
+    them (sentences, the WDQ shown) were written from the full values and are kept as they are."""
     if isinstance(figures, float):
         return round(figures, 4)
     if isinstance(figures, dict):
@@ -189,6 +190,35 @@ def _rounded(figures: Any) -> Any:
     if isinstance(figures, list):
         return [_rounded(value) for value in figures]
     return figures
+
+
+def _coarse(change: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A change as a reader not shown the comparison counts may see it: the change in whole percents and
+    whether it is told apart from chance. No ratio, interval, p-value, detectable fall or dispersion: even in
+    whole percents, the change and its interval together pin the two hidden counts down when they are small."""
+    if change is None:
+        return None
+    percent = change.get("change_percent")
+    return {"ratio": None, "change_percent": None if percent is None else int(round(percent)), "interval": None,
+            "p_value": None, "detectable_fall_percent": None, "dispersion": None, "found": change.get("found"),
+            "reason": change.get("reason"), "precision": "whole percents, without the interval"}
+
+
+def _withheld(kept: dict[str, Any]) -> dict[str, Any]:
+    """The published copy for a reader the buffer's and comparison area's counts are withheld from."""
+    shown = {**kept, "counts": {**kept["counts"], "buffer": None, "comparison": None},
+             "counts_withheld": ("The surrounding cells and the comparison area reach outside your communities: "
+                                 "their counts are not shown, and the changes worked out from them are given in "
+                                 "whole percents without their intervals, which would give those counts away.")}
+    if kept.get("target_change") is None:
+        return shown  # its sentence already says no effect is published, from no figure
+    shown["target_change"], shown["buffer_change"] = _coarse(kept["target_change"]), _coarse(kept.get("buffer_change"))
+    displacement = kept.get("displacement")
+    shown["displacement"] = None if displacement is None else {
+        "displacement_measure": None, "success_measure": None, "quotient": None, "quotient_shown": None,
+        "reading": displacement.get("reading")}
+    shown["sentence"] = intervention.coarse_sentence(shown["target_change"], shown["buffer_change"])
+    return shown
 
 
 def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
@@ -205,19 +235,25 @@ def _published_view(row: dict[str, Any], audience: Audience) -> dict[str, Any]:
         if not set(row["communities"]) <= audience.communities:
             raise NotFound(f"There is no evaluation of intervention {row['id']} for you: it covers communities "
                            "outside yours.")
-        shown["counts"] = {**kept["counts"], "buffer": None, "comparison": None}
-        shown["counts_withheld"] = ("The surrounding cells and the comparison area reach outside your communities: "
-                                    "their counts are not shown, only the changes worked out from them.")
+        shown = _withheld(shown)
     return shown
 
 
+OUTSIDE_SCOPE = "Its evaluation covers other communities too and is not shown in this brief."
+OLDER_RULE = "Its evaluation was published under an older privacy rule and is not shown until an analyst evaluates it again."
+
+
 def kept_sentence(store: Store, intervention_id: int, audience: Audience) -> str | None:
-    """The sentence of an intervention's kept evaluation as ``audience`` may read it (None: none kept, or none
-    for this audience). Never computes: for briefs and lists, which must stay cheap."""
+    """The sentence of an intervention's kept evaluation as ``audience`` may read it, or why it is not shown
+    (None: not evaluated yet). Never computes: for briefs and lists, which must stay cheap."""
     row = visible_intervention(store, intervention_id, audience)
     if audience.raw:
         return (row.get("evaluation") or {}).get("sentence")
+    if not row["published_evaluation"]:
+        return None
     try:
         return _published_view(row, audience)["sentence"]
-    except (Conflict, NotFound):
-        return None
+    except NotFound:
+        return OUTSIDE_SCOPE
+    except Conflict:
+        return OLDER_RULE

@@ -177,9 +177,14 @@ def list_interventions(store: Store, audience: Audience, community: str | None =
     return shown if limit is None else shown[:limit]
 
 
-def require_active_community(store: Store, name: str) -> None:
-    """Refuse in words a community name that is not one of the active boundary set (a list filter)."""
-    if name not in {c["name"] for c in active_communities(store)}:
+def require_known_community(store: Store, audience: Audience, name: str) -> None:
+    """Refuse in words a community name the list cannot be filtered by: neither one of the active boundary set
+    that ``audience`` may see nor one that an intervention it may see was recorded in (from an older set).
+    A community outside a partner's scope is refused in the same words as one that does not exist, so that
+    the filter does not tell which communities exist."""
+    if any(c["name"] == name and audience.sees_community(name) for c in active_communities(store)):
+        return
+    if not list_interventions(store, audience, name, limit=1):
         raise BadRequest(f"There is no community called {name!r} in the active boundary set. "
                          "GET /api/v1/communities lists their names.")
 

@@ -352,6 +352,28 @@ def _buffer_sentence(change: RelativeChange, displacement: DisplacementQuotient 
             f"{span}{quotient}).")
 
 
+def coarse_sentence(target: dict[str, object] | None, buffer: dict[str, object] | None) -> str:
+    """The sentence for a reader not shown the comparison area's counts: the change in whole percents and
+    whether it can be told apart from chance, without the interval or the smallest detectable fall (with the
+    target's counts, the interval's width gives the hidden counts away)."""
+    parts = []
+    for area, change, claim in (("the target area", target, "an effect"), ("the surrounding cells", buffer, None)):
+        if change is None:
+            continue
+        percent = change.get("change_percent")
+        if change.get("reason"):
+            parts.append(f"No effect can be claimed in {area}: {change['reason']}" if claim else
+                         f"Displacement into {area} cannot be judged: {change['reason']}")
+            parts[-1] = parts[-1].rstrip(".") + "."
+            continue
+        if not isinstance(percent, int | float):
+            continue
+        told = ("which can be told apart from chance" if change.get("found") else
+                "which cannot be told apart from chance" + (", so no effect is claimed" if claim else ""))
+        parts.append(f"Crime in {area} changed about {round(percent):+d} % against the comparison area, {told}.")
+    return " ".join(parts)
+
+
 def _pct(fraction: float) -> str:
     return f"{_number(fraction)} %"
 

@@ -138,7 +138,9 @@ def test_partners_see_the_kept_published_copy_and_small_counts_hidden(store: Sto
     mine = _evaluate(store, shared, own)
     assert mine["counts"]["target"] == police_shared["counts"]["target"]
     assert mine["counts"]["comparison"] is None and mine["counts"]["buffer"] is None and mine["counts_withheld"]
-    assert mine["target_change"]["ratio"] == round(police_shared["target_change"]["ratio"], 4)
+    # with two counts withheld, only the change in whole percents: a ratio and interval would give them away
+    assert mine["target_change"]["ratio"] is None and mine["target_change"]["interval"] is None
+    assert mine["target_change"]["change_percent"] == round(police_shared["target_change"]["change_percent"])
 
 def _island_polygon(store: StoreUnderTest, community_id: int) -> dict:
     """A rectangle a little larger than one community's bounds (lon/lat)."""

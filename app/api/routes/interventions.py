@@ -62,7 +62,7 @@ def list_interventions(store: StoreDep, _: Reader, audience: AudienceDep,
                            "Cursor: interventions older than this id (next_before of the page before)"))] = None,
                        ) -> dict[str, Any]:
     if community is not None:
-        intervention_service.require_active_community(store, community)
+        intervention_service.require_known_community(store, audience, community)
     shown = intervention_service.list_interventions(store, audience, community, limit=limit, before=before)
     return {"interventions": shown, "next_before": shown[-1]["id"] if len(shown) == limit else None}
 
